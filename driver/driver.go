@@ -1,0 +1,172 @@
+// Package driver defines the small interface a vaultly backend implements,
+// plus optional interfaces for abilities only some backends have.
+//
+// Application code does not use this package: it uses *vaultly.Store, which
+// adds caching, single flight, retries, error wrapping and logging on top of
+// a Backend. A backend only reads, writes and classifies its own errors.
+package driver
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Code classifies a failure. The values are stable and shared with package
+// vaultly, which re-exports them.
+type Code int
+
+// The codes a backend may report. Unknown is for errors a backend could not
+// classify; the Store treats it as not retryable.
+const (
+	OK Code = iota
+	Unknown
+	NotFound
+	PermissionDenied
+	Unauthenticated
+	Unavailable
+	ResourceExhausted
+	InvalidArgument
+	Config
+	Canceled
+	DeadlineExceeded
+	Conflict // check-and-set mismatch on a write
+)
+
+var codeNames = [...]string{
+	OK:                "ok",
+	Unknown:           "unknown",
+	NotFound:          "not found",
+	PermissionDenied:  "permission denied",
+	Unauthenticated:   "unauthenticated",
+	Unavailable:       "unavailable",
+	ResourceExhausted: "resource exhausted",
+	InvalidArgument:   "invalid argument",
+	Config:            "configuration",
+	Canceled:          "canceled",
+	DeadlineExceeded:  "deadline exceeded",
+	Conflict:          "conflict",
+}
+
+// String returns the code's lowercase name, as used in error messages.
+func (c Code) String() string {
+	if c >= 0 && int(c) < len(codeNames) {
+		return codeNames[c]
+	}
+	return "unknown"
+}
+
+// Retryable reports whether a failure with this code may succeed if the same
+// request is sent again later.
+func (c Code) Retryable() bool { return c == Unavailable || c == ResourceExhausted }
+
+// Error is how a backend reports a classified failure. The Store copies Code,
+// Hint and RetryAfter into the *vaultly.Error it returns and keeps Err as the
+// cause, so callers never see a *driver.Error.
+//
+// Neither Err nor Hint may contain a secret value or a token.
+type Error struct {
+	Code       Code
+	Err        error         // the cause, e.g. *api.ResponseError; may be nil
+	Hint       string        // optional one-line advice, e.g. how to undelete a version
+	RetryAfter time.Duration // for ResourceExhausted: the server's Retry-After, if any
+}
+
+func (e *Error) Error() string {
+	msg := e.Code.String()
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	if e.Hint != "" {
+		msg += " (" + e.Hint + ")"
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// NewError returns a *Error with the given code and cause.
+func NewError(code Code, err error) *Error { return &Error{Code: code, Err: err} }
+
+// CodeOf returns the code of the first *Error in err's chain. Context errors
+// map to Canceled and DeadlineExceeded; nil maps to OK; anything else to Unknown.
+func CodeOf(err error) Code {
+	if err == nil {
+		return OK
+	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Code
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return DeadlineExceeded
+	}
+	return Unknown
+}
+
+// Entry is one secret entry: every field stored at one path, at one version.
+//
+// Fields holds each value as text: strings as they are, every other JSON
+// value (number, bool, null, object, array) as its compact JSON encoding, so
+// that 42 arrives as "42" and {"a":1} as `{"a":1}`.
+type Entry struct {
+	Path     string
+	Version  int               // 0 when the backend has no versions
+	Fields   map[string]string // never nil for a found entry
+	Metadata *Metadata         // optional
+	Lease    *Lease            // set for dynamic secrets that carry a lease
+}
+
+// Metadata describes a versioned entry (KV v2 style). Backends fill what they know.
+type Metadata struct {
+	CreatedTime    time.Time
+	DeletionTime   time.Time // zero unless soft-deleted
+	Destroyed      bool
+	CustomMetadata map[string]string
+}
+
+// Lease describes a lease attached to a dynamic secret.
+type Lease struct {
+	ID        string
+	Duration  time.Duration
+	Renewable bool
+}
+
+// Backend is what every secret store implements. It must be safe for
+// concurrent use.
+type Backend interface {
+	// Read returns every field of the entry at path. version 0 means the
+	// latest. A missing entry is an error with code NotFound, never (nil, nil).
+	// path is already validated and cleaned: no leading '/', no '..' or empty
+	// segments.
+	Read(ctx context.Context, path string, version int) (*Entry, error)
+
+	// Name is a short lowercase name used in errors and logs, e.g. "vault".
+	Name() string
+
+	// Close releases what the backend holds. The Store calls it once, from
+	// its own Close, only if the Store owns the backend.
+	Close() error
+}
+
+// DefaultKeyer is implemented by backends whose default field name (used by
+// a reference without ":key") is not "value".
+type DefaultKeyer interface {
+	DefaultKey() string
+}
+
+// Writer is implemented by backends that can store entries.
+type Writer interface {
+	// Write stores fields as a new version of the entry at path.
+	Write(ctx context.Context, path string, fields map[string]any) error
+	// Delete removes the entry at path with all its versions and metadata.
+	Delete(ctx context.Context, path string) error
+}
+
+// Lister is implemented by backends that can list entries under a prefix.
+type Lister interface {
+	// List returns the names directly under prefix; names of folders end in '/'.
+	List(ctx context.Context, prefix string) ([]string, error)
+}
