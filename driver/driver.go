@@ -170,3 +170,11 @@ type Lister interface {
 	// List returns the names directly under prefix; names of folders end in '/'.
 	List(ctx context.Context, prefix string) ([]string, error)
 }
+
+// ChangeNotifier is implemented by backends whose entries can change through
+// calls that bypass the Store (management APIs). The Store registers fn when
+// it is created; the backend calls fn(path) after every successful write,
+// patch, delete, undelete or destroy of path, so the cached entry is dropped.
+type ChangeNotifier interface {
+	OnChange(fn func(path string))
+}
