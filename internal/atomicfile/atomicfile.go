@@ -63,4 +63,3 @@ func CheckPrivate(name string) error {
 	}
 	return nil
 }
-
