@@ -120,11 +120,12 @@ func CodeOf(err error) Code {
 	return driver.CodeOf(err)
 }
 
-// wrapErr turns any error into a *Error with the given context, wrapping the
-// cause exactly once. A *driver.Error is unpacked (its code, hint and
+// WrapError turns any error into a *Error with the given context, wrapping
+// the cause exactly once. Backends' own APIs (management, transit, leases)
+// use it so their callers see the same error type as Store callers. A *driver.Error is unpacked (its code, hint and
 // retry-after are kept, its cause becomes Err); an existing *Error is
 // returned with missing context filled in rather than wrapped again.
-func wrapErr(op, ref, backend string, err error) error {
+func WrapError(op, ref, backend string, err error) error {
 	if err == nil {
 		return nil
 	}
