@@ -1,0 +1,187 @@
+// Package authconfig builds a vaultly auth method from a method name and
+// string parameters: the form used by the CLI's `login` flags, the saved
+// config file and the VAULT_* environment.
+//
+// Unknown parameters are Config errors, so a typo never silently drops a
+// setting. Every credential parameter has three forms: NAME (the value),
+// NAME_env (an environment variable to read at each login) and NAME_file (a
+// file to read at each login); give at most one. Boolean parameters take
+// "true" or "false".
+//
+// Parameters by method (mount defaults to the method's usual path):
+//
+//	token       token | token_env | token_file
+//	            (none: VAULT_TOKEN, then ~/.vault-token, as the vault CLI)
+//	approle     role_id | role_id_env | role_id_file            (required)
+//	            secret_id | secret_id_env | secret_id_file
+//	            remove_secret_id_file  delete secret_id_file after reading
+//	            wrapped                secret_id is a response-wrapping token
+//	            role                   role name (required with wrapped=true)
+//	userpass    username, password | password_env | password_file
+//	ldap        username, password | password_env | password_file
+//	kubernetes  role, jwt_file (default: the service-account token path)
+//	jwt         role, jwt | jwt_env | jwt_file
+//	cert        cert_file, key_file (client certificate), name (cert role, optional)
+//	aws         role, region (default us-east-1), server_id_header,
+//	            access_key | access_key_env | access_key_file,
+//	            secret_key | secret_key_env | secret_key_file,
+//	            session_token | session_token_env | session_token_file
+//	            (no keys: the standard AWS credential chain)
+//
+// Functions here are safe for concurrent use.
+package authconfig
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/vaultly/vaultly/auth"
+	"github.com/vaultly/vaultly/auth/approle"
+	"github.com/vaultly/vaultly/auth/token"
+	"github.com/vaultly/vaultly/driver"
+)
+
+// builder makes a method from the mount and a parameter reader.
+type builder func(mount string, p *params) (auth.Method, error)
+
+var builders = map[string]builder{
+	"token":   buildToken,
+	"approle": buildAppRole,
+}
+
+// Methods returns the method names FromParams accepts, sorted.
+func Methods() []string {
+	names := make([]string, 0, len(builders))
+	for n := range builders {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// FromParams builds the named method mounted at mount ("" for its default)
+// from params; see the package doc for each method's parameter names. An
+// unknown method or parameter, or a bad value, is a Config error that names
+// the parameter and never its value.
+func FromParams(method, mount string, values map[string]string) (auth.Method, error) {
+	b, ok := builders[strings.ToLower(method)]
+	if !ok {
+		return nil, configErr("unknown auth method %q (known: %s)", method, strings.Join(Methods(), ", "))
+	}
+	p := &params{method: method, m: values, used: map[string]bool{}}
+	m, err := b(mount, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.unused(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// ErrNoCredentials is returned by FromEnv when the environment holds no
+// Vault credentials; callers fall back to their next configuration source.
+var ErrNoCredentials = &driver.Error{Code: driver.Config, Err: errors.New("no vault credentials in the environment: set VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID")}
+
+// FromEnv builds a method from the vault CLI's environment:
+//
+//   - VAULT_ROLE_ID (and optionally VAULT_SECRET_ID): AppRole at auth/approle,
+//     both read from the environment again at every login;
+//   - VAULT_TOKEN: the token method, reading VAULT_TOKEN at every login.
+//
+// Both set is a Config error; neither is ErrNoCredentials. VAULT_SECRET_ID
+// without VAULT_ROLE_ID is a Config error.
+func FromEnv() (auth.Method, error) {
+	tok := os.Getenv("VAULT_TOKEN") != ""
+	role := os.Getenv("VAULT_ROLE_ID") != ""
+	sid := os.Getenv("VAULT_SECRET_ID") != ""
+	switch {
+	case tok && (role || sid):
+		return nil, configErr("VAULT_TOKEN and AppRole (VAULT_ROLE_ID/VAULT_SECRET_ID) are both set: give one")
+	case sid && !role:
+		return nil, configErr("VAULT_SECRET_ID is set without VAULT_ROLE_ID")
+	case role:
+		o := &approle.Options{RoleIDEnv: "VAULT_ROLE_ID"}
+		if sid {
+			o.SecretIDEnv = "VAULT_SECRET_ID"
+		}
+		return approle.New(o)
+	case tok:
+		return token.New(&token.Options{Env: "VAULT_TOKEN"})
+	}
+	return nil, ErrNoCredentials
+}
+
+func buildToken(mount string, p *params) (auth.Method, error) {
+	v, env, file := p.cred("token")
+	return token.New(&token.Options{Mount: mount, Token: v, Env: env, File: file})
+}
+
+func buildAppRole(mount string, p *params) (auth.Method, error) {
+	o := &approle.Options{Mount: mount}
+	o.RoleID, o.RoleIDEnv, o.RoleIDFile = p.cred("role_id")
+	o.SecretID, o.SecretIDEnv, o.SecretIDFile = p.cred("secret_id")
+	var err error
+	if o.RemoveSecretIDFile, err = p.bool("remove_secret_id_file"); err != nil {
+		return nil, err
+	}
+	if o.Wrapped, err = p.bool("wrapped"); err != nil {
+		return nil, err
+	}
+	o.RoleName = p.str("role")
+	return approle.New(o)
+}
+
+// params reads parameters and remembers which were used.
+type params struct {
+	method string
+	m      map[string]string
+	used   map[string]bool
+}
+
+func (p *params) str(name string) string {
+	p.used[name] = true
+	return p.m[name]
+}
+
+// cred returns NAME, NAME_env and NAME_file.
+func (p *params) cred(name string) (v, env, file string) {
+	return p.str(name), p.str(name + "_env"), p.str(name + "_file")
+}
+
+func (p *params) bool(name string) (bool, error) {
+	switch strings.ToLower(p.str(name)) {
+	case "", "false", "0", "no":
+		return false, nil
+	case "true", "1", "yes":
+		return true, nil
+	}
+	return false, configErr("%s: parameter %s must be true or false", p.method, name)
+}
+
+func (p *params) unused() error {
+	var bad []string
+	for k := range p.m {
+		if !p.used[k] {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.Sort(bad)
+	known := make([]string, 0, len(p.used))
+	for k := range p.used {
+		known = append(known, k)
+	}
+	slices.Sort(known)
+	return configErr("%s: unknown parameter(s) %s (known: %s)", p.method, strings.Join(bad, ", "), strings.Join(known, ", "))
+}
+
+func configErr(format string, args ...any) error {
+	return &driver.Error{Code: driver.Config, Err: fmt.Errorf(format, args...)}
+}
