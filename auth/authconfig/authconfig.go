@@ -41,7 +41,11 @@ import (
 
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/approle"
+	"github.com/vaultly/vaultly/auth/jwt"
+	"github.com/vaultly/vaultly/auth/kubernetes"
+	"github.com/vaultly/vaultly/auth/ldap"
 	"github.com/vaultly/vaultly/auth/token"
+	"github.com/vaultly/vaultly/auth/userpass"
 	"github.com/vaultly/vaultly/driver"
 )
 
@@ -49,8 +53,12 @@ import (
 type builder func(mount string, p *params) (auth.Method, error)
 
 var builders = map[string]builder{
-	"token":   buildToken,
-	"approle": buildAppRole,
+	"token":      buildToken,
+	"approle":    buildAppRole,
+	"userpass":   buildUserpass,
+	"ldap":       buildLDAP,
+	"kubernetes": buildKubernetes,
+	"jwt":        buildJWT,
 }
 
 // Methods returns the method names FromParams accepts, sorted.
@@ -134,6 +142,28 @@ func buildAppRole(mount string, p *params) (auth.Method, error) {
 	}
 	o.RoleName = p.str("role")
 	return approle.New(o)
+}
+
+func buildUserpass(mount string, p *params) (auth.Method, error) {
+	o := &userpass.Options{Mount: mount, Username: p.str("username")}
+	o.Password, o.PasswordEnv, o.PasswordFile = p.cred("password")
+	return userpass.New(o)
+}
+
+func buildLDAP(mount string, p *params) (auth.Method, error) {
+	o := &ldap.Options{Mount: mount, Username: p.str("username")}
+	o.Password, o.PasswordEnv, o.PasswordFile = p.cred("password")
+	return ldap.New(o)
+}
+
+func buildKubernetes(mount string, p *params) (auth.Method, error) {
+	return kubernetes.New(&kubernetes.Options{Mount: mount, Role: p.str("role"), JWTFile: p.str("jwt_file")})
+}
+
+func buildJWT(mount string, p *params) (auth.Method, error) {
+	o := &jwt.Options{Mount: mount, Role: p.str("role")}
+	o.JWT, o.Env, o.File = p.cred("jwt")
+	return jwt.New(o)
 }
 
 // params reads parameters and remembers which were used.
