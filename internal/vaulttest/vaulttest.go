@@ -196,6 +196,13 @@ func start(bin string, opts *Options) (*Server, error) {
 		logf.Close()
 		close(s.done)
 	}()
+	// -dev-tls writes its CA a moment after the process starts.
+	for i := 0; opts.TLS && i < 300; i++ {
+		if _, err := os.Stat(s.CACert); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err := s.waitReady(30 * time.Second); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("%w\n%s", err, tail(s.LogPath, 30))

@@ -106,7 +106,7 @@ func Classify(err error) (driver.Code, string) {
 		if len(re.Errors) > 0 {
 			detail += ": " + strings.Join(re.Errors, "; ")
 		}
-		detail = strings.ReplaceAll(detail, "\n", " ")
+		detail = strings.Join(strings.Fields(detail), " ")
 		switch {
 		case re.StatusCode == http.StatusTooManyRequests:
 			return driver.ResourceExhausted, detail
