@@ -61,6 +61,7 @@ type leaseWatcher struct {
 	next     time.Time
 	attempt  int
 	duration time.Duration // the current lease's first duration
+	obtained time.Time     // when the current lease was issued or last renewed
 	olds     []retiring
 
 	cancel    context.CancelFunc
@@ -163,12 +164,13 @@ func (w *leaseWatcher) issue(ctx context.Context, gen uint64) (*driver.Leased, e
 // schedule sets the phase for a freshly issued generation.
 func (w *leaseWatcher) schedule(now time.Time, l *driver.Leased) {
 	w.duration = l.Entry.Lease.Duration
+	w.obtained = now
 	w.attempt = 0
-	remaining := l.Expires.Sub(now)
+	w.next = actAt(now, l.Expires.Sub(now), w.rnd())
 	if l.Renewable {
-		w.phase, w.next = phaseRenew, now.Add(leaseRenewDelay(remaining, w.rnd()))
+		w.phase = phaseRenew
 	} else {
-		w.phase, w.next = phaseRotate, now.Add(rotateDelay(remaining, w.rnd()))
+		w.phase = phaseRotate
 	}
 }
 
@@ -275,11 +277,12 @@ func (w *leaseWatcher) renewStep(ctx context.Context, now time.Time, cur *driver
 	w.cur.Store(&l)
 	w.attempt = 0
 	w.emit(driver.LeaseEvent{Kind: driver.LeaseRenewed, Leased: &l})
-	if !s.Renewable || capped(inc, granted) {
-		w.phase, w.next = phaseRotate, now.Add(rotateDelay(granted, w.rnd()))
-		return
+	prev := lifetime{w.obtained, cur.Expires.Sub(w.obtained), cur.Renewable}
+	w.obtained = now
+	if mustReplace(prev, lifetime{now, granted, s.Renewable}, inc) {
+		w.phase = phaseRotate
 	}
-	w.next = now.Add(leaseRenewDelay(granted, w.rnd()))
+	w.next = actAt(now, granted, w.rnd())
 }
 
 func (w *leaseWatcher) rotateStep(ctx context.Context, now time.Time, cur *driver.Leased) {

@@ -2,26 +2,49 @@ package hashivault
 
 import (
 	"time"
+
+	"github.com/vaultly/vaultly/renew"
 )
 
-// The lease schedule, as pure functions of durations and a random number in
-// [0, 1). The watcher loop only adds "now" to what these return, so every
-// rule here is tested without a clock, and the loop under testing/synctest.
+// The lease schedule. When to renew, when renewing can no longer help and
+// how to back off are package renew's pure functions, shared with the token
+// lifecycle; the only lease-specific rules are here (retiring an old
+// generation during the overlap, and retries bounded by the lease's end),
+// also as pure functions of times and a random number in [0, 1), so the
+// watcher loop is tested under testing/synctest.
 
 const (
-	leaseBackoffBase = 250 * time.Millisecond
-	leaseBackoffMax  = 30 * time.Second
+	leaseBackoffMin = 250 * time.Millisecond
+	leaseBackoffMax = 30 * time.Second
 	// leaseMinDelay keeps a lease that is almost over from spinning: no two
 	// requests for the same lease are closer than this.
 	leaseMinDelay = 50 * time.Millisecond
 )
 
-// rotateDelay is how long after a renewal that could not extend the lease
-// (capped at its max TTL, or not renewable) the replacement is issued:
-// two thirds of what is left, minus up to 10% jitter, so that the last third
-// is the overlap during which both secrets are valid.
-func rotateDelay(remaining time.Duration, rnd float64) time.Duration {
-	return max(jitterDown(remaining*2/3, rnd), 0)
+// actAt is when to act on a lease that has ttl left at now: renew it, or,
+// once renewing cannot extend it, issue its replacement. It is renew.RenewAt
+// (2/3 of the TTL, ±10% jitter), so for a replacement the last third of the
+// lease is the overlap during which both secrets are valid.
+func actAt(now time.Time, ttl time.Duration, rnd float64) time.Time {
+	return renew.RenewAt(renew.Lease{Obtained: now, TTL: ttl, Renewable: true}, renew.Policy{}, rnd)
+}
+
+// mustReplace reports whether a renewal that asked for increment and
+// produced next (from prev) failed to extend the lease: it is capped by its
+// max TTL, or not renewable any more (renew.MustReplace).
+func mustReplace(prev, next lifetime, increment time.Duration) bool {
+	return renew.MustReplace(prev.lease(), next.lease(), increment)
+}
+
+// lifetime is the part of a lease the schedule looks at.
+type lifetime struct {
+	obtained  time.Time
+	ttl       time.Duration
+	renewable bool
+}
+
+func (l lifetime) lease() renew.Lease {
+	return renew.Lease{Obtained: l.obtained, TTL: l.ttl, Renewable: l.renewable}
 }
 
 // retireAt is when an old generation is retired, once its replacement was
@@ -35,37 +58,15 @@ func retireAt(rotated, expires time.Time) time.Time {
 	return rotated.Add(expires.Sub(rotated) / 2)
 }
 
-// capped reports whether a renewal that asked for requested and was
-// granted granted failed to extend the lease by what was asked: the lease
-// has reached its max TTL (Vault then also warns "TTL ... is capped").
-func capped(requested, granted time.Duration) bool {
-	return granted < requested
-}
-
 // retryDelay is the wait before retry number attempt (1 for the first
-// retry) of a failed renewal or issue: exponential from 250ms up to 30s with
-// full jitter on the upper half, and never more than half of limit when
-// limit > 0 (the time left before the lease ends), so retries get denser,
-// not sparser, as the end approaches.
+// retry) of a failed renewal or issue: renew.Backoff from 250ms up to 30s
+// with equal jitter, but never more than half of limit when limit > 0 (the
+// time left before the lease ends), so retries get denser, not sparser, as
+// the end approaches, and never closer together than 50ms.
 func retryDelay(attempt int, rnd float64, limit time.Duration) time.Duration {
-	d := leaseBackoffMax
-	if attempt < 20 {
-		d = min(leaseBackoffBase<<max(attempt-1, 0), leaseBackoffMax)
-	}
-	d = d/2 + time.Duration(rnd*float64(d/2))
+	d := renew.Backoff(max(attempt-1, 0), leaseBackoffMin, leaseBackoffMax, rnd)
 	if limit > 0 {
 		d = min(d, limit/2)
 	}
 	return max(d, leaseMinDelay)
-}
-
-// jitterDown shortens d by up to 10%.
-func jitterDown(d time.Duration, rnd float64) time.Duration {
-	return d - time.Duration(rnd*float64(d)/10)
-}
-
-// leaseRenewDelay is how long after a renewal (or the first issue) the lease
-// is renewed again: two thirds of what is left, minus up to 10% jitter.
-func leaseRenewDelay(remaining time.Duration, rnd float64) time.Duration {
-	return max(jitterDown(remaining*2/3, rnd), 0)
 }

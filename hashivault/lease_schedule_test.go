@@ -15,25 +15,6 @@ import (
 	"github.com/vaultly/vaultly/driver"
 )
 
-func TestRotateDelay(t *testing.T) {
-	tests := []struct {
-		remaining time.Duration
-		rnd       float64
-		want      time.Duration
-	}{
-		{3 * time.Second, 0, 2 * time.Second},
-		{3 * time.Second, 0.5, 1900 * time.Millisecond},
-		{3 * time.Second, 0.999999, 1800*time.Millisecond + 200*time.Nanosecond},
-		{0, 0.5, 0},
-		{-time.Second, 0.5, 0},
-	}
-	for _, tt := range tests {
-		if got := rotateDelay(tt.remaining, tt.rnd); got != tt.want {
-			t.Errorf("rotateDelay(%v, %v) = %v, want %v", tt.remaining, tt.rnd, got, tt.want)
-		}
-	}
-}
-
 func TestRetireAt(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -54,20 +35,39 @@ func TestRetireAt(t *testing.T) {
 	}
 }
 
-func TestCapped(t *testing.T) {
+func TestMustReplace(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	prev := lifetime{t0, 4 * time.Second, true}
 	tests := []struct {
-		requested, granted time.Duration
-		want               bool
+		name      string
+		next      lifetime
+		increment time.Duration
+		want      bool
 	}{
-		{4 * time.Second, 4 * time.Second, false},
-		{4 * time.Second, 3 * time.Second, true},
-		{4 * time.Second, 0, true},
-		{time.Hour, 2 * time.Hour, false},
+		{"extended by the increment", lifetime{t0.Add(2 * time.Second), 4 * time.Second, true}, 4 * time.Second, false},
+		{"capped at max TTL", lifetime{t0.Add(2 * time.Second), 3 * time.Second, true}, 4 * time.Second, true},
+		{"not renewable any more", lifetime{t0.Add(2 * time.Second), 4 * time.Second, false}, 4 * time.Second, true},
+		{"no later than before", lifetime{t0.Add(2 * time.Second), 2 * time.Second, true}, 0, true},
 	}
 	for _, tt := range tests {
-		if got := capped(tt.requested, tt.granted); got != tt.want {
-			t.Errorf("capped(%v, %v) = %v, want %v", tt.requested, tt.granted, got, tt.want)
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mustReplace(prev, tt.next, tt.increment); got != tt.want {
+				t.Errorf("mustReplace(%+v, %+v, %v) = %v, want %v", prev, tt.next, tt.increment, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestActAt(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, rnd := range []float64{0, 0.5, 0.999999} {
+		got := actAt(t0, 3*time.Second, rnd).Sub(t0)
+		if got < 1700*time.Millisecond || got > 2300*time.Millisecond {
+			t.Errorf("actAt(t0, 3s, %v) = t0+%v, want within 2s ± 10%% of the TTL", rnd, got)
 		}
+	}
+	if got := actAt(t0, 3*time.Second, 0.5).Sub(t0); got != 2*time.Second {
+		t.Errorf("actAt(t0, 3s, 0.5) = t0+%v, want t0+2s", got)
 	}
 }
 
@@ -81,8 +81,8 @@ func TestRetryDelay(t *testing.T) {
 		{2, 0, 250 * time.Millisecond, 500 * time.Millisecond},
 		{5, 0, 2 * time.Second, 4 * time.Second},
 		{100, 0, 15 * time.Second, 30 * time.Second},
-		{100, 4 * time.Second, 2 * time.Second, 2 * time.Second},  // bounded by the lease's end
-		{1, 20 * time.Millisecond, leaseMinDelay, leaseMinDelay},  // never a spin
+		{100, 4 * time.Second, 2 * time.Second, 2 * time.Second},          // bounded by the lease's end
+		{1, 20 * time.Millisecond, leaseMinDelay, leaseMinDelay},          // never a spin
 		{1, -time.Second, 125 * time.Millisecond, 250 * time.Millisecond}, // lease over: plain backoff
 	}
 	for _, tt := range tests {
@@ -379,17 +379,18 @@ func TestLeaseWatcherNotRenewable(t *testing.T) {
 }
 
 func TestLeaseWatcherRevokeOnClose(t *testing.T) {
-	// With rnd = 0.5 and ttl 4s / max 8s, generation 1 is renewed at 2.53s
-	// and 5.07s (capped), replaced at 6.33s and retired at 6.7s.
+	// With rnd = 0.5 and ttl 4s / max 8s, generation 1 is renewed at 2.67s
+	// and 5.33s (capped to 2s as Vault reports whole seconds), replaced at
+	// 6.67s and retired at 7s.
 	tests := []struct {
 		name   string
 		revoke bool
 		after  time.Duration
 		want   []string
 	}{
-		{"no revoke", false, 6500 * time.Millisecond, nil},
-		{"both alive in the overlap", true, 6500 * time.Millisecond, []string{"p/1", "p/2"}},
-		{"retired ones are not revoked again", true, 7 * time.Second, []string{"p/2"}},
+		{"no revoke", false, 6800 * time.Millisecond, nil},
+		{"both alive in the overlap", true, 6800 * time.Millisecond, []string{"p/1", "p/2"}},
+		{"retired ones are not revoked again", true, 7200 * time.Millisecond, []string{"p/2"}},
 		{"single generation", true, time.Second, []string{"p/1"}},
 	}
 	for _, tt := range tests {
