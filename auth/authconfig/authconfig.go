@@ -22,7 +22,7 @@
 //	kubernetes  role, jwt_file (default: the service-account token path)
 //	jwt         role, jwt | jwt_env | jwt_file
 //	cert        cert_file, key_file (client certificate), name (cert role, optional)
-//	aws         role, region (default us-east-1), server_id_header,
+//	aws         role, region (default us-east-1), sts_endpoint, server_id_header,
 //	            access_key | access_key_env | access_key_file,
 //	            secret_key | secret_key_env | secret_key_file,
 //	            session_token | session_token_env | session_token_file
@@ -41,6 +41,8 @@ import (
 
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/approle"
+	"github.com/vaultly/vaultly/auth/aws"
+	"github.com/vaultly/vaultly/auth/cert"
 	"github.com/vaultly/vaultly/auth/jwt"
 	"github.com/vaultly/vaultly/auth/kubernetes"
 	"github.com/vaultly/vaultly/auth/ldap"
@@ -59,6 +61,8 @@ var builders = map[string]builder{
 	"ldap":       buildLDAP,
 	"kubernetes": buildKubernetes,
 	"jwt":        buildJWT,
+	"cert":       buildCert,
+	"aws":        buildAWS,
 }
 
 // Methods returns the method names FromParams accepts, sorted.
@@ -164,6 +168,19 @@ func buildJWT(mount string, p *params) (auth.Method, error) {
 	o := &jwt.Options{Mount: mount, Role: p.str("role")}
 	o.JWT, o.Env, o.File = p.cred("jwt")
 	return jwt.New(o)
+}
+
+func buildCert(mount string, p *params) (auth.Method, error) {
+	return cert.New(&cert.Options{Mount: mount, Name: p.str("name"), CertFile: p.str("cert_file"), KeyFile: p.str("key_file")})
+}
+
+func buildAWS(mount string, p *params) (auth.Method, error) {
+	o := &aws.Options{Mount: mount, Role: p.str("role"), Region: p.str("region"),
+		STSEndpoint: p.str("sts_endpoint"), ServerID: p.str("server_id_header")}
+	o.AccessKeyID, o.AccessKeyIDEnv, o.AccessKeyIDFile = p.cred("access_key")
+	o.SecretAccessKey, o.SecretAccessKeyEnv, o.SecretAccessKeyFile = p.cred("secret_key")
+	o.SessionToken, o.SessionTokenEnv, o.SessionTokenFile = p.cred("session_token")
+	return aws.New(o)
 }
 
 // params reads parameters and remembers which were used.

@@ -1,0 +1,203 @@
+// Package aws logs in to Vault with the AWS auth method's IAM flow: it signs
+// an sts:GetCallerIdentity request (SigV4) with AWS credentials and sends the
+// signed request to Vault, which forwards it to STS to learn who the caller is.
+//
+// Credentials come from explicit keys (string, environment variable or file,
+// read at every Login), from Options.Credentials, or by default from the
+// standard AWS credential chain (environment, shared config and credential
+// files, web identity, ECS/EC2 roles), loaded again at every Login.
+//
+// A *Method is safe for concurrent use and holds nothing that must be closed.
+package aws
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/hashicorp/vault/api"
+
+	"github.com/vaultly/vaultly/auth"
+	"github.com/vaultly/vaultly/auth/internal/cred"
+	"github.com/vaultly/vaultly/auth/internal/login"
+	"github.com/vaultly/vaultly/driver"
+)
+
+// ServerIDHeader is the header Vault checks against iam_server_id_header_value.
+const ServerIDHeader = "X-Vault-AWS-IAM-Server-ID"
+
+const stsBody = "Action=GetCallerIdentity&Version=2011-06-15"
+
+// Options configures an AWS IAM login.
+type Options struct {
+	// Mount is where the method is enabled. Default "aws" (auth/aws).
+	Mount string
+	// Role is the Vault role. Default: Vault uses the IAM principal's name.
+	Role string
+	// Region is the STS region the request is signed for. Default
+	// "us-east-1" (the global endpoint https://sts.amazonaws.com).
+	Region string
+	// STSEndpoint is the URL the signed request names. Default
+	// https://sts.amazonaws.com/ for us-east-1, else
+	// https://sts.<Region>.amazonaws.com/. Vault must use the same STS
+	// region (its sts_endpoint / sts_region settings).
+	STSEndpoint string
+	// ServerID is sent, signed, in the X-Vault-AWS-IAM-Server-ID header;
+	// needed when the mount sets iam_server_id_header_value. Default: none.
+	ServerID string
+
+	// AccessKeyID, AccessKeyIDEnv or AccessKeyIDFile give an explicit
+	// access key ID; SecretAccessKey(…) and SessionToken(…) likewise. All
+	// are read at every Login. Default: none, so the standard AWS
+	// credential chain is used.
+	AccessKeyID, AccessKeyIDEnv, AccessKeyIDFile             string
+	SecretAccessKey, SecretAccessKeyEnv, SecretAccessKeyFile string
+	SessionToken, SessionTokenEnv, SessionTokenFile          string
+
+	// Credentials, if set, supplies the credentials instead (called at every
+	// Login). Default nil.
+	Credentials awssdk.CredentialsProvider
+}
+
+// Method logs in with AWS IAM credentials. Create it with New.
+type Method struct {
+	mount, role, region, endpoint, serverID string
+	keyID, secret, session                  cred.Source
+	provider                                awssdk.CredentialsProvider
+}
+
+var (
+	_ auth.Method    = (*Method)(nil)
+	_ auth.Describer = (*Method)(nil)
+)
+
+// New checks opts and returns the method.
+func New(opts *Options) (*Method, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	m := &Method{
+		mount:    login.Mount(opts.Mount, "aws"),
+		role:     opts.Role,
+		region:   opts.Region,
+		endpoint: opts.STSEndpoint,
+		serverID: opts.ServerID,
+		keyID:    cred.Source{Name: "access_key", Value: opts.AccessKeyID, Env: opts.AccessKeyIDEnv, File: opts.AccessKeyIDFile},
+		secret:   cred.Source{Name: "secret_key", Value: opts.SecretAccessKey, Env: opts.SecretAccessKeyEnv, File: opts.SecretAccessKeyFile},
+		session:  cred.Source{Name: "session_token", Value: opts.SessionToken, Env: opts.SessionTokenEnv, File: opts.SessionTokenFile},
+		provider: opts.Credentials,
+	}
+	if m.region == "" {
+		m.region = "us-east-1"
+	}
+	if m.endpoint == "" {
+		m.endpoint = "https://sts.amazonaws.com/"
+		if m.region != "us-east-1" {
+			m.endpoint = "https://sts." + m.region + ".amazonaws.com/"
+		}
+	}
+	for _, s := range []cred.Source{m.keyID, m.secret, m.session} {
+		if err := s.Check(); err != nil {
+			return nil, login.Prefix("aws", m.mount, err)
+		}
+	}
+	if m.keyID.IsSet() != m.secret.IsSet() {
+		return nil, login.Fail("aws", m.mount, driver.Config, "access_key and secret_key must be given together")
+	}
+	if m.session.IsSet() && !m.keyID.IsSet() {
+		return nil, login.Fail("aws", m.mount, driver.Config, "session_token needs access_key and secret_key")
+	}
+	if m.provider != nil && m.keyID.IsSet() {
+		return nil, login.Fail("aws", m.mount, driver.Config, "give either explicit keys or a credentials provider")
+	}
+	return m, nil
+}
+
+// Describe returns "aws at auth/<mount>".
+func (m *Method) Describe() string { return login.Describe("aws", m.mount) }
+
+func (m *Method) credentials(ctx context.Context) (awssdk.Credentials, error) {
+	if m.keyID.IsSet() {
+		var c awssdk.Credentials
+		var err error
+		if c.AccessKeyID, err = m.keyID.Read(); err != nil {
+			return c, login.Prefix("aws", m.mount, err)
+		}
+		if c.SecretAccessKey, err = m.secret.Read(); err != nil {
+			return c, login.Prefix("aws", m.mount, err)
+		}
+		if m.session.IsSet() {
+			if c.SessionToken, err = m.session.Read(); err != nil {
+				return c, login.Prefix("aws", m.mount, err)
+			}
+		}
+		return c, nil
+	}
+	p := m.provider
+	if p == nil {
+		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(m.region))
+		if err != nil {
+			return awssdk.Credentials{}, login.Fail("aws", m.mount, driver.Config, "cannot load the AWS configuration: %v", err)
+		}
+		p = cfg.Credentials
+	}
+	if p == nil {
+		return awssdk.Credentials{}, login.Fail("aws", m.mount, driver.Config, "no AWS credentials found")
+	}
+	c, err := p.Retrieve(ctx)
+	if err != nil {
+		return c, login.Fail("aws", m.mount, driver.Unauthenticated, "cannot get AWS credentials: %v", err)
+	}
+	return c, nil
+}
+
+// Login signs sts:GetCallerIdentity and logs in at auth/<mount>/login.
+func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, error) {
+	creds, err := m.credentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	data, err := m.loginData(ctx, creds, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return login.Write(ctx, client, "aws", m.mount, "login", data, creds.SecretAccessKey, creds.SessionToken)
+}
+
+// loginData builds the signed request Vault expects.
+func (m *Method) loginData(ctx context.Context, creds awssdk.Credentials, now time.Time) (map[string]any, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.endpoint, strings.NewReader(stsBody))
+	if err != nil {
+		return nil, login.Fail("aws", m.mount, driver.Config, "bad sts endpoint %q", m.endpoint)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	if m.serverID != "" {
+		req.Header.Set(ServerIDHeader, m.serverID)
+	}
+	sum := sha256.Sum256([]byte(stsBody))
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "sts", m.region, now); err != nil {
+		return nil, login.Fail("aws", m.mount, driver.Unauthenticated, "cannot sign the sts request")
+	}
+	headers, err := json.Marshal(req.Header)
+	if err != nil {
+		return nil, login.Fail("aws", m.mount, driver.Unknown, "cannot encode the sts request headers")
+	}
+	data := map[string]any{
+		"iam_http_request_method": http.MethodPost,
+		"iam_request_url":         base64.StdEncoding.EncodeToString([]byte(m.endpoint)),
+		"iam_request_body":        base64.StdEncoding.EncodeToString([]byte(stsBody)),
+		"iam_request_headers":     base64.StdEncoding.EncodeToString(headers),
+	}
+	if m.role != "" {
+		data["role"] = m.role
+	}
+	return data, nil
+}

@@ -1,0 +1,117 @@
+// Package cert logs in to Vault with the TLS certificate auth method: the
+// client presents a certificate during the TLS handshake of the login
+// request. The certificate and key files are read again at every Login, so a
+// renewed certificate is used by the next login.
+//
+// The login request goes through a copy of the given client's HTTP transport
+// with the client certificate added; TLS verification settings (CA, server
+// name) are kept as they are and are never relaxed. Only the login request
+// carries the certificate.
+//
+// A *Method is safe for concurrent use and holds nothing that must be closed.
+package cert
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net/http"
+	"os"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/vaultly/vaultly/auth"
+	"github.com/vaultly/vaultly/auth/internal/login"
+	"github.com/vaultly/vaultly/driver"
+)
+
+// Options configures a certificate login.
+type Options struct {
+	// Mount is where the method is enabled. Default "cert" (auth/cert).
+	Mount string
+	// Name is the certificate role to log in against. Default: Vault tries
+	// every role of the mount.
+	Name string
+	// CertFile and KeyFile are PEM files with the client certificate (chain)
+	// and its private key. Both are required.
+	CertFile, KeyFile string
+}
+
+// Method logs in with a client certificate. Create it with New.
+type Method struct {
+	mount, name       string
+	certFile, keyFile string
+}
+
+var (
+	_ auth.Method    = (*Method)(nil)
+	_ auth.Describer = (*Method)(nil)
+)
+
+// New checks opts and returns the method.
+func New(opts *Options) (*Method, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	m := &Method{mount: login.Mount(opts.Mount, "cert"), name: opts.Name, certFile: opts.CertFile, keyFile: opts.KeyFile}
+	if m.certFile == "" || m.keyFile == "" {
+		return nil, login.Fail("cert", m.mount, driver.Config, "cert_file and key_file are required")
+	}
+	return m, nil
+}
+
+// Describe returns "cert at auth/<mount>".
+func (m *Method) Describe() string { return login.Describe("cert", m.mount) }
+
+// Login loads the key pair and logs in at auth/<mount>/login over a TLS
+// connection that presents it.
+func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, error) {
+	if client == nil {
+		return nil, login.Fail("cert", m.mount, driver.Config, "nil vault client")
+	}
+	pair, err := m.load()
+	if err != nil {
+		return nil, err
+	}
+	cfg := client.CloneConfig()
+	tr, ok := cfg.HttpClient.Transport.(*http.Transport)
+	if !ok || tr == nil {
+		return nil, login.Fail("cert", m.mount, driver.Config, "the vault client's HTTP transport is not an *http.Transport; cannot add a client certificate")
+	}
+	tr = tr.Clone()
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tr.TLSClientConfig.Certificates = []tls.Certificate{pair}
+	tr.TLSClientConfig.GetClientCertificate = nil
+	defer tr.CloseIdleConnections()
+	cfg.HttpClient.Transport = tr
+	lc, err := api.NewClient(cfg)
+	if err != nil {
+		return nil, login.Fail("cert", m.mount, driver.Config, "cannot create login client: %v", err)
+	}
+	lc.SetHeaders(client.Headers())
+	lc.ClearToken()
+	data := map[string]any{}
+	if m.name != "" {
+		data["name"] = m.name
+	}
+	return login.WriteWith(ctx, lc, "cert", m.mount, "login", data)
+}
+
+func (m *Method) load() (tls.Certificate, error) {
+	for _, f := range []struct{ name, path string }{{"cert_file", m.certFile}, {"key_file", m.keyFile}} {
+		if _, err := os.Stat(f.path); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return tls.Certificate{}, login.Fail("cert", m.mount, driver.Config, "%s %s does not exist", f.name, f.path)
+			}
+			return tls.Certificate{}, login.Fail("cert", m.mount, driver.Config, "cannot read %s %s", f.name, f.path)
+		}
+	}
+	pair, err := tls.LoadX509KeyPair(m.certFile, m.keyFile)
+	if err != nil {
+		// tls errors describe the PEM structure, not key material.
+		return tls.Certificate{}, login.Fail("cert", m.mount, driver.Config, "cannot load key pair from %s and %s: %v", m.certFile, m.keyFile, err)
+	}
+	return pair, nil
+}
