@@ -1,5 +1,3 @@
-//go:build bindstub
-
 package vaultly
 
 import (
@@ -42,6 +40,17 @@ var (
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 )
+
+// liveMarker is implemented by *Live[T] (see live.go).
+type liveMarker interface {
+	liveElem() reflect.Type
+}
+
+var liveMarkerType = reflect.TypeFor[liveMarker]()
+
+func isLive(t reflect.Type) bool {
+	return t.Kind() == reflect.Struct && reflect.PointerTo(t).Implements(liveMarkerType)
+}
 
 // castError is a cast failure: the target type and a reason, never the value.
 type castError struct {

@@ -1,5 +1,3 @@
-//go:build bindstub
-
 package vaultly
 
 import (
@@ -163,7 +161,7 @@ func (v Live[T]) MarshalText() ([]byte, error) { return []byte(v.String()), nil 
 
 // liveTarget is how Load finds and binds a Live of any T.
 type liveTarget interface {
-	liveElem() reflect.Type
+	liveMarker
 	bindLive(s *Store, ref Ref, whole bool, o ReadOptions, def *string, name string)
 }
 
@@ -171,12 +169,6 @@ func (v *Live[T]) liveElem() reflect.Type { return reflect.TypeFor[T]() }
 
 func (v *Live[T]) bindLive(s *Store, ref Ref, whole bool, o ReadOptions, def *string, name string) {
 	v.l = &liveState[T]{s: s, ref: ref, whole: whole, opts: o, def: def, name: name}
-}
-
-var liveTargetType = reflect.TypeFor[liveTarget]()
-
-func isLive(t reflect.Type) bool {
-	return t.Kind() == reflect.Struct && reflect.PointerTo(t).Implements(liveTargetType)
 }
 
 func liveElemOf(t reflect.Type) reflect.Type {

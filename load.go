@@ -1,5 +1,3 @@
-//go:build bindstub
-
 package vaultly
 
 import (
@@ -87,7 +85,7 @@ func (s *Store) Load(ctx context.Context, dst any, opts *LoadOptions) error {
 	values := make([]reflect.Value, len(p.bindings))
 	var errs []*Error
 	for i, b := range p.bindings {
-		v, err := b.resolve(s, entries[b.entryKey()])
+		v, err := b.resolve(s, entries[b.loadKey()])
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -126,12 +124,12 @@ type binding struct {
 	def      *string
 }
 
-type entryKey struct {
+type loadKey struct {
 	path    string
 	version int
 }
 
-func (b *binding) entryKey() entryKey { return entryKey{b.ref.Path, b.ref.Version} }
+func (b *binding) loadKey() loadKey { return loadKey{b.ref.Path, b.ref.Version} }
 
 type fetched struct {
 	entry *driver.Entry
@@ -140,14 +138,14 @@ type fetched struct {
 
 // fetchAll reads every distinct entry the bindings use, in parallel up to
 // par at a time, and waits for all of them.
-func fetchAll(ctx context.Context, s *Store, bs []*binding, par int) map[entryKey]*fetched {
+func fetchAll(ctx context.Context, s *Store, bs []*binding, par int) map[loadKey]*fetched {
 	if par <= 0 {
 		par = DefaultLoadParallelism
 	}
-	ttls := map[entryKey]time.Duration{}
-	var keys []entryKey
+	ttls := map[loadKey]time.Duration{}
+	var keys []loadKey
 	for _, b := range bs {
-		k := b.entryKey()
+		k := b.loadKey()
 		cur, ok := ttls[k]
 		if !ok {
 			keys = append(keys, k)
@@ -157,7 +155,7 @@ func fetchAll(ctx context.Context, s *Store, bs []*binding, par int) map[entryKe
 		}
 		ttls[k] = cur
 	}
-	out := make(map[entryKey]*fetched, len(keys))
+	out := make(map[loadKey]*fetched, len(keys))
 	for _, k := range keys {
 		out[k] = &fetched{}
 	}
