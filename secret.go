@@ -53,7 +53,9 @@ func (s Secret[T]) IsSet() bool { return s.p != nil }
 func (s Secret[T]) String() string { return Redacted }
 
 // GoString returns a redacted Go-syntax form, for %#v.
-func (s Secret[T]) GoString() string { return "vaultly.Secret[" + typeName[T]() + "](" + Redacted + ")" }
+func (s Secret[T]) GoString() string {
+	return "vaultly.Secret[" + typeName[T]() + "](" + Redacted + ")"
+}
 
 // Format writes [Redacted] for every verb (quoted for %q, Go syntax for %#v),
 // so that no verb or flag reaches the value.

@@ -30,7 +30,7 @@ const TagName = "secret"
 //
 // PATH, KEY and PATH of prefix= may contain {name} placeholders.
 type tagSpec struct {
-	ref       tmpl   // PATH[:KEY] before interpolation; may be empty
+	ref       tmpl // PATH[:KEY] before interpolation; may be empty
 	ttl       time.Duration
 	version   int
 	optional  bool
