@@ -1,0 +1,22 @@
+//go:build bindstub
+
+package sqlsecrets
+
+import (
+	"github.com/vaultly/vaultly"
+)
+
+// FromDynamic returns a Source backed by d: the credentials of its current
+// generation, and its MinValid.
+func FromDynamic(d *vaultly.Dynamic[vaultly.DatabaseCredentials]) Source { return dynamicSource{d} }
+
+type dynamicSource struct {
+	d *vaultly.Dynamic[vaultly.DatabaseCredentials]
+}
+
+func (s dynamicSource) Credentials() Credentials {
+	cur := s.d.Current()
+	return Credentials{Username: cur.Value.Username, Password: cur.Value.Password.Reveal(), Generation: cur.Lease.Generation}
+}
+
+func (s dynamicSource) MinValid() uint64 { return s.d.MinValid() }
