@@ -1,0 +1,92 @@
+package hashivault
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/vault/api"
+
+	"github.com/vaultly/vaultly/driver"
+)
+
+// newClient builds a client from resolved settings: its own pooled HTTP
+// client, TLS always verified, vault/api retries off, no token.
+func newClient(s *settings) (*conn, error) {
+	hc := cleanhttp.DefaultPooledClient()
+	tr := hc.Transport.(*http.Transport)
+	tr.TLSHandshakeTimeout = 10 * time.Second
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if s.ProxyURL != "" {
+		u, err := url.Parse(s.ProxyURL)
+		if err != nil {
+			return nil, configError("options: ProxyURL must be a url such as http://proxy:3128")
+		}
+		tr.Proxy = http.ProxyURL(u)
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	cfg := &api.Config{
+		Address:    s.Address,
+		HttpClient: hc,
+		Timeout:    s.Timeout,
+		MaxRetries: 0,
+		CheckRetry: checkRetry,
+	}
+	tc := &api.TLSConfig{
+		CACert:        s.CACert,
+		CACertBytes:   s.CACertPEM,
+		CAPath:        s.CAPath,
+		ClientCert:    s.ClientCert,
+		ClientKey:     s.ClientKey,
+		TLSServerName: s.TLSServerName,
+	}
+	if err := cfg.ConfigureTLS(tc); err != nil {
+		// The error names files, not their contents.
+		return nil, &driver.Error{Code: driver.Config, Err: fmt.Errorf("tls configuration: %w", err)}
+	}
+	if tr.TLSClientConfig.InsecureSkipVerify {
+		return nil, configError("tls verification cannot be disabled")
+	}
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		return nil, &driver.Error{Code: driver.Config, Err: fmt.Errorf("vault client: %w", err)}
+	}
+	// api.NewClient reads VAULT_TOKEN and VAULT_NAMESPACE itself; vaultly
+	// has already resolved both, so override them.
+	c.ClearToken()
+	setNamespace(c, s.Namespace)
+	return &conn{c: c, hc: hc}, nil
+}
+
+// cloneClient copies a caller-owned client, so vaultly's token, retry
+// policy and namespace never touch the caller's client. The copy shares the
+// caller's HTTP client (and so its connections and TLS settings).
+func cloneClient(c *api.Client, ns string) (*conn, error) {
+	if c == nil {
+		return nil, configError("options: nil Client")
+	}
+	cc, err := c.CloneWithHeaders()
+	if err != nil {
+		return nil, &driver.Error{Code: driver.Config, Err: errors.New("vault client: cannot copy the given client")}
+	}
+	cc.SetMaxRetries(0)
+	cc.SetCheckRetry(checkRetry)
+	cc.ClearToken()
+	if ns == "" {
+		ns = c.Namespace()
+	}
+	setNamespace(cc, ns)
+	return &conn{c: cc}, nil
+}
+
+func setNamespace(c *api.Client, ns string) {
+	if ns == "" {
+		c.ClearNamespace()
+	} else {
+		c.SetNamespace(ns)
+	}
+}

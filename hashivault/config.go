@@ -1,0 +1,239 @@
+package hashivault
+
+import (
+	"errors"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vaultly/vaultly/auth"
+	"github.com/vaultly/vaultly/auth/authconfig"
+	"github.com/vaultly/vaultly/auth/token"
+	"github.com/vaultly/vaultly/driver"
+)
+
+// EnvOptions returns the settings the vault CLI's environment gives. It is
+// the one place vaultly reads VAULT_* variables; New calls it for every
+// field Options leaves empty. Read variables (same names and meaning as the
+// vault CLI):
+//
+//	VAULT_ADDR             Address
+//	VAULT_NAMESPACE        Namespace
+//	VAULT_CACERT           CACert
+//	VAULT_CAPATH           CAPath
+//	VAULT_CLIENT_CERT      ClientCert
+//	VAULT_CLIENT_KEY       ClientKey
+//	VAULT_TLS_SERVER_NAME  TLSServerName
+//	VAULT_CLIENT_TIMEOUT   Timeout ("30s", or seconds: "30")
+//	VAULT_TOKEN            Token
+//	VAULT_ROLE_ID          Auth: AppRole at auth/approle; VAULT_ROLE_ID and
+//	VAULT_SECRET_ID        VAULT_SECRET_ID are read again at every login
+//	VAULT_SKIP_VERIFY      refused: a true value is a Config error, since
+//	                       vaultly always verifies TLS
+//
+// VAULT_TOKEN together with VAULT_ROLE_ID or VAULT_SECRET_ID is a Config
+// error. Errors name the variable, never its value.
+func EnvOptions() (*Options, error) {
+	o := &Options{
+		Address:       os.Getenv("VAULT_ADDR"),
+		Namespace:     os.Getenv("VAULT_NAMESPACE"),
+		CACert:        os.Getenv("VAULT_CACERT"),
+		CAPath:        os.Getenv("VAULT_CAPATH"),
+		ClientCert:    os.Getenv("VAULT_CLIENT_CERT"),
+		ClientKey:     os.Getenv("VAULT_CLIENT_KEY"),
+		TLSServerName: os.Getenv("VAULT_TLS_SERVER_NAME"),
+	}
+	if v := os.Getenv("VAULT_SKIP_VERIFY"); v != "" {
+		skip, err := strconv.ParseBool(v)
+		if err != nil || skip {
+			return nil, configError("VAULT_SKIP_VERIFY is set: vaultly always verifies TLS; unset it and set VAULT_CACERT or VAULT_CAPATH to trust your server's CA")
+		}
+	}
+	if v := os.Getenv("VAULT_CLIENT_TIMEOUT"); v != "" {
+		d, err := parseSeconds(v)
+		if err != nil {
+			return nil, configError("VAULT_CLIENT_TIMEOUT must be a duration such as 30s or a number of seconds")
+		}
+		o.Timeout = d
+	}
+	m, err := authconfig.FromEnv()
+	switch {
+	case errors.Is(err, authconfig.ErrNoCredentials):
+	case err != nil:
+		return nil, err
+	default:
+		if _, isToken := m.(*token.Method); isToken {
+			o.Token = os.Getenv("VAULT_TOKEN")
+		} else {
+			o.Auth = m
+		}
+	}
+	return o, nil
+}
+
+func parseSeconds(v string) (time.Duration, error) {
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 0 {
+			return 0, errors.New("negative")
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, errors.New("bad duration")
+	}
+	return d, nil
+}
+
+// settings is the result of resolving Options, the environment and the
+// config file.
+type settings struct {
+	Options
+	initialToken string      // token to try first (config file), may be ""
+	method       auth.Method // how to (re)log in; never nil after resolve
+	created      bool        // method creates tokens (not a token method)
+	source       string      // where the credentials came from, for errors and logs
+}
+
+func configError(msg string) error {
+	return &driver.Error{Code: driver.Config, Err: errors.New(msg)}
+}
+
+func first(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// resolve merges explicit options, the environment and the config file, in
+// that order, field by field. Credentials come from the first source that has
+// any; the config file's credentials are used only for the address they were
+// saved for.
+func resolve(opts *Options) (*settings, error) {
+	s := &settings{Options: *opts}
+	if opts.Token != "" && opts.Auth != nil {
+		return nil, configError("options: Token and Auth are both set: give one")
+	}
+	switch opts.KVVersion {
+	case 0, 1, 2:
+	default:
+		return nil, configError("options: KVVersion must be 0 (detect), 1 or 2")
+	}
+	if opts.IdleTimeout < 0 || opts.Timeout < 0 {
+		return nil, configError("options: IdleTimeout and Timeout must not be negative")
+	}
+	env, err := EnvOptions()
+	if err != nil {
+		return nil, err
+	}
+	var file *FileConfig
+	if opts.ConfigFile != "-" {
+		path := opts.ConfigFile
+		if path == "" {
+			if path, err = DefaultConfigPath(); err != nil {
+				path = ""
+			}
+		}
+		if path != "" {
+			file, err = ReadConfigFile(path)
+			if err != nil {
+				if !errors.Is(err, os.ErrNotExist) || opts.ConfigFile != "" {
+					return nil, err
+				}
+				file = nil
+			}
+		}
+	}
+	if file == nil {
+		file = &FileConfig{}
+	}
+	if opts.Client == nil {
+		s.Address = first(opts.Address, env.Address, file.Address)
+		s.CACert = first(opts.CACert, env.CACert, file.CACert)
+		s.CAPath = first(opts.CAPath, env.CAPath, file.CAPath)
+		s.ClientCert = first(opts.ClientCert, env.ClientCert, file.ClientCert)
+		s.ClientKey = first(opts.ClientKey, env.ClientKey, file.ClientKey)
+		s.TLSServerName = first(opts.TLSServerName, env.TLSServerName, file.TLSServerName)
+		if s.Address == "" {
+			return nil, configError("no vault address: set Options.Address or VAULT_ADDR, or run `vaultly login`")
+		}
+		u, err := url.Parse(s.Address)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, configError("vault address must be an http:// or https:// url")
+		}
+		if s.ProxyURL != "" {
+			if u, err := url.Parse(s.ProxyURL); err != nil || u.Host == "" {
+				return nil, configError("options: ProxyURL must be a url such as http://proxy:3128")
+			}
+		}
+	}
+	s.Namespace = first(opts.Namespace, env.Namespace, file.Namespace)
+	s.Mount = strings.Trim(first(opts.Mount, file.Mount), "/")
+	if s.Mount == "" {
+		s.Mount = "secret"
+	}
+	if s.DefaultKey == "" {
+		s.DefaultKey = "value"
+	}
+	if s.Timeout == 0 {
+		s.Timeout = env.Timeout
+	}
+	if s.Timeout == 0 {
+		s.Timeout = 60 * time.Second
+	}
+
+	// Credentials: explicit, then environment, then the file (only for the
+	// address it was saved for), then a caller-owned client's token.
+	sameServer := opts.Client == nil && file.Address != "" && strings.TrimSuffix(file.Address, "/") == strings.TrimSuffix(s.Address, "/")
+	switch {
+	case opts.Token != "" || opts.Auth != nil:
+		s.source = "options"
+		err = s.setCreds(opts.Token, opts.Auth)
+	case env.Token != "" || env.Auth != nil:
+		s.source = "environment"
+		err = s.setCreds(env.Token, env.Auth)
+	case sameServer && (file.Token != "" || file.Auth != nil):
+		s.source = "config file"
+		s.initialToken = file.Token
+		if file.Auth != nil {
+			m, err := authconfig.FromParams(file.Auth.Method, file.Auth.Mount, file.Auth.Params)
+			if err != nil {
+				return nil, err
+			}
+			s.method = m
+			_, isTok := m.(*token.Method)
+			s.created = !isTok
+		} else {
+			err = s.setCreds(file.Token, nil)
+		}
+	case opts.Client != nil && opts.Client.Token() != "":
+		s.source = "client"
+		err = s.setCreds(opts.Client.Token(), nil)
+	default:
+		return nil, configError("no vault credentials: set Options.Token or Options.Auth, VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or run `vaultly login`")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *settings) setCreds(tok string, m auth.Method) error {
+	if m != nil {
+		s.method = m
+		_, isTok := m.(*token.Method)
+		s.created = !isTok
+		return nil
+	}
+	tm, err := token.New(&token.Options{Token: tok})
+	if err != nil {
+		return err
+	}
+	s.method, s.created = tm, false
+	return nil
+}

@@ -1,0 +1,112 @@
+package hashivault
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/atomicfile"
+)
+
+// FileConfig is the file `vaultly login` writes and New reads as the third
+// source of settings, after explicit Options and the VAULT_* environment.
+// It holds a token, so it is written with mode 0600 and refused when group
+// or others can access it.
+type FileConfig struct {
+	Address       string `json:"address"`
+	Namespace     string `json:"namespace,omitempty"`
+	CACert        string `json:"ca_cert,omitempty"`
+	CAPath        string `json:"ca_path,omitempty"`
+	ClientCert    string `json:"client_cert,omitempty"`
+	ClientKey     string `json:"client_key,omitempty"`
+	TLSServerName string `json:"tls_server_name,omitempty"`
+	Mount         string `json:"mount,omitempty"`
+	// Token is the token from the last login, used while it is valid.
+	Token string `json:"token,omitempty"`
+	// Auth says how to log in again when Token is missing or expired.
+	Auth *FileAuth `json:"auth,omitempty"`
+}
+
+// FileAuth names an auth method and its parameters, in the form
+// authconfig.FromParams takes. Credentials should be given as NAME_env or
+// NAME_file parameters rather than values.
+type FileAuth struct {
+	Method string            `json:"method"`
+	Mount  string            `json:"mount,omitempty"`
+	Params map[string]string `json:"params,omitempty"`
+}
+
+// String returns a description of c without its token.
+func (c *FileConfig) String() string {
+	if c == nil {
+		return "<nil>"
+	}
+	s := fmt.Sprintf("address=%s namespace=%s mount=%s", c.Address, c.Namespace, c.Mount)
+	if c.Token != "" {
+		s += " token=[redacted]"
+	}
+	if c.Auth != nil {
+		s += " auth=" + c.Auth.Method
+	}
+	return s
+}
+
+// GoString is String, so %#v does not print the token either.
+func (c *FileConfig) GoString() string { return c.String() }
+
+// DefaultConfigPath returns $XDG_CONFIG_HOME/vaultly/config.json, or
+// ~/.config/vaultly/config.json when XDG_CONFIG_HOME is not set.
+func DefaultConfigPath() (string, error) {
+	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
+		return filepath.Join(d, "vaultly", "config.json"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", &driver.Error{Code: driver.Config, Err: fmt.Errorf("config file: %w", err)}
+	}
+	return filepath.Join(home, ".config", "vaultly", "config.json"), nil
+}
+
+// ReadConfigFile reads the config file at path. A missing file is an error
+// that satisfies errors.Is(err, fs.ErrNotExist); a file that group or others
+// can access, or that is not valid JSON, is a Config error.
+func ReadConfigFile(path string) (*FileConfig, error) {
+	if err := atomicfile.CheckPrivate(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return nil, &driver.Error{Code: driver.Config, Err: fmt.Errorf("config file: %w", err)}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &driver.Error{Code: driver.Config, Err: fmt.Errorf("config file: %w", err)}
+	}
+	var c FileConfig
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		// json errors may quote input; name only the file.
+		return nil, &driver.Error{Code: driver.Config, Err: fmt.Errorf("config file %s: invalid json", path)}
+	}
+	return &c, nil
+}
+
+// WriteConfigFile writes c to path atomically with mode 0600, creating the
+// directory (0700) if needed.
+func WriteConfigFile(path string, c *FileConfig) error {
+	if c == nil {
+		return &driver.Error{Code: driver.InvalidArgument, Err: errors.New("config file: nil config")}
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return &driver.Error{Code: driver.InvalidArgument, Err: fmt.Errorf("config file: %w", err)}
+	}
+	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
+		return &driver.Error{Code: driver.Config, Err: fmt.Errorf("config file: %w", err)}
+	}
+	return nil
+}

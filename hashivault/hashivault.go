@@ -1,0 +1,393 @@
+// Package hashivault is the vaultly backend for HashiCorp Vault, built on
+// github.com/hashicorp/vault/api. It reads KV v1 and v2 secrets and keeps a
+// token alive: looked up or obtained at start, renewed in the background at
+// about 2/3 of its TTL, replaced by a new login before it expires once
+// renewal stops extending it, and replaced exactly once when a request meets
+// a revoked or expired token, however many goroutines meet it together.
+//
+// Use it through vaultly.Store, which adds caching and retries:
+//
+//	b, err := hashivault.New(ctx, &hashivault.Options{Mount: "secret"})
+//	// ...
+//	store := vaultly.NewStore(b, nil)
+//	defer store.Close()
+//
+// Settings resolve field by field: explicit Options, then the vault CLI's
+// VAULT_* environment (see EnvOptions), then the config file `vaultly login`
+// writes (see FileConfig), else a Config error saying what to set. TLS is
+// always verified; there is no way to turn verification off.
+//
+// vault/api's own retries are switched off (MaxRetries 0): the Store is the
+// one layer that decides about retries.
+//
+// A *Backend is safe for concurrent use. It runs a renewal goroutine and
+// must be closed with Close, which stops and waits for it (and revokes the
+// token when Options.RevokeOnClose is set).
+package hashivault
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/vaultly/vaultly/auth"
+	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/renew"
+)
+
+// Options configures a Backend. A nil *Options means all defaults. Empty
+// fields are filled from the environment (EnvOptions) and then from the
+// config file.
+type Options struct {
+	// Address of the Vault server, e.g. https://vault.example.com:8200.
+	// Default: VAULT_ADDR, then the config file.
+	Address string
+	// Namespace (Vault Enterprise). Default: VAULT_NAMESPACE, then the config
+	// file, else none.
+	Namespace string
+	// Mount is the KV mount paths are relative to. Default "secret" (or the
+	// config file's). It may include a prefix inside the mount ("kv/team")
+	// when KVVersion is detected.
+	Mount string
+	// KVVersion is 1 or 2, or 0 to detect it once per Backend the way
+	// `vault kv` does (reading sys/internal/ui/mounts/<mount>). Default 0.
+	KVVersion int
+	// DefaultKey is the field a reference without ":key" reads. Default "value".
+	DefaultKey string
+
+	// Token is a static token. Default: VAULT_TOKEN, then the config file.
+	// Giving both Token and Auth is a Config error.
+	Token string
+	// Auth logs in (and in again when the token dies); auth.MethodFunc is the
+	// hook for a custom token factory. Default: AppRole from VAULT_ROLE_ID
+	// and VAULT_SECRET_ID, then the config file's method.
+	Auth auth.Method
+
+	// CACert is a PEM file of CA certificates to trust. Default: VAULT_CACERT,
+	// then the config file, else the system roots.
+	CACert string
+	// CAPath is a directory of PEM CA certificates. Default: VAULT_CAPATH,
+	// then the config file.
+	CAPath string
+	// CACertPEM is CA certificates in PEM form. Default: none.
+	CACertPEM []byte
+	// ClientCert and ClientKey are PEM files of a TLS client certificate (for
+	// cert auth or mutual TLS). Default: VAULT_CLIENT_CERT/VAULT_CLIENT_KEY,
+	// then the config file.
+	ClientCert, ClientKey string
+	// TLSServerName is the name to verify the server certificate against.
+	// Default: VAULT_TLS_SERVER_NAME, then the config file, else the host of
+	// Address.
+	TLSServerName string
+	// ProxyURL is an HTTP proxy for requests to Vault. Default: the
+	// HTTP_PROXY/HTTPS_PROXY/NO_PROXY environment, as net/http.
+	ProxyURL string
+	// Timeout bounds each request. Default: VAULT_CLIENT_TIMEOUT, else 60s.
+	Timeout time.Duration
+
+	// Client is a caller-owned client. vaultly makes a copy of it with its
+	// own token and never closes, reconfigures or recreates the caller's
+	// client; Address and the TLS and proxy options are then ignored, as are
+	// IdleTimeout and ReuseConnection. Default: nil (vaultly builds its own).
+	Client *api.Client
+
+	// IdleTimeout recreates the HTTP client (and its connections) when the
+	// gap since the previous request is longer. Default 0: never.
+	IdleTimeout time.Duration
+	// ReuseConnection false makes every request use a fresh HTTP client and
+	// connection. Default (nil): true, one long-lived client.
+	ReuseConnection *bool
+
+	// RevokeOnClose revokes, on Close, the token vaultly obtained by logging
+	// in. A token given by the caller (Token, VAULT_TOKEN, a token method) is
+	// never revoked. Default false.
+	RevokeOnClose bool
+	// ConfigFile is the config file to read. Default DefaultConfigPath(),
+	// where a missing file is fine; "-" disables the file.
+	ConfigFile string
+	// Logger receives logins, renewal failures and re-logins; never a token.
+	// Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Backend reads Vault KV secrets with a self-renewing token. Create it with
+// New and Close it when done.
+type Backend struct {
+	s        *settings
+	log      *slog.Logger
+	reuse    bool
+	fresh    func() (*conn, error) // a new client without token
+	onChange atomic.Pointer[func(string)]
+	closed   atomic.Bool
+
+	mu      sync.Mutex // guards the fields below
+	cur     *conn      // long-lived client (token set)
+	token   string
+	gen     uint64 // incremented at every login
+	lease   renew.Lease
+	lastUse time.Time
+
+	loginMu    sync.Mutex // serialises logins; guards the fields below
+	loginFails int
+	nextLogin  time.Time
+	loginErr   error
+	increment  time.Duration // TTL asked for at renewal
+
+	kvMu     sync.Mutex
+	kv  int     // KV version, 0 until known
+	kvP kvPaths // where entries live
+
+	loop *renew.Loop
+}
+
+var (
+	_ driver.Backend        = (*Backend)(nil)
+	_ driver.DefaultKeyer   = (*Backend)(nil)
+	_ driver.ChangeNotifier = (*Backend)(nil)
+)
+
+// conn is an api.Client and the HTTP client under it, when vaultly owns it.
+type conn struct {
+	c  *api.Client
+	hc *http.Client // nil for a copy of a caller-owned client
+}
+
+func (c *conn) closeIdle() {
+	if c != nil && c.hc != nil {
+		c.hc.CloseIdleConnections()
+	}
+}
+
+// New resolves the settings, logs in (or looks up the given token) and
+// starts background renewal. It fails with a Config error when no address
+// or credentials are found, and with the login's error (Unauthenticated,
+// Unavailable, ...) when the first login fails.
+func New(ctx context.Context, opts *Options) (*Backend, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	s, err := resolve(opts)
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{s: s, log: opts.Logger, reuse: opts.ReuseConnection == nil || *opts.ReuseConnection}
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	if opts.Client != nil {
+		b.reuse = true
+		b.fresh = func() (*conn, error) { return cloneClient(opts.Client, s.Namespace) }
+	} else {
+		b.fresh = func() (*conn, error) { return newClient(s) }
+	}
+	if b.cur, err = b.fresh(); err != nil {
+		return nil, err
+	}
+	lease, err := b.start(ctx)
+	if err != nil {
+		b.cur.closeIdle()
+		return nil, err
+	}
+	if lease.TTL > 0 {
+		b.loop = renew.Start(lease, (*tokenTarget)(b), &renew.Options{
+			OnError: func(op string, err error, retryIn time.Duration) {
+				b.log.Warn("vaultly: token "+op+" failed", "error", err.Error(), "retry_in", retryIn)
+			},
+			OnRenew: func(l renew.Lease, final bool) {
+				if final {
+					b.log.Info("vaultly: token reached its maximum ttl; logging in again before it expires", "ttl", l.TTL)
+				}
+			},
+		})
+	}
+	return b, nil
+}
+
+// Name returns "vault".
+func (b *Backend) Name() string { return "vault" }
+
+// DefaultKey returns the field read by a reference without ":key".
+func (b *Backend) DefaultKey() string { return b.s.DefaultKey }
+
+// Mount returns the KV mount (as configured, without slashes).
+func (b *Backend) Mount() string { return b.s.Mount }
+
+// Namespace returns the Vault namespace, or "".
+func (b *Backend) Namespace() string { return b.s.Namespace }
+
+// OnChange registers fn, called with a path after a change made through
+// this backend's management calls (see NotifyChange). Used by the Store.
+func (b *Backend) OnChange(fn func(path string)) { b.onChange.Store(&fn) }
+
+// NotifyChange tells the Store that the entry at path changed, so its cached
+// copy is dropped. Management calls use it after every successful change.
+func (b *Backend) NotifyChange(path string) {
+	if fn := b.onChange.Load(); fn != nil && *fn != nil {
+		(*fn)(path)
+	}
+}
+
+// Close stops token renewal and waits for it, revokes the token when
+// RevokeOnClose is set and vaultly created it, and closes idle connections.
+// It never closes a caller-owned client. Calls after Close fail.
+func (b *Backend) Close() error {
+	if !b.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if b.loop != nil {
+		b.loop.Stop()
+	}
+	var err error
+	if b.s.RevokeOnClose && b.s.created {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		b.mu.Lock()
+		c := b.cur
+		b.mu.Unlock()
+		if rerr := c.c.Auth().Token().RevokeSelfWithContext(ctx, ""); rerr != nil {
+			err = mapError(rerr, b.currentToken())
+		}
+		cancel()
+	}
+	b.mu.Lock()
+	b.cur.closeIdle()
+	b.mu.Unlock()
+	return err
+}
+
+var errClosed = &driver.Error{Code: driver.Canceled, Err: errors.New("vault backend is closed")}
+
+// acquire returns the client to use for one call and the token generation
+// it carries, applying IdleTimeout and ReuseConnection. release must be
+// called when the call is done.
+func (b *Backend) acquire() (c *conn, gen uint64, release func(), err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	if !b.reuse {
+		fc, err := b.fresh()
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		fc.c.SetToken(b.token)
+		return fc, b.gen, fc.closeIdle, nil
+	}
+	if b.s.IdleTimeout > 0 && b.s.Client == nil && !b.lastUse.IsZero() && now.Sub(b.lastUse) > b.s.IdleTimeout {
+		fc, err := b.fresh()
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		fc.c.SetToken(b.token)
+		old := b.cur
+		b.cur = fc
+		old.closeIdle()
+	}
+	b.lastUse = now
+	return b.cur, b.gen, b.touch, nil
+}
+
+func (b *Backend) touch() {
+	b.mu.Lock()
+	b.lastUse = time.Now()
+	b.mu.Unlock()
+}
+
+func (b *Backend) currentToken() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.token
+}
+
+// callInfoKey carries a *callInfo in a request's context, so that the
+// client's CheckRetry hook can report the Retry-After header of a 429.
+type callInfoKey struct{}
+
+type callInfo struct {
+	mu         sync.Mutex
+	retryAfter time.Duration
+}
+
+// checkRetry replaces vault/api's retry policy: it never retries (the Store
+// does), and it records Retry-After for Call.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+		if ci, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
+			ci.mu.Lock()
+			ci.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			ci.mu.Unlock()
+		}
+	}
+	return false, nil
+}
+
+// Call runs fn with the current authenticated client. fn's error is mapped
+// with MapError. When Vault answers that the token is invalid or expired,
+// Call logs in again — once, however many goroutines see the same dead
+// token — and retries fn once; if the login fails or the new token is
+// rejected too, the error is Unauthenticated. fn must not keep or
+// reconfigure the client.
+func (b *Backend) Call(ctx context.Context, fn func(ctx context.Context, c *api.Client) error) error {
+	if b.closed.Load() {
+		return errClosed
+	}
+	ctx = withCallInfo(ctx)
+	err, gen := b.callOnce(ctx, fn)
+	if err == nil {
+		return nil
+	}
+	if !badToken(err) {
+		return b.mapErr(ctx, err)
+	}
+	if _, lerr := b.relogin(ctx, gen); lerr != nil {
+		code := driver.Unauthenticated
+		if c := driver.CodeOf(lerr); c == driver.Canceled || c == driver.DeadlineExceeded {
+			code = c
+		}
+		return &driver.Error{Code: code, Err: &vaultError{msg: "token rejected and login again failed: " + scrub(lerr.Error(), b.currentToken()), cause: lerr}}
+	}
+	err, _ = b.callOnce(ctx, fn)
+	return b.mapErr(ctx, err)
+}
+
+func (b *Backend) callOnce(ctx context.Context, fn func(ctx context.Context, c *api.Client) error) (error, uint64) {
+	c, gen, release, err := b.acquire()
+	if err != nil {
+		return err, 0
+	}
+	defer release()
+	return fn(ctx, c.c), gen
+}
+
+// mapErr maps err and adds the Retry-After the server sent, if any.
+func (b *Backend) mapErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	e := mapError(err, b.currentToken())
+	if de, ok := e.(*driver.Error); ok && de.Code == driver.ResourceExhausted && de.RetryAfter == 0 {
+		if ci, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
+			ci.mu.Lock()
+			d := ci.retryAfter
+			ci.mu.Unlock()
+			if d > 0 {
+				c := *de
+				c.RetryAfter = d
+				return &c
+			}
+		}
+	}
+	return e
+}
+
+// withCallInfo returns ctx carrying a fresh callInfo.
+func withCallInfo(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, callInfoKey{}, &callInfo{})
+}

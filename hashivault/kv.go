@@ -1,0 +1,307 @@
+package hashivault
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/vaultly/vaultly/driver"
+)
+
+// KVVersion returns the KV version of the mount: Options.KVVersion when set,
+// else detected once (like `vault kv`, from sys/internal/ui/mounts/<mount>)
+// and remembered.
+func (b *Backend) KVVersion(ctx context.Context) (int, error) {
+	v, _, err := b.kvLayout(ctx)
+	return v, err
+}
+
+// kvLayout returns the KV version and the prefix of every API path: for v1
+// "<mount>/", for v2 the mount's own path (the "data/" or "metadata/"
+// segment goes after it) and the sub-path of Mount inside it.
+func (b *Backend) kvLayout(ctx context.Context) (int, kvPaths, error) {
+	b.kvMu.Lock()
+	defer b.kvMu.Unlock()
+	if b.kv != 0 {
+		return b.kv, b.kvP, nil
+	}
+	if b.s.KVVersion != 0 {
+		b.kv, b.kvP = b.s.KVVersion, kvPaths{mount: b.s.Mount + "/"}
+		return b.kv, b.kvP, nil
+	}
+	var sec *api.Secret
+	err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+		var err error
+		sec, err = c.Logical().ReadWithContext(ctx, "sys/internal/ui/mounts/"+b.s.Mount)
+		return err
+	})
+	if err != nil {
+		if de, ok := errors.AsType[*driver.Error](err); ok && de.Code == driver.PermissionDenied {
+			c := *de
+			c.Hint = "grant read on sys/internal/ui/mounts/" + b.s.Mount + " or set Options.KVVersion"
+			return 0, kvPaths{}, &c
+		}
+		return 0, kvPaths{}, err
+	}
+	if sec == nil || sec.Data == nil {
+		return 0, kvPaths{}, &driver.Error{Code: driver.NotFound, Err: fmt.Errorf("no kv mount at %s", b.s.Mount)}
+	}
+	typ, _ := sec.Data["type"].(string)
+	if typ != "kv" && typ != "generic" {
+		return 0, kvPaths{}, &driver.Error{Code: driver.Config, Err: fmt.Errorf("mount %s is a %q secrets engine, not kv", b.s.Mount, typ)}
+	}
+	v := 1
+	if opts, ok := sec.Data["options"].(map[string]any); ok {
+		if s, ok := opts["version"].(string); ok && s == "2" {
+			v = 2
+		}
+	}
+	p := kvPaths{mount: b.s.Mount + "/"}
+	if mp, ok := sec.Data["path"].(string); ok && mp != "" {
+		mp = strings.TrimSuffix(mp, "/") + "/"
+		if sub, ok := strings.CutPrefix(b.s.Mount+"/", mp); ok {
+			p = kvPaths{mount: mp, sub: sub}
+		}
+	}
+	b.kv, b.kvP = v, p
+	return v, p, nil
+}
+
+// kvPaths locates entries: mount is the engine's mount path with a trailing
+// '/', sub a prefix inside it ("" or ending in '/').
+type kvPaths struct {
+	mount, sub string
+}
+
+// v1 returns the API path of an entry on a KV v1 mount.
+func (p kvPaths) v1(path string) string { return p.mount + p.sub + path }
+
+// v2 returns the API path of an entry under kind ("data", "metadata",
+// "delete", "undelete", "destroy") on a KV v2 mount.
+func (p kvPaths) v2(kind, path string) string { return p.mount + kind + "/" + p.sub + path }
+
+// KVPath returns the API path of the entry at path for a KV v2 endpoint kind
+// ("data", "metadata", "delete", "undelete", "destroy"; ignored for KV v1).
+// Management calls use it.
+func (b *Backend) KVPath(ctx context.Context, kind, path string) (string, int, error) {
+	v, p, err := b.kvLayout(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	if v == 1 {
+		return p.v1(path), 1, nil
+	}
+	return p.v2(kind, path), 2, nil
+}
+
+// kvMeta is KV v2's version metadata.
+type kvMeta struct {
+	CreatedTime    string            `json:"created_time"`
+	DeletionTime   string            `json:"deletion_time"`
+	Destroyed      bool              `json:"destroyed"`
+	Version        int               `json:"version"`
+	CustomMetadata map[string]string `json:"custom_metadata"`
+}
+
+type kv2Response struct {
+	Data *struct {
+		Data     map[string]json.RawMessage `json:"data"`
+		Metadata *kvMeta                    `json:"metadata"`
+	} `json:"data"`
+}
+
+type kv1Response struct {
+	Data map[string]json.RawMessage `json:"data"`
+}
+
+// Read returns every field of the entry at path (relative to the mount).
+// version 0 is the latest; on KV v1 any other version is InvalidArgument.
+// Strings come back as they are, other JSON values as their compact JSON
+// text. A missing entry, or a soft-deleted or destroyed version, is
+// NotFound, the latter two with a hint.
+func (b *Backend) Read(ctx context.Context, path string, version int) (*driver.Entry, error) {
+	if version < 0 {
+		return nil, &driver.Error{Code: driver.InvalidArgument, Err: fmt.Errorf("read %s: negative version", path)}
+	}
+	v, p, err := b.kvLayout(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if v == 1 && version != 0 {
+		return nil, &driver.Error{Code: driver.InvalidArgument, Err: fmt.Errorf("read %s: mount %s is kv v1, which has no versions", path, b.s.Mount)}
+	}
+	var e *driver.Entry
+	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+		var err error
+		if v == 1 {
+			e, err = b.read1(ctx, c, p, path)
+		} else {
+			e, err = b.read2(ctx, c, p, path, version)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// rawGet sends a GET (the raw API does not apply the client timeout, so
+// Read does) and returns the response body for 2xx and 404 answers.
+func (b *Backend) rawGet(ctx context.Context, c *api.Client, apiPath string, params map[string][]string) (status int, body []byte, err error) {
+	if b.s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.s.Timeout)
+		defer cancel()
+	}
+	resp, err := c.Logical().ReadRawWithDataWithContext(ctx, apiPath, params)
+	if resp != nil {
+		defer resp.Body.Close()
+	}
+	if resp != nil && resp.StatusCode == http.StatusNotFound {
+		body, rerr := io.ReadAll(resp.Body)
+		if rerr != nil {
+			return 0, nil, rerr
+		}
+		return http.StatusNotFound, body, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	body, err = io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, err
+	}
+	return resp.StatusCode, body, nil
+}
+
+func notFound(format string, args ...any) *driver.Error {
+	return &driver.Error{Code: driver.NotFound, Err: fmt.Errorf(format, args...)}
+}
+
+func (b *Backend) read1(ctx context.Context, c *api.Client, p kvPaths, path string) (*driver.Entry, error) {
+	status, body, err := b.rawGet(ctx, c, p.v1(path), nil)
+	if err != nil {
+		return nil, err
+	}
+	if status == http.StatusNotFound {
+		return nil, notFound("no entry at %s", p.v1(path))
+	}
+	var r kv1Response
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, &driver.Error{Code: driver.Unknown, Err: fmt.Errorf("read %s: response is not valid json", p.v1(path))}
+	}
+	if r.Data == nil {
+		return nil, notFound("no entry at %s", p.v1(path))
+	}
+	fields, err := fieldTexts(r.Data)
+	if err != nil {
+		return nil, &driver.Error{Code: driver.Unknown, Err: fmt.Errorf("read %s: %w", p.v1(path), err)}
+	}
+	return &driver.Entry{Path: path, Fields: fields}, nil
+}
+
+func (b *Backend) read2(ctx context.Context, c *api.Client, p kvPaths, path string, version int) (*driver.Entry, error) {
+	apiPath := p.v2("data", path)
+	var params map[string][]string
+	if version > 0 {
+		params = map[string][]string{"version": {strconv.Itoa(version)}}
+	}
+	status, body, err := b.rawGet(ctx, c, apiPath, params)
+	if err != nil {
+		return nil, err
+	}
+	var r kv2Response
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &r); err != nil && status != http.StatusNotFound {
+			return nil, &driver.Error{Code: driver.Unknown, Err: fmt.Errorf("read %s: response is not valid json", apiPath)}
+		}
+	}
+	var meta *kvMeta
+	if r.Data != nil {
+		meta = r.Data.Metadata
+	}
+	at := "latest version"
+	if version > 0 {
+		at = "version " + strconv.Itoa(version)
+	}
+	if meta != nil && meta.Destroyed {
+		return nil, &driver.Error{Code: driver.NotFound,
+			Err:  fmt.Errorf("%s of %s was destroyed", versionName(meta.Version, at), apiPath),
+			Hint: "a destroyed version cannot be recovered; read another version or write a new one"}
+	}
+	if meta != nil && meta.DeletionTime != "" {
+		if dt, err := time.Parse(time.RFC3339Nano, meta.DeletionTime); err == nil && !dt.After(time.Now()) {
+			return nil, &driver.Error{Code: driver.NotFound,
+				Err: fmt.Errorf("%s of %s was deleted at %s", versionName(meta.Version, at), apiPath, meta.DeletionTime),
+				Hint: fmt.Sprintf("restore it with `vault kv undelete -mount=%s -versions=%d %s%s` or `vaultly undelete`",
+					strings.TrimSuffix(p.mount, "/"), meta.Version, p.sub, path)}
+		}
+	}
+	if status == http.StatusNotFound || r.Data == nil || r.Data.Data == nil {
+		if version > 0 {
+			return nil, notFound("no %s at %s", at, apiPath)
+		}
+		return nil, notFound("no entry at %s", apiPath)
+	}
+	fields, err := fieldTexts(r.Data.Data)
+	if err != nil {
+		return nil, &driver.Error{Code: driver.Unknown, Err: fmt.Errorf("read %s: %w", apiPath, err)}
+	}
+	e := &driver.Entry{Path: path, Fields: fields}
+	if meta != nil {
+		e.Version = meta.Version
+		md := &driver.Metadata{Destroyed: meta.Destroyed, CustomMetadata: meta.CustomMetadata}
+		md.CreatedTime, _ = time.Parse(time.RFC3339Nano, meta.CreatedTime)
+		if meta.DeletionTime != "" {
+			md.DeletionTime, _ = time.Parse(time.RFC3339Nano, meta.DeletionTime)
+		}
+		e.Metadata = md
+	}
+	return e, nil
+}
+
+func versionName(v int, fallback string) string {
+	if v > 0 {
+		return "version " + strconv.Itoa(v)
+	}
+	return fallback
+}
+
+// fieldTexts turns JSON values into field text: strings unquoted, every
+// other value as its compact JSON encoding (numbers keep their exact text).
+func fieldTexts(data map[string]json.RawMessage) (map[string]string, error) {
+	out := make(map[string]string, len(data))
+	for k, raw := range data {
+		s, err := fieldText(raw)
+		if err != nil {
+			return nil, fmt.Errorf("field %q is not valid json", k)
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+func fieldText(raw json.RawMessage) (string, error) {
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", err
+		}
+		return s, nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
+}
