@@ -139,9 +139,9 @@ type Backend struct {
 	loginErr   error
 	increment  time.Duration // TTL asked for at renewal
 
-	kvMu     sync.Mutex
-	kv  int     // KV version, 0 until known
-	kvP kvPaths // where entries live
+	kvMu sync.Mutex
+	kv   int     // KV version, 0 until known
+	kvP  kvPaths // where entries live
 
 	loop *renew.Loop
 }
