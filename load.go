@@ -578,12 +578,7 @@ func hasTags(t reflect.Type, seen map[reflect.Type]bool) bool {
 // isWholeEntryType reports whether t (or T of Secret[T], *T) binds a whole
 // entry when the tag has no ":key": a map or a non-leaf struct.
 func isWholeEntryType(t reflect.Type) bool {
-	if elem, ok := secretElemOf(t); ok {
-		t = elem
-	}
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
+	t = unwrapEntryType(t)
 	switch t.Kind() {
 	case reflect.Map:
 		return !reflect.PointerTo(t).Implements(jsonUnmarshalerType) && !reflect.PointerTo(t).Implements(textUnmarshalerType)
@@ -593,15 +588,25 @@ func isWholeEntryType(t reflect.Type) bool {
 	return false
 }
 
+// unwrapEntryType strips pointers and Secret wrappers: *Secret[*T] -> T.
+func unwrapEntryType(t reflect.Type) reflect.Type {
+	for {
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+			continue
+		}
+		if elem, ok := secretElemOf(t); ok {
+			t = elem
+			continue
+		}
+		return t
+	}
+}
+
 // checkEntryType validates a whole-entry target: map[string]T or a struct
 // whose exported fields are castable.
 func checkEntryType(t reflect.Type) error {
-	if elem, ok := secretElemOf(t); ok {
-		t = elem
-	}
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
+	t = unwrapEntryType(t)
 	switch t.Kind() {
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String {
