@@ -1,0 +1,63 @@
+# vaultly — the two commands a new user and CI need:
+#
+#   make demo   start a throwaway Vault dev server, seed it, run examples/quickstart
+#   make test   everything CI checks (.ci/run calls exactly this)
+#
+# PKGS narrows the Go steps (default ./...), e.g. make test PKGS=./internal/vaulttest/...
+# The pinned Vault server is built once by scripts/vault-bin.sh (about 6 minutes)
+# and cached in $${VAULTLY_CACHE:-~/.cache/vaultly}; VAULTLY_VAULT_BIN skips that.
+
+SHELL       := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+GO          ?= go
+PKGS        ?= ./...
+TESTFLAGS   ?= -race -shuffle=on -count=1 -timeout 30m
+
+# Steps run one after another, in the order listed, even under make -j.
+.NOTPARALLEL:
+.PHONY: test check demo deps postgres vault fmt-check vet staticcheck tidy-check gotest
+
+## test: install what is missing, then gofmt, vet, staticcheck, tidy, go test (-race, real Vault + PostgreSQL)
+test: deps fmt-check vet staticcheck tidy-check gotest
+
+## check: alias of test
+check: test
+
+## demo: build or reuse Vault, start a dev server, seed secrets, run examples/quickstart, stop the server
+demo:
+	@bash scripts/demo.sh
+
+deps: postgres vault
+
+## postgres: install Debian's postgresql package when no /usr/lib/postgresql/*/bin/initdb exists
+postgres:
+	@bash scripts/postgres-install.sh
+
+## vault: build (once) or find the pinned Vault server and print its path
+vault:
+	@bash scripts/vault-bin.sh >/dev/null
+
+fmt-check:
+	@echo "==> gofmt"
+	@dirs="$$(echo $(PKGS) | sed 's#/\.\.\.##g')"; \
+	files="$$(gofmt -l $$dirs)"; \
+	if [ -n "$$files" ]; then echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$files"; exit 1; fi
+
+vet:
+	@echo "==> go vet"
+	@$(GO) vet $(PKGS)
+
+staticcheck:
+	@echo "==> staticcheck"
+	@$(GO) tool staticcheck $(PKGS)
+
+tidy-check:
+	@echo "==> go mod tidy -diff"
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+
+# go test runs last so its summary lines end the output (CI reads them).
+gotest:
+	@echo "==> go test $(TESTFLAGS) $(PKGS)"
+	@export VAULTLY_VAULT_BIN="$$(bash scripts/vault-bin.sh)"; \
+	export VAULTLY_REQUIRE_VAULT=1; \
+	$(GO) test $(TESTFLAGS) $(PKGS)
