@@ -207,7 +207,14 @@ func start(bin string, opts *Options) (*Server, error) {
 		s.Stop()
 		return nil, fmt.Errorf("%w\n%s", err, tail(s.LogPath, 30))
 	}
-	s.UnsealKey = parseUnsealKey(s.LogPath)
+	// The dev banner with the unseal key is printed a moment after the
+	// server starts answering; wait for it so Seal/Unseal work at once.
+	for i := 0; i < 200; i++ {
+		if s.UnsealKey = parseUnsealKey(s.LogPath); s.UnsealKey != "" {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
 	return s, nil
 }
 
