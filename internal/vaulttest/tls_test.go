@@ -35,8 +35,8 @@ func TestDevTLS(t *testing.T) {
 
 	health := s.Addr + "/v1/sys/health"
 	for _, tc := range []struct {
-		name       string
-		client     *http.Client
+		name        string
+		client      *http.Client
 		wantUnknown bool // want x509.UnknownAuthorityError
 	}{
 		{"http client trusting the CA", s.HTTPClient(t), false},
