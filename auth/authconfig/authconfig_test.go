@@ -1,0 +1,87 @@
+package authconfig
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vaultly/vaultly/auth"
+	"github.com/vaultly/vaultly/driver"
+)
+
+func TestMethods(t *testing.T) {
+	got := Methods()
+	want := []string{"approle", "aws", "cert", "jwt", "kubernetes", "ldap", "token", "userpass"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Methods() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestFromParams(t *testing.T) {
+	tests := []struct {
+		method, mount string
+		params        map[string]string
+		describe      string      // want Describe() on success
+		code          driver.Code // want code on failure
+		errHas        string      // want substring of the error
+	}{
+		{"token", "", map[string]string{"token_file": "/run/token"}, "token at auth/token", driver.OK, ""},
+		{"approle", "/auth/apps/", map[string]string{"role_id": "r", "secret_id_file": "/s", "remove_secret_id_file": "true"}, "approle at auth/apps", driver.OK, ""},
+		{"approle", "", map[string]string{"role_id": "r", "secret_id": "s", "wrapped": "true", "role": "app"}, "approle at auth/approle", driver.OK, ""},
+		{"APPROLE", "", map[string]string{"role_id_env": "VAULT_ROLE_ID"}, "approle at auth/approle", driver.OK, ""},
+		{"userpass", "", map[string]string{"username": "alice", "password_env": "PW"}, "userpass at auth/userpass", driver.OK, ""},
+		{"ldap", "corp", map[string]string{"username": "alice", "password_file": "/pw"}, "ldap at auth/corp", driver.OK, ""},
+		{"kubernetes", "", map[string]string{"role": "app"}, "kubernetes at auth/kubernetes", driver.OK, ""},
+		{"jwt", "gitlab", map[string]string{"role": "ci", "jwt_file": "/jwt"}, "jwt at auth/gitlab", driver.OK, ""},
+		{"cert", "", map[string]string{"cert_file": "/c.pem", "key_file": "/k.pem", "name": "app"}, "cert at auth/cert", driver.OK, ""},
+		{"aws", "", map[string]string{"role": "app", "region": "eu-west-1", "server_id_header": "vault.example.com"}, "aws at auth/aws", driver.OK, ""},
+		{"aws", "", map[string]string{"access_key": "AKIA", "secret_key_env": "SK"}, "aws at auth/aws", driver.OK, ""},
+
+		{"oidc", "", nil, "", driver.Config, `unknown auth method "oidc"`},
+		{"approle", "", map[string]string{"role_id": "r", "secretid": "s3cr3t"}, "", driver.Config, "unknown parameter(s) secretid"},
+		{"approle", "", map[string]string{"role_id": "r", "wrapped": "maybe"}, "", driver.Config, "wrapped must be true or false"},
+		{"approle", "", map[string]string{"role_id": "r", "wrapped": "true", "secret_id": "s"}, "", driver.Config, "needs role"},
+		{"approle", "", map[string]string{"secret_id": "s3cr3t"}, "", driver.Config, "role_id is required"},
+		{"approle", "", map[string]string{"role_id": "r", "secret_id": "s3cr3t", "secret_id_file": "/f"}, "", driver.Config, "give only one of secret_id"},
+		{"approle", "", map[string]string{"role_id": "r", "secret_id": "s3cr3t", "remove_secret_id_file": "true"}, "", driver.Config, "needs secret_id_file"},
+		{"userpass", "", map[string]string{"password": "s3cr3t"}, "", driver.Config, "username is required"},
+		{"userpass", "", map[string]string{"username": "a"}, "", driver.Config, "password is required"},
+		{"kubernetes", "", nil, "", driver.Config, "role is required"},
+		{"jwt", "", map[string]string{"role": "ci"}, "", driver.Config, "exactly one of jwt"},
+		{"cert", "", map[string]string{"cert_file": "/c"}, "", driver.Config, "cert_file and key_file are required"},
+		{"aws", "", map[string]string{"access_key": "AKIA"}, "", driver.Config, "access_key and secret_key must be given together"},
+		{"token", "", map[string]string{"token": "s3cr3t", "token_env": "X"}, "", driver.Config, "give only one of token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+"/"+strings.Join(keys(tt.params), ","), func(t *testing.T) {
+			m, err := FromParams(tt.method, tt.mount, tt.params)
+			if tt.code == driver.OK {
+				if err != nil {
+					t.Fatalf("FromParams(%q, %q, %v): %v", tt.method, tt.mount, keys(tt.params), err)
+				}
+				if got := m.(auth.Describer).Describe(); got != tt.describe {
+					t.Errorf("Describe() = %q, want %q", got, tt.describe)
+				}
+				return
+			}
+			if got := driver.CodeOf(err); got != tt.code {
+				t.Fatalf("FromParams(%q, %v): code %v, want %v (err %v)", tt.method, keys(tt.params), got, tt.code, err)
+			}
+			if !strings.Contains(err.Error(), tt.errHas) {
+				t.Errorf("error %q does not contain %q", err, tt.errHas)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error %q contains a credential value", err)
+			}
+		})
+	}
+}
+
+func keys(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
