@@ -1,0 +1,754 @@
+package hashivault
+
+// KV management: the write side of the KV secrets engine (put, patch,
+// delete, versions, metadata, engine config). Every method goes through
+// b.Call (mapped errors, one re-login on an expired token), returns a
+// *vaultly.Error, and calls b.NotifyChange(path) after a successful write so
+// that a Store on top of the backend drops its cached entry.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/vaultly/vaultly"
+	"github.com/vaultly/vaultly/driver"
+)
+
+// VersionMetadata describes one version of a KV v2 entry.
+type VersionMetadata struct {
+	Version      int       `json:"version"`
+	CreatedTime  time.Time `json:"created_time,omitzero"`
+	DeletionTime time.Time `json:"deletion_time,omitzero"` // zero unless soft-deleted
+	Destroyed    bool      `json:"destroyed"`
+}
+
+// KVEntry is a whole entry as stored, with the metadata of the version read.
+type KVEntry struct {
+	Path string `json:"path"`
+	// Data holds the stored JSON values: strings as string, numbers as
+	// json.Number, objects as map[string]any, arrays as []any.
+	Data map[string]any `json:"data"`
+	// Version is the metadata of the version read; zero on KV v1.
+	Version VersionMetadata `json:"version"`
+	// CustomMetadata is the entry's custom metadata (KV v2), nil if none.
+	CustomMetadata map[string]string `json:"custom_metadata,omitempty"`
+}
+
+// Metadata is the metadata of a KV v2 entry (all its versions).
+type Metadata struct {
+	Path               string            `json:"path"`
+	CurrentVersion     int               `json:"current_version"`
+	OldestVersion      int               `json:"oldest_version"`
+	MaxVersions        int               `json:"max_versions"` // 0: the engine's setting
+	CASRequired        bool              `json:"cas_required"`
+	DeleteVersionAfter time.Duration     `json:"delete_version_after"` // 0: never
+	CreatedTime        time.Time         `json:"created_time,omitzero"`
+	UpdatedTime        time.Time         `json:"updated_time,omitzero"`
+	CustomMetadata     map[string]string `json:"custom_metadata,omitempty"`
+	Versions           []VersionMetadata `json:"versions"` // sorted by version
+}
+
+// MetadataUpdate says which metadata fields WriteMetadata changes. A nil
+// field is left as it is.
+type MetadataUpdate struct {
+	// MaxVersions is how many versions to keep (0: the engine's setting).
+	// Default nil: unchanged.
+	MaxVersions *int
+	// CASRequired makes every write to the entry need a check-and-set
+	// version. Default nil: unchanged.
+	CASRequired *bool
+	// DeleteVersionAfter soft-deletes versions this long after they are
+	// written (0: never). Default nil: unchanged.
+	DeleteVersionAfter *time.Duration
+	// CustomMetadata replaces the whole custom metadata map (an empty,
+	// non-nil map clears it). Default nil: unchanged.
+	CustomMetadata map[string]string
+}
+
+// KVConfig is the configuration of a KV v2 engine (its mount).
+type KVConfig struct {
+	Mount              string        `json:"mount"`
+	MaxVersions        int           `json:"max_versions"` // 0: Vault's default (10)
+	CASRequired        bool          `json:"cas_required"`
+	DeleteVersionAfter time.Duration `json:"delete_version_after"` // 0: never
+}
+
+// PutOptions tunes Put. A nil *PutOptions means the defaults.
+type PutOptions struct {
+	// CAS, when set, makes the write succeed only if the entry's current
+	// version is *CAS (0: the entry must not exist yet); otherwise the error
+	// has code Conflict. KV v2 only. Default nil: no check.
+	CAS *int
+}
+
+// PatchOptions tunes Patch. A nil *PatchOptions means the defaults.
+type PatchOptions struct {
+	// CAS, when set, makes the patch succeed only if the entry's current
+	// version is *CAS; otherwise the error has code Conflict. Default nil:
+	// no check by the caller (the read-then-write fallback always uses the
+	// version it read).
+	CAS *int
+}
+
+// CAS returns a pointer to version, for PutOptions.CAS and PatchOptions.CAS.
+func CAS(version int) *int { return &version }
+
+// Put stores fields as a new version of the entry at path (KV v2) or
+// replaces the entry (KV v1), and returns the new version's metadata
+// (Version 0 on KV v1). Values are stored as JSON: strings, numbers, bools,
+// maps, slices.
+func (b *Backend) Put(ctx context.Context, path string, fields map[string]any, opts *PutOptions) (*VersionMetadata, error) {
+	const op = "put"
+	p, err := vaultly.CleanPath(path)
+	if err != nil {
+		return nil, vaultly.WrapError(op, path, b.Name(), err)
+	}
+	if opts == nil {
+		opts = &PutOptions{}
+	}
+	if fields == nil {
+		fields = map[string]any{}
+	}
+	var out *VersionMetadata
+	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+		v2, err := b.kvIsV2(ctx)
+		if err != nil {
+			return err
+		}
+		if !v2 {
+			if opts.CAS != nil {
+				return kvInvalid("check-and-set needs a kv v2 mount")
+			}
+			if _, err := c.Logical().WriteWithContext(ctx, b.kvV1Path(ctx, p), fields); err != nil {
+				return kvWriteError(err)
+			}
+			out = &VersionMetadata{}
+			return nil
+		}
+		body := map[string]any{"data": fields}
+		if opts.CAS != nil {
+			body["options"] = map[string]any{"cas": *opts.CAS}
+		}
+		sec, err := c.Logical().WriteWithContext(ctx, b.kvV2Path(ctx, "data", p), body)
+		if err != nil {
+			return kvWriteError(err)
+		}
+		out = kvVersionMeta(kvData(sec))
+		return nil
+	})
+	if err != nil {
+		return nil, vaultly.WrapError(op, p, b.Name(), err)
+	}
+	b.NotifyChange(p)
+	return out, nil
+}
+
+// Patch merges fields into the latest version of the entry at path and
+// stores the result as a new version, following JSON merge patch (RFC 7386):
+// a nil value removes the field, a map is merged into a map. It uses the
+// server's HTTP PATCH; where that is unavailable (a 405 from an old server,
+// or a token without the "patch" capability) it falls back to reading the
+// latest version and writing the merged data with check-and-set on the
+// version read, so a concurrent write is never lost (code Conflict). KV v2
+// only: on KV v1 the error has code InvalidArgument. A missing entry is
+// NotFound.
+func (b *Backend) Patch(ctx context.Context, path string, fields map[string]any, opts *PatchOptions) (*VersionMetadata, error) {
+	const op = "patch"
+	p, err := vaultly.CleanPath(path)
+	if err != nil {
+		return nil, vaultly.WrapError(op, path, b.Name(), err)
+	}
+	if opts == nil {
+		opts = &PatchOptions{}
+	}
+	var out *VersionMetadata
+	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+		v2, err := b.kvIsV2(ctx)
+		if err != nil {
+			return err
+		}
+		if !v2 {
+			return kvInvalid("patch needs a kv v2 mount; use put")
+		}
+		body := map[string]any{"data": fields}
+		if opts.CAS != nil {
+			body["options"] = map[string]any{"cas": *opts.CAS}
+		}
+		sec, err := c.Logical().JSONMergePatch(ctx, b.kvV2Path(ctx, "data", p), body)
+		if err == nil {
+			out = kvVersionMeta(kvData(sec))
+			return nil
+		}
+		if re, ok := errors.AsType[*api.ResponseError](err); ok {
+			// 405: a server without PATCH; 403 (not a bad token): a token
+			// without the "patch" capability. Both can read-then-write.
+			forbidden := re.StatusCode == http.StatusForbidden && driver.CodeOf(MapError(err)) == driver.PermissionDenied
+			switch {
+			case re.StatusCode == http.StatusNotFound:
+				return &driver.Error{Code: driver.NotFound, Err: errors.New("no entry to patch"), Hint: "use put to create it"}
+			case re.StatusCode == http.StatusMethodNotAllowed, forbidden:
+				out, err = b.kvReadThenWrite(ctx, c, p, fields, opts.CAS)
+				return err
+			}
+		}
+		return kvWriteError(err)
+	})
+	if err != nil {
+		return nil, vaultly.WrapError(op, p, b.Name(), err)
+	}
+	b.NotifyChange(p)
+	return out, nil
+}
+
+func (b *Backend) kvReadThenWrite(ctx context.Context, c *api.Client, p string, fields map[string]any, cas *int) (*VersionMetadata, error) {
+	sec, err := c.Logical().ReadWithContext(ctx, b.kvV2Path(ctx, "data", p))
+	if err != nil {
+		return nil, MapError(err)
+	}
+	data, _ := kvData(sec)["data"].(map[string]any)
+	vm := kvVersionMeta(kvData(sec))
+	if data == nil {
+		return nil, &driver.Error{Code: driver.NotFound, Err: errors.New("no entry to patch"), Hint: "use put to create it"}
+	}
+	if cas != nil && *cas != vm.Version {
+		return nil, &driver.Error{Code: driver.Conflict, Err: errors.New("check-and-set version does not match the current version")}
+	}
+	merged := kvMergePatch(data, fields)
+	body := map[string]any{"data": merged, "options": map[string]any{"cas": vm.Version}}
+	sec, err = c.Logical().WriteWithContext(ctx, b.kvV2Path(ctx, "data", p), body)
+	if err != nil {
+		return nil, kvWriteError(err)
+	}
+	return kvVersionMeta(kvData(sec)), nil
+}
+
+// kvMergePatch applies an RFC 7386 merge patch to target (modified in place).
+func kvMergePatch(target, patch map[string]any) map[string]any {
+	if target == nil {
+		target = map[string]any{}
+	}
+	for k, v := range patch {
+		switch pv := v.(type) {
+		case nil:
+			delete(target, k)
+		case map[string]any:
+			tv, _ := target[k].(map[string]any)
+			target[k] = kvMergePatch(tv, pv)
+		default:
+			target[k] = v
+		}
+	}
+	return target
+}
+
+// GetEntry reads the whole entry at path, at version (0: the latest), with
+// the version's metadata and, on KV v2, the entry's custom metadata. A
+// missing entry, and a soft-deleted or destroyed version, is NotFound (with
+// a hint for the latter). On KV v1 version must be 0.
+func (b *Backend) GetEntry(ctx context.Context, path string, version int) (*KVEntry, error) {
+	const op = "get"
+	p, err := vaultly.CleanPath(path)
+	if err != nil {
+		return nil, vaultly.WrapError(op, path, b.Name(), err)
+	}
+	ref := p
+	if version != 0 {
+		ref += "@" + strconv.Itoa(version)
+	}
+	if version < 0 {
+		return nil, vaultly.WrapError(op, ref, b.Name(), kvInvalid("version must not be negative"))
+	}
+	var out *KVEntry
+	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+		v2, err := b.kvIsV2(ctx)
+		if err != nil {
+			return err
+		}
+		if !v2 {
+			if version != 0 {
+				return kvInvalid("versions need a kv v2 mount")
+			}
+			sec, err := c.Logical().ReadWithContext(ctx, b.kvV1Path(ctx, p))
+			if err != nil {
+				return MapError(err)
+			}
+			if sec == nil || sec.Data == nil {
+				return driver.NewError(driver.NotFound, errors.New("no entry"))
+			}
+			out = &KVEntry{Path: p, Data: sec.Data}
+			return nil
+		}
+		var q map[string][]string
+		if version != 0 {
+			q = map[string][]string{"version": {strconv.Itoa(version)}}
+		}
+		sec, err := c.Logical().ReadWithDataWithContext(ctx, b.kvV2Path(ctx, "data", p), q)
+		if err != nil {
+			return MapError(err)
+		}
+		raw := kvData(sec)
+		vm := kvVersionMeta(raw)
+		data, _ := raw["data"].(map[string]any)
+		if data == nil {
+			return kvVersionNotFound(vm)
+		}
+		out = &KVEntry{Path: p, Data: data, Version: *vm}
+		if md, ok := raw["metadata"].(map[string]any); ok {
+			out.CustomMetadata = kvStringMap(md["custom_metadata"])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, vaultly.WrapError(op, ref, b.Name(), err)
+	}
+	return out, nil
+}
+
+func kvVersionNotFound(vm *VersionMetadata) error {
+	switch {
+	case vm.Destroyed:
+		return &driver.Error{Code: driver.NotFound, Err: fmt.Errorf("version %d was destroyed", vm.Version), Hint: "a destroyed version cannot be recovered"}
+	case !vm.DeletionTime.IsZero():
+		return &driver.Error{Code: driver.NotFound, Err: fmt.Errorf("version %d was deleted", vm.Version), Hint: "undelete it with UndeleteVersions or `vaultly versions undelete`"}
+	}
+	return driver.NewError(driver.NotFound, errors.New("no entry"))
+}
+
+// Delete removes the entry at path for good: on KV v2 every version and the
+// metadata (a metadata delete; nothing can be undeleted afterwards — use
+// DeleteVersions for a soft delete), on KV v1 the entry. Deleting a missing
+// entry is not an error.
+func (b *Backend) Delete(ctx context.Context, path string) error {
+	const op = "delete"
+	p, err := vaultly.CleanPath(path)
+	if err != nil {
+		return vaultly.WrapError(op, path, b.Name(), err)
+	}
+	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+		v2, err := b.kvIsV2(ctx)
+		if err != nil {
+			return err
+		}
+		target := b.kvV1Path(ctx, p)
+		if v2 {
+			target = b.kvV2Path(ctx, "metadata", p)
+		}
+		if _, err := c.Logical().DeleteWithContext(ctx, target); err != nil {
+			return MapError(err)
+		}
+		return nil
+	})
+	if err != nil {
+		return vaultly.WrapError(op, p, b.Name(), err)
+	}
+	b.NotifyChange(p)
+	return nil
+}
+
+// Write stores fields as a new version of the entry at path (driver.Writer).
+func (b *Backend) Write(ctx context.Context, path string, fields map[string]any) error {
+	_, err := b.Put(ctx, path, fields, nil)
+	return err
+}
+
+// List returns the names directly under prefix ("" or "/" for the mount's
+// root), sorted; names of folders end in '/'. Nothing under prefix is
+// NotFound.
+func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
+	const op = "list"
+	p := strings.Trim(prefix, "/")
+	if p != "" {
+		var err error
+		if p, err = vaultly.CleanPath(p); err != nil {
+			return nil, vaultly.WrapError(op, prefix, b.Name(), err)
+		}
+	}
+	var out []string
+	err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+		v2, err := b.kvIsV2(ctx)
+		if err != nil {
+			return err
+		}
+		target := strings.TrimSuffix(b.kvV1Path(ctx, p), "/")
+		if v2 {
+			target = strings.TrimSuffix(b.kvV2Path(ctx, "metadata", p), "/")
+		}
+		sec, err := c.Logical().ListWithContext(ctx, target+"/")
+		if err != nil {
+			return MapError(err)
+		}
+		keys, _ := kvData(sec)["keys"].([]any)
+		if len(keys) == 0 {
+			return driver.NewError(driver.NotFound, errors.New("nothing under this prefix"))
+		}
+		for _, k := range keys {
+			if s, ok := k.(string); ok {
+				out = append(out, s)
+			}
+		}
+		sort.Strings(out)
+		return nil
+	})
+	if err != nil {
+		ref := p
+		if ref == "" {
+			ref = "/"
+		}
+		return nil, vaultly.WrapError(op, ref, b.Name(), err)
+	}
+	return out, nil
+}
+
+// DeleteVersions soft-deletes the given versions of the entry at path; they
+// can be restored with UndeleteVersions. KV v2 only. A missing entry is
+// NotFound.
+func (b *Backend) DeleteVersions(ctx context.Context, path string, versions []int) error {
+	return b.versionsOp(ctx, "delete-versions", "delete", http.MethodPost, path, versions)
+}
+
+// UndeleteVersions restores soft-deleted versions of the entry at path. KV
+// v2 only. A missing entry is NotFound.
+func (b *Backend) UndeleteVersions(ctx context.Context, path string, versions []int) error {
+	return b.versionsOp(ctx, "undelete-versions", "undelete", http.MethodPost, path, versions)
+}
+
+// DestroyVersions permanently removes the data of the given versions of the
+// entry at path (their metadata stays, marked destroyed). KV v2 only. A
+// missing entry is NotFound.
+func (b *Backend) DestroyVersions(ctx context.Context, path string, versions []int) error {
+	return b.versionsOp(ctx, "destroy-versions", "destroy", http.MethodPut, path, versions)
+}
+
+func (b *Backend) versionsOp(ctx context.Context, op, endpoint, method, path string, versions []int) error {
+	p, err := vaultly.CleanPath(path)
+	if err != nil {
+		return vaultly.WrapError(op, path, b.Name(), err)
+	}
+	if len(versions) == 0 {
+		return vaultly.WrapError(op, p, b.Name(), kvInvalid("no versions given"))
+	}
+	for _, v := range versions {
+		if v <= 0 {
+			return vaultly.WrapError(op, p, b.Name(), kvInvalid("versions must be positive integers"))
+		}
+	}
+	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+		v2, err := b.kvIsV2(ctx)
+		if err != nil {
+			return err
+		}
+		if !v2 {
+			return kvInvalid("versions need a kv v2 mount")
+		}
+		// The server accepts version operations on a missing entry without
+		// complaint; check first so a typo in the path is reported.
+		sec, err := c.Logical().ReadWithContext(ctx, b.kvV2Path(ctx, "metadata", p))
+		if err != nil {
+			return MapError(err)
+		}
+		if sec == nil {
+			return driver.NewError(driver.NotFound, errors.New("no entry"))
+		}
+		r := c.NewRequest(method, "/v1/"+b.kvV2Path(ctx, endpoint, p))
+		if err := r.SetJSONBody(map[string]any{"versions": versions}); err != nil {
+			return kvInvalid("encode versions")
+		}
+		resp, err := c.RawRequestWithContext(ctx, r)
+		if resp != nil {
+			defer resp.Body.Close()
+		}
+		if err != nil {
+			return MapError(err)
+		}
+		return nil
+	})
+	if err != nil {
+		return vaultly.WrapError(op, p, b.Name(), err)
+	}
+	b.NotifyChange(p)
+	return nil
+}
+
+// ReadMetadata reads the metadata of the entry at path: versions, limits,
+// custom metadata. KV v2 only. A missing entry is NotFound.
+func (b *Backend) ReadMetadata(ctx context.Context, path string) (*Metadata, error) {
+	const op = "read-metadata"
+	p, err := vaultly.CleanPath(path)
+	if err != nil {
+		return nil, vaultly.WrapError(op, path, b.Name(), err)
+	}
+	var out *Metadata
+	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+		v2, err := b.kvIsV2(ctx)
+		if err != nil {
+			return err
+		}
+		if !v2 {
+			return kvInvalid("metadata needs a kv v2 mount")
+		}
+		sec, err := c.Logical().ReadWithContext(ctx, b.kvV2Path(ctx, "metadata", p))
+		if err != nil {
+			return MapError(err)
+		}
+		if sec == nil || sec.Data == nil {
+			return driver.NewError(driver.NotFound, errors.New("no entry"))
+		}
+		out = kvMetadata(p, sec.Data)
+		return nil
+	})
+	if err != nil {
+		return nil, vaultly.WrapError(op, p, b.Name(), err)
+	}
+	return out, nil
+}
+
+// WriteMetadata changes the metadata fields of the entry at path that u
+// sets, creating the metadata if the entry does not exist yet. KV v2 only.
+func (b *Backend) WriteMetadata(ctx context.Context, path string, u *MetadataUpdate) error {
+	const op = "write-metadata"
+	p, err := vaultly.CleanPath(path)
+	if err != nil {
+		return vaultly.WrapError(op, path, b.Name(), err)
+	}
+	if u == nil {
+		u = &MetadataUpdate{}
+	}
+	body := map[string]any{}
+	if u.MaxVersions != nil {
+		if *u.MaxVersions < 0 {
+			return vaultly.WrapError(op, p, b.Name(), kvInvalid("max_versions must not be negative"))
+		}
+		body["max_versions"] = *u.MaxVersions
+	}
+	if u.CASRequired != nil {
+		body["cas_required"] = *u.CASRequired
+	}
+	if u.DeleteVersionAfter != nil {
+		if *u.DeleteVersionAfter < 0 {
+			return vaultly.WrapError(op, p, b.Name(), kvInvalid("delete_version_after must not be negative"))
+		}
+		body["delete_version_after"] = u.DeleteVersionAfter.String()
+	}
+	if u.CustomMetadata != nil {
+		body["custom_metadata"] = u.CustomMetadata
+	}
+	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+		v2, err := b.kvIsV2(ctx)
+		if err != nil {
+			return err
+		}
+		if !v2 {
+			return kvInvalid("metadata needs a kv v2 mount")
+		}
+		if _, err := c.Logical().WriteWithContext(ctx, b.kvV2Path(ctx, "metadata", p), body); err != nil {
+			return kvWriteError(err)
+		}
+		return nil
+	})
+	if err != nil {
+		return vaultly.WrapError(op, p, b.Name(), err)
+	}
+	b.NotifyChange(p)
+	return nil
+}
+
+// ReadKVConfig reads the configuration of the backend's KV v2 mount. On KV
+// v1 the error has code InvalidArgument.
+func (b *Backend) ReadKVConfig(ctx context.Context) (*KVConfig, error) {
+	const op = "read-kv-config"
+	mount := strings.Trim(b.Mount(), "/")
+	var out *KVConfig
+	err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+		v2, err := b.kvIsV2(ctx)
+		if err != nil {
+			return err
+		}
+		if !v2 {
+			return kvInvalid("engine config needs a kv v2 mount")
+		}
+		// KVPath gives "<engine mount>/config/<sub-path>"; config is per engine.
+		cfg := b.kvV2Path(ctx, "config", "")
+		if i := strings.Index(cfg, "config/"); i >= 0 {
+			cfg = cfg[:i+len("config")]
+		}
+		sec, err := c.Logical().ReadWithContext(ctx, cfg)
+		if err != nil {
+			return MapError(err)
+		}
+		d := kvData(sec)
+		if d == nil {
+			return driver.NewError(driver.NotFound, errors.New("no kv config"))
+		}
+		out = &KVConfig{
+			Mount:              mount,
+			MaxVersions:        kvInt(d["max_versions"]),
+			CASRequired:        d["cas_required"] == true,
+			DeleteVersionAfter: kvDuration(d["delete_version_after"]),
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, vaultly.WrapError(op, mount, b.Name(), err)
+	}
+	return out, nil
+}
+
+// --- helpers ---
+
+var (
+	_ driver.Writer = (*Backend)(nil)
+	_ driver.Lister = (*Backend)(nil)
+)
+
+func (b *Backend) kvIsV2(ctx context.Context) (bool, error) {
+	v, err := b.KVVersion(ctx)
+	if err != nil {
+		return false, err
+	}
+	return v == 2, nil
+}
+
+// kvV1Path and kvV2Path return API paths through KVPath; callers have
+// checked kvIsV2 first, so the layout is known and KVPath cannot fail.
+func (b *Backend) kvV1Path(ctx context.Context, p string) string {
+	ap, _, _ := b.KVPath(ctx, "data", p)
+	return ap
+}
+
+func (b *Backend) kvV2Path(ctx context.Context, kind, p string) string {
+	ap, _, _ := b.KVPath(ctx, kind, p)
+	return ap
+}
+
+func kvInvalid(format string, args ...any) error {
+	return driver.NewError(driver.InvalidArgument, fmt.Errorf(format, args...))
+}
+
+// kvWriteError maps a write failure, turning a check-and-set mismatch
+// (a 400 from the server) into Conflict.
+func kvWriteError(err error) error {
+	if re, ok := errors.AsType[*api.ResponseError](err); ok && re.StatusCode == http.StatusBadRequest {
+		for _, m := range re.Errors {
+			if strings.Contains(m, "did not match the current version") {
+				return &driver.Error{Code: driver.Conflict, Err: errors.New("check-and-set version does not match the current version"), Hint: "read the entry again and retry with its current version"}
+			}
+		}
+	}
+	return MapError(err)
+}
+
+func kvData(s *api.Secret) map[string]any {
+	if s == nil {
+		return nil
+	}
+	return s.Data
+}
+
+// kvVersionMeta reads the version metadata of a data read (under
+// "metadata") or of a write response (at the top level).
+func kvVersionMeta(d map[string]any) *VersionMetadata {
+	if md, ok := d["metadata"].(map[string]any); ok {
+		d = md
+	}
+	return &VersionMetadata{
+		Version:      kvInt(d["version"]),
+		CreatedTime:  kvTime(d["created_time"]),
+		DeletionTime: kvTime(d["deletion_time"]),
+		Destroyed:    d["destroyed"] == true,
+	}
+}
+
+func kvMetadata(p string, d map[string]any) *Metadata {
+	m := &Metadata{
+		Path:               p,
+		CurrentVersion:     kvInt(d["current_version"]),
+		OldestVersion:      kvInt(d["oldest_version"]),
+		MaxVersions:        kvInt(d["max_versions"]),
+		CASRequired:        d["cas_required"] == true,
+		DeleteVersionAfter: kvDuration(d["delete_version_after"]),
+		CreatedTime:        kvTime(d["created_time"]),
+		UpdatedTime:        kvTime(d["updated_time"]),
+		CustomMetadata:     kvStringMap(d["custom_metadata"]),
+	}
+	vs, _ := d["versions"].(map[string]any)
+	for k, v := range vs {
+		n, err := strconv.Atoi(k)
+		vd, ok := v.(map[string]any)
+		if err != nil || !ok {
+			continue
+		}
+		m.Versions = append(m.Versions, VersionMetadata{
+			Version:      n,
+			CreatedTime:  kvTime(vd["created_time"]),
+			DeletionTime: kvTime(vd["deletion_time"]),
+			Destroyed:    vd["destroyed"] == true,
+		})
+	}
+	sort.Slice(m.Versions, func(i, j int) bool { return m.Versions[i].Version < m.Versions[j].Version })
+	return m
+}
+
+func kvInt(v any) int {
+	switch n := v.(type) {
+	case json.Number:
+		i, _ := n.Int64()
+		return int(i)
+	case float64:
+		return int(n)
+	case int:
+		return n
+	case string:
+		i, _ := strconv.Atoi(n)
+		return i
+	}
+	return 0
+}
+
+func kvTime(v any) time.Time {
+	s, _ := v.(string)
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+func kvDuration(v any) time.Duration {
+	switch d := v.(type) {
+	case string:
+		x, _ := time.ParseDuration(d)
+		return x
+	case json.Number:
+		i, _ := d.Int64()
+		return time.Duration(i) * time.Second
+	}
+	return 0
+}
+
+func kvStringMap(v any) map[string]string {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, x := range m {
+		if s, ok := x.(string); ok {
+			out[k] = s
+		} else {
+			out[k] = fmt.Sprint(x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,289 @@
+// Package cli implements the vaultly command (cmd/vaultly). It is one more
+// client of vaultly's public API: every Vault operation goes through
+// hashivault.Backend, and the package holds no Vault logic of its own.
+//
+// Flags are spelled like the vault CLI's, with a single dash (-address,
+// -format=json); the double-dash form works too. Exit codes:
+//
+//	0  success
+//	1  error (Vault error, permission denied, sealed, ...)
+//	2  usage error (unknown command or flag, missing or bad argument)
+//	3  not found (unknown path or key, deleted or destroyed version)
+//	4  `status` only: the server is sealed
+//
+// `run` exits with its child's exit code (128+signal when the child was
+// killed by a signal).
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vaultly/vaultly"
+)
+
+// Exit codes; see the package documentation.
+const (
+	ExitOK       = 0
+	ExitError    = 1
+	ExitUsage    = 2
+	ExitNotFound = 3
+	ExitSealed   = 4
+)
+
+// IO is where a command reads and writes. Main uses the process's.
+type IO struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// usageError marks errors that exit with ExitUsage.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
+
+// exitError carries an exit code chosen by a command (run, status), with
+// an optional message.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// globals are the flags every command takes.
+type globals struct {
+	address   string
+	namespace string
+	mount     string
+	format    string
+	caCert    string
+	caPath    string
+	io        IO
+}
+
+// Main runs the vaultly command with args (without the program name) and
+// returns the exit code.
+func Main(ctx context.Context, args []string, stdio IO) int {
+	g := &globals{io: stdio}
+	root := newRoot(g)
+	root.SetArgs(NormalizeArgs(args))
+	root.SetIn(stdio.In)
+	root.SetOut(stdio.Out)
+	root.SetErr(stdio.Err)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code := ExitCode(err)
+	if e, ok := errors.AsType[*exitError](err); ok {
+		if e.msg != "" {
+			fmt.Fprintln(stdio.Err, "Error: "+e.msg)
+		}
+		return code
+	}
+	fmt.Fprintln(stdio.Err, "Error: "+err.Error())
+	if code == ExitUsage && cmd != nil {
+		fmt.Fprintf(stdio.Err, "Run '%s -help' for usage.\n", cmd.CommandPath())
+	}
+	return code
+}
+
+// ExitCode returns the exit code for an error returned by a command.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	if e, ok := errors.AsType[*exitError](err); ok {
+		return e.code
+	}
+	if _, ok := errors.AsType[*usageError](err); ok {
+		return ExitUsage
+	}
+	if e, ok := errors.AsType[*vaultly.Error](err); ok && e.Op == "parse" {
+		return ExitUsage // a malformed reference
+	}
+	if vaultly.CodeOf(err) == vaultly.NotFound {
+		return ExitNotFound
+	}
+	return ExitError
+}
+
+// NormalizeArgs turns the vault CLI's single-dash long flags (-address=x,
+// -yes) into the double-dash form pflag parses. Single-letter flags (-i),
+// a lone "-" and everything after "--" are left alone.
+func NormalizeArgs(args []string) []string {
+	out := make([]string, len(args))
+	copy(out, args)
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' && isLetter(a[1]) {
+			name, _, _ := strings.Cut(a[1:], "=")
+			if len(name) > 1 {
+				out[i] = "-" + a
+			}
+		}
+	}
+	return out
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "vaultly",
+		Short: "Read, write and inject HashiCorp Vault secrets",
+		Long: `vaultly reads and manages secrets in HashiCorp Vault's KV engine, runs
+programs with secrets in their environment and renders templates.
+
+Address, namespace and credentials resolve like the vault CLI's: the flags,
+then VAULT_ADDR, VAULT_NAMESPACE, VAULT_TOKEN, VAULT_CACERT, ..., then the
+file saved by 'vaultly login'.
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 sealed (status only).`,
+		Example: `  vaultly put myapp/db username=app password=@pw.txt
+  vaultly get myapp/db:password
+  vaultly run -- ./server`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("missing command")
+		},
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.address, "address", "", "Vault address (default: VAULT_ADDR, then the saved login)")
+	pf.StringVar(&g.namespace, "namespace", "", "Vault Enterprise namespace (default: VAULT_NAMESPACE)")
+	pf.StringVar(&g.mount, "mount", "", `KV mount (default: the saved login's, then "secret")`)
+	pf.StringVar(&g.format, "format", "table", `output format: "table" or "json"`)
+	pf.StringVar(&g.caCert, "ca-cert", "", "PEM CA certificate file to verify the server (default: VAULT_CACERT)")
+	pf.StringVar(&g.caPath, "ca-path", "", "directory of PEM CA certificates (default: VAULT_CAPATH)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		switch g.format {
+		case "table", "json":
+		default:
+			return usagef("-format must be \"table\" or \"json\", not %q", g.format)
+		}
+		return nil
+	}
+	root.AddCommand(
+		getCmd(g), putCmd(g), patchCmd(g), deleteCmd(g), listCmd(g),
+		versionsCmd(g), metaCmd(g), kvConfigCmd(g),
+		loginCmd(g), logoutCmd(g), statusCmd(g), unsealCmd(g),
+		runCmd(g), injectCmd(g), doctorCmd(g), completionCmd(),
+	)
+	for _, c := range root.Commands() {
+		setUsageErrors(c)
+	}
+	return root
+}
+
+// setUsageErrors makes flag and argument errors of c and its children exit
+// with ExitUsage.
+func setUsageErrors(c *cobra.Command) {
+	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	if c.Args != nil {
+		orig := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := orig(cmd, args); err != nil {
+				if _, ok := errors.AsType[*usageError](err); ok {
+					return err
+				}
+				return &usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, s := range c.Commands() {
+		setUsageErrors(s)
+	}
+}
+
+// group returns a command that only holds subcommands.
+func group(use, short, example string, subs ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{
+		Use:     use,
+		Short:   short,
+		Example: example,
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return usagef("missing subcommand for %q", cmd.CommandPath())
+		},
+	}
+	c.AddCommand(subs...)
+	return c
+}
+
+// exactArgs is cobra.ExactArgs with a message naming what is missing.
+func exactArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < len(names) {
+			return usagef("missing %s", strings.Join(names[len(args):], " and "))
+		}
+		if len(args) > len(names) {
+			return usagef("too many arguments: want %s", strings.Join(names, " "))
+		}
+		return nil
+	}
+}
+
+func minArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usagef("missing %s", what)
+		}
+		return nil
+	}
+}
+
+func completionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:       "completion bash|zsh|fish",
+		Short:     "Print a shell completion script",
+		Example:   "  source <(vaultly completion bash)\n  vaultly completion fish > ~/.config/fish/completions/vaultly.fish",
+		ValidArgs: []string{"bash", "zsh", "fish"},
+		Args:      exactArgs("SHELL (bash, zsh or fish)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out := cmd.OutOrStdout()
+			switch args[0] {
+			case "bash":
+				return cmd.Root().GenBashCompletionV2(out, true)
+			case "zsh":
+				return cmd.Root().GenZshCompletion(out)
+			case "fish":
+				return cmd.Root().GenFishCompletion(out, true)
+			}
+			return usagef("unknown shell %q: want bash, zsh or fish", args[0])
+		},
+	}
+}
+
+// stdinFile returns the input as an *os.File when it is one.
+func (g *globals) stdinFile() (*os.File, bool) {
+	f, ok := g.io.In.(*os.File)
+	return f, ok
+}
