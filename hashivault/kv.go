@@ -47,7 +47,7 @@ func (b *Backend) kvLayout(ctx context.Context) (int, kvPaths, error) {
 	if err != nil {
 		if de, ok := errors.AsType[*driver.Error](err); ok && de.Code == driver.PermissionDenied {
 			c := *de
-			c.Hint = "grant read on sys/internal/ui/mounts/" + b.s.Mount + " or set Options.KVVersion"
+			c.Hint = "check that a kv mount exists at " + b.s.Mount + " (Options.Mount) and that the token may read sys/internal/ui/mounts/" + b.s.Mount + ", or set Options.KVVersion"
 			return 0, kvPaths{}, &c
 		}
 		return 0, kvPaths{}, err

@@ -3,6 +3,7 @@ package hashivault
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -121,7 +122,11 @@ func (b *Backend) loginLocked(ctx context.Context) (renew.Lease, error) {
 	lease := leaseFromAuth(sec.Auth, now)
 	b.increment = lease.TTL
 	b.setToken(sec.Auth.ClientToken, lease)
-	b.log.Info("vaultly: logged in", "method", b.describe(), "ttl", lease.TTL, "renewable", lease.Renewable)
+	lvl := slog.LevelInfo
+	if !b.s.created {
+		lvl = slog.LevelDebug // a token given by the caller was only looked up
+	}
+	b.log.Log(ctx, lvl, "vaultly: logged in", "method", b.describe(), "ttl", lease.TTL, "renewable", lease.Renewable)
 	return lease, nil
 }
 

@@ -1,0 +1,187 @@
+package hashivault
+
+import (
+	"context"
+		"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/vault/api"
+
+	"github.com/vaultly/vaultly/driver"
+)
+
+func TestReadKV2(t *testing.T) {
+	srv := shared(t)
+	srv.PutKV(t, "kv2test/types", map[string]any{
+		"value": "plain", "n": 42, "f": 1.5, "neg": -7, "b": true,
+		"obj": map[string]any{"a": 1, "b": []any{"x", nil}}, "arr": []any{1, 2}, "null": nil, "quoted": `a"b`,
+	})
+	srv.PutKV(t, "kv2test/versions", map[string]any{"value": "one"})
+	srv.PutKV(t, "kv2test/versions", map[string]any{"value": "two"})
+	srv.PutKV(t, "kv2test/versions", map[string]any{"value": "three"})
+	c := srv.Client(t)
+	ctx := context.Background()
+	kv := c.KVv2("secret")
+	if err := kv.DeleteVersions(ctx, "kv2test/versions", []int{2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Destroy(ctx, "kv2test/versions", []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	srv.PutKV(t, "kv2test/deleted", map[string]any{"value": "gone"})
+	if err := kv.Delete(ctx, "kv2test/deleted"); err != nil {
+		t.Fatal(err)
+	}
+
+	b := rootBackend(t, srv, nil)
+	if v, err := b.KVVersion(ctx); err != nil || v != 2 {
+		t.Fatalf("KVVersion() = %d, %v; want 2", v, err)
+	}
+	tests := []struct {
+		name     string
+		path     string
+		version  int
+		want     map[string]string
+		wantVer  int
+		wantCode driver.Code
+		wantHint string
+	}{
+		{name: "types", path: "kv2test/types", wantVer: 1, want: map[string]string{
+			"value": "plain", "n": "42", "f": "1.5", "neg": "-7", "b": "true",
+			"obj": `{"a":1,"b":["x",null]}`, "arr": "[1,2]", "null": "null", "quoted": `a"b`,
+		}},
+		{name: "latest", path: "kv2test/versions", wantVer: 3, want: map[string]string{"value": "three"}},
+		{name: "pinned", path: "kv2test/versions", version: 3, wantVer: 3, want: map[string]string{"value": "three"}},
+		{name: "soft-deleted version", path: "kv2test/versions", version: 2, wantCode: driver.NotFound, wantHint: "vault kv undelete -mount=secret -versions=2 kv2test/versions"},
+		{name: "destroyed version", path: "kv2test/versions", version: 1, wantCode: driver.NotFound, wantHint: "cannot be recovered"},
+		{name: "deleted latest", path: "kv2test/deleted", wantCode: driver.NotFound, wantHint: "undelete"},
+		{name: "missing version", path: "kv2test/versions", version: 9, wantCode: driver.NotFound},
+		{name: "missing entry", path: "kv2test/nothing", wantCode: driver.NotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := b.Read(ctx, tt.path, tt.version)
+			if tt.wantCode != driver.OK {
+				if got := driver.CodeOf(err); got != tt.wantCode {
+					t.Fatalf("Read(%q, %d) error = %v (code %v), want code %v", tt.path, tt.version, err, got, tt.wantCode)
+				}
+				var de *driver.Error
+				if !errors.As(err, &de) || !strings.Contains(de.Hint, tt.wantHint) {
+					t.Errorf("Read(%q, %d) hint = %q, want it to contain %q", tt.path, tt.version, de.Hint, tt.wantHint)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Read(%q, %d): %v", tt.path, tt.version, err)
+			}
+			if diff := cmp.Diff(tt.want, e.Fields); diff != "" {
+				t.Errorf("Read(%q, %d) fields mismatch (-want +got):\n%s", tt.path, tt.version, diff)
+			}
+			if e.Version != tt.wantVer || e.Path != tt.path {
+				t.Errorf("Read(%q, %d) = path %q version %d, want %q %d", tt.path, tt.version, e.Path, e.Version, tt.path, tt.wantVer)
+			}
+			if e.Metadata == nil || e.Metadata.CreatedTime.IsZero() {
+				t.Errorf("Read(%q) metadata = %+v, want a created time", tt.path, e.Metadata)
+			}
+		})
+	}
+}
+
+func TestReadKV1(t *testing.T) {
+	srv := shared(t)
+	srv.EnableSecrets(t, "kvone", "kv", map[string]string{"version": "1"})
+	srv.Write(t, "kvone/team/app", map[string]any{"value": "v1", "port": 5432})
+	tests := []struct {
+		name     string
+		opts     Options
+		path     string
+		version  int
+		want     map[string]string
+		wantCode driver.Code
+	}{
+		{name: "detected", opts: Options{Mount: "kvone"}, path: "team/app", want: map[string]string{"value": "v1", "port": "5432"}},
+		{name: "explicit", opts: Options{Mount: "kvone", KVVersion: 1}, path: "team/app", want: map[string]string{"value": "v1", "port": "5432"}},
+		{name: "mount with prefix", opts: Options{Mount: "/kvone/team/"}, path: "app", want: map[string]string{"value": "v1", "port": "5432"}},
+		{name: "missing", opts: Options{Mount: "kvone"}, path: "team/none", wantCode: driver.NotFound},
+		{name: "version on v1", opts: Options{Mount: "kvone"}, path: "team/app", version: 2, wantCode: driver.InvalidArgument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.opts
+			b := rootBackend(t, srv, &o)
+			e, err := b.Read(context.Background(), tt.path, tt.version)
+			if got := driver.CodeOf(err); got != tt.wantCode {
+				t.Fatalf("Read(%q) error = %v, want code %v", tt.path, err, tt.wantCode)
+			}
+			if err != nil {
+				return
+			}
+			if diff := cmp.Diff(tt.want, e.Fields); diff != "" {
+				t.Errorf("Read(%q) mismatch (-want +got):\n%s", tt.path, diff)
+			}
+			if v, _ := b.KVVersion(context.Background()); v != 1 {
+				t.Errorf("KVVersion() = %d, want 1", v)
+			}
+		})
+	}
+}
+
+func TestKVVersionErrors(t *testing.T) {
+	srv := shared(t)
+	tests := []struct {
+		name  string
+		mount string
+		want  driver.Code
+	}{
+		{name: "not kv", mount: "cubbyhole", want: driver.Config},
+		{name: "no mount", mount: "nosuchmount", want: driver.PermissionDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := rootBackend(t, srv, &Options{Mount: tt.mount})
+			_, err := b.KVVersion(context.Background())
+			if got := driver.CodeOf(err); got != tt.want {
+				t.Errorf("KVVersion() error = %v, want code %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestNamespaceAndCallerClient(t *testing.T) {
+	srv := shared(t)
+	srv.PutKV(t, "callerclient/x", map[string]any{"value": "ok"})
+	cfg, err := srv.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller, err := api.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller.SetToken(srv.Token)
+	b := newBackend(t, &Options{Client: caller})
+	e, err := b.Read(context.Background(), "callerclient/x", 0)
+	if err != nil {
+		t.Fatalf("Read with a caller-owned client: %v", err)
+	}
+	if e.Fields["value"] != "ok" {
+		t.Errorf("Read = %q, want ok", e.Fields["value"])
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The caller's client keeps working after Close, with its own token.
+	if caller.Token() != srv.Token {
+		t.Errorf("caller's token changed")
+	}
+	if _, err := caller.KVv2("secret").Get(context.Background(), "callerclient/x"); err != nil {
+		t.Errorf("caller's client after Close: %v", err)
+	}
+	if _, err := b.Read(context.Background(), "callerclient/x", 0); driver.CodeOf(err) != driver.Canceled {
+		t.Errorf("Read after Close = %v, want code canceled", err)
+	}
+	_ = time.Second
+}

@@ -1,0 +1,121 @@
+package hashivault
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"go.uber.org/goleak"
+
+	"github.com/vaultly/vaultly/internal/vaulttest"
+)
+
+var (
+	sharedOnce sync.Once
+	sharedSrv  *vaulttest.Server
+	sharedErr  error
+)
+
+func TestMain(m *testing.M) {
+	// Tests must not pick up a developer's Vault settings.
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "VAULT_") {
+			os.Unsetenv(k)
+		}
+	}
+	os.Setenv("XDG_CONFIG_HOME", os.TempDir()+"/vaultly-hashivault-test-none")
+	code := m.Run()
+	if sharedSrv != nil {
+		sharedSrv.Stop()
+	}
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreCurrent()); err != nil {
+			os.Stderr.WriteString("goleak: " + err.Error() + "\n")
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// shared returns the package's shared dev server, started on first use.
+// Tests that seal it or change server-wide settings start their own.
+func shared(t testing.TB) *vaulttest.Server {
+	t.Helper()
+	if _, err := vaulttest.BinPath(); err != nil {
+		return vaulttest.Start(t, nil) // skips or fails as vaulttest decides
+	}
+	sharedOnce.Do(func() { sharedSrv, sharedErr = vaulttest.NewServer(nil) })
+	if sharedErr != nil {
+		t.Fatalf("vaulttest: %v", sharedErr)
+	}
+	return sharedSrv
+}
+
+// newBackend creates a backend for t with the config file and environment
+// out of the way, closing it when t ends.
+func newBackend(t testing.TB, o *Options) *Backend {
+	t.Helper()
+	if o.ConfigFile == "" {
+		o.ConfigFile = "-"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	b, err := New(ctx, o)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// rootBackend is a backend on srv with its root token.
+func rootBackend(t testing.TB, srv *vaulttest.Server, o *Options) *Backend {
+	t.Helper()
+	if o == nil {
+		o = &Options{}
+	}
+	o.Address = srv.Addr
+	if o.Token == "" && o.Auth == nil {
+		o.Token = srv.Token
+	}
+	if srv.CACert != "" && o.CACert == "" && o.CACertPEM == nil {
+		o.CACert = srv.CACert
+	}
+	return newBackend(t, o)
+}
+
+// setupAppRole enables AppRole at auth/<mount> with a role "app" reading
+// everything, and returns its role_id and a secret_id.
+func setupAppRole(t testing.TB, srv *vaulttest.Server, mount string, role map[string]any) (roleID, secretID string) {
+	t.Helper()
+	srv.EnableAuth(t, mount, "approle")
+	srv.WritePolicy(t, "reader", `path "*" { capabilities = ["read", "list"] }`)
+	data := map[string]any{"token_policies": "reader"}
+	for k, v := range role {
+		data[k] = v
+	}
+	srv.Write(t, "auth/"+mount+"/role/app", data)
+	c := srv.Client(t)
+	sec, err := c.Logical().Read("auth/" + mount + "/role/app/role-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roleID = sec.Data["role_id"].(string)
+	sec, err = c.Logical().Write("auth/"+mount+"/role/app/secret-id", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return roleID, sec.Data["secret_id"].(string)
+}
+
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var _ = api.DefaultConfig
