@@ -369,6 +369,11 @@ func (b *Backend) mapErr(ctx context.Context, err error) error {
 		return nil
 	}
 	e := mapError(err, b.currentToken())
+	if de, ok := e.(*driver.Error); ok && de.Code == driver.DeadlineExceeded && ctx.Err() == nil {
+		// The per-request Timeout ended the request, not the caller: a
+		// timeout is a transient failure.
+		return &driver.Error{Code: driver.Unavailable, Err: &vaultError{msg: "request timed out after " + b.s.Timeout.String(), cause: err}}
+	}
 	if de, ok := e.(*driver.Error); ok && de.Code == driver.ResourceExhausted && de.RetryAfter == 0 {
 		if ci, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
 			ci.mu.Lock()
