@@ -147,7 +147,13 @@ func (t *Transit) writeBatch(ctx context.Context, op, key, path string, data map
 	}
 	var results []map[string]any
 	err = t.c.Call(ctx, func(ctx context.Context, c *api.Client) error {
-		resp, err := c.Logical().WriteRawWithContext(ctx, path, body)
+		// Logical().WriteRawWithContext cancels its timeout context before
+		// the caller can read a 200 body, and WriteWithContext drops the
+		// body of a 400; a batch needs both, so this is the raw request.
+		r := c.NewRequest(http.MethodPut, "/v1/"+path)
+		r.BodyBytes = body
+		//lint:ignore SA1019 see above: the one vault/api call that keeps the body readable
+		resp, err := c.RawRequestWithContext(ctx, r)
 		if resp != nil {
 			defer resp.Body.Close()
 		}
