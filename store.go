@@ -257,7 +257,10 @@ func (s *Store) Get(ctx context.Context, ref string) (string, error) {
 	}
 	r, err := ParseRef(ref)
 	if err != nil {
-		return "", err
+		return "", s.wrap("get", "", err)
+	}
+	if s.isClosed() {
+		return "", s.closedErr("get", r.String())
 	}
 	rs := s.refSlotFor(ref, r)
 	return s.getRef(ctx, rs, s.ttl)
@@ -266,7 +269,7 @@ func (s *Store) Get(ctx context.Context, ref string) (string, error) {
 // GetRef is Get for a parsed reference, with per-read options.
 func (s *Store) GetRef(ctx context.Context, r Ref, o *ReadOptions) (string, error) {
 	if r.Path == "" {
-		return "", s.wrap("get", r.String(), newError("", "", InvalidArgument, "invalid reference: empty path"))
+		return "", s.wrap("get", "", refError(r.String(), "empty path"))
 	}
 	if r.Key == "" {
 		r.Key = s.defKey
@@ -302,6 +305,9 @@ func (s *Store) Refresh(ctx context.Context, ref string) error {
 	r, err := ParseRef(ref)
 	if err != nil {
 		return s.wrap("refresh", "", err)
+	}
+	if s.isClosed() {
+		return s.closedErr("refresh", r.String())
 	}
 	es := s.slotFor(r.Path, r.Version)
 	_, err = s.fetch(ctx, "refresh", r.String(), es, true)
@@ -511,6 +517,9 @@ func (s *Store) slotFor(path string, version int) *entrySlot {
 // getRef is the slow path of Get.
 func (s *Store) getRef(ctx context.Context, rs *refSlot, ttl time.Duration) (string, error) {
 	es := rs.slot.Load()
+	if s.isClosed() {
+		return "", s.closedErr("get", rs.ref.String())
+	}
 	if es == nil || es.dead.Load() {
 		es = s.slotFor(rs.ref.Path, rs.ref.Version)
 		rs.slot.Store(es)
@@ -523,6 +532,9 @@ func (s *Store) getRef(ctx context.Context, rs *refSlot, ttl time.Duration) (str
 }
 
 func (s *Store) entry(ctx context.Context, op, ref, path string, version int, ttl time.Duration) (*driver.Entry, error) {
+	if s.isClosed() {
+		return nil, s.closedErr(op, ref)
+	}
 	return s.read(ctx, op, ref, s.slotFor(path, version), ttl)
 }
 
@@ -567,7 +579,7 @@ func (s *Store) fetch(ctx context.Context, op, ref string, es *entrySlot, force 
 	epoch := s.epoch.Load()
 	ch := s.flight.DoChan(es.key, func() (any, error) {
 		if !s.track() {
-			return nil, s.closedErr(op, ref)
+			return nil, errClosed
 		}
 		defer s.wg.Done()
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -588,8 +600,14 @@ func (s *Store) fetch(ctx context.Context, op, ref string, es *entrySlot, force 
 	}
 }
 
-func (s *Store) closedErr(op, ref string) error {
-	return &Error{Op: op, Ref: ref, Backend: s.name, Code: Canceled, Err: errors.New("store is closed")}
+var errClosed = driver.NewError(Canceled, errors.New("store is closed"))
+
+func (s *Store) closedErr(op, ref string) error { return s.wrap(op, ref, errClosed) }
+
+func (s *Store) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // load performs the backend read with retries and caches the result.
@@ -612,11 +630,11 @@ func (s *Store) load(ctx context.Context, ref string, es *entrySlot, epoch uint6
 	})
 	if err != nil {
 		if s.ctx.Err() != nil && CodeOf(err) != NotFound {
-			err = s.closedErr("get", ref)
+			err = errClosed
 		}
 		s.st.errors.add(1)
 		s.log.Debug("vaultly: backend read failed", "backend", s.name, "path", es.path, "version", es.version, "code", CodeOf(err).String(), "attempts", attempts, "elapsed", time.Since(start))
-		return nil, WrapError("get", ref, s.name, err)
+		return nil, err
 	}
 	s.log.Debug("vaultly: backend read", "backend", s.name, "path", es.path, "version", es.version, "attempts", attempts, "elapsed", time.Since(start))
 	if s.ttl != NoCache && s.epoch.Load() == epoch && !es.dead.Load() {
