@@ -1,0 +1,17 @@
+package userpass_test
+
+import (
+	"fmt"
+	"log"
+
+	"github.com/vaultly/vaultly/auth/userpass"
+)
+
+func Example() {
+	m, err := userpass.New(&userpass.Options{Username: "alice", PasswordEnv: "VAULT_PASSWORD"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(m.Describe())
+	// Output: userpass at auth/userpass
+}
