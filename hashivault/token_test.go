@@ -1,0 +1,213 @@
+package hashivault
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/vaultly/vaultly/auth"
+	"github.com/vaultly/vaultly/auth/approle"
+	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/faultproxy"
+	"github.com/vaultly/vaultly/internal/vaulttest"
+)
+
+func appRole(t testing.TB, mount, roleID, secretID string) auth.Method {
+	t.Helper()
+	m, err := approle.New(&approle.Options{Mount: mount, RoleID: roleID, SecretID: secretID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// readers runs n goroutines reading path through b until stop is closed and
+// returns the number of reads and the errors seen.
+func readers(b *Backend, n int, path string, stop <-chan struct{}) (reads int64, errs []error) {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		count atomic.Int64
+	)
+	for range n {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, err := b.Read(ctx, path, 0)
+				cancel()
+				count.Add(1)
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return count.Load(), errs
+}
+
+func TestReloginOnceWhenRevoked(t *testing.T) {
+	srv := shared(t)
+	srv.PutKV(t, "revoke/app", map[string]any{"value": "v"})
+	roleID, secretID := setupAppRole(t, srv, "approle-revoke", map[string]any{"token_ttl": "1h"})
+	proxy := faultproxy.Start(t, srv.Addr, nil)
+	b := newBackend(t, &Options{Address: proxy.URL, Auth: appRole(t, "approle-revoke", roleID, secretID), KVVersion: 2})
+	loginPath := "/v1/auth/approle-revoke/login"
+	if got := proxy.Count(loginPath); got != 1 {
+		t.Fatalf("logins after New = %d, want 1", got)
+	}
+	stop := make(chan struct{})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		if err := srv.Client(t).Auth().Token().RevokeTreeWithContext(context.Background(), b.currentToken()); err != nil {
+			t.Errorf("revoke: %v", err)
+		}
+		time.Sleep(700 * time.Millisecond)
+		close(stop)
+	}()
+	reads, errs := readers(b, 50, "revoke/app", stop)
+	for i, err := range errs {
+		if i < 5 {
+			t.Errorf("read error: %v", err)
+		}
+	}
+	if len(errs) > 0 {
+		t.Errorf("%d of %d reads failed, want 0", len(errs), reads)
+	}
+	if got := proxy.Count(loginPath); got != 2 {
+		t.Errorf("logins = %d, want 2 (start + exactly one after the revocation)", got)
+	}
+	rejected := len(proxy.Requests(func(p string) bool { return p == "/v1/secret/data/revoke/app" }))
+	t.Logf("%d reads by 50 goroutines, %d reached vault", reads, rejected)
+}
+
+func TestStaticTokenRevoked(t *testing.T) {
+	srv := shared(t)
+	srv.PutKV(t, "static/app", map[string]any{"value": "v"})
+	tok := srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"root"}, TTL: "1h"})
+	proxy := faultproxy.Start(t, srv.Addr, nil)
+	b := newBackend(t, &Options{Address: proxy.URL, Token: tok, KVVersion: 2})
+	ctx := ctxT(t, 10*time.Second)
+	if _, err := b.Read(ctx, "static/app", 0); err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if err := srv.Client(t).Auth().Token().RevokeTreeWithContext(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	lookups := proxy.Count("/v1/auth/token/lookup-self")
+	for i := range 3 {
+		_, err := b.Read(ctx, "static/app", 0)
+		if got := driver.CodeOf(err); got != driver.Unauthenticated {
+			t.Fatalf("Read #%d after revocation = %v, want code unauthenticated", i, err)
+		}
+		if strings.Contains(err.Error(), tok) {
+			t.Errorf("error contains the token: %q", err)
+		}
+	}
+	// The failed re-login (a token lookup) backs off: the next two reads
+	// fail fast without another lookup.
+	if got := proxy.Count("/v1/auth/token/lookup-self") - lookups; got != 1 {
+		t.Errorf("lookups after revocation = %d, want 1 (login failures back off)", got)
+	}
+}
+
+func TestTokenFactory(t *testing.T) {
+	srv := shared(t)
+	srv.PutKV(t, "factory/app", map[string]any{"value": "v"})
+	var calls atomic.Int32
+	factory := auth.MethodFunc(func(ctx context.Context, c *api.Client) (*api.Secret, error) {
+		calls.Add(1)
+		return srv.Client(t).Auth().Token().CreateWithContext(ctx, &api.TokenCreateRequest{Policies: []string{"root"}, TTL: "1h"})
+	})
+	b := newBackend(t, &Options{Address: srv.Addr, Auth: factory, RevokeOnClose: true})
+	if _, err := b.Read(ctxT(t, 5*time.Second), "factory/app", 0); err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	tok := b.currentToken()
+	if err := srv.Client(t).Auth().Token().RevokeTreeWithContext(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Read(ctxT(t, 5*time.Second), "factory/app", 0); err != nil {
+		t.Fatalf("Read after revocation: %v", err)
+	}
+	if got := calls.Load(); got != 2 {
+		t.Errorf("factory calls = %d, want 2", got)
+	}
+	tok = b.currentToken()
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := srv.Client(t).Auth().Token().LookupWithContext(context.Background(), tok); err == nil {
+		t.Errorf("token still valid after Close with RevokeOnClose")
+	}
+}
+
+func TestRevokeOnClose(t *testing.T) {
+	srv := shared(t)
+	roleID, secretID := setupAppRole(t, srv, "approle-close", map[string]any{"token_ttl": "1h"})
+	static := srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"root"}, TTL: "1h"})
+	tests := []struct {
+		name      string
+		opts      Options
+		wantValid bool
+	}{
+		{name: "approle revoked", opts: Options{Auth: appRole(t, "approle-close", roleID, secretID), RevokeOnClose: true}, wantValid: false},
+		{name: "approle kept", opts: Options{Auth: appRole(t, "approle-close", roleID, secretID)}, wantValid: true},
+		{name: "caller token never revoked", opts: Options{Token: static, RevokeOnClose: true}, wantValid: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.opts
+			o.Address = srv.Addr
+			b := newBackend(t, &o)
+			tok := b.currentToken()
+			if err := b.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			_, err := srv.Client(t).Auth().Token().LookupWithContext(context.Background(), tok)
+			if got := err == nil; got != tt.wantValid {
+				t.Errorf("token valid after Close = %v (%v), want %v", got, err, tt.wantValid)
+			}
+		})
+	}
+}
+
+func TestSealed(t *testing.T) {
+	srv := vaulttest.Start(t, nil)
+	srv.PutKV(t, "sealed/app", map[string]any{"value": "v"})
+	b := rootBackend(t, srv, nil)
+	if _, err := b.Read(ctxT(t, 5*time.Second), "sealed/app", 0); err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	srv.Seal(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := b.Read(ctx, "sealed/app", 0)
+	if got := driver.CodeOf(err); got != driver.Unavailable {
+		t.Fatalf("Read while sealed = %v, want code unavailable", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Read while sealed took %v, want within the caller's 2s deadline", d)
+	}
+	srv.Unseal(t)
+	e, err := b.Read(ctxT(t, 5*time.Second), "sealed/app", 0)
+	if err != nil {
+		t.Fatalf("Read after unseal: %v", err)
+	}
+	if e.Fields["value"] != "v" {
+		t.Errorf("Read after unseal = %q, want v", e.Fields["value"])
+	}
+}
