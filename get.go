@@ -19,6 +19,7 @@ func GetAs[T any](ctx context.Context, s *Store, ref string) (T, error) {
 	if err != nil {
 		return out, err
 	}
+	// Fast paths: no reflection and no allocation.
 	switch p := any(&out).(type) {
 	case *string:
 		*p = raw
@@ -38,6 +39,13 @@ func GetAs[T any](ctx context.Context, s *Store, ref string) (T, error) {
 		*p = b
 		return out, nil
 	}
+	return getSlow[T](ref, raw)
+}
+
+// getSlow converts with reflection; apart so that GetAs's own variables do
+// not escape.
+func getSlow[T any](ref, raw string) (T, error) {
+	var out T
 	if err := castString(raw, reflect.ValueOf(&out).Elem()); err != nil {
 		var zero T
 		return zero, getCastError(ref, err)

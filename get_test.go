@@ -1,0 +1,144 @@
+package vaultly_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vaultly/vaultly"
+)
+
+func TestGetAs(t *testing.T) {
+	b := newEntries(map[string]map[string]string{
+		"app": {"s": " x ", "n": "42", "neg": "-7", "b": "yes", "d": "1m", "u": "https://h/p", "j": `{"a":[1,2]}`, "big": "300", "value": "dflt"},
+	})
+	s := newStore(t, b)
+	ctx := t.Context()
+	check := func(name string, got, want any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Errorf("%s: error %v", name, err)
+			return
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s mismatch (-want +got):\n%s", name, diff)
+		}
+	}
+	str, err := vaultly.GetAs[string](ctx, s, "app:s")
+	check("GetAs[string]", str, " x ", err)
+	def, err := vaultly.GetAs[string](ctx, s, "/app")
+	check("GetAs[string] default key", def, "dflt", err)
+	n, err := vaultly.GetAs[int](ctx, s, "app:n")
+	check("GetAs[int]", n, 42, err)
+	neg, err := vaultly.GetAs[int64](ctx, s, "app:neg")
+	check("GetAs[int64]", neg, int64(-7), err)
+	bo, err := vaultly.GetAs[bool](ctx, s, "app:b")
+	check("GetAs[bool]", bo, true, err)
+	d, err := vaultly.GetAs[time.Duration](ctx, s, "app:d")
+	check("GetAs[Duration]", d, time.Minute, err)
+	u, err := vaultly.GetAs[*url.URL](ctx, s, "app:u")
+	check("GetAs[*url.URL]", u.String(), "https://h/p", err)
+	j, err := vaultly.GetAs[map[string][]int](ctx, s, "app:j")
+	check("GetAs[map]", j, map[string][]int{"a": {1, 2}}, err)
+	sec, err := vaultly.GetAs[vaultly.Secret[int]](ctx, s, "app:n")
+	check("GetAs[Secret[int]]", sec.Reveal(), 42, err)
+}
+
+func TestGetAsErrors(t *testing.T) {
+	b := newEntries(map[string]map[string]string{"app": {"n": canary, "big": "300"}})
+	s := newStore(t, b)
+	ctx := t.Context()
+	tests := []struct {
+		name string
+		get  func() error
+		code vaultly.Code
+		want string
+	}{
+		{"int", func() error { _, err := vaultly.GetAs[int](ctx, s, "app:n"); return err }, vaultly.InvalidArgument,
+			"vaultly: get app:n: invalid argument: cannot convert value to int: invalid syntax"},
+		{"bool", func() error { _, err := vaultly.GetAs[bool](ctx, s, "/app:n"); return err }, vaultly.InvalidArgument,
+			"vaultly: get app:n: invalid argument: cannot convert value to bool"},
+		{"uint8 overflow", func() error { _, err := vaultly.GetAs[uint8](ctx, s, "app:big"); return err }, vaultly.InvalidArgument,
+			"vaultly: get app:big: invalid argument: cannot convert value to uint8: out of range"},
+		{"missing key", func() error { _, err := vaultly.GetAs[int](ctx, s, "app:nope"); return err }, vaultly.NotFound, "not found"},
+		{"missing entry", func() error { _, err := vaultly.GetAs[string](ctx, s, "nope"); return err }, vaultly.NotFound, "not found"},
+		{"bad ref", func() error { _, err := vaultly.GetAs[string](ctx, s, "a/../b"); return err }, vaultly.InvalidArgument, "invalid reference"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.get()
+			if err == nil {
+				t.Fatal("got nil error")
+			}
+			if got := vaultly.CodeOf(err); got != tt.code {
+				t.Errorf("CodeOf = %v, want %v", got, tt.code)
+			}
+			var ve *vaultly.Error
+			if !errors.As(err, &ve) {
+				t.Errorf("error %T is not a *vaultly.Error", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), canary) {
+				t.Errorf("error shows the value: %q", err)
+			}
+		})
+	}
+}
+
+func TestGetAsWarmAllocs(t *testing.T) {
+	b := newEntries(map[string]map[string]string{"app": {"s": "x", "n": "42", "b": "true"}})
+	s := vaultly.New(b, &vaultly.Options{TTL: time.Hour, RefreshAhead: -1})
+	defer s.Close()
+	ctx := context.Background()
+	for _, ref := range []string{"app:s", "app:n", "app:b"} {
+		if _, err := s.Get(ctx, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name string
+		fn   func()
+	}{
+		{"string", func() { _, _ = vaultly.GetAs[string](ctx, s, "app:s") }},
+		{"int", func() { _, _ = vaultly.GetAs[int](ctx, s, "app:n") }},
+		{"bool", func() { _, _ = vaultly.GetAs[bool](ctx, s, "app:b") }},
+	}
+	for _, tt := range tests {
+		if got := testing.AllocsPerRun(100, tt.fn); got != 0 {
+			t.Errorf("GetAs[%s] on a warm key: %v allocs/op, want 0", tt.name, got)
+		}
+	}
+}
+
+func BenchmarkGetAs(b *testing.B) {
+	be := newEntries(map[string]map[string]string{"app": {"s": "x", "n": "42", "b": "true", "d": "5s"}})
+	s := vaultly.New(be, &vaultly.Options{TTL: time.Hour, RefreshAhead: -1})
+	defer s.Close()
+	ctx := context.Background()
+	b.Run("string", func(b *testing.B) { benchGetAs[string](b, ctx, s, "app:s") })
+	b.Run("int", func(b *testing.B) { benchGetAs[int](b, ctx, s, "app:n") })
+	b.Run("bool", func(b *testing.B) { benchGetAs[bool](b, ctx, s, "app:b") })
+	b.Run("duration", func(b *testing.B) { benchGetAs[time.Duration](b, ctx, s, "app:d") })
+}
+
+func benchGetAs[T any](b *testing.B, ctx context.Context, s *vaultly.Store, ref string) {
+	if _, err := vaultly.GetAs[T](ctx, s, ref); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := vaultly.GetAs[T](ctx, s, ref); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
