@@ -33,16 +33,18 @@ if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 
 echo "building Vault $version for tests, about 6 minutes the first time (cached in $cache)…" >&2
 start=$(date +%s)
+# go build runs in the foreground (Ctrl-C stops it); a ticker reports progress.
 (
-  cd "$root/tools/vault"
-  go build -trimpath -o "$bin.tmp" github.com/hashicorp/vault
-) >&2 &
-pid=$!
-while kill -0 "$pid" 2>/dev/null; do
-  sleep 30
-  kill -0 "$pid" 2>/dev/null && echo "  still building Vault $version ($(( $(date +%s) - start ))s)…" >&2
-done
-wait "$pid"
+  while sleep 30; do
+    echo "  still building Vault $version ($(( $(date +%s) - start ))s)…" >&2
+  done
+) >/dev/null &
+ticker=$!
+trap 'kill "$ticker" 2>/dev/null || true; rm -f "$bin.tmp"' EXIT
+if ! (cd "$root/tools/vault" && go build -trimpath -o "$bin.tmp" github.com/hashicorp/vault) >&2; then
+  echo "vault-bin: building Vault $version failed (see the go build output above)" >&2
+  exit 1
+fi
 mv "$bin.tmp" "$bin"
 echo "built Vault $version in $(( $(date +%s) - start ))s" >&2
 echo "$bin"
