@@ -5,6 +5,8 @@ package login
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -124,6 +126,12 @@ func Classify(err error) (driver.Code, string) {
 		return driver.Canceled, "canceled"
 	case errors.Is(err, context.DeadlineExceeded):
 		return driver.DeadlineExceeded, "deadline exceeded"
+	}
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var cv *tls.CertificateVerificationError
+	if errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &cv) {
+		return driver.Config, "tls: the vault server's certificate cannot be verified (check the CA and server name)"
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
