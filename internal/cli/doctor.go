@@ -33,6 +33,7 @@ func refsIn(text string) []string {
 type check struct {
 	Name   string `json:"check"`
 	OK     bool   `json:"ok"`
+	Warn   bool   `json:"warning,omitempty"` // OK, but worth a look
 	Detail string `json:"detail"`
 }
 
@@ -93,7 +94,7 @@ collected) and from environment variables whose value is a vault:// URI
 			var pcs []pathCheck
 			failed := false
 			add := func(name string, ok bool, detail string) {
-				checks = append(checks, check{name, ok, detail})
+				checks = append(checks, check{Name: name, OK: ok, Detail: detail})
 				failed = failed || !ok
 			}
 			report := func() error {
@@ -131,7 +132,7 @@ collected) and from environment variables whose value is a vault:// URI
 			if strings.HasPrefix(addr, "https://") {
 				add("tls", true, "server certificate verified")
 			} else {
-				add("tls", false, "plain http: secrets cross the network unencrypted")
+				checks = append(checks, check{Name: "tls", OK: true, Warn: true, Detail: "plain http: secrets cross the network unencrypted"})
 			}
 			if st.Sealed {
 				add("seal", false, "vault is sealed: run 'vaultly unseal'")
@@ -178,8 +179,11 @@ collected) and from environment variables whose value is a vault:// URI
 func printDoctor(w io.Writer, checks []check, pcs []pathCheck, policy string) {
 	for _, c := range checks {
 		mark := "ok  "
-		if !c.OK {
+		switch {
+		case !c.OK:
 			mark = "FAIL"
+		case c.Warn:
+			mark = "warn"
 		}
 		fmt.Fprintf(w, "[%s] %-8s %s\n", mark, c.Name, c.Detail)
 	}
