@@ -16,7 +16,7 @@ if [ -n "${VAULTLY_VAULT_BIN:-}" ]; then
 fi
 
 if command -v vault >/dev/null 2>&1; then
-  if vault version 2>/dev/null | grep -q "Vault ${version}[ )-]\|Vault ${version}$"; then
+  if vault version 2>/dev/null | grep -qE "Vault ${version//./\\.}([ ,)+-]|$)"; then
     command -v vault; exit 0
   fi
 fi
