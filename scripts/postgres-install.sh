@@ -22,6 +22,10 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 
 echo "installing PostgreSQL with apt-get (once)…" >&2
+# The tests make their own clusters; ask Debian not to create and start the
+# default "main" cluster on port 5432.
+"${sudo[@]}" mkdir -p /etc/postgresql-common/createcluster.d
+echo 'create_main_cluster = false' | "${sudo[@]}" tee /etc/postgresql-common/createcluster.d/vaultly-no-main.conf >/dev/null
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >&2
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || {
