@@ -186,7 +186,7 @@ func (b *binding) resolve(s *Store, f *fetched) (reflect.Value, *Error) {
 			_ = castString(*b.def, v) // checked before any I/O
 			return v, nil
 		}
-		return reflect.Value{}, b.fail(err)
+		return reflect.Value{}, b.fail(s, err)
 	}
 	if b.kind == bindLive {
 		v := reflect.New(b.typ)
@@ -200,7 +200,7 @@ func (b *binding) resolve(s *Store, f *fetched) (reflect.Value, *Error) {
 			if CodeOf(f.err) == NotFound && (b.optional || b.def != nil) {
 				return v.Elem(), nil
 			}
-			return reflect.Value{}, b.fail(f.err)
+			return reflect.Value{}, b.fail(s, f.err)
 		}
 		elem := liveElemOf(b.typ)
 		tmp := reflect.New(elem).Elem()
@@ -215,7 +215,7 @@ func (b *binding) resolve(s *Store, f *fetched) (reflect.Value, *Error) {
 			if b.optional || b.def != nil {
 				return v.Elem(), nil
 			}
-			return reflect.Value{}, b.fail(noKeyError(b.ref.Key))
+			return reflect.Value{}, b.fail(s, noKeyError(b.ref.Key))
 		}
 		if err := castString(raw, tmp); err != nil {
 			return reflect.Value{}, b.invalid(err)
@@ -226,7 +226,7 @@ func (b *binding) resolve(s *Store, f *fetched) (reflect.Value, *Error) {
 		if CodeOf(f.err) == NotFound {
 			return missing(f.err)
 		}
-		return reflect.Value{}, b.fail(f.err)
+		return reflect.Value{}, b.fail(s, f.err)
 	}
 	v := reflect.New(b.typ).Elem()
 	if b.kind == bindEntry {
@@ -251,10 +251,13 @@ func noKeyError(key string) error {
 
 // fail turns a read error into the field's error, keeping the code, hint,
 // backend and cause of the Store's error without wrapping it twice.
-func (b *binding) fail(err error) *Error {
-	out := &Error{Op: "load " + b.field, Ref: b.ref.String()}
+func (b *binding) fail(s *Store, err error) *Error {
+	out := &Error{Op: "load " + b.field, Ref: b.ref.String(), Backend: s.Backend().Name()}
 	if e, ok := errors.AsType[*Error](err); ok {
-		out.Backend, out.Code, out.Hint, out.Err, out.retry = e.Backend, e.Code, e.Hint, e.Err, e.retry
+		out.Code, out.Hint, out.Err, out.retry = e.Code, e.Hint, e.Err, e.retry
+		if e.Backend != "" {
+			out.Backend = e.Backend
+		}
 		return out
 	}
 	if de, ok := errors.AsType[*driver.Error](err); ok {
