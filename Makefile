@@ -54,6 +54,7 @@ staticcheck:
 tidy-check:
 	@echo "==> go mod tidy -diff"
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+	@cd tools/vault && $(GO) mod tidy -diff || { echo "tools/vault/go.mod is not tidy: run go mod tidy there"; exit 1; }
 
 # go test runs last so its summary lines end the output (CI reads them).
 gotest:
