@@ -112,8 +112,9 @@ func first(vals ...string) string {
 
 // resolve merges explicit options, the environment and the config file, in
 // that order, field by field. Credentials come from the first source that has
-// any; the config file's credentials are used only for the address they were
-// saved for.
+// any. The config file applies only to the address it was saved for: when
+// the address comes from the options or the environment and differs, the
+// file is ignored.
 func resolve(opts *Options) (*settings, error) {
 	s := &settings{Options: *opts}
 	if opts.Token != "" && opts.Auth != nil {
@@ -150,6 +151,11 @@ func resolve(opts *Options) (*settings, error) {
 		}
 	}
 	if file == nil {
+		file = &FileConfig{}
+	}
+	// The file describes one server: when the address comes from elsewhere
+	// and differs, none of it applies (above all not its token).
+	if addr := first(opts.Address, env.Address); opts.Client != nil || (addr != "" && !sameAddr(addr, file.Address)) {
 		file = &FileConfig{}
 	}
 	if opts.Client == nil {
@@ -189,7 +195,7 @@ func resolve(opts *Options) (*settings, error) {
 
 	// Credentials: explicit, then environment, then the file (only for the
 	// address it was saved for), then a caller-owned client's token.
-	sameServer := opts.Client == nil && file.Address != "" && strings.TrimSuffix(file.Address, "/") == strings.TrimSuffix(s.Address, "/")
+	sameServer := file.Address != "" && sameAddr(file.Address, s.Address)
 	switch {
 	case opts.Token != "" || opts.Auth != nil:
 		s.source = "options"
@@ -221,6 +227,10 @@ func resolve(opts *Options) (*settings, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+func sameAddr(a, b string) bool {
+	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
 }
 
 func (s *settings) setCreds(tok string, m auth.Method) error {

@@ -2,7 +2,7 @@ package hashivault
 
 import (
 	"context"
-		"errors"
+	"errors"
 	"strings"
 	"testing"
 	"time"

@@ -118,4 +118,8 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-var _ = api.DefaultConfig
+
+type (
+	apiClient = api.Client
+	apiSecret = api.Secret
+)

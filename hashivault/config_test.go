@@ -1,0 +1,200 @@
+package hashivault
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vaultly/vaultly/auth"
+	"github.com/vaultly/vaultly/auth/approle"
+	"github.com/vaultly/vaultly/auth/token"
+	"github.com/vaultly/vaultly/driver"
+)
+
+// clearEnv unsets every VAULT_* variable for the test (t.Setenv restores).
+func clearEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "VAULT_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+func writeFile(t *testing.T, c *FileConfig) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.json")
+	if err := WriteConfigFile(p, c); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestResolve(t *testing.T) {
+	fileA := &FileConfig{Address: "https://file.example:8200", Namespace: "fns", Mount: "fkv", Token: "file-token-xxxx",
+		Auth: &FileAuth{Method: "approle", Params: map[string]string{"role_id": "r", "secret_id_env": "APP_SECRET"}}}
+	type want struct {
+		Address, Namespace, Mount, CACert, Source string
+		Timeout                                   time.Duration
+		InitialToken                              string
+		Method                                    string // "token", "approle", "custom"
+		Created                                   bool
+	}
+	custom := auth.MethodFunc(func(context.Context, *apiClient) (*apiSecret, error) { return nil, nil })
+	tests := []struct {
+		name     string
+		env      map[string]string
+		file     *FileConfig
+		opts     Options
+		want     want
+		wantCode driver.Code
+		wantMsg  string
+	}{
+		{name: "explicit wins", env: map[string]string{"VAULT_ADDR": "https://env:8200", "VAULT_TOKEN": "env-token"}, file: fileA,
+			opts: Options{Address: "https://opt:8200", Token: "opt-token", Mount: "/kv/"},
+			want: want{Address: "https://opt:8200", Mount: "kv", Source: "options", Timeout: 60 * time.Second, Method: "token"}},
+		{name: "env over file", env: map[string]string{"VAULT_ADDR": "https://env:8200", "VAULT_TOKEN": "env-token", "VAULT_NAMESPACE": "ens", "VAULT_CACERT": "/ca.pem", "VAULT_CLIENT_TIMEOUT": "7"}, file: fileA,
+			want: want{Address: "https://env:8200", Namespace: "ens", Mount: "secret", CACert: "/ca.pem", Source: "environment", Timeout: 7 * time.Second, Method: "token"}},
+		{name: "env approle", env: map[string]string{"VAULT_ADDR": "https://env:8200", "VAULT_ROLE_ID": "r", "VAULT_SECRET_ID": "s", "VAULT_CLIENT_TIMEOUT": "1m"},
+			want: want{Address: "https://env:8200", Mount: "secret", Source: "environment", Timeout: time.Minute, Method: "approle", Created: true}},
+		{name: "file", file: fileA,
+			want: want{Address: "https://file.example:8200", Namespace: "fns", Mount: "fkv", Source: "config file", Timeout: 60 * time.Second, InitialToken: "file-token-xxxx", Method: "approle", Created: true}},
+		{name: "file with the same address fills gaps", env: map[string]string{"VAULT_ADDR": "https://file.example:8200/", "VAULT_TOKEN": "env-token"}, file: fileA,
+			want: want{Address: "https://file.example:8200/", Namespace: "fns", Mount: "fkv", Source: "environment", Timeout: 60 * time.Second, Method: "token"}},
+		{name: "file token only for its own address", env: map[string]string{"VAULT_ADDR": "https://other:8200"}, file: fileA, wantCode: driver.Config, wantMsg: "no vault credentials"},
+		{name: "custom factory", opts: Options{Address: "http://a:1", Auth: custom},
+			want: want{Address: "http://a:1", Mount: "secret", Source: "options", Timeout: 60 * time.Second, Method: "custom", Created: true}},
+		{name: "no address", opts: Options{Token: "t"}, wantCode: driver.Config, wantMsg: "VAULT_ADDR"},
+		{name: "no credentials", opts: Options{Address: "http://a:1"}, wantCode: driver.Config, wantMsg: "VAULT_TOKEN"},
+		{name: "token and auth", opts: Options{Address: "http://a:1", Token: "t", Auth: custom}, wantCode: driver.Config, wantMsg: "both set"},
+		{name: "env token and approle", env: map[string]string{"VAULT_ADDR": "http://a:1", "VAULT_TOKEN": "t", "VAULT_ROLE_ID": "r"}, wantCode: driver.Config, wantMsg: "both set"},
+		{name: "skip verify", env: map[string]string{"VAULT_SKIP_VERIFY": "true"}, opts: Options{Address: "http://a:1", Token: "t"}, wantCode: driver.Config, wantMsg: "VAULT_SKIP_VERIFY"},
+		{name: "skip verify garbage", env: map[string]string{"VAULT_SKIP_VERIFY": "yes please"}, opts: Options{Address: "http://a:1", Token: "t"}, wantCode: driver.Config, wantMsg: "VAULT_SKIP_VERIFY"},
+		{name: "skip verify false is fine", env: map[string]string{"VAULT_SKIP_VERIFY": "false"}, opts: Options{Address: "http://a:1", Token: "t"},
+			want: want{Address: "http://a:1", Mount: "secret", Source: "options", Timeout: 60 * time.Second, Method: "token"}},
+		{name: "bad timeout", env: map[string]string{"VAULT_CLIENT_TIMEOUT": "soon"}, opts: Options{Address: "http://a:1", Token: "t"}, wantCode: driver.Config, wantMsg: "VAULT_CLIENT_TIMEOUT"},
+		{name: "bad address", opts: Options{Address: "vault:8200", Token: "t"}, wantCode: driver.Config, wantMsg: "http"},
+		{name: "bad kv version", opts: Options{Address: "http://a:1", Token: "t", KVVersion: 3}, wantCode: driver.Config, wantMsg: "KVVersion"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			o := tt.opts
+			o.ConfigFile = "-"
+			if tt.file != nil {
+				o.ConfigFile = writeFile(t, tt.file)
+			}
+			s, err := resolve(&o)
+			if tt.wantCode != driver.OK {
+				if driver.CodeOf(err) != tt.wantCode || !strings.Contains(err.Error(), tt.wantMsg) {
+					t.Fatalf("resolve() error = %v, want code %v mentioning %q", err, tt.wantCode, tt.wantMsg)
+				}
+				for _, v := range tt.env {
+					if len(v) > 3 && strings.Contains(err.Error(), v) && !strings.HasPrefix(v, "http") {
+						t.Errorf("error %q contains the value %q", err, v)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("resolve(): %v", err)
+			}
+			got := want{Address: s.Address, Namespace: s.Namespace, Mount: s.Mount, CACert: s.CACert, Source: s.source,
+				Timeout: s.Timeout, InitialToken: s.initialToken, Created: s.created}
+			switch s.method.(type) {
+			case *token.Method:
+				got.Method = "token"
+			case *approle.Method:
+				got.Method = "approle"
+			default:
+				got.Method = "custom"
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("resolve() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "sub", "config.json")
+	in := &FileConfig{Address: "https://v:8200", Token: "hvs.secret-token-value", Auth: &FileAuth{Method: "approle", Mount: "ar", Params: map[string]string{"role_id": "r"}}}
+	if err := WriteConfigFile(p, in); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("config file mode = %v, want 0600", st.Mode().Perm())
+	}
+	out, err := ReadConfigFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(in, out); diff != "" {
+		t.Errorf("round trip mismatch (-want +got):\n%s", diff)
+	}
+	for _, s := range []string{out.String(), out.GoString()} {
+		if strings.Contains(s, "secret-token") {
+			t.Errorf("String() = %q shows the token", s)
+		}
+	}
+
+	if err := os.Chmod(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadConfigFile(p); driver.CodeOf(err) != driver.Config {
+		t.Errorf("ReadConfigFile(0644 file) = %v, want a Config error", err)
+	}
+	if _, err := ReadConfigFile(filepath.Join(dir, "missing.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ReadConfigFile(missing) = %v, want fs.ErrNotExist", err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"token": "hvs.leaky", "bogus": 1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadConfigFile(bad); driver.CodeOf(err) != driver.Config || strings.Contains(err.Error(), "leaky") {
+		t.Errorf("ReadConfigFile(bad) = %v, want a Config error without the content", err)
+	}
+
+	t.Setenv("XDG_CONFIG_HOME", "/xdg")
+	if got, _ := DefaultConfigPath(); got != "/xdg/vaultly/config.json" {
+		t.Errorf("DefaultConfigPath() = %q", got)
+	}
+	t.Setenv("XDG_CONFIG_HOME", "")
+	home, _ := os.UserHomeDir()
+	if got, _ := DefaultConfigPath(); got != filepath.Join(home, ".config", "vaultly", "config.json") {
+		t.Errorf("DefaultConfigPath() = %q", got)
+	}
+}
+
+// TestConfigFileLogin is the file `vaultly login` writes, used end to end:
+// a saved token that has expired is replaced through the saved method.
+func TestConfigFileLogin(t *testing.T) {
+	clearEnv(t)
+	srv := shared(t)
+	srv.PutKV(t, "filelogin/app", map[string]any{"value": "v"})
+	roleID, secretID := setupAppRole(t, srv, "approle-file", map[string]any{"token_ttl": "1h"})
+	t.Setenv("TEST_APPROLE_SECRET", secretID)
+	path := writeFile(t, &FileConfig{Address: srv.Addr, Token: "hvs.CAESIInvalidInvalidInvalidInvalidInvalidInvalid",
+		Auth: &FileAuth{Method: "approle", Mount: "approle-file", Params: map[string]string{"role_id": roleID, "secret_id_env": "TEST_APPROLE_SECRET"}}})
+	b := newBackend(t, &Options{ConfigFile: path, KVVersion: 2})
+	if _, err := b.Read(ctxT(t, 5*time.Second), "filelogin/app", 0); err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if !b.s.created || b.currentToken() == "" || strings.HasPrefix(b.currentToken(), "hvs.CAESIInvalid") {
+		t.Errorf("backend did not log in through the saved approle method")
+	}
+}
