@@ -1,0 +1,324 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/vault/api"
+
+	"github.com/vaultly/vaultly/internal/vaulttest"
+)
+
+func TestPutGetInterop(t *testing.T) {
+	srv := shared(t)
+	e := newEnv(t, srv)
+	if err := os.WriteFile(filepath.Join(e.home, "pw.txt"), []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// vaultly put -> vault kv get
+	out := e.must("from-stdin\n", "put", "cli/put/app", "user=app", "pw=@pw.txt", "key=-")
+	if want := "Wrote cli/put/app version 1\n"; out != want {
+		t.Errorf("put output %q, want %q", out, want)
+	}
+	want := map[string]any{"user": "app", "pw": "from-file\n", "key": "from-stdin"}
+	if diff := cmp.Diff(want, e.vaultKVData("cli/put/app")); diff != "" {
+		t.Errorf("vault kv get after vaultly put (-want +got):\n%s", diff)
+	}
+
+	// vault kv put -> vaultly get
+	if r := e.vault("kv", "put", "-mount=secret", "cli/put/fromvault", "user=bob", "port=5432"); r.code != 0 {
+		t.Fatalf("vault kv put: %s", r.stderr)
+	}
+	if r := e.vault("kv", "put", "-mount=secret", "cli/put/fromvault", "user=carol", "port=5433"); r.code != 0 {
+		t.Fatalf("vault kv put: %s", r.stderr)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"one field prints the value alone", []string{"get", "cli/put/fromvault:user"}, "carol\n"},
+		{"uri form", []string{"get", "vault://cli/put/fromvault:user?version=1"}, "bob\n"},
+		{"-version", []string{"get", "-version", "1", "cli/put/fromvault:port"}, "5432\n"},
+		{"--double-dash flags", []string{"get", "--version=1", "/cli/put/fromvault:user"}, "bob\n"},
+		{"json field", []string{"get", "-format=json", "cli/put/fromvault:user"}, "\"carol\"\n"},
+		{"file content kept", []string{"get", "cli/put/app:pw"}, "from-file\n\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := e.must("", tt.args...); got != tt.want {
+				t.Errorf("vaultly %s = %q, want %q", strings.Join(tt.args, " "), got, tt.want)
+			}
+		})
+	}
+
+	t.Run("whole entry table", func(t *testing.T) {
+		got := e.must("", "get", "cli/put/fromvault")
+		for _, line := range []string{"version           2", "user   carol", "port   5433", "destroyed         false"} {
+			if !strings.Contains(got, line) {
+				t.Errorf("table output lacks %q:\n%s", line, got)
+			}
+		}
+	})
+	t.Run("whole entry json", func(t *testing.T) {
+		var got struct {
+			Path    string            `json:"path"`
+			Data    map[string]string `json:"data"`
+			Version struct {
+				Version int `json:"version"`
+			} `json:"version"`
+		}
+		if err := json.Unmarshal([]byte(e.must("", "get", "-format", "json", "cli/put/fromvault")), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Path != "cli/put/fromvault" || got.Version.Version != 2 || !cmp.Equal(got.Data, map[string]string{"user": "carol", "port": "5433"}) {
+			t.Errorf("json = %+v", got)
+		}
+	})
+
+	// CAS
+	r := e.run("", "put", "-cas", "0", "cli/put/app", "user=other")
+	checkResult(t, "put -cas 0 on an existing entry", r, ExitError, "conflict")
+	e.must("", "put", "-cas", "1", "cli/put/app", "user=v2")
+	if got := e.vaultKVData("cli/put/app"); !cmp.Equal(got, map[string]any{"user": "v2"}) {
+		t.Errorf("after put -cas 1: %v", got)
+	}
+}
+
+func TestPatchVersionsMetaInterop(t *testing.T) {
+	srv := shared(t)
+	e := newEnv(t, srv)
+	e.must("", "put", "cli/pvm/app", "a=1", "b=2")
+	if out := e.must("", "patch", "cli/pvm/app", "b=two", "c=3"); out != "Patched cli/pvm/app version 2\n" {
+		t.Errorf("patch output %q", out)
+	}
+	if diff := cmp.Diff(map[string]any{"a": "1", "b": "two", "c": "3"}, e.vaultKVData("cli/pvm/app")); diff != "" {
+		t.Errorf("vault kv get after patch (-want +got):\n%s", diff)
+	}
+	e.must("", "put", "cli/pvm/app", "a=3")
+
+	metaVersions := func() map[string]any {
+		md := e.vaultJSON("kv", "metadata", "get", "-format=json", "-mount=secret", "cli/pvm/app")
+		vs, _ := md["versions"].(map[string]any)
+		return vs
+	}
+	e.must("", "versions", "delete", "-versions", "1,2", "cli/pvm/app")
+	vs := metaVersions()
+	for _, v := range []string{"1", "2"} {
+		if d := vs[v].(map[string]any)["deletion_time"]; d == "" {
+			t.Errorf("after versions delete, vault shows version %s deletion_time %q", v, d)
+		}
+	}
+	if r := e.vault("kv", "get", "-mount=secret", "-version=2", "cli/pvm/app"); r.code == 0 && !strings.Contains(r.stdout+r.stderr, "deletion_time") {
+		t.Errorf("vault kv get of a deleted version: %s", r.stdout)
+	}
+	e.must("", "versions", "undelete", "-versions=2", "cli/pvm/app")
+	if d := metaVersions()["2"].(map[string]any)["deletion_time"]; d != "" {
+		t.Errorf("after undelete, version 2 deletion_time %q, want empty", d)
+	}
+	if got := e.must("", "get", "-version", "2", "cli/pvm/app:b"); got != "two\n" {
+		t.Errorf("get undeleted version = %q", got)
+	}
+	e.must("", "versions", "destroy", "-yes", "-versions", "2", "cli/pvm/app")
+	if d := metaVersions()["2"].(map[string]any)["destroyed"]; d != true {
+		t.Errorf("after destroy, vault shows destroyed=%v", d)
+	}
+	r := e.run("", "get", "-version", "2", "cli/pvm/app")
+	checkResult(t, "get destroyed version", r, ExitNotFound, "version 2 was destroyed")
+
+	e.must("", "meta", "put", "-max-versions", "5", "-delete-version-after=2h", "-custom-metadata", "owner=team-a", "-custom-metadata", "tier=1", "cli/pvm/app")
+	md := e.vaultJSON("kv", "metadata", "get", "-format=json", "-mount=secret", "cli/pvm/app")
+	got := map[string]any{"max_versions": md["max_versions"], "delete_version_after": md["delete_version_after"], "custom_metadata": md["custom_metadata"]}
+	want := map[string]any{"max_versions": 5.0, "delete_version_after": "2h0m0s", "custom_metadata": map[string]any{"owner": "team-a", "tier": "1"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("vault kv metadata get after meta put (-want +got):\n%s", diff)
+	}
+	var mj struct {
+		MaxVersions    int               `json:"max_versions"`
+		CustomMetadata map[string]string `json:"custom_metadata"`
+		Versions       []struct {
+			Version   int  `json:"version"`
+			Destroyed bool `json:"destroyed"`
+		} `json:"versions"`
+	}
+	if err := json.Unmarshal([]byte(e.must("", "meta", "get", "-format=json", "cli/pvm/app")), &mj); err != nil {
+		t.Fatal(err)
+	}
+	if mj.MaxVersions != 5 || mj.CustomMetadata["owner"] != "team-a" || len(mj.Versions) != 3 || !mj.Versions[1].Destroyed {
+		t.Errorf("meta get json = %+v", mj)
+	}
+	if out := e.must("", "meta", "get", "cli/pvm/app"); !strings.Contains(out, "max_versions           5") || !strings.Contains(out, "Version 2") {
+		t.Errorf("meta get table:\n%s", out)
+	}
+
+	out := e.must("", "list", "cli/pvm")
+	if out != "Keys\n----\napp\n" {
+		t.Errorf("list = %q", out)
+	}
+	if out := e.must("", "list", "-format=json", "cli"); !strings.Contains(out, `"pvm/"`) {
+		t.Errorf("list json = %q", out)
+	}
+	if out := e.must("", "kv-config"); !strings.Contains(out, "mount                  secret") {
+		t.Errorf("kv-config = %q", out)
+	}
+
+	// delete: refused without a terminal, done with -yes.
+	r = e.run("", "delete", "cli/pvm/app")
+	checkResult(t, "delete without -yes and without a terminal", r, ExitUsage, "pass -yes")
+	if e.vaultKVData("cli/pvm/app") == nil {
+		t.Fatal("entry gone after a refused delete")
+	}
+	if out := e.must("", "delete", "-yes", "cli/pvm/app"); out != "Deleted cli/pvm/app\n" {
+		t.Errorf("delete output %q", out)
+	}
+	if r := e.vault("kv", "metadata", "get", "-mount=secret", "cli/pvm/app"); r.code == 0 {
+		t.Errorf("vault still finds metadata after delete: %s", r.stdout)
+	}
+}
+
+func TestKV1Mount(t *testing.T) {
+	srv := shared(t)
+	srv.EnableSecrets(t, "cli-kv1", "kv", map[string]string{"version": "1"})
+	e := newEnv(t, srv)
+	if out := e.must("", "put", "-mount", "cli-kv1", "app/db", "user=u"); out != "Wrote app/db\n" {
+		t.Errorf("put on kv v1 = %q", out)
+	}
+	if r := e.vault("kv", "get", "-mount=cli-kv1", "-field=user", "app/db"); r.stdout != "u" {
+		t.Errorf("vault kv get on kv v1 = %q (%s)", r.stdout, r.stderr)
+	}
+	if got := e.must("", "get", "-mount=cli-kv1", "app/db:user"); got != "u\n" {
+		t.Errorf("get on kv v1 = %q", got)
+	}
+	r := e.run("", "versions", "delete", "-mount=cli-kv1", "-versions=1", "app/db")
+	checkResult(t, "versions on kv v1", r, ExitError, "kv v2")
+	r = e.run("", "patch", "-mount=cli-kv1", "app/db", "a=b")
+	checkResult(t, "patch on kv v1", r, ExitError, "kv v2")
+	e.must("", "delete", "-yes", "-mount=cli-kv1", "app/db")
+	r = e.run("", "get", "-mount=cli-kv1", "app/db")
+	checkResult(t, "get after delete on kv v1", r, ExitNotFound, "not found")
+}
+
+func TestBadInput(t *testing.T) {
+	srv := shared(t)
+	e := newEnv(t, srv)
+	srv.PutKV(t, "cli/bad/app", map[string]any{"user": "u"})
+	expired := srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"default"}, TTL: "1s", ExplicitMaxTTL: "1s"})
+	waitTokenGone(t, srv, expired)
+
+	tests := []struct {
+		name      string
+		args      []string
+		env       []string
+		wantCode  int
+		wantErr   string
+		unwritten string // a path that must not exist afterwards
+	}{
+		{"unknown path", []string{"get", "cli/bad/none"}, nil, ExitNotFound, "vaultly: get cli/bad/none (vault): not found", ""},
+		{"unknown key", []string{"get", "cli/bad/app:nokey"}, nil, ExitNotFound, `no field "nokey"`, ""},
+		{"unknown version", []string{"get", "-version", "7", "cli/bad/app"}, nil, ExitNotFound, "not found", ""},
+		{"bad reference", []string{"get", "cli/../etc"}, nil, ExitUsage, `invalid reference: path segment ".." not allowed`, ""},
+		{"bad uri", []string{"get", "vault://cli/bad/app?ver=1"}, nil, ExitUsage, `unknown query parameter "ver"`, ""},
+		{"missing argument", []string{"get"}, nil, ExitUsage, "missing PATH", ""},
+		{"put without fields", []string{"put", "cli/bad/new1"}, nil, ExitUsage, "missing PATH and at least one KEY=VALUE", "cli/bad/new1"},
+		{"put without a terminal to prompt", []string{"put", "cli/bad/new2", "a=1", "secret"}, nil, ExitUsage, "no terminal to prompt", "cli/bad/new2"},
+		{"put from a missing file", []string{"put", "cli/bad/new3", "a=@nofile"}, nil, ExitUsage, `field "a"`, "cli/bad/new3"},
+		{"put bad path", []string{"put", "cli//x", "a=1"}, nil, ExitUsage, "empty path segment", ""},
+		{"unknown command", []string{"frobnicate"}, nil, ExitUsage, `unknown command "frobnicate"`, ""},
+		{"unknown flag", []string{"get", "-nosuchflag", "cli/bad/app"}, nil, ExitUsage, "unknown flag: --nosuchflag", ""},
+		{"bad format", []string{"get", "-format=xml", "cli/bad/app"}, nil, ExitUsage, `-format must be "table" or "json"`, ""},
+		{"versions without -versions", []string{"versions", "delete", "cli/bad/app"}, nil, ExitUsage, "missing -versions", ""},
+		{"versions subcommand missing", []string{"versions"}, nil, ExitUsage, "missing subcommand", ""},
+		{"unseal key in argv", []string{"unseal", "AAAA"}, nil, ExitUsage, "never taken from arguments", ""},
+		{"expired token", []string{"put", "cli/bad/new4", "a=1"}, []string{"VAULT_TOKEN=" + expired}, ExitError, "unauthenticated", "cli/bad/new4"},
+		{"permission denied", []string{"put", "cli/bad/new5", "a=1"}, []string{"VAULT_TOKEN=" + srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"default"}})}, ExitError, "permission denied", "cli/bad/new5"},
+		{"no address", []string{"get", "cli/bad/app"}, []string{"VAULT_ADDR="}, ExitError, "no vault address", ""},
+		{"skip verify refused", []string{"get", "cli/bad/app"}, []string{"VAULT_SKIP_VERIFY=true"}, ExitError, "vaultly always verifies TLS", ""},
+		{"run bad reference", []string{"run", "--", "touch", "ran"}, []string{"X=vault://cli/bad/app:"}, ExitUsage, "environment variable X", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.runEnv(tt.env, "", tt.args...)
+			checkResult(t, "vaultly "+strings.Join(tt.args, " "), r, tt.wantCode, tt.wantErr)
+			if strings.Contains(r.stderr, srv.Token) || strings.Contains(r.stderr, expired) {
+				t.Errorf("stderr contains a token: %s", r.stderr)
+			}
+			if tt.unwritten != "" && e.vaultKVData(tt.unwritten) != nil {
+				t.Errorf("%s was written", tt.unwritten)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(e.home, "ran")); err == nil {
+		t.Error("run started the command despite a bad reference")
+	}
+}
+
+// waitTokenGone waits until Vault no longer accepts tok (its TTL ran out).
+func waitTokenGone(t *testing.T, srv *vaulttest.Server, tok string) {
+	t.Helper()
+	c := srv.Client(t)
+	for i := 0; i < 100; i++ {
+		if _, err := c.Auth().Token().Lookup(tok); err != nil {
+			return
+		}
+		waitABit()
+	}
+	t.Fatal("token did not expire")
+}
+
+func TestSealedServer(t *testing.T) {
+	srv := vaultStart(t)
+	e := newEnv(t, srv)
+	e.must("", "put", "app", "a=1")
+	if out := e.must("", "status"); !strings.Contains(out, "Sealed         false") || !strings.Contains(out, "Version        1.21.0") {
+		t.Errorf("status:\n%s", out)
+	}
+	srv.Seal(t)
+
+	r := e.run("", "status")
+	checkResult(t, "status while sealed", r, ExitSealed, "")
+	if !strings.Contains(r.stdout, "Sealed            true") || !strings.Contains(r.stdout, "Unseal Progress   0/1") {
+		t.Errorf("status while sealed:\n%s", r.stdout)
+	}
+	r = e.run("", "get", "app:a")
+	checkResult(t, "get while sealed", r, ExitError, "sealed")
+	r = e.run("", "put", "app", "a=2")
+	checkResult(t, "put while sealed", r, ExitError, "sealed")
+	r = e.run("", "unseal")
+	checkResult(t, "unseal without keys", r, ExitUsage, "no unseal key on stdin")
+
+	// status and unseal need no token.
+	delete(e.vars, "VAULT_TOKEN")
+	r = e.run(srv.UnsealKey+"\n", "unseal", "-format=json")
+	if r.code != 0 {
+		t.Fatalf("unseal: exit %d: %s", r.code, r.stderr)
+	}
+	var st struct {
+		Sealed bool `json:"sealed"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.Sealed {
+		t.Errorf("unseal output %q (%v), want sealed false", r.stdout, err)
+	}
+	if strings.Contains(r.stdout+r.stderr, srv.UnsealKey) {
+		t.Error("unseal printed the key")
+	}
+	e.vars["VAULT_TOKEN"] = srv.Token
+	waitUnsealed(t, e)
+	if got := e.must("", "get", "app:a"); got != "1\n" {
+		t.Errorf("get after unseal = %q (nothing written while sealed)", got)
+	}
+}
+
+func waitUnsealed(t *testing.T, e *env) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		if r := e.run("", "get", "app:a"); r.code == 0 {
+			return
+		}
+		waitABit()
+	}
+}
