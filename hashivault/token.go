@@ -94,6 +94,7 @@ func (b *Backend) setToken(tok string, lease renew.Lease) {
 	b.gen++
 	b.lease = lease
 	b.cur.c.SetToken(tok)
+	b.lastUse = time.Now()
 	b.mu.Unlock()
 }
 

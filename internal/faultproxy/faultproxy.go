@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -72,6 +73,8 @@ type Proxy struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	conns atomic.Int64
+
 	mu     sync.Mutex
 	faults []*Fault
 	log    []Request
@@ -100,7 +103,13 @@ func New(target string, transport http.RoundTripper) (*Proxy, error) {
 			writeError(w, http.StatusBadGateway, "", "faultproxy: upstream: "+err.Error())
 		},
 	}
-	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
+	p.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			p.conns.Add(1)
+		}
+	}
+	p.srv.Start()
 	p.URL = p.srv.URL
 	return p, nil
 }
@@ -170,6 +179,9 @@ func (p *Proxy) Requests(match func(path string) bool) []Request {
 	}
 	return out
 }
+
+// Conns returns how many client connections the proxy has accepted.
+func (p *Proxy) Conns() int { return int(p.conns.Load()) }
 
 // ResetCounts forgets the requests seen so far.
 func (p *Proxy) ResetCounts() {
