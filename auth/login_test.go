@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -334,7 +335,8 @@ func TestLoginEveryMethod(t *testing.T) {
 			if !strings.Contains(msg, m.describ) {
 				t.Errorf("bad-credentials error %q does not name %q", msg, m.describ)
 			}
-			if strings.Contains(msg, m.badCred) || strings.Contains(fmt.Sprintf("%+v", err), m.badCred) {
+			js, _ := json.Marshal(err)
+			if strings.Contains(msg, m.badCred) || strings.Contains(fmt.Sprintf("%+v %#v", err, err), m.badCred) || strings.Contains(string(js), m.badCred) {
 				t.Errorf("bad-credentials error contains the credential: %q", msg)
 			}
 		})

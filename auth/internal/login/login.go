@@ -65,7 +65,7 @@ func WriteWith(ctx context.Context, lc *api.Client, method, mount, path string, 
 		return nil, Error(method, mount, err, secrets...)
 	}
 	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
-		return nil, &driver.Error{Code: driver.Unknown, Err: &Err{Msg: Describe(method, mount) + ": login response has no token"}}
+		return nil, &driver.Error{Code: driver.Unknown, Err: NewErr(Describe(method, mount) + ": login response has no token", nil)}
 	}
 	return sec, nil
 }
@@ -73,13 +73,18 @@ func WriteWith(ctx context.Context, lc *api.Client, method, mount, path string, 
 // Err is the cause of every login error: a one-line message that names the
 // method and mount and never a credential. The original error (for example
 // an *api.ResponseError) stays reachable with errors.As.
+// Its fields are unexported so that encoding it (JSON, %+v of the struct)
+// shows nothing of the cause.
 type Err struct {
-	Msg   string
-	Cause error
+	msg   string
+	cause error
 }
 
-func (e *Err) Error() string { return e.Msg }
-func (e *Err) Unwrap() error { return e.Cause }
+// NewErr returns an *Err with message msg and cause (may be nil).
+func NewErr(msg string, cause error) *Err { return &Err{msg: msg, cause: cause} }
+
+func (e *Err) Error() string { return e.msg }
+func (e *Err) Unwrap() error { return e.cause }
 
 // Error classifies err from a login request to method at mount and returns a
 // *driver.Error whose text has every secret redacted.
@@ -96,7 +101,7 @@ func Error(method, mount string, err error, secrets ...string) error {
 	if detail != "" {
 		msg += ": " + Redact(detail, secrets...)
 	}
-	return &driver.Error{Code: code, Err: &Err{Msg: msg, Cause: err}}
+	return &driver.Error{Code: code, Err: NewErr(msg, err)}
 }
 
 // Classify maps a vault/api error to a code and a short description built
@@ -157,7 +162,7 @@ func Redact(s string, secrets ...string) string {
 // Fail returns a *driver.Error with code and a message prefixed by the
 // method's description.
 func Fail(method, mount string, code driver.Code, format string, args ...any) error {
-	return &driver.Error{Code: code, Err: &Err{Msg: Describe(method, mount) + ": " + fmt.Sprintf(format, args...)}}
+	return &driver.Error{Code: code, Err: NewErr(Describe(method, mount) + ": " + fmt.Sprintf(format, args...), nil)}
 }
 
 // Prefix adds the method's description to a credential-source error (from
@@ -165,7 +170,7 @@ func Fail(method, mount string, code driver.Code, format string, args ...any) er
 func Prefix(method, mount string, err error) error {
 	var de *driver.Error
 	if errors.As(err, &de) {
-		return &driver.Error{Code: de.Code, Hint: de.Hint, Err: &Err{Msg: Describe(method, mount) + ": " + de.Err.Error(), Cause: de.Err}}
+		return &driver.Error{Code: de.Code, Hint: de.Hint, Err: NewErr(Describe(method, mount) + ": " + de.Err.Error(), de.Err)}
 	}
-	return &driver.Error{Code: driver.Unknown, Err: &Err{Msg: Describe(method, mount) + ": " + err.Error(), Cause: err}}
+	return &driver.Error{Code: driver.Unknown, Err: NewErr(Describe(method, mount) + ": " + err.Error(), err)}
 }
