@@ -260,9 +260,11 @@ func (w *leaseWatcher) renewStep(ctx context.Context, now time.Time, cur *driver
 			// server: never renew it again; replace it now.
 			w.retire(cur)
 			w.phase, w.next, w.attempt = phaseReissue, now, 0
-		case notRenewable(err) || remaining < w.duration/3:
+		case notRenewable(err) || remaining < w.duration/6:
 			// Renewal cannot (or did not in time) keep it alive: issue a
-			// replacement while the current one still works.
+			// replacement while the current one still works. A renewal is
+			// first tried at a third of the lease left, so retries get
+			// half of that.
 			w.phase, w.next, w.attempt = phaseRotate, now, 0
 		default:
 			w.attempt++

@@ -303,8 +303,8 @@ func TestLeaseWatcherRecovers(t *testing.T) {
 				}
 				return nil
 			},
-			wantRenews: map[string]int{"p/1": 2, "p/2": 1},
-			wantKinds:  []string{"failed 1", "failed 1", "rotated 2", "retired 1", "renewed 2"},
+			wantRenews: map[string]int{"p/1": 4},
+			wantKinds:  []string{"failed 1", "failed 1", "failed 1", "failed 1", "rotated 2", "retired 1"},
 		},
 		{
 			name: "issue fails past the old lease's end",
