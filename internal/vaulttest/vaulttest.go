@@ -163,7 +163,8 @@ func start(bin string, opts *Options) (*Server, error) {
 	}
 	s := &Server{Token: "root-" + randHex(12), LogPath: filepath.Join(dir, "vault.log"), done: make(chan struct{})}
 	listen := "127.0.0.1:" + strconv.Itoa(port)
-	args := []string{"server", "-dev", "-dev-listen-address=" + listen, "-dev-root-token-id=" + s.Token, "-dev-no-store-token"}
+	// The root token goes through the environment, not argv, so ps does not show it.
+	args := []string{"server", "-dev", "-dev-listen-address=" + listen, "-dev-no-store-token"}
 	scheme := "http"
 	if opts.TLS {
 		s.CertDir = filepath.Join(dir, "tls")
@@ -184,7 +185,7 @@ func start(bin string, opts *Options) (*Server, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = dir
-	cmd.Env = append(cleanEnv(), opts.Env...)
+	cmd.Env = append(append(cleanEnv(), "VAULT_DEV_ROOT_TOKEN_ID="+s.Token), opts.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
