@@ -75,6 +75,24 @@ func Methods() []string {
 	return names
 }
 
+// Params returns the parameter names the named method accepts, sorted, for
+// building CLI flags or validating a config file. An unknown method is a
+// Config error.
+func Params(method string) ([]string, error) {
+	b, ok := builders[strings.ToLower(method)]
+	if !ok {
+		return nil, configErr("unknown auth method %q (known: %s)", method, strings.Join(Methods(), ", "))
+	}
+	p := &params{method: method, m: map[string]string{}, used: map[string]bool{}}
+	_, _ = b("", p) // reads every parameter before validating; the error is expected
+	names := make([]string, 0, len(p.used))
+	for k := range p.used {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
 // FromParams builds the named method mounted at mount ("" for its default)
 // from params; see the package doc for each method's parameter names. An
 // unknown method or parameter, or a bad value, is a Config error that names

@@ -85,3 +85,34 @@ func keys(m map[string]string) []string {
 	}
 	return ks
 }
+
+func TestParams(t *testing.T) {
+	tests := []struct {
+		method string
+		want   []string
+	}{
+		{"token", []string{"token", "token_env", "token_file"}},
+		{"approle", []string{"remove_secret_id_file", "role", "role_id", "role_id_env", "role_id_file", "secret_id", "secret_id_env", "secret_id_file", "wrapped"}},
+		{"userpass", []string{"password", "password_env", "password_file", "username"}},
+		{"kubernetes", []string{"jwt_file", "role"}},
+		{"cert", []string{"cert_file", "key_file", "name"}},
+	}
+	for _, tt := range tests {
+		got, err := Params(tt.method)
+		if err != nil {
+			t.Fatalf("Params(%q): %v", tt.method, err)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("Params(%q) mismatch (-want +got):\n%s", tt.method, diff)
+		}
+	}
+	for _, m := range Methods() {
+		ps, err := Params(m)
+		if err != nil || len(ps) == 0 {
+			t.Errorf("Params(%q) = %v, %v; want a non-empty list", m, ps, err)
+		}
+	}
+	if _, err := Params("nope"); driver.CodeOf(err) != driver.Config {
+		t.Errorf("Params(unknown) err = %v, want a Config error", err)
+	}
+}
