@@ -153,7 +153,7 @@ func (m *Method) unwrap(ctx context.Context, lc *api.Client, wrapTok string) (st
 	if err != nil {
 		var re *api.ResponseError
 		if errors.As(err, &re) && re.StatusCode == 400 {
-			return "", &driver.Error{Code: driver.Unauthenticated, Err: login.NewErr(m.Describe() + ": " + errIntercepted, err)}
+			return "", &driver.Error{Code: driver.Unauthenticated, Err: login.NewErr(m.Describe()+": "+errIntercepted, err)}
 		}
 		return "", login.Error("approle", m.mount, err, wrapTok)
 	}
@@ -171,7 +171,7 @@ func (m *Method) unwrap(ctx context.Context, lc *api.Client, wrapTok string) (st
 	if err != nil {
 		var re *api.ResponseError
 		if errors.As(err, &re) && re.StatusCode == 400 {
-			return "", &driver.Error{Code: driver.Unauthenticated, Err: login.NewErr(m.Describe() + ": " + errIntercepted, err)}
+			return "", &driver.Error{Code: driver.Unauthenticated, Err: login.NewErr(m.Describe()+": "+errIntercepted, err)}
 		}
 		return "", login.Error("approle", m.mount, err, wrapTok)
 	}

@@ -91,7 +91,7 @@ func (m *Method) read() (string, error) {
 			return v, nil
 		}
 	}
-	return "", &driver.Error{Code: driver.Config, Err: login.NewErr(m.Describe() + ": no token: set VAULT_TOKEN or run `vault login` to write ~/.vault-token", nil)}
+	return "", &driver.Error{Code: driver.Config, Err: login.NewErr(m.Describe()+": no token: set VAULT_TOKEN or run `vault login` to write ~/.vault-token", nil)}
 }
 
 // Login reads the token, looks it up (auth/token/lookup-self) and returns it

@@ -65,7 +65,7 @@ func WriteWith(ctx context.Context, lc *api.Client, method, mount, path string, 
 		return nil, Error(method, mount, err, secrets...)
 	}
 	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
-		return nil, &driver.Error{Code: driver.Unknown, Err: NewErr(Describe(method, mount) + ": login response has no token", nil)}
+		return nil, &driver.Error{Code: driver.Unknown, Err: NewErr(Describe(method, mount)+": login response has no token", nil)}
 	}
 	return sec, nil
 }
@@ -162,7 +162,7 @@ func Redact(s string, secrets ...string) string {
 // Fail returns a *driver.Error with code and a message prefixed by the
 // method's description.
 func Fail(method, mount string, code driver.Code, format string, args ...any) error {
-	return &driver.Error{Code: code, Err: NewErr(Describe(method, mount) + ": " + fmt.Sprintf(format, args...), nil)}
+	return &driver.Error{Code: code, Err: NewErr(Describe(method, mount)+": "+fmt.Sprintf(format, args...), nil)}
 }
 
 // Prefix adds the method's description to a credential-source error (from
@@ -170,7 +170,7 @@ func Fail(method, mount string, code driver.Code, format string, args ...any) er
 func Prefix(method, mount string, err error) error {
 	var de *driver.Error
 	if errors.As(err, &de) {
-		return &driver.Error{Code: de.Code, Hint: de.Hint, Err: NewErr(Describe(method, mount) + ": " + de.Err.Error(), de.Err)}
+		return &driver.Error{Code: de.Code, Hint: de.Hint, Err: NewErr(Describe(method, mount)+": "+de.Err.Error(), de.Err)}
 	}
-	return &driver.Error{Code: driver.Unknown, Err: NewErr(Describe(method, mount) + ": " + err.Error(), err)}
+	return &driver.Error{Code: driver.Unknown, Err: NewErr(Describe(method, mount)+": "+err.Error(), err)}
 }
