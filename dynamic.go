@@ -1,10 +1,9 @@
-//go:build bindstub
-
 package vaultly
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -90,11 +89,22 @@ type DynamicOptions struct {
 	RevokeOnClose bool
 }
 
-// OpenDynamic issues the dynamic secret at path through b and keeps it
-// current until Close. b must implement driver.Leaser (hashivault.Backend
-// does); otherwise the error has code Config. The first issue happens before
-// OpenDynamic returns, and its failure is returned.
-func OpenDynamic[T any](ctx context.Context, b driver.Backend, path string, opts *DynamicOptions) (*Dynamic[T], error) {
+// OpenDynamic issues the dynamic secret at path (a full backend path such
+// as "database/creds/app", not a KV reference) through the Store's backend
+// and keeps it current until Close. The backend must implement
+// driver.Leaser (hashivault.Backend does); otherwise the error has code
+// Config. The first issue happens before OpenDynamic returns, and its
+// failure is returned. Dynamic secrets bypass the Store's cache: every
+// OpenDynamic issues its own credentials.
+func OpenDynamic[T any](ctx context.Context, s *Store, path string, opts *DynamicOptions) (*Dynamic[T], error) {
+	d := new(Dynamic[T])
+	if err := d.open(ctx, s.Backend(), path, opts); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Dynamic[T]) open(ctx context.Context, b driver.Backend, path string, opts *DynamicOptions) error {
 	const op = "dynamic"
 	if opts == nil {
 		opts = &DynamicOptions{}
@@ -102,33 +112,32 @@ func OpenDynamic[T any](ctx context.Context, b driver.Backend, path string, opts
 	name := b.Name()
 	ref, err := ParseRef(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if ref.Key != "" || ref.Version != 0 {
-		return nil, &Error{Op: op, Ref: path, Backend: name, Code: InvalidArgument, Err: errors.New("a dynamic secret is a path, without key or version")}
+		return &Error{Op: op, Ref: path, Backend: name, Code: InvalidArgument, Err: errors.New("a dynamic secret is a path, without key or version")}
 	}
 	l, ok := b.(driver.Leaser)
 	if !ok {
-		return nil, &Error{Op: op, Ref: path, Backend: name, Code: Config, Err: errors.New("backend does not issue dynamic secrets")}
+		return &Error{Op: op, Ref: path, Backend: name, Code: Config, Err: errors.New("backend does not issue dynamic secrets")}
 	}
 	fields, err := dynFields(reflect.TypeFor[T]())
 	if err != nil {
-		return nil, &Error{Op: op, Ref: path, Backend: name, Code: InvalidArgument, Err: err}
+		return &Error{Op: op, Ref: path, Backend: name, Code: InvalidArgument, Err: err}
 	}
-	d := &Dynamic[T]{path: ref.Path, backend: name, fields: fields, subs: map[*subscriber[T]]struct{}{}}
+	d.path, d.backend, d.fields, d.subs = ref.Path, name, fields, map[*subscriber[T]]struct{}{}
 	w, err := l.Lease(ctx, ref.Path, &driver.LeaseOptions{
 		Increment:     opts.Increment,
 		RevokeOnClose: opts.RevokeOnClose,
 		Notify:        d.notify,
 	})
 	if err != nil {
-		return nil, WrapError(op, ref.Path, name, err)
+		return WrapError(op, ref.Path, name, err)
 	}
-	d.w = w
 	d.mu.Lock()
-	first := d.cur.Load() == nil
+	d.w = w
 	var derr error
-	if first {
+	if d.cur.Load() == nil {
 		var v *Leased[T]
 		v, derr = d.decode(w.Current(), nil)
 		if derr == nil {
@@ -138,9 +147,9 @@ func OpenDynamic[T any](ctx context.Context, b driver.Backend, path string, opts
 	d.mu.Unlock()
 	if derr != nil {
 		_ = w.Close(ctx)
-		return nil, derr
+		return derr
 	}
-	return d, nil
+	return nil
 }
 
 // Current returns the newest credentials. It never blocks and never returns
@@ -364,4 +373,84 @@ func (s *subscriber[T]) run() {
 		s.mu.Unlock()
 		s.fn(ev)
 	}
+}
+
+// dynamicTarget is how OpenDynamics opens a *Dynamic[T] of any T.
+type dynamicTarget interface {
+	open(ctx context.Context, b driver.Backend, path string, opts *DynamicOptions) error
+	Close(ctx context.Context) error
+}
+
+// OpenDynamics is the struct-tag form of OpenDynamic. Every field of the
+// struct dst points to that has type *Dynamic[T] and a tag
+// `dynamic:"PATH"` is set to a newly opened handle for PATH, with opts:
+//
+//	type Config struct {
+//		DB *vaultly.Dynamic[vaultly.DatabaseCredentials] `dynamic:"database/creds/app"`
+//	}
+//	closeAll, err := vaultly.OpenDynamics(ctx, store, &cfg, nil)
+//	...
+//	defer closeAll(ctx)
+//
+// Tags are checked before anything is issued: a `dynamic` tag on a field of
+// another type, on an unexported field, or with an empty path is an
+// InvalidArgument error naming the field. The fields are opened one after
+// the other; if one fails, those already opened are closed, dst is left
+// unchanged and the error names the field. The returned function closes
+// every handle opened. The `dynamic` tag is separate from Load's `secret`
+// tag, so one struct can carry both and Load ignores these fields.
+func OpenDynamics(ctx context.Context, s *Store, dst any, opts *DynamicOptions) (closeAll func(context.Context) error, err error) {
+	rv := reflect.ValueOf(dst)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
+		return nil, &Error{Op: "dynamic", Code: InvalidArgument, Err: errors.New("dst must be a non-nil pointer to a struct")}
+	}
+	root := rv.Elem()
+	type plan struct {
+		field string
+		index int
+		path  string
+	}
+	var plans []plan
+	for i := range root.NumField() {
+		sf := root.Type().Field(i)
+		path, ok := sf.Tag.Lookup("dynamic")
+		if !ok {
+			continue
+		}
+		field := root.Type().Name() + "." + sf.Name
+		switch {
+		case !sf.IsExported():
+			return nil, &Error{Op: "dynamic", Ref: path, Code: InvalidArgument, Err: errors.New("field " + field + ": dynamic tag on an unexported field")}
+		case sf.Type.Kind() != reflect.Pointer || !sf.Type.Implements(reflect.TypeFor[dynamicTarget]()):
+			return nil, &Error{Op: "dynamic", Ref: path, Code: InvalidArgument, Err: errors.New("field " + field + ": type " + sf.Type.String() + " is not a *vaultly.Dynamic[T]")}
+		case path == "":
+			return nil, &Error{Op: "dynamic", Code: InvalidArgument, Err: errors.New("field " + field + ": empty dynamic path")}
+		}
+		plans = append(plans, plan{field, i, path})
+	}
+	opened := make([]reflect.Value, 0, len(plans))
+	closeAll = func(ctx context.Context) error {
+		var errs []error
+		for _, v := range opened {
+			errs = append(errs, v.Interface().(dynamicTarget).Close(ctx))
+		}
+		return errors.Join(errs...)
+	}
+	for _, p := range plans {
+		v := reflect.New(root.Field(p.index).Type().Elem())
+		if err := v.Interface().(dynamicTarget).open(ctx, s.Backend(), p.path, opts); err != nil {
+			_ = closeAll(ctx)
+			if e, ok := err.(*Error); ok {
+				c := *e
+				c.Err = fmt.Errorf("field %s: %w", p.field, e.Err)
+				return nil, &c
+			}
+			return nil, err
+		}
+		opened = append(opened, v)
+	}
+	for i, p := range plans {
+		root.Field(p.index).Set(opened[i])
+	}
+	return closeAll, nil
 }

@@ -1,5 +1,3 @@
-//go:build bindstub
-
 package sqlsecrets
 
 import (
