@@ -38,7 +38,7 @@ func TestProxyServesFromCache(t *testing.T) {
 func TestColdKey200OneRead(t *testing.T) {
 	hs := getHarness(t)
 	s := hs.store(t, hs.counter.URL, nil)
-	for round := range 3 {
+	for round := range 10 {
 		before := hs.counter.count(kvGet("bench/cold"))
 		if err := coldRead(context.Background(), s, 200); err != nil {
 			t.Fatalf("round %d: %v", round, err)

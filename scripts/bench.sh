@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# scripts/bench.sh — vaultly's comparison benchmarks, side by side in one run
+# against one real Vault dev server (and a Vault Proxy from the same binary),
+# then a benchstat summary and the ratios the design targets.
+#
+#   scripts/bench.sh                 # COUNT=6 runs of each benchmark
+#   COUNT=10 OUT=/tmp/b scripts/bench.sh
+#
+# Raw benchstat-friendly output is kept in $OUT (default: a new temp dir).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COUNT=${COUNT:-6}
+OUT=${OUT:-$(mktemp -d /tmp/vaultly-bench.XXXXXX)}
+GO=${GO:-go}
+BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
+export VAULTLY_REQUIRE_VAULT=1 # a missing Vault fails instead of skipping
+
+bash scripts/vault-bin.sh >/dev/null
+mkdir -p "$OUT"
+
+echo "== machine: $(nproc) CPUs, $(uname -sm), $($GO version | cut -d' ' -f3)" | tee "$OUT/machine.txt"
+
+echo "== KV read, Load, cold key (bench/)"
+$GO test ./bench -run '^$' -bench 'KVRead|Load50|ColdKey' -benchmem -count "$COUNT" -timeout 30m | tee "$OUT/bench.txt"
+echo "== memory per cached secret (bench/, one fill per run)"
+$GO test ./bench -run '^$' -bench 'MemoryPerCachedSecret' -benchtime 1x -count "$COUNT" -timeout 30m | tee "$OUT/memory.txt"
+echo "== transit (transit/)"
+$GO test ./transit -run '^$' -bench . -benchmem -count "$COUNT" -timeout 30m | tee "$OUT/transit.txt"
+
+echo
+echo "== benchstat"
+BENCHSTAT=("$GO" run "golang.org/x/perf/cmd/benchstat@$BENCHSTAT_VERSION")
+{
+	"${BENCHSTAT[@]}" -col /via "$OUT/bench.txt" "$OUT/transit.txt" &&
+		"${BENCHSTAT[@]}" "$OUT/memory.txt"
+} | tee "$OUT/benchstat.txt" || echo "(benchstat failed; raw results in $OUT)"
+
+# Medians per benchmark and unit, then the ratios the design sets targets for.
+echo
+echo "== ratios (medians of $COUNT runs)"
+cat "$OUT/bench.txt" "$OUT/memory.txt" "$OUT/transit.txt" | awk '
+/^Benchmark/ {
+	name = $1; sub(/-[0-9]+$/, "", name)
+	for (i = 3; i < NF; i += 2) { key = name SUBSEP $(i+1); n[key]++; v[key, n[key]] = $i }
+}
+function median(key,   m, i, j, t, a) {
+	m = n[key]; if (m == 0) return -1
+	for (i = 1; i <= m; i++) a[i] = v[key, i] + 0
+	for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+}
+function ns(b) { return median(b SUBSEP "ns/op") }
+function line(label, x, target) { if (x >= 0) printf "%-58s %12.3f   (target %s)\n", label, x, target }
+END {
+	api = ns("BenchmarkKVRead/via=vaultapi"); nc = ns("BenchmarkKVRead/via=vaultly-nocache")
+	hit = ns("BenchmarkKVRead/via=vaultly-cached"); px = ns("BenchmarkKVRead/via=proxy-cached")
+	printf "%-58s %12.0f\n", "vault/api KVv2 Get, ns/op", api
+	printf "%-58s %12.0f\n", "vaultly uncached Get, ns/op", nc
+	printf "%-58s %12.1f\n", "vaultly cached hit, ns/op", hit
+	printf "%-58s %12.0f\n", "Vault Proxy cache hit, ns/op", px
+	if (api > 0 && nc > 0) line("uncached vaultly overhead over vault/api, %", (nc / api - 1) * 100, "<= 5")
+	if (hit > 0 && px > 0) line("Vault Proxy hit / in-process hit, x", px / hit, ">= 1000")
+	l = ns("BenchmarkLoad50/via=vaultly-load"); s = ns("BenchmarkLoad50/via=vaultapi-sequential")
+	if (l > 0 && s > 0) line("50 sequential vault/api reads / Load of 50 fields, x", s / l, ">= 10")
+	line("Load of 50 fields, Vault reads/op", median("BenchmarkLoad50/via=vaultly-load" SUBSEP "vault-reads/op"), "10")
+	c1 = ns("BenchmarkColdKey/goroutines=1"); c200 = ns("BenchmarkColdKey/goroutines=200")
+	if (c1 > 0 && c200 > 0) line("cold key: 200 goroutines / 1 goroutine wall time, x", c200 / c1, "<= 2")
+	line("cold key, 200 goroutines: Vault reads/op (median)", median("BenchmarkColdKey/goroutines=200" SUBSEP "vault-reads/op"), "1")
+	line("memory per cached secret (4 fields), bytes", median("BenchmarkMemoryPerCachedSecret" SUBSEP "B/secret"), "<= 2048")
+	te = ns("BenchmarkEncrypt/via=vaultapi"); tv = ns("BenchmarkEncrypt/via=vaultly")
+	if (te > 0 && tv > 0) line("transit encrypt: vaultly over vault/api, %", (tv / te - 1) * 100, "-")
+}' | tee "$OUT/ratios.txt"
+echo
+echo "raw results: $OUT"
