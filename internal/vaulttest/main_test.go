@@ -2,8 +2,10 @@ package vaulttest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -39,5 +41,37 @@ func TestSecretsNotInArgv(t *testing.T) {
 				t.Errorf("command line of pid %d contains the %s", tc.pid, tc.name)
 			}
 		})
+	}
+}
+
+func TestStopRemovesFilesAndLogTailRedacts(t *testing.T) {
+	if _, err := BinPath(); err != nil {
+		unavailable(t, "%v", err)
+	}
+	s, err := NewServer(&Options{TLS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tail(s.LogPath, 1000)
+	for _, secret := range []string{s.Token, s.UnsealKey} {
+		if secret == "" || strings.Contains(got, secret) {
+			t.Errorf("log tail contains a banner secret (or it is empty: %q)", secret)
+		}
+	}
+	if !strings.Contains(got, "Root Token: [redacted]") {
+		t.Errorf("log tail has no redacted root token line:\n%s", got)
+	}
+	fi, err := os.Stat(s.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("log file mode = %v, want 0600", perm)
+	}
+	s.Stop()
+	for _, p := range []string{s.LogPath, s.CACert, s.dir} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("after Stop, Stat(%s) err = %v, want not exist", p, err)
+		}
 	}
 }

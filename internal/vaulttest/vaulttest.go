@@ -107,6 +107,7 @@ type Server struct {
 	CertDir   string // directory with the dev TLS files (TLS only)
 	LogPath   string // the server's combined output
 
+	dir     string // temporary directory: log, TLS files; removed by Stop
 	cmd     *exec.Cmd
 	done    chan struct{}
 	stopped sync.Once
@@ -161,7 +162,7 @@ func start(bin string, opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Token: "root-" + randHex(12), LogPath: filepath.Join(dir, "vault.log"), done: make(chan struct{})}
+	s := &Server{Token: "root-" + randHex(12), LogPath: filepath.Join(dir, "vault.log"), dir: dir, done: make(chan struct{})}
 	listen := "127.0.0.1:" + strconv.Itoa(port)
 	// The root token goes through the environment, not argv, so ps does not show it.
 	args := []string{"server", "-dev", "-dev-listen-address=" + listen, "-dev-no-store-token"}
@@ -169,6 +170,7 @@ func start(bin string, opts *Options) (*Server, error) {
 	if opts.TLS {
 		s.CertDir = filepath.Join(dir, "tls")
 		if err := os.Mkdir(s.CertDir, 0o700); err != nil {
+			os.RemoveAll(dir)
 			return nil, err
 		}
 		args = append(args, "-dev-tls", "-dev-tls-cert-dir="+s.CertDir)
@@ -178,8 +180,9 @@ func start(bin string, opts *Options) (*Server, error) {
 	args = append(args, opts.Args...)
 	s.Addr = scheme + "://" + listen
 
-	logf, err := os.Create(s.LogPath)
+	logf, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) // holds the root token
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
@@ -189,6 +192,7 @@ func start(bin string, opts *Options) (*Server, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start vault: %w", err)
 	}
 	s.cmd = cmd
@@ -205,8 +209,9 @@ func start(bin string, opts *Options) (*Server, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if err := s.waitReady(30 * time.Second); err != nil {
+		err = fmt.Errorf("%w\n%s", err, tail(s.LogPath, 30))
 		s.Stop()
-		return nil, fmt.Errorf("%w\n%s", err, tail(s.LogPath, 30))
+		return nil, err
 	}
 	// The dev banner with the unseal key is printed a moment after the
 	// server starts answering; wait for it so Seal/Unseal work at once.
@@ -261,9 +266,13 @@ func (s *Server) waitReady(timeout time.Duration) error {
 	return fmt.Errorf("vault server at %s not ready after %s", s.Addr, timeout)
 }
 
-// Stop stops the server and waits for it to exit. Safe to call twice.
+// Stop stops the server, waits for it to exit and removes its temporary
+// directory (log, TLS files). Safe to call twice.
 func (s *Server) Stop() {
 	s.stopped.Do(func() {
+		if s.dir != "" {
+			defer os.RemoveAll(s.dir)
+		}
 		if s.cmd == nil || s.cmd.Process == nil {
 			return
 		}
@@ -412,7 +421,11 @@ func (s *Server) HTTPClient(t testing.TB) *http.Client {
 	return cfg.HttpClient
 }
 
-var unsealRE = regexp.MustCompile(`Unseal Key: (\S+)`)
+var (
+	unsealRE = regexp.MustCompile(`Unseal Key: (\S+)`)
+	// bannerSecretRE matches the dev banner's secrets, kept out of test logs.
+	bannerSecretRE = regexp.MustCompile(`(Root Token|Unseal Key): \S+`)
+)
 
 func parseUnsealKey(logPath string) string {
 	b, err := os.ReadFile(logPath)
@@ -449,7 +462,7 @@ func tail(path string, n int) string {
 	var lines []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		lines = append(lines, sc.Text())
+		lines = append(lines, bannerSecretRE.ReplaceAllString(sc.Text(), "$1: [redacted]"))
 		if len(lines) > n {
 			lines = lines[1:]
 		}
