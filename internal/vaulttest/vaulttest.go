@@ -6,6 +6,10 @@
 // `vault` on PATH that reports the pinned version. When it is missing the
 // test skips with a message saying how to get it — or fails, when
 // VAULTLY_REQUIRE_VAULT=1 (as `make test` and CI set it).
+//
+// Start and StartPostgres stop their process and remove its files when the
+// test ends; NewServer and NewPostgres (for TestMain) must be stopped with
+// Stop. The methods of Server and Postgres are safe for concurrent use.
 package vaulttest
 
 import (
