@@ -253,7 +253,7 @@ func TestOpenDynamics(t *testing.T) {
 	b := &leaserStub{fields: map[string]string{"username": "u", "password": "p"}}
 	s := newStubStore(t, b)
 	type Config struct {
-		Name string                                            // untouched
+		Name string                                        // untouched
 		DB   *vaultly.Dynamic[vaultly.DatabaseCredentials] `dynamic:"database/creds/app"`
 	}
 	var cfg Config
