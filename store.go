@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
@@ -143,7 +144,9 @@ type Store struct {
 	mu     sync.Mutex // guards closed and wg.Add
 	closed bool
 	wg     sync.WaitGroup
-	evict  sync.Mutex
+
+	closedFlag atomic.Bool // closed, for lock-free checks
+	evict      sync.Mutex
 
 	st counters
 }
@@ -152,6 +155,13 @@ type refSlot struct {
 	ref  Ref // Key resolved
 	key  string
 	slot atomic.Pointer[entrySlot]
+	memo atomic.Pointer[refMemo] // the key's value in one entryState
+}
+
+// refMemo saves a hit the lookup of the key in the entry's fields.
+type refMemo struct {
+	st *entryState
+	v  string
 }
 
 type entrySlot struct {
@@ -164,10 +174,43 @@ type entrySlot struct {
 	dead       atomic.Bool // removed from the map
 }
 
+// entryState is one fetched entry. It is never modified once published,
+// except for the two flags its timers set.
 type entryState struct {
 	e       *driver.Entry
 	fetched time.Time
-	r       float64 // refresh jitter
+	r       float64 // refresh jitter in [0, 1)
+
+	// For the Store's default TTL, freshness and refresh-ahead are flags set
+	// by timers, so that a hit reads no clock (time.Now is far slower than
+	// the rest of a hit on some virtual machines).
+	expired atomic.Bool // past the default TTL
+	due     atomic.Bool // past the refresh-ahead point
+	timers  [2]*time.Timer
+}
+
+func (st *entryState) stop() {
+	for _, t := range st.timers {
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
+// fresh reports whether st may be served under ttl; defTTL is the Store's.
+func (st *entryState) fresh(ttl, defTTL time.Duration) bool {
+	if ttl == defTTL && ttl != NoCache {
+		return !st.expired.Load()
+	}
+	return cache.Fresh(time.Now(), st.fetched, ttl)
+}
+
+// refreshDue reports whether a hit under ttl should start a refresh.
+func (st *entryState) refreshDue(ttl, defTTL time.Duration, ahead float64) bool {
+	if ttl == defTTL {
+		return st.due.Load()
+	}
+	return cache.RefreshDue(time.Now(), st.fetched, ttl, ahead, st.r)
 }
 
 // New returns a Store reading through b. See Options for the defaults.
@@ -243,14 +286,23 @@ func (s *Store) DefaultKey() string { return s.defKey }
 func (s *Store) Get(ctx context.Context, ref string) (string, error) {
 	if rs, ok := s.refs.Load(ref); ok {
 		if es := rs.slot.Load(); es != nil {
-			if st := es.state.Load(); st != nil {
-				now := time.Now()
-				if cache.Fresh(now, st.fetched, s.ttl) {
-					if v, ok := st.e.Fields[rs.key]; ok {
-						s.hit(es, st, now, s.ttl)
-						return v, nil
-					}
+			if st := es.state.Load(); st != nil && !st.expired.Load() {
+				var v string
+				if m := rs.memo.Load(); m != nil && m.st == st {
+					v = m.v
+				} else if v, ok = st.e.Fields[rs.key]; ok {
+					rs.memo.Store(&refMemo{st: st, v: v})
+				} else {
+					return s.getRef(ctx, rs, s.ttl)
 				}
+				s.st.hits.add(1)
+				if !es.used.Load() {
+					es.used.Store(true)
+				}
+				if st.due.Load() {
+					s.refreshAhead(es)
+				}
+				return v, nil
 			}
 		}
 		return s.getRef(ctx, rs, s.ttl)
@@ -274,7 +326,7 @@ func (s *Store) GetRef(ctx context.Context, r Ref, o *ReadOptions) (string, erro
 	if r.Key == "" {
 		r.Key = s.defKey
 	}
-	e, err := s.entry(ctx, "get", r.String(), r.Path, r.Version, s.readTTL(o))
+	e, err := s.entry(ctx, "get", r, s.readTTL(o))
 	if err != nil {
 		return "", err
 	}
@@ -291,11 +343,7 @@ func (s *Store) Entry(ctx context.Context, path string, version int, o *ReadOpti
 	if version < 0 {
 		return nil, s.wrap("get", p, newError("", "", InvalidArgument, "negative version"))
 	}
-	ref := p
-	if version != 0 {
-		ref += "@" + strconv.Itoa(version)
-	}
-	return s.entry(ctx, "get", ref, p, version, s.readTTL(o))
+	return s.entry(ctx, "get", Ref{Path: p, Version: version}, s.readTTL(o))
 }
 
 // Refresh fetches the entry named by ref again, bypassing the cache, and
@@ -310,7 +358,7 @@ func (s *Store) Refresh(ctx context.Context, ref string) error {
 		return s.closedErr("refresh", r.String())
 	}
 	es := s.slotFor(r.Path, r.Version)
-	_, err = s.fetch(ctx, "refresh", r.String(), es, true)
+	_, err = s.fetch(ctx, "refresh", r, es, forceFetch)
 	return err
 }
 
@@ -332,7 +380,7 @@ func (s *Store) RefreshAll(ctx context.Context) error {
 	g.SetLimit(8)
 	for _, es := range slots {
 		g.Go(func() error {
-			if _, err := s.fetch(ctx, "refresh", slotRef(es), es, true); err != nil {
+			if _, err := s.fetch(ctx, "refresh", es.ref(), es, forceFetch); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -355,8 +403,8 @@ func (s *Store) Invalidate(path string) {
 	s.epoch.Add(1)
 	prefix := p + "\x00"
 	s.entries.Range(func(k string, es *entrySlot) bool {
-		if strings.HasPrefix(k, prefix) {
-			es.state.Store(nil)
+		if k == p || strings.HasPrefix(k, prefix) {
+			s.drop(es)
 			s.flight.Forget(k)
 		}
 		return true
@@ -390,12 +438,13 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.closedFlag.Store(true)
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 	s.entries.Range(func(_ string, es *entrySlot) bool {
-		es.state.Store(nil)
 		es.dead.Store(true)
+		s.drop(es)
 		return true
 	})
 	s.entries.Clear()
@@ -434,18 +483,18 @@ func (s *Store) field(e *driver.Entry, r Ref) (string, error) {
 }
 
 // hit records a cache hit and starts a refresh-ahead when due.
-func (s *Store) hit(es *entrySlot, st *entryState, now time.Time, ttl time.Duration) {
+func (s *Store) hit(es *entrySlot, st *entryState, ttl time.Duration) {
 	s.st.hits.add(1)
 	if !es.used.Load() {
 		es.used.Store(true)
 	}
-	if cache.RefreshDue(now, st.fetched, ttl, s.ahead, st.r) && !es.refreshing.Load() {
+	if st.refreshDue(ttl, s.ttl, s.ahead) {
 		s.refreshAhead(es)
 	}
 }
 
 func (s *Store) refreshAhead(es *entrySlot) {
-	if !es.refreshing.CompareAndSwap(false, true) {
+	if es.refreshing.Load() || !es.refreshing.CompareAndSwap(false, true) {
 		return
 	}
 	if !s.track() {
@@ -457,7 +506,7 @@ func (s *Store) refreshAhead(es *entrySlot) {
 		defer s.wg.Done()
 		defer es.refreshing.Store(false)
 		start := time.Now()
-		if _, err := s.fetch(s.ctx, "refresh", slotRef(es), es, true); err != nil {
+		if _, err := s.fetch(s.ctx, "refresh", es.ref(), es, forceFetch); err != nil {
 			s.st.refreshFailures.add(1)
 			s.log.Warn("vaultly: background refresh failed", "backend", s.name, "path", es.path, "version", es.version, "code", CodeOf(err).String(), "elapsed", time.Since(start))
 		}
@@ -491,16 +540,16 @@ func (s *Store) refSlotFor(raw string, r Ref) *refSlot {
 	return rs
 }
 
+// entryKey is the cache key of an entry: the path for the latest version
+// (no allocation), path NUL version otherwise. Paths hold no NUL.
 func entryKey(path string, version int) string {
+	if version == 0 {
+		return path
+	}
 	return path + "\x00" + strconv.Itoa(version)
 }
 
-func slotRef(es *entrySlot) string {
-	if es.version != 0 {
-		return es.path + "@" + strconv.Itoa(es.version)
-	}
-	return es.path
-}
+func (es *entrySlot) ref() Ref { return Ref{Path: es.path, Version: es.version} }
 
 func (s *Store) slotFor(path string, version int) *entrySlot {
 	k := entryKey(path, version)
@@ -524,31 +573,28 @@ func (s *Store) getRef(ctx context.Context, rs *refSlot, ttl time.Duration) (str
 		es = s.slotFor(rs.ref.Path, rs.ref.Version)
 		rs.slot.Store(es)
 	}
-	e, err := s.read(ctx, "get", rs.ref.String(), es, ttl)
+	e, err := s.read(ctx, "get", rs.ref, es, ttl)
 	if err != nil {
 		return "", err
 	}
 	return s.field(e, rs.ref)
 }
 
-func (s *Store) entry(ctx context.Context, op, ref, path string, version int, ttl time.Duration) (*driver.Entry, error) {
+func (s *Store) entry(ctx context.Context, op string, r Ref, ttl time.Duration) (*driver.Entry, error) {
 	if s.isClosed() {
-		return nil, s.closedErr(op, ref)
+		return nil, s.closedErr(op, r.String())
 	}
-	return s.read(ctx, op, ref, s.slotFor(path, version), ttl)
+	return s.read(ctx, op, r, s.slotFor(r.Path, r.Version), ttl)
 }
 
 // read serves es from the cache when fresh under ttl, else fetches it.
-func (s *Store) read(ctx context.Context, op, ref string, es *entrySlot, ttl time.Duration) (*driver.Entry, error) {
-	if st := es.state.Load(); st != nil {
-		now := time.Now()
-		if cache.Fresh(now, st.fetched, ttl) {
-			s.hit(es, st, now, ttl)
-			return st.e, nil
-		}
+func (s *Store) read(ctx context.Context, op string, r Ref, es *entrySlot, ttl time.Duration) (*driver.Entry, error) {
+	if st := es.state.Load(); st != nil && st.fresh(ttl, s.ttl) {
+		s.hit(es, st, ttl)
+		return st.e, nil
 	}
 	s.st.misses.add(1)
-	e, err := s.fetch(ctx, op, ref, es, false)
+	e, err := s.fetch(ctx, op, r, es, ttl)
 	if err == nil {
 		return e, nil
 	}
@@ -572,9 +618,13 @@ func staleCode(c Code) bool {
 // The backend call runs on a context detached from ctx (values kept,
 // cancellation dropped) and cancelled only by Close or the retry budget;
 // ctx only bounds how long this caller waits.
-func (s *Store) fetch(ctx context.Context, op, ref string, es *entrySlot, force bool) (*driver.Entry, error) {
+//
+// ttl is the caller's: a flight that starts after another has just
+// published a fresh entry serves that entry instead of reading again.
+// forceFetch always reads.
+func (s *Store) fetch(ctx context.Context, op string, r Ref, es *entrySlot, ttl time.Duration) (*driver.Entry, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, s.wrap(op, ref, err)
+		return nil, s.wrap(op, r.String(), err)
 	}
 	epoch := s.epoch.Load()
 	ch := s.flight.DoChan(es.key, func() (any, error) {
@@ -582,36 +632,39 @@ func (s *Store) fetch(ctx context.Context, op, ref string, es *entrySlot, force 
 			return nil, errClosed
 		}
 		defer s.wg.Done()
+		if ttl != forceFetch {
+			if st := es.state.Load(); st != nil && st.fresh(ttl, s.ttl) {
+				return st.e, nil
+			}
+		}
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		defer cancel()
 		stop := context.AfterFunc(s.ctx, cancel)
 		defer stop()
-		return s.load(fctx, ref, es, epoch)
+		return s.load(fctx, es, epoch)
 	})
-	_ = force // a flight in progress started after the caller asked, or just before: both fresh enough
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return nil, WrapError(op, ref, s.name, res.Err)
+			return nil, WrapError(op, r.String(), s.name, res.Err)
 		}
 		return res.Val.(*driver.Entry), nil
 	case <-ctx.Done():
-		return nil, s.wrap(op, ref, ctx.Err())
+		return nil, s.wrap(op, r.String(), ctx.Err())
 	}
 }
+
+// forceFetch as the ttl of fetch means: read even if a fresh entry is cached.
+const forceFetch time.Duration = NoCache
 
 var errClosed = driver.NewError(Canceled, errors.New("store is closed"))
 
 func (s *Store) closedErr(op, ref string) error { return s.wrap(op, ref, errClosed) }
 
-func (s *Store) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
+func (s *Store) isClosed() bool { return s.closedFlag.Load() }
 
 // load performs the backend read with retries and caches the result.
-func (s *Store) load(ctx context.Context, ref string, es *entrySlot, epoch uint64) (*driver.Entry, error) {
+func (s *Store) load(ctx context.Context, es *entrySlot, epoch uint64) (*driver.Entry, error) {
 	start := time.Now()
 	attempts := 0
 	var e *driver.Entry
@@ -638,10 +691,34 @@ func (s *Store) load(ctx context.Context, ref string, es *entrySlot, epoch uint6
 	}
 	s.log.Debug("vaultly: backend read", "backend", s.name, "path", es.path, "version", es.version, "attempts", attempts, "elapsed", time.Since(start))
 	if s.ttl != NoCache && s.epoch.Load() == epoch && !es.dead.Load() {
-		es.state.Store(&entryState{e: e, fetched: time.Now(), r: rand.Float64()})
-		es.used.Store(true)
+		s.publish(es, e)
 	}
 	return e, nil
+}
+
+// publish caches e in es, with timers for the default TTL and refresh-ahead.
+func (s *Store) publish(es *entrySlot, e *driver.Entry) {
+	st := &entryState{e: e, fetched: time.Now(), r: rand.Float64()}
+	if s.ttl != UntilRefreshed {
+		st.timers[0] = time.AfterFunc(s.ttl, func() { st.expired.Store(true) })
+		if d := cache.RefreshAfter(s.ttl, s.ahead, st.r); d > 0 {
+			st.timers[1] = time.AfterFunc(d, func() { st.due.Store(true) })
+		}
+	}
+	if old := es.state.Swap(st); old != nil {
+		old.stop()
+	}
+	es.used.Store(true)
+	if es.dead.Load() { // evicted or closed meanwhile
+		s.drop(es)
+	}
+}
+
+// drop forgets what es caches.
+func (s *Store) drop(es *entrySlot) {
+	if old := es.state.Swap(nil); old != nil {
+		old.stop()
+	}
 }
 
 // evictSome brings the number of entries down to 90% of MaxEntries.
@@ -654,11 +731,10 @@ func (s *Store) evictSome() {
 	if s.entries.Len() <= s.maxEntries {
 		return
 	}
-	now := time.Now()
 	remove := func(k string, es *entrySlot) {
 		if _, ok := s.entries.Delete(k); ok {
 			es.dead.Store(true)
-			es.state.Store(nil)
+			s.drop(es)
 			s.st.evictions.add(1)
 		}
 	}
@@ -671,7 +747,7 @@ func (s *Store) evictSome() {
 			st := es.state.Load()
 			switch pass {
 			case 1:
-				if st == nil || !cache.Fresh(now, st.fetched, s.ttl) {
+				if st == nil || !st.fresh(s.ttl, s.ttl) {
 					remove(k, es)
 				}
 			case 2:
@@ -768,8 +844,12 @@ type stripedCounter struct {
 	}
 }
 
+// add picks a stripe from the address of a local variable: goroutines run
+// on different stacks, so concurrent readers mostly hit different stripes,
+// at no cost (a random number costs more than the rest of a cache hit).
 func (c *stripedCounter) add(n uint64) {
-	c.c[rand.Uint32()%stripes].n.Add(n)
+	var x byte
+	c.c[(uintptr(unsafe.Pointer(&x))>>12)%stripes].n.Add(n)
 }
 
 func (c *stripedCounter) load() uint64 {

@@ -196,6 +196,7 @@ func TestStoreTTL(t *testing.T) {
 				for i := range 2 {
 					if i == 1 {
 						time.Sleep(tc.after)
+						synctest.Wait() // expiry timers run
 					}
 					if got, err := s.GetRef(t.Context(), ref, o); err != nil || got != "v" {
 						t.Fatalf("read %d: GetRef = %q, %v; want %q", i, got, err, "v")
@@ -212,6 +213,7 @@ func TestStoreTTL(t *testing.T) {
 					for i := range 2 {
 						if i == 1 {
 							time.Sleep(tc.after)
+							synctest.Wait()
 						}
 						if _, err := s2.Get(t.Context(), "app/k"); err != nil {
 							t.Fatal(err)
@@ -363,7 +365,7 @@ func TestStoreRefreshAhead(t *testing.T) {
 			return v
 		}
 		get()
-		mem.SetValue("k", "v2") // not announced: only a refresh can see it
+		mem.SetValue("k", "v2")      // not announced: only a refresh can see it
 		time.Sleep(39 * time.Second) // before the earliest refresh point (50s − 20% jitter)
 		if v := get(); v != "v1" {
 			t.Fatalf("at 39s Get = %q, want cached %q", v, "v1")
@@ -548,7 +550,11 @@ func TestStoreInvalidateAndChanges(t *testing.T) {
 		{"first read", func() error { return nil }, "one"},
 		{"backend change announced", func() error { mem.Set("/app/db", map[string]any{"password": "two"}); return nil }, "two"},
 		{"Put writes through", func() error { return s.Put(ctx, "app/db", map[string]any{"password": "three"}) }, "three"},
-		{"Invalidate", func() error { mem.Set("app/db", map[string]any{"password": "four"}); s.Invalidate("/app/db"); return nil }, "four"},
+		{"Invalidate", func() error {
+			mem.Set("app/db", map[string]any{"password": "four"})
+			s.Invalidate("/app/db")
+			return nil
+		}, "four"},
 	}
 	for _, st := range steps {
 		if err := st.do(); err != nil {

@@ -8,7 +8,6 @@
 package cache
 
 import (
-	"hash/maphash"
 	"sync"
 	"sync/atomic"
 )
@@ -23,10 +22,8 @@ const shardCount = 64
 //
 // The zero Map is ready to use.
 type Map[V any] struct {
-	seedOnce sync.Once
-	seed     maphash.Seed
-	shards   [shardCount]shard[V]
-	n        atomic.Int64
+	shards [shardCount]shard[V]
+	n      atomic.Int64
 }
 
 type shard[V any] struct {
@@ -35,9 +32,19 @@ type shard[V any] struct {
 	_    [48]byte // keep shards on separate cache lines
 }
 
+// shard picks a shard from a few bytes of the key. It only spreads writes;
+// the map inside hashes the whole key. A poor spread makes writes slower,
+// never reads wrong.
 func (m *Map[V]) shard(key string) *shard[V] {
-	m.seedOnce.Do(func() { m.seed = maphash.MakeSeed() })
-	return &m.shards[maphash.String(m.seed, key)%shardCount]
+	n := len(key)
+	h := uint(n)
+	if n > 0 {
+		h = h*31 + uint(key[n-1])
+		h = h*31 + uint(key[n/2])
+		h = h*31 + uint(key[n/4])
+		h = h*31 + uint(key[(3*n)/4])
+	}
+	return &m.shards[h%shardCount]
 }
 
 // Load returns the value stored under key, if any.
