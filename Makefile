@@ -15,7 +15,7 @@ TESTFLAGS   ?= -race -shuffle=on -count=1 -timeout 30m
 
 # Steps run one after another, in the order listed, even under make -j.
 .NOTPARALLEL:
-.PHONY: test check demo deps postgres vault fmt-check vet staticcheck tidy-check gotest
+.PHONY: test check demo deps install-deps vault fmt-check vet staticcheck tidy-check gotest
 
 ## test: install what is missing, then gofmt, vet, staticcheck, tidy, go test (-race, real Vault + PostgreSQL)
 test: deps fmt-check vet staticcheck tidy-check gotest
@@ -27,11 +27,11 @@ check: test
 demo:
 	@bash scripts/demo.sh
 
-deps: postgres vault
+deps: install-deps vault
 
-## postgres: install Debian's postgresql package when no /usr/lib/postgresql/*/bin/initdb exists
-postgres:
-	@bash scripts/postgres-install.sh
+## install-deps: apt-get install PostgreSQL and gcc (for -race) when missing
+install-deps:
+	@bash scripts/install-deps.sh
 
 ## vault: build (once) or find the pinned Vault server and print its path
 vault:

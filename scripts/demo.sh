@@ -81,6 +81,6 @@ JSON
 echo "    secret/myapp/features  flags (JSON object), max_conns=25 (number), debug=false (bool)"
 
 step "running examples/quickstart (VAULT_ADDR=$VAULT_ADDR)"
-go run ./examples/quickstart
+go run -buildvcs=false ./examples/quickstart
 
 step "done"
