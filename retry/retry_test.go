@@ -1,0 +1,223 @@
+package retry_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/retry"
+)
+
+func TestCapAndDelay(t *testing.T) {
+	p := &retry.Policy{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2}
+	tests := []struct {
+		attempt int
+		r       float64
+		wantCap time.Duration
+		want    time.Duration
+	}{
+		{1, 0, 100 * time.Millisecond, 0},
+		{1, 0.5, 100 * time.Millisecond, 50 * time.Millisecond},
+		{2, 0.5, 200 * time.Millisecond, 100 * time.Millisecond},
+		{3, 0.25, 400 * time.Millisecond, 100 * time.Millisecond},
+		{4, 0.5, 800 * time.Millisecond, 400 * time.Millisecond},
+		{5, 0.5, time.Second, 500 * time.Millisecond}, // capped
+		{500, 0.5, time.Second, 500 * time.Millisecond},
+		{0, 0.5, 100 * time.Millisecond, 50 * time.Millisecond}, // treated as 1
+		{2, -1, 200 * time.Millisecond, 0},                      // r clamped
+	}
+	for _, tc := range tests {
+		if got := p.Cap(tc.attempt); got != tc.wantCap {
+			t.Errorf("Cap(%d) = %v, want %v", tc.attempt, got, tc.wantCap)
+		}
+		if got := p.Delay(tc.attempt, tc.r); got != tc.want {
+			t.Errorf("Delay(%d, %v) = %v, want %v", tc.attempt, tc.r, got, tc.want)
+		}
+	}
+	// r close to 1 stays below the cap.
+	if got := p.Delay(1, 1); got >= 100*time.Millisecond {
+		t.Errorf("Delay(1, 1) = %v, want < cap", got)
+	}
+	// Defaults.
+	var nilP *retry.Policy
+	if got := nilP.Cap(1); got != retry.DefaultInitial {
+		t.Errorf("nil policy Cap(1) = %v, want %v", got, retry.DefaultInitial)
+	}
+	if got := nilP.Cap(100); got != retry.DefaultMax {
+		t.Errorf("nil policy Cap(100) = %v, want %v", got, retry.DefaultMax)
+	}
+}
+
+func TestNextDelayAndRetryAfter(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		backoff time.Duration
+		want    time.Duration
+	}{
+		{"no retry-after", errors.New("x"), time.Second, time.Second},
+		{"driver retry-after larger", &driver.Error{Code: driver.ResourceExhausted, RetryAfter: 3 * time.Second}, time.Second, 3 * time.Second},
+		{"driver retry-after smaller", &driver.Error{Code: driver.ResourceExhausted, RetryAfter: time.Millisecond}, time.Second, time.Second},
+		{"wrapped method", fmt.Errorf("w: %w", raErr(2*time.Second)), 0, 2 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := retry.NextDelay(tc.backoff, retry.RetryAfter(tc.err)); got != tc.want {
+				t.Errorf("NextDelay(%v, RetryAfter(%v)) = %v, want %v", tc.backoff, tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+type raErr time.Duration
+
+func (e raErr) Error() string             { return "rate limited" }
+func (e raErr) RetryAfter() time.Duration { return time.Duration(e) }
+
+func TestDo(t *testing.T) {
+	unavailable := driver.NewError(driver.Unavailable, errors.New("503"))
+	tests := []struct {
+		name       string
+		policy     *retry.Policy
+		errs       []error // returned by successive attempts; nil after the list
+		wantCalls  int
+		wantErr    error
+		wantWaited time.Duration // with exact: the total wait; otherwise the sum of caps bounds it
+		exact      bool
+	}{
+		{name: "success first", errs: nil, wantCalls: 1},
+		{name: "retry until success", errs: []error{unavailable, unavailable}, wantCalls: 3},
+		{name: "max attempts", policy: &retry.Policy{MaxAttempts: 3}, errs: []error{unavailable, unavailable, unavailable, unavailable}, wantCalls: 3, wantErr: unavailable},
+		{name: "one attempt disables", policy: &retry.Policy{MaxAttempts: 1}, errs: []error{unavailable}, wantCalls: 1, wantErr: unavailable},
+		{name: "not retryable", errs: []error{driver.NewError(driver.NotFound, nil)}, wantCalls: 1, wantErr: driver.NewError(driver.NotFound, nil)},
+		{name: "permission denied", errs: []error{driver.NewError(driver.PermissionDenied, nil)}, wantCalls: 1},
+		{name: "invalid argument", errs: []error{driver.NewError(driver.InvalidArgument, nil)}, wantCalls: 1},
+		{name: "plain error", errs: []error{errors.New("x")}, wantCalls: 1},
+		{name: "custom classifier", policy: &retry.Policy{Retryable: func(error) bool { return true }}, errs: []error{errors.New("x")}, wantCalls: 2},
+		{name: "retry-after honoured", errs: []error{&driver.Error{Code: driver.ResourceExhausted, RetryAfter: 7 * time.Second}}, wantCalls: 2, wantWaited: 7 * time.Second, exact: true},
+		{name: "budget stops waits", policy: &retry.Policy{Budget: 5 * time.Second}, errs: []error{&driver.Error{Code: driver.ResourceExhausted, RetryAfter: 7 * time.Second}}, wantCalls: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				calls := 0
+				start := time.Now()
+				err := retry.Do(t.Context(), tc.policy, func(ctx context.Context, attempt int) error {
+					calls++
+					if attempt != calls {
+						t.Errorf("attempt = %d, want %d", attempt, calls)
+					}
+					if calls <= len(tc.errs) {
+						return tc.errs[calls-1]
+					}
+					return nil
+				})
+				waited := time.Since(start)
+				if calls != tc.wantCalls {
+					t.Errorf("calls = %d, want %d", calls, tc.wantCalls)
+				}
+				wantFail := tc.wantCalls <= len(tc.errs)
+				if (err != nil) != wantFail {
+					t.Errorf("Do error = %v, want error: %v", err, wantFail)
+				}
+				if wantFail && err != tc.errs[tc.wantCalls-1] {
+					t.Errorf("Do error = %v, want the last attempt's error unchanged", err)
+				}
+				if tc.exact && waited != tc.wantWaited {
+					t.Errorf("waited %v, want %v", waited, tc.wantWaited)
+				}
+				if !tc.exact {
+					// Full jitter: each wait is below its cap.
+					var maxWait time.Duration
+					for i := 1; i < tc.wantCalls; i++ {
+						maxWait += tc.policy.Cap(i)
+					}
+					if waited > maxWait {
+						t.Errorf("waited %v, want <= %v", waited, maxWait)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestDoOnRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		type rec struct {
+			attempt int
+			delay   time.Duration
+		}
+		var got []rec
+		p := &retry.Policy{MaxAttempts: 4, OnRetry: func(a int, err error, d time.Duration) {
+			if driver.CodeOf(err) != driver.Unavailable {
+				t.Errorf("OnRetry err = %v, want Unavailable", err)
+			}
+			got = append(got, rec{a, d})
+		}}
+		start := time.Now()
+		retry.Do(t.Context(), p, func(context.Context, int) error { return driver.NewError(driver.Unavailable, nil) })
+		var total time.Duration
+		for i, r := range got {
+			if r.attempt != i+1 || r.delay < 0 || r.delay >= p.Cap(i+1) {
+				t.Errorf("OnRetry call %d = attempt %d delay %v, want attempt %d, delay in [0, %v)", i, r.attempt, r.delay, i+1, p.Cap(i+1))
+			}
+			total += r.delay
+		}
+		if len(got) != 3 {
+			t.Errorf("OnRetry calls = %d, want 3", len(got))
+		}
+		if waited := time.Since(start); waited != total {
+			t.Errorf("Do waited %v, want the sum of announced delays %v", waited, total)
+		}
+	})
+}
+
+func TestDoContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		p := &retry.Policy{Initial: time.Hour, Max: time.Hour, MaxAttempts: 10}
+		last := driver.NewError(driver.Unavailable, errors.New("down"))
+		calls := 0
+		done := make(chan error)
+		go func() {
+			done <- retry.Do(ctx, p, func(context.Context, int) error { calls++; return last })
+		}()
+		synctest.Wait() // Do is waiting between attempts
+		start := time.Now()
+		cancel()
+		err := <-done
+		if time.Since(start) != 0 {
+			t.Errorf("Do returned %v after cancel, want at once", time.Since(start))
+		}
+		if err != last || calls != 1 {
+			t.Errorf("Do = %v after %d calls, want the last error after 1 call", err, calls)
+		}
+		// A context already done: one attempt, no wait.
+		calls = 0
+		err = retry.Do(ctx, p, func(ctx context.Context, _ int) error { calls++; return ctx.Err() })
+		if calls != 1 || !errors.Is(err, context.Canceled) {
+			t.Errorf("Do with done ctx = %v after %d calls", err, calls)
+		}
+	})
+}
+
+func TestDoBudgetBoundsAttempts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &retry.Policy{Budget: 3 * time.Second, MaxAttempts: 100}
+		start := time.Now()
+		err := retry.Do(t.Context(), p, func(ctx context.Context, _ int) error {
+			<-ctx.Done() // a hung backend
+			return driver.NewError(driver.Unavailable, ctx.Err())
+		})
+		if got := time.Since(start); got != 3*time.Second {
+			t.Errorf("Do with a hung attempt took %v, want the 3s budget", got)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Do error = %v, want the attempt's deadline error", err)
+		}
+	})
+}
