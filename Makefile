@@ -59,6 +59,6 @@ tidy-check:
 # go test runs last so its summary lines end the output (CI reads them).
 gotest:
 	@echo "==> go test $(TESTFLAGS) $(PKGS)"
-	@export VAULTLY_VAULT_BIN="$$(bash scripts/vault-bin.sh)"; \
-	export VAULTLY_REQUIRE_VAULT=1; \
+	@bin="$$(bash scripts/vault-bin.sh)"; \
+	export VAULTLY_VAULT_BIN="$$bin" VAULTLY_REQUIRE_VAULT=1; \
 	$(GO) test $(TESTFLAGS) $(PKGS)
