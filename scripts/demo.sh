@@ -10,6 +10,9 @@ cd "$root"
 
 step() { printf '==> %s\n' "$*"; }
 
+# The demo talks only to its own server: drop the caller's VAULT_* settings.
+while read -r v; do unset "$v"; done < <(compgen -e | grep '^VAULT_' || true)
+
 step "finding the pinned Vault server (built once, about 6 minutes the first time)"
 vault_bin=$(bash scripts/vault-bin.sh)
 echo "    $vault_bin"
@@ -46,7 +49,6 @@ for _ in 1 2 3 4 5; do
     "$vault_bin" server -dev -dev-no-store-token >"$work/vault.log" 2>&1 &
   vault_pid=$!
   export VAULT_ADDR="http://127.0.0.1:$port" VAULT_TOKEN="$VAULT_DEV_ROOT_TOKEN_ID"
-  unset VAULT_CACERT VAULT_CAPATH VAULT_NAMESPACE
   # secret/config answers once the server is unsealed and has mounted KV v2.
   for _ in $(seq 1 150); do
     if ! kill -0 "$vault_pid" 2>/dev/null; then break; fi
