@@ -274,6 +274,7 @@ func TestOpenDynamics(t *testing.T) {
 	type unexported struct {
 		db *vaultly.Dynamic[vaultly.DatabaseCredentials] `dynamic:"database/creds/app"`
 	}
+	_ = unexported{}.db
 	type wrongType struct {
 		DB string `dynamic:"database/creds/app"`
 	}

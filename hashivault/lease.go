@@ -194,7 +194,7 @@ func (w *leaseWatcher) loop(ctx context.Context) {
 		now := time.Now()
 		w.retireDue(now)
 		if !now.Before(w.next) {
-			w.step(ctx, now)
+			w.step(ctx)
 		}
 	}
 }
@@ -229,17 +229,17 @@ func (w *leaseWatcher) retire(l *driver.Leased) {
 	w.emit(driver.LeaseEvent{Kind: driver.LeaseRetired, Leased: l})
 }
 
-func (w *leaseWatcher) step(ctx context.Context, now time.Time) {
+func (w *leaseWatcher) step(ctx context.Context) {
 	cur := w.cur.Load()
 	switch w.phase {
 	case phaseRenew:
-		w.renewStep(ctx, now, cur)
+		w.renewStep(ctx, cur)
 	case phaseRotate, phaseReissue:
-		w.rotateStep(ctx, now, cur)
+		w.rotateStep(ctx, cur)
 	}
 }
 
-func (w *leaseWatcher) renewStep(ctx context.Context, now time.Time, cur *driver.Leased) {
+func (w *leaseWatcher) renewStep(ctx context.Context, cur *driver.Leased) {
 	inc := w.inc
 	if inc == 0 {
 		inc = w.duration
@@ -250,7 +250,7 @@ func (w *leaseWatcher) renewStep(ctx context.Context, now time.Time, cur *driver
 	if ctx.Err() != nil {
 		return
 	}
-	now = time.Now()
+	now := time.Now()
 	if err != nil {
 		w.emit(driver.LeaseEvent{Kind: driver.LeaseFailed, Leased: cur, Err: err})
 		remaining := cur.Expires.Sub(now)
@@ -287,12 +287,12 @@ func (w *leaseWatcher) renewStep(ctx context.Context, now time.Time, cur *driver
 	w.next = actAt(now, granted, w.rnd())
 }
 
-func (w *leaseWatcher) rotateStep(ctx context.Context, now time.Time, cur *driver.Leased) {
+func (w *leaseWatcher) rotateStep(ctx context.Context, cur *driver.Leased) {
 	l, err := w.issue(ctx, cur.Generation+1)
 	if ctx.Err() != nil {
 		return
 	}
-	now = time.Now()
+	now := time.Now()
 	if err != nil {
 		w.emit(driver.LeaseEvent{Kind: driver.LeaseFailed, Leased: cur, Err: err})
 		remaining := cur.Expires.Sub(now)

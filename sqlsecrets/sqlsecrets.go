@@ -208,7 +208,8 @@ func (c *genConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return c.Conn.Begin() //nolint:staticcheck // fallback documented by database/sql
+	//lint:ignore SA1019 the fallback database/sql itself uses for drivers without ConnBeginTx
+	return c.Conn.Begin()
 }
 
 func (c *genConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
