@@ -34,6 +34,7 @@ type harness struct {
 	srv     *vaulttest.Server
 	raw     *api.Client // vault/api straight to the server
 	counter *counter    // counting reverse proxy in front of the server
+	slow    *counter    // the same, adding rtt before each request (a LAN-like round trip)
 	proxy   *vaultProxy
 	dir     string
 }
@@ -98,7 +99,10 @@ func newHarness() (*harness, error) {
 		return nil, err
 	}
 	hs.raw.SetToken(srv.Token)
-	if hs.counter, err = newCounter(srv.Addr); err != nil {
+	if hs.counter, err = newCounter(srv.Addr, 0); err != nil {
+		return nil, err
+	}
+	if hs.slow, err = newCounter(srv.Addr, rtt); err != nil {
 		return nil, err
 	}
 	if hs.dir, err = os.MkdirTemp("", "vaultly-bench-"); err != nil {
@@ -120,6 +124,9 @@ func (hs *harness) close() {
 	}
 	if hs.counter != nil {
 		hs.counter.Close()
+	}
+	if hs.slow != nil {
+		hs.slow.Close()
 	}
 	if hs.srv != nil {
 		hs.srv.Stop()
@@ -260,15 +267,19 @@ func (hs *harness) client(tb testing.TB, addr, token string) *api.Client {
 	return c
 }
 
+// rtt is the delay the slow counter adds to every request: a round trip to
+// a Vault server on the same LAN, which the loopback server here lacks.
+const rtt = 2 * time.Millisecond
+
 // counter is a reverse proxy in front of the real server that counts
-// requests per "METHOD /path".
+// requests per "METHOD /path" and optionally delays each one.
 type counter struct {
 	*httptest.Server
 	mu sync.Mutex
 	n  map[string]int
 }
 
-func newCounter(target string) (*counter, error) {
+func newCounter(target string, delay time.Duration) (*counter, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, err
@@ -279,6 +290,9 @@ func newCounter(target string) (*counter, error) {
 		c.mu.Lock()
 		c.n[r.Method+" "+r.URL.Path]++
 		c.mu.Unlock()
+		if delay > 0 {
+			time.Sleep(delay) // simulated network latency, not a test of timing
+		}
 		rp.ServeHTTP(w, r)
 	}))
 	return c, nil

@@ -53,11 +53,11 @@ func TestLoad50TenReads(t *testing.T) {
 	hs := getHarness(t)
 	s := hs.store(t, hs.counter.URL, &vaultly.Options{TTL: vaultly.NoCache})
 	dst := reflect.New(loadStruct())
-	before := loadReads(hs)
+	before := loadReads(hs.counter)
 	if err := s.Load(context.Background(), dst.Interface(), &vaultly.LoadOptions{Parallelism: loadPaths}); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if got, want := loadReads(hs)-before, loadPaths; got != want {
+	if got, want := loadReads(hs.counter)-before, loadPaths; got != want {
 		t.Errorf("Load of %d fields made %d Vault reads, want %d", loadPaths*loadKeys, got, want)
 	}
 	for i := range loadPaths {
