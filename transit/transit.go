@@ -198,7 +198,7 @@ func (t *Transit) wrap(op, key string, err error) error {
 	case strings.Contains(msg, "key not found"):
 		c.Code, c.Hint = vaultly.NotFound, "no transit key named "+strconv.Quote(key)+" in mount "+t.mount
 	case strings.Contains(msg, "message authentication failed"):
-		c.Code, c.Hint = vaultly.InvalidArgument, "the ciphertext was not encrypted with key "+strconv.Quote(key)+" (or with a different context)"
+		c.Code, c.Hint = vaultly.InvalidArgument, "the ciphertext was not encrypted with key "+strconv.Quote(key)+", or its context differs"
 	default:
 		c.Code = vaultly.InvalidArgument
 	}
@@ -209,7 +209,7 @@ func (t *Transit) wrap(op, key string, err error) error {
 func (t *Transit) itemError(op, key string, i int, msg string) error {
 	e := &vaultly.Error{Op: "transit " + op, Ref: key + "[" + strconv.Itoa(i) + "]", Backend: t.backend, Code: vaultly.InvalidArgument, Err: errors.New(msg)}
 	if strings.Contains(msg, "message authentication failed") {
-		e.Hint = "the ciphertext was not encrypted with key " + strconv.Quote(key) + " (or with a different context)"
+		e.Hint = "the ciphertext was not encrypted with key " + strconv.Quote(key) + ", or its context differs"
 	}
 	return e
 }

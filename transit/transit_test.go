@@ -515,6 +515,7 @@ func TestErrors(t *testing.T) {
 				t.Errorf("code = %v, want %v (err: %v)", got, tt.code, err)
 			}
 			msg := err.Error()
+			t.Logf("error: %s", msg)
 			for _, s := range tt.contains {
 				if !strings.Contains(msg, s) {
 					t.Errorf("error %q does not contain %q", msg, s)
