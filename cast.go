@@ -78,7 +78,7 @@ func strconvReason(err error) string {
 }
 
 // jsonReason returns a value-free reason for an encoding/json error. Syntax
-// errors carry only an offset; type errors the Go field and type. Anything
+// errors carry only an offset; type errors only the Go type. Anything
 // else (including errors from user Unmarshal methods, which may quote input)
 // becomes a generic reason.
 func jsonReason(err error) string {
@@ -88,9 +88,8 @@ func jsonReason(err error) string {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		if te.Field != "" {
-			return "JSON field " + strconv.Quote(te.Field) + " does not fit " + te.Type.String()
-		}
+		// te.Field and te.Value are left out: Field holds map keys and
+		// Value can hold the number itself.
 		return "JSON value does not fit " + te.Type.String()
 	}
 	return "invalid JSON"
