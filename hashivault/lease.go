@@ -38,6 +38,11 @@ const (
 	phaseReissue              // the current one is dead: issue a replacement at next
 )
 
+type aliveLease struct {
+	id      string
+	expires time.Time
+}
+
 type retiring struct {
 	leased *driver.Leased
 	at     time.Time
@@ -68,8 +73,8 @@ type leaseWatcher struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
-	mu        sync.Mutex // guards alive
-	alive     []string   // lease IDs not yet retired, for RevokeOnClose
+	mu        sync.Mutex   // guards alive
+	alive     []aliveLease // leases issued and not known to have ended, for RevokeOnClose
 }
 
 var _ driver.LeaseWatcher = (*leaseWatcher)(nil)
@@ -117,12 +122,16 @@ func (w *leaseWatcher) Close(ctx context.Context) error {
 			return
 		}
 		w.mu.Lock()
-		ids := w.alive
+		alive := w.alive
 		w.alive = nil
 		w.mu.Unlock()
+		now := time.Now()
 		var errs []error
-		for _, id := range ids {
-			if err := w.api.revoke(ctx, id); err != nil {
+		for _, a := range alive {
+			if !now.Before(a.expires) {
+				continue
+			}
+			if err := w.api.revoke(ctx, a.id); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -156,7 +165,13 @@ func (w *leaseWatcher) issue(ctx context.Context, gen uint64) (*driver.Leased, e
 		Renewable:  s.Renewable,
 	}
 	w.mu.Lock()
-	w.alive = append(w.alive, s.LeaseID)
+	keep := w.alive[:0]
+	for _, a := range w.alive {
+		if now.Before(a.expires) {
+			keep = append(keep, a)
+		}
+	}
+	w.alive = append(keep, aliveLease{s.LeaseID, l.Expires})
 	w.mu.Unlock()
 	return l, nil
 }
@@ -218,14 +233,6 @@ func (w *leaseWatcher) retire(l *driver.Leased) {
 		return
 	}
 	w.minValid.Store(l.Generation + 1)
-	w.mu.Lock()
-	for i, id := range w.alive {
-		if id == l.Entry.Lease.ID {
-			w.alive = append(w.alive[:i], w.alive[i+1:]...)
-			break
-		}
-	}
-	w.mu.Unlock()
 	w.emit(driver.LeaseEvent{Kind: driver.LeaseRetired, Leased: l})
 }
 
@@ -258,6 +265,7 @@ func (w *leaseWatcher) renewStep(ctx context.Context, cur *driver.Leased) {
 		case leaseGone(err):
 			// Revoked out of band, expired, or forgotten by a restarted
 			// server: never renew it again; replace it now.
+			w.setAlive(cur.Entry.Lease.ID, time.Time{})
 			w.retire(cur)
 			w.phase, w.next, w.attempt = phaseReissue, now, 0
 		case notRenewable(err) || remaining < w.duration/6:
@@ -276,6 +284,7 @@ func (w *leaseWatcher) renewStep(ctx context.Context, cur *driver.Leased) {
 	l := *cur
 	l.Expires = now.Add(granted)
 	l.Renewable = s.Renewable
+	w.setAlive(l.Entry.Lease.ID, l.Expires)
 	w.cur.Store(&l)
 	w.attempt = 0
 	w.emit(driver.LeaseEvent{Kind: driver.LeaseRenewed, Leased: &l})
@@ -311,6 +320,22 @@ func (w *leaseWatcher) rotateStep(ctx context.Context, cur *driver.Leased) {
 		w.olds = append(w.olds, retiring{leased: cur, at: retireAt(now, cur.Expires)})
 	}
 	w.schedule(now, l)
+}
+
+// setAlive records a lease's new end; the zero time drops it (it is gone).
+func (w *leaseWatcher) setAlive(id string, expires time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, a := range w.alive {
+		if a.id == id {
+			if expires.IsZero() {
+				w.alive = append(w.alive[:i], w.alive[i+1:]...)
+			} else {
+				w.alive[i].expires = expires
+			}
+			return
+		}
+	}
 }
 
 func (w *leaseWatcher) emit(ev driver.LeaseEvent) {

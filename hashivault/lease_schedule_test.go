@@ -380,8 +380,8 @@ func TestLeaseWatcherNotRenewable(t *testing.T) {
 
 func TestLeaseWatcherRevokeOnClose(t *testing.T) {
 	// With rnd = 0.5 and ttl 4s / max 8s, generation 1 is renewed at 2.67s
-	// and 5.33s (capped to 2s as Vault reports whole seconds), replaced at
-	// 6.67s and retired at 7s.
+	// and 5.33s (capped to 2s as Vault reports whole seconds, so the watcher
+	// takes it to end at 7.33s), replaced at 6.67s and retired at 7s.
 	tests := []struct {
 		name   string
 		revoke bool
@@ -390,7 +390,8 @@ func TestLeaseWatcherRevokeOnClose(t *testing.T) {
 	}{
 		{"no revoke", false, 6800 * time.Millisecond, nil},
 		{"both alive in the overlap", true, 6800 * time.Millisecond, []string{"p/1", "p/2"}},
-		{"retired ones are not revoked again", true, 7200 * time.Millisecond, []string{"p/2"}},
+		{"retired but not ended: revoked too", true, 7200 * time.Millisecond, []string{"p/1", "p/2"}},
+		{"ended ones are not revoked", true, 7500 * time.Millisecond, []string{"p/2"}},
 		{"single generation", true, time.Second, []string{"p/1"}},
 	}
 	for _, tt := range tests {
