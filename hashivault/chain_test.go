@@ -22,9 +22,9 @@ func TestTokenChainRealTime(t *testing.T) {
 	)
 	srv := shared(t)
 	srv.PutKV(t, "chain/app", map[string]any{"value": "v"})
-	roleID, secretID := setupAppRole(t, srv, "approle-chain", map[string]any{"token_ttl": "4s", "token_max_ttl": "8s"})
+	mount, roleID, secretID := setupAppRole(t, srv, "approle-chain", map[string]any{"token_ttl": "4s", "token_max_ttl": "8s"})
 	proxy := faultproxy.Start(t, srv.Addr, nil)
-	b := newBackend(t, &Options{Address: proxy.URL, Auth: appRole(t, "approle-chain", roleID, secretID), KVVersion: 2})
+	b := newBackend(t, &Options{Address: proxy.URL, Auth: appRole(t, mount, roleID, secretID), KVVersion: 2})
 
 	stop := make(chan struct{})
 	time.AfterFunc(duration, func() { close(stop) })
@@ -38,7 +38,7 @@ func TestTokenChainRealTime(t *testing.T) {
 		t.Errorf("%d of %d reads failed, want 0", len(errs), reads)
 	}
 
-	logins := proxy.Requests(func(p string) bool { return p == "/v1/auth/approle-chain/login" })
+	logins := proxy.Requests(func(p string) bool { return p == "/v1/auth/"+mount+"/login" })
 	renewals := proxy.Requests(func(p string) bool { return p == "/v1/auth/token/renew-self" })
 	rejected := proxy.Requests(func(p string) bool { return strings.HasPrefix(p, "/v1/secret/") })
 	bad := 0

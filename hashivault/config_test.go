@@ -186,10 +186,10 @@ func TestConfigFileLogin(t *testing.T) {
 	clearEnv(t)
 	srv := shared(t)
 	srv.PutKV(t, "filelogin/app", map[string]any{"value": "v"})
-	roleID, secretID := setupAppRole(t, srv, "approle-file", map[string]any{"token_ttl": "1h"})
+	mount, roleID, secretID := setupAppRole(t, srv, "approle-file", map[string]any{"token_ttl": "1h"})
 	t.Setenv("TEST_APPROLE_SECRET", secretID)
 	path := writeFile(t, &FileConfig{Address: srv.Addr, Token: "hvs.CAESIInvalidInvalidInvalidInvalidInvalidInvalid",
-		Auth: &FileAuth{Method: "approle", Mount: "approle-file", Params: map[string]string{"role_id": roleID, "secret_id_env": "TEST_APPROLE_SECRET"}}})
+		Auth: &FileAuth{Method: "approle", Mount: mount, Params: map[string]string{"role_id": roleID, "secret_id_env": "TEST_APPROLE_SECRET"}}})
 	b := newBackend(t, &Options{ConfigFile: path, KVVersion: 2})
 	if _, err := b.Read(ctxT(t, 5*time.Second), "filelogin/app", 0); err != nil {
 		t.Fatalf("Read: %v", err)

@@ -139,9 +139,8 @@ type Backend struct {
 	loginErr   error
 	increment  time.Duration // TTL asked for at renewal
 
-	kvMu sync.Mutex
-	kv   int     // KV version, 0 until known
-	kvP  kvPaths // where entries live
+	kvMu sync.Mutex               // serialises KV version detection
+	kv   atomic.Pointer[kvInfo] // nil until known
 
 	loop *renew.Loop
 }

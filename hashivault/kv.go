@@ -29,14 +29,17 @@ func (b *Backend) KVVersion(ctx context.Context) (int, error) {
 // "<mount>/", for v2 the mount's own path (the "data/" or "metadata/"
 // segment goes after it) and the sub-path of Mount inside it.
 func (b *Backend) kvLayout(ctx context.Context) (int, kvPaths, error) {
+	if l := b.kv.Load(); l != nil {
+		return l.version, l.paths, nil
+	}
 	b.kvMu.Lock()
 	defer b.kvMu.Unlock()
-	if b.kv != 0 {
-		return b.kv, b.kvP, nil
+	if l := b.kv.Load(); l != nil {
+		return l.version, l.paths, nil
 	}
 	if b.s.KVVersion != 0 {
-		b.kv, b.kvP = b.s.KVVersion, kvPaths{mount: b.s.Mount + "/"}
-		return b.kv, b.kvP, nil
+		b.kv.Store(&kvInfo{b.s.KVVersion, kvPaths{mount: b.s.Mount + "/"}})
+		return b.s.KVVersion, kvPaths{mount: b.s.Mount + "/"}, nil
 	}
 	var sec *api.Secret
 	err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
@@ -72,8 +75,14 @@ func (b *Backend) kvLayout(ctx context.Context) (int, kvPaths, error) {
 			p = kvPaths{mount: mp, sub: sub}
 		}
 	}
-	b.kv, b.kvP = v, p
+	b.kv.Store(&kvInfo{v, p})
 	return v, p, nil
+}
+
+// kvInfo is what kvLayout detected, stored once.
+type kvInfo struct {
+	version int
+	paths   kvPaths
 }
 
 // kvPaths locates entries: mount is the engine's mount path with a trailing

@@ -15,24 +15,25 @@ import (
 
 func TestReadKV2(t *testing.T) {
 	srv := shared(t)
-	srv.PutKV(t, "kv2test/types", map[string]any{
+	pre := unique("kv2test")
+	srv.PutKV(t, pre+"/types", map[string]any{
 		"value": "plain", "n": 42, "f": 1.5, "neg": -7, "b": true,
 		"obj": map[string]any{"a": 1, "b": []any{"x", nil}}, "arr": []any{1, 2}, "null": nil, "quoted": `a"b`,
 	})
-	srv.PutKV(t, "kv2test/versions", map[string]any{"value": "one"})
-	srv.PutKV(t, "kv2test/versions", map[string]any{"value": "two"})
-	srv.PutKV(t, "kv2test/versions", map[string]any{"value": "three"})
+	srv.PutKV(t, pre+"/versions", map[string]any{"value": "one"})
+	srv.PutKV(t, pre+"/versions", map[string]any{"value": "two"})
+	srv.PutKV(t, pre+"/versions", map[string]any{"value": "three"})
 	c := srv.Client(t)
 	ctx := context.Background()
 	kv := c.KVv2("secret")
-	if err := kv.DeleteVersions(ctx, "kv2test/versions", []int{2}); err != nil {
+	if err := kv.DeleteVersions(ctx, pre+"/versions", []int{2}); err != nil {
 		t.Fatal(err)
 	}
-	if err := kv.Destroy(ctx, "kv2test/versions", []int{1}); err != nil {
+	if err := kv.Destroy(ctx, pre+"/versions", []int{1}); err != nil {
 		t.Fatal(err)
 	}
-	srv.PutKV(t, "kv2test/deleted", map[string]any{"value": "gone"})
-	if err := kv.Delete(ctx, "kv2test/deleted"); err != nil {
+	srv.PutKV(t, pre+"/deleted", map[string]any{"value": "gone"})
+	if err := kv.Delete(ctx, pre+"/deleted"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -49,17 +50,17 @@ func TestReadKV2(t *testing.T) {
 		wantCode driver.Code
 		wantHint string
 	}{
-		{name: "types", path: "kv2test/types", wantVer: 1, want: map[string]string{
+		{name: "types", path: pre + "/types", wantVer: 1, want: map[string]string{
 			"value": "plain", "n": "42", "f": "1.5", "neg": "-7", "b": "true",
 			"obj": `{"a":1,"b":["x",null]}`, "arr": "[1,2]", "null": "null", "quoted": `a"b`,
 		}},
-		{name: "latest", path: "kv2test/versions", wantVer: 3, want: map[string]string{"value": "three"}},
-		{name: "pinned", path: "kv2test/versions", version: 3, wantVer: 3, want: map[string]string{"value": "three"}},
-		{name: "soft-deleted version", path: "kv2test/versions", version: 2, wantCode: driver.NotFound, wantHint: "vault kv undelete -mount=secret -versions=2 kv2test/versions"},
-		{name: "destroyed version", path: "kv2test/versions", version: 1, wantCode: driver.NotFound, wantHint: "cannot be recovered"},
-		{name: "deleted latest", path: "kv2test/deleted", wantCode: driver.NotFound, wantHint: "undelete"},
-		{name: "missing version", path: "kv2test/versions", version: 9, wantCode: driver.NotFound},
-		{name: "missing entry", path: "kv2test/nothing", wantCode: driver.NotFound},
+		{name: "latest", path: pre + "/versions", wantVer: 3, want: map[string]string{"value": "three"}},
+		{name: "pinned", path: pre + "/versions", version: 3, wantVer: 3, want: map[string]string{"value": "three"}},
+		{name: "soft-deleted version", path: pre + "/versions", version: 2, wantCode: driver.NotFound, wantHint: "vault kv undelete -mount=secret -versions=2 " + pre + "/versions"},
+		{name: "destroyed version", path: pre + "/versions", version: 1, wantCode: driver.NotFound, wantHint: "cannot be recovered"},
+		{name: "deleted latest", path: pre + "/deleted", wantCode: driver.NotFound, wantHint: "undelete"},
+		{name: "missing version", path: pre + "/versions", version: 9, wantCode: driver.NotFound},
+		{name: "missing entry", path: pre + "/nothing", wantCode: driver.NotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,8 +93,9 @@ func TestReadKV2(t *testing.T) {
 
 func TestReadKV1(t *testing.T) {
 	srv := shared(t)
-	srv.EnableSecrets(t, "kvone", "kv", map[string]string{"version": "1"})
-	srv.Write(t, "kvone/team/app", map[string]any{"value": "v1", "port": 5432})
+	kvone := unique("kvone")
+	srv.EnableSecrets(t, kvone, "kv", map[string]string{"version": "1"})
+	srv.Write(t, kvone+"/team/app", map[string]any{"value": "v1", "port": 5432})
 	tests := []struct {
 		name     string
 		opts     Options
@@ -102,11 +104,11 @@ func TestReadKV1(t *testing.T) {
 		want     map[string]string
 		wantCode driver.Code
 	}{
-		{name: "detected", opts: Options{Mount: "kvone"}, path: "team/app", want: map[string]string{"value": "v1", "port": "5432"}},
-		{name: "explicit", opts: Options{Mount: "kvone", KVVersion: 1}, path: "team/app", want: map[string]string{"value": "v1", "port": "5432"}},
-		{name: "mount with prefix", opts: Options{Mount: "/kvone/team/"}, path: "app", want: map[string]string{"value": "v1", "port": "5432"}},
-		{name: "missing", opts: Options{Mount: "kvone"}, path: "team/none", wantCode: driver.NotFound},
-		{name: "version on v1", opts: Options{Mount: "kvone"}, path: "team/app", version: 2, wantCode: driver.InvalidArgument},
+		{name: "detected", opts: Options{Mount: kvone}, path: "team/app", want: map[string]string{"value": "v1", "port": "5432"}},
+		{name: "explicit", opts: Options{Mount: kvone, KVVersion: 1}, path: "team/app", want: map[string]string{"value": "v1", "port": "5432"}},
+		{name: "mount with prefix", opts: Options{Mount: "/" + kvone + "/team/"}, path: "app", want: map[string]string{"value": "v1", "port": "5432"}},
+		{name: "missing", opts: Options{Mount: kvone}, path: "team/none", wantCode: driver.NotFound},
+		{name: "version on v1", opts: Options{Mount: kvone}, path: "team/app", version: 2, wantCode: driver.InvalidArgument},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,9 +2,11 @@ package hashivault
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,10 +90,17 @@ func rootBackend(t testing.TB, srv *vaulttest.Server, o *Options) *Backend {
 	return newBackend(t, o)
 }
 
-// setupAppRole enables AppRole at auth/<mount> with a role "app" reading
-// everything, and returns its role_id and a secret_id.
-func setupAppRole(t testing.TB, srv *vaulttest.Server, mount string, role map[string]any) (roleID, secretID string) {
+var seq atomic.Int64
+
+// unique returns name with a suffix unique in this test binary, so tests can
+// run with -count=N against the shared server.
+func unique(name string) string { return fmt.Sprintf("%s-%d", name, seq.Add(1)) }
+
+// setupAppRole enables AppRole at auth/<base>-N with a role "app" reading
+// everything, and returns the mount, its role_id and a secret_id.
+func setupAppRole(t testing.TB, srv *vaulttest.Server, base string, role map[string]any) (mount, roleID, secretID string) {
 	t.Helper()
+	mount = unique(base)
 	srv.EnableAuth(t, mount, "approle")
 	srv.WritePolicy(t, "reader", `path "*" { capabilities = ["read", "list"] }`)
 	data := map[string]any{"token_policies": "reader"}
@@ -109,7 +118,7 @@ func setupAppRole(t testing.TB, srv *vaulttest.Server, mount string, role map[st
 	if err != nil {
 		t.Fatal(err)
 	}
-	return roleID, sec.Data["secret_id"].(string)
+	return mount, roleID, sec.Data["secret_id"].(string)
 }
 
 func ctxT(t testing.TB, d time.Duration) context.Context {
@@ -117,7 +126,6 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
-
 
 type (
 	apiClient = api.Client

@@ -61,10 +61,10 @@ func readers(b *Backend, n int, path string, stop <-chan struct{}) (reads int64,
 func TestReloginOnceWhenRevoked(t *testing.T) {
 	srv := shared(t)
 	srv.PutKV(t, "revoke/app", map[string]any{"value": "v"})
-	roleID, secretID := setupAppRole(t, srv, "approle-revoke", map[string]any{"token_ttl": "1h"})
+	mount, roleID, secretID := setupAppRole(t, srv, "approle-revoke", map[string]any{"token_ttl": "1h"})
 	proxy := faultproxy.Start(t, srv.Addr, nil)
-	b := newBackend(t, &Options{Address: proxy.URL, Auth: appRole(t, "approle-revoke", roleID, secretID), KVVersion: 2})
-	loginPath := "/v1/auth/approle-revoke/login"
+	b := newBackend(t, &Options{Address: proxy.URL, Auth: appRole(t, mount, roleID, secretID), KVVersion: 2})
+	loginPath := "/v1/auth/" + mount + "/login"
 	if got := proxy.Count(loginPath); got != 1 {
 		t.Fatalf("logins after New = %d, want 1", got)
 	}
@@ -156,15 +156,15 @@ func TestTokenFactory(t *testing.T) {
 
 func TestRevokeOnClose(t *testing.T) {
 	srv := shared(t)
-	roleID, secretID := setupAppRole(t, srv, "approle-close", map[string]any{"token_ttl": "1h"})
+	mount, roleID, secretID := setupAppRole(t, srv, "approle-close", map[string]any{"token_ttl": "1h"})
 	static := srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"root"}, TTL: "1h"})
 	tests := []struct {
 		name      string
 		opts      Options
 		wantValid bool
 	}{
-		{name: "approle revoked", opts: Options{Auth: appRole(t, "approle-close", roleID, secretID), RevokeOnClose: true}, wantValid: false},
-		{name: "approle kept", opts: Options{Auth: appRole(t, "approle-close", roleID, secretID)}, wantValid: true},
+		{name: "approle revoked", opts: Options{Auth: appRole(t, mount, roleID, secretID), RevokeOnClose: true}, wantValid: false},
+		{name: "approle kept", opts: Options{Auth: appRole(t, mount, roleID, secretID)}, wantValid: true},
 		{name: "caller token never revoked", opts: Options{Token: static, RevokeOnClose: true}, wantValid: true},
 	}
 	for _, tt := range tests {

@@ -59,7 +59,7 @@ type Request struct {
 	Time   time.Time
 	Method string
 	Path   string
-	Status int // the status returned to the client; 0 when dropped
+	Status int // the status returned to the client; 0 when dropped or still in flight
 }
 
 // Proxy forwards to a target server and injects faults. Create it with New
@@ -77,7 +77,7 @@ type Proxy struct {
 
 	mu     sync.Mutex
 	faults []*Fault
-	log    []Request
+	log    []*Request
 }
 
 // New starts a proxy to target (e.g. a vaulttest.Server's Addr). transport
@@ -174,7 +174,7 @@ func (p *Proxy) Requests(match func(path string) bool) []Request {
 	var out []Request
 	for _, r := range p.log {
 		if match == nil || match(r.Path) {
-			out = append(out, r)
+			out = append(out, *r)
 		}
 	}
 	return out
@@ -209,9 +209,19 @@ func (p *Proxy) pick(r *http.Request) *Fault {
 	return nil
 }
 
-func (p *Proxy) record(r *http.Request, status int, at time.Time) {
+// begin logs r as it arrives, so that counts include requests still in
+// flight; finish sets the status it got.
+func (p *Proxy) begin(r *http.Request) *Request {
 	p.mu.Lock()
-	p.log = append(p.log, Request{Time: at, Method: r.Method, Path: r.URL.Path, Status: status})
+	defer p.mu.Unlock()
+	req := &Request{Time: time.Now(), Method: r.Method, Path: r.URL.Path}
+	p.log = append(p.log, req)
+	return req
+}
+
+func (p *Proxy) finish(req *Request, status int) {
+	p.mu.Lock()
+	req.Status = status
 	p.mu.Unlock()
 }
 
@@ -242,7 +252,7 @@ func (s *statusRecorder) Flush() {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
-	at := time.Now()
+	i := p.begin(r)
 	f := p.pick(r)
 	if f != nil && f.Stall != 0 {
 		var timer <-chan time.Time
@@ -254,16 +264,16 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-timer:
 		case <-r.Context().Done():
-			p.record(r, 0, at)
+			p.finish(i, 0)
 			return
 		case <-p.ctx.Done():
-			p.record(r, 0, at)
+			p.finish(i, 0)
 			return
 		}
 	}
 	switch {
 	case f != nil && f.Drop:
-		p.record(r, 0, at)
+		p.finish(i, 0)
 		hj, ok := w.(http.Hijacker)
 		if !ok {
 			panic(http.ErrAbortHandler)
@@ -278,13 +288,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		conn.Close()
 		return
 	case f != nil && f.Status != 0:
-		p.record(r, f.Status, at)
+		p.finish(i, f.Status)
 		writeError(w, f.Status, f.RetryAfter, "faultproxy: injected "+http.StatusText(f.Status))
 		return
 	}
 	rec := &statusRecorder{ResponseWriter: w}
 	p.rp.ServeHTTP(rec, r)
-	p.record(r, rec.status, at)
+	p.finish(i, rec.status)
 }
 
 func writeError(w http.ResponseWriter, status int, retryAfter, msg string) {
