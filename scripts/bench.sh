@@ -19,7 +19,7 @@ export VAULTLY_REQUIRE_VAULT=1 # a missing Vault fails instead of skipping
 bash scripts/vault-bin.sh >/dev/null
 mkdir -p "$OUT"
 
-echo "== machine: $(nproc) CPUs, $(uname -sm), $($GO version | cut -d' ' -f3)" | tee "$OUT/machine.txt"
+echo "== machine: $(nproc) CPUs, $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sm), $($GO version | cut -d' ' -f3), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/machine.txt"
 
 echo "== KV read, Load, cold key (bench/)"
 $GO test ./bench -run '^$' -bench 'KVRead|Load50|ColdKey' -benchmem -count "$COUNT" -timeout 30m | tee "$OUT/bench.txt"
