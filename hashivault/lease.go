@@ -112,8 +112,9 @@ func newLeaseWatcher(ctx context.Context, a leaseAPI, path, backend string, opts
 func (w *leaseWatcher) Current() *driver.Leased { return w.cur.Load() }
 func (w *leaseWatcher) MinValid() uint64        { return w.minValid.Load() }
 
-// Close stops the loop, waits for it and, if asked, revokes every lease not
-// yet retired. Safe to call more than once.
+// Close stops the loop, waits for it and, if asked, revokes every lease it
+// issued that has not ended (retired ones included). Safe to call more than
+// once.
 func (w *leaseWatcher) Close(ctx context.Context) error {
 	w.closeOnce.Do(func() {
 		w.cancel()
@@ -181,6 +182,10 @@ func (w *leaseWatcher) schedule(now time.Time, l *driver.Leased) {
 	w.duration = l.Entry.Lease.Duration
 	w.obtained = now
 	w.attempt = 0
+	if l.Entry.Lease.Duration <= 0 {
+		w.next = time.Time{} // a lease without an end: nothing to do
+		return
+	}
 	w.next = actAt(now, l.Expires.Sub(now), w.rnd())
 	if l.Renewable {
 		w.phase = phaseRenew
@@ -196,19 +201,23 @@ func (w *leaseWatcher) loop(ctx context.Context) {
 	for {
 		next := w.next
 		for _, o := range w.olds {
-			if o.at.Before(next) {
+			if next.IsZero() || o.at.Before(next) {
 				next = o.at
 			}
 		}
-		t.Reset(max(time.Until(next), 0))
+		var fire <-chan time.Time
+		if !next.IsZero() {
+			t.Reset(max(time.Until(next), 0))
+			fire = t.C
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-fire:
 		}
 		now := time.Now()
 		w.retireDue(now)
-		if !now.Before(w.next) {
+		if !w.next.IsZero() && !now.Before(w.next) {
 			w.step(ctx)
 		}
 	}
@@ -281,6 +290,11 @@ func (w *leaseWatcher) renewStep(ctx context.Context, cur *driver.Leased) {
 		return
 	}
 	granted := time.Duration(s.LeaseDuration) * time.Second
+	if granted <= 0 {
+		// Nothing left to renew: replace it while it may still work.
+		w.phase, w.next, w.attempt = phaseRotate, now, 0
+		return
+	}
 	l := *cur
 	l.Expires = now.Add(granted)
 	l.Renewable = s.Renewable

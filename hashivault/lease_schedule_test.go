@@ -440,3 +440,21 @@ func (n *noLeaseAPI) issue(ctx context.Context, path string) (*api.Secret, error
 }
 
 func half() float64 { return 0.5 }
+
+func TestLeaseWatcherLeaseWithoutEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScripted(0, time.Hour)
+		var rec recorder
+		w, err := newLeaseWatcher(t.Context(), s, "p", "vault", &driver.LeaseOptions{Notify: rec.notify}, half)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(24 * time.Hour) // hangs (test timeout) if the loop spins
+		if err := w.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if s.issues != 1 || len(s.renews) != 0 || len(rec.kinds()) != 0 {
+			t.Errorf("a lease without an end: %d issues, renewals %v, events %v; want 1 issue and nothing else", s.issues, s.renews, rec.kinds())
+		}
+	})
+}
