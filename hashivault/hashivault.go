@@ -335,7 +335,7 @@ func (b *Backend) Call(ctx context.Context, fn func(ctx context.Context, c *api.
 		return errClosed
 	}
 	ctx = withCallInfo(ctx)
-	err, gen := b.callOnce(ctx, fn)
+	gen, err := b.callOnce(ctx, fn)
 	if err == nil {
 		return nil
 	}
@@ -349,17 +349,18 @@ func (b *Backend) Call(ctx context.Context, fn func(ctx context.Context, c *api.
 		}
 		return &driver.Error{Code: code, Err: &vaultError{msg: "token rejected and login again failed: " + scrub(lerr.Error(), b.currentToken()), cause: lerr}}
 	}
-	err, _ = b.callOnce(ctx, fn)
+	_, err = b.callOnce(ctx, fn)
 	return b.mapErr(ctx, err)
 }
 
-func (b *Backend) callOnce(ctx context.Context, fn func(ctx context.Context, c *api.Client) error) (error, uint64) {
+// callOnce runs fn once and returns the token generation it used.
+func (b *Backend) callOnce(ctx context.Context, fn func(ctx context.Context, c *api.Client) error) (uint64, error) {
 	c, gen, release, err := b.acquire()
 	if err != nil {
-		return err, 0
+		return 0, err
 	}
 	defer release()
-	return fn(ctx, c.c), gen
+	return gen, fn(ctx, c.c)
 }
 
 // mapErr maps err and adds the Retry-After the server sent, if any.
