@@ -203,7 +203,8 @@ func TestLoad(t *testing.T) {
 
 func TestLoadValidation(t *testing.T) {
 	type unexported struct {
-		ok     string `secret:"a:b"` //nolint:unused
+		//lint:ignore U1000 a tag on an unexported field is what this case tests
+		ok     string `secret:"a:b"`
 		Public string
 	}
 	type badOpt struct {
