@@ -256,3 +256,32 @@ func TestLeaseErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLeaseVaultSealed: the real server sealed across the renewal time and
+// unsealed before the lease ends: renewals back off while it is sealed (no
+// storm), and the handle ends up with working credentials.
+func TestLeaseVaultSealed(t *testing.T) {
+	e := startLeaseEnv(t, "4s", "30s")
+	var ev events
+	w, err := e.b.Lease(t.Context(), e.path, &driver.LeaseOptions{Notify: ev.notify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	issued := w.Current().Issued
+	e.vault.Seal(t)
+	e.proxy.ResetCounts()
+	time.Sleep(time.Until(issued.Add(3300 * time.Millisecond)))
+	sealedRenews := e.proxy.Count(renewPath)
+	e.vault.Unseal(t)
+	if sealedRenews < 1 || sealedRenews > 6 {
+		t.Errorf("renew requests while sealed = %d, want 1..6", sealedRenews)
+	}
+	if ev.count(driver.LeaseFailed) == 0 {
+		t.Error("no failed events while sealed")
+	}
+	if !waitFor(5*time.Second, func() bool { return e.login(w.Current()) == nil }) {
+		t.Fatalf("no working credentials within 5s of unsealing (generation %d)", w.Current().Generation)
+	}
+	t.Logf("renew requests while sealed: %d; generation after unseal: %d", sealedRenews, w.Current().Generation)
+}
