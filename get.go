@@ -8,8 +8,25 @@ import (
 )
 
 // GetAs reads ref through s, like Store.Get, and converts the value to T with
-// the cast rules of Load. string, int and bool take a fast path that does
-// not allocate on a warm (cached) key; other types go through reflection.
+// the cast rules that Load, Live and Secret's Unmarshal methods also use.
+// Backend values are text: strings as they are, other JSON values as their
+// JSON encoding (42 as "42", objects and arrays as JSON).
+//
+//   - string as is; []byte: the bytes of the text as is (not base64)
+//   - bool: true/false, 1/0, yes/no, on/off, in any case
+//   - int, int8…int64, uint…uint64, uintptr: base 10, with range checks
+//   - float32, float64: strconv.ParseFloat, with range checks
+//   - time.Duration: time.ParseDuration ("90s", "1h30m"); time.Time: RFC 3339
+//   - url.URL and *url.URL: url.Parse
+//   - types whose pointer implements encoding.TextUnmarshaler, then
+//     json.Unmarshaler (given the text if it is valid JSON, else the text as
+//     a JSON string)
+//   - slices, arrays, maps and structs: encoding/json
+//   - Secret[T] and *T of any of these
+//
+// Surrounding white space is ignored for bools, numbers, durations and
+// times. string, int and bool take a fast path that does not allocate on a
+// warm (cached) key; other types go through reflection.
 //
 // A value that does not convert is an InvalidArgument *Error naming ref and
 // T, never the value. GetAs is safe for concurrent use.

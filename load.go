@@ -30,17 +30,43 @@ type LoadOptions struct {
 const DefaultLoadParallelism = 8
 
 // Load fills the tagged fields of the struct dst points to with secrets
-// read through s. See the package documentation (and docs/readme/binding.md)
-// for the tag grammar and the cast rules; in short:
+// read through s:
 //
 //	type Config struct {
-//		Env      string              // untagged: usable as {Env}
-//		Password vaultly.Value       `secret:"myapp/{Env}/db:password"`
-//		Port     int                 `secret:"myapp/{Env}/db:port,default=5432"`
-//		TLS      map[string]string   `secret:"myapp/{Env}/tls"` // the whole entry
-//		API      *APIConfig          `secret:",prefix=myapp/{Env}/api"`
+//		Env      string               // untagged: usable as {Env}
+//		Password vaultly.Value        `secret:"myapp/{Env}/db:password"`
+//		Port     int                  `secret:"myapp/{Env}/db:port,default=5432"`
+//		TLS      map[string]string    `secret:"myapp/{Env}/tls"` // the whole entry
+//		API      *APIConfig           `secret:",prefix=myapp/{Env}/api"`
 //		Token    vaultly.Live[string] `secret:"myapp/token,ttl=1m"`
 //	}
+//
+// The tag is `secret:"PATH[:KEY][,OPTION]..."`. PATH is relative to the
+// backend's mount, leading '/' optional; without ":KEY" the Store's default
+// key ("value") is read, except that a map or struct field (or Secret/Live
+// of one) without ":KEY" binds the whole entry: map[string]T gets every
+// key, a struct gets each exported field from the key named by its json tag
+// (or Go name; matched case-insensitively as a fallback; json:"-" skips;
+// missing keys leave the field zero). The options are:
+//
+//	ttl=DURATION   cache the entry this long (time.ParseDuration, > 0)
+//	ttl=nocache    never cache: every read goes to the backend (NoCache)
+//	ttl=forever    cache until Refresh/RefreshAll/Invalidate (UntilRefreshed)
+//	version=N      read version N (>= 1) instead of the latest
+//	required       the entry and key must exist (the default)
+//	optional       a missing entry or key leaves the field as it was
+//	default=TEXT   a missing entry or key gives TEXT, cast like a value;
+//	               must come last: TEXT runs to the end and may hold commas
+//	prefix=PATH    on a nested struct or pointer to struct, instead of a
+//	               path: PATH is prepended to every path inside it
+//
+// "{name}" in a path, key or prefix is replaced by LoadOptions.Vars[name],
+// else by the untagged exported field name (string, integer or bool) of the
+// struct holding the tag or of an enclosing one; an unknown or empty name is
+// an error. Untagged struct (and pointer to struct) fields are walked when
+// they hold tags; `secret:"-"` skips a field. Field types may be any type of
+// the cast rules (see GetAs), pointers to them (allocated when set), Secret
+// of them, and Live of them.
 //
 // Load works in three steps. First it validates every tag and type and
 // expands every placeholder; any problem (unknown option, tag on an
