@@ -25,6 +25,8 @@ type Ref struct {
 
 // ParseRef parses "path[:key]" (leading '/' optional) or the URI form
 // "vault://path[:key][?version=N]". The key is what follows the last ':'.
+// In the URI form, path and key are percent-decoded after that split (so
+// %3A is a ':' inside the path and %3F a '?').
 // Errors have code InvalidArgument and name the input, which is a reference
 // and never a secret.
 func ParseRef(s string) (Ref, error) {
@@ -52,15 +54,30 @@ func ParseRef(s string) (Ref, error) {
 			}
 		}
 	}
+	uri := len(s) != len(in)
 	path := s
 	if i := strings.LastIndexByte(s, ':'); i >= 0 {
 		path, r.Key = s[:i], s[i+1:]
 		if r.Key == "" {
 			return Ref{}, refError(in, "empty key after ':'")
 		}
+		if uri && strings.Contains(r.Key, "%") {
+			k, err := url.PathUnescape(r.Key)
+			if err != nil {
+				return Ref{}, refError(in, "malformed percent-escape in key")
+			}
+			r.Key = k
+		}
 		if err := checkChars(r.Key); err != "" {
 			return Ref{}, refError(in, "key "+err)
 		}
+	}
+	if uri && strings.Contains(path, "%") {
+		p, err := url.PathUnescape(path)
+		if err != nil {
+			return Ref{}, refError(in, "malformed percent-escape in path")
+		}
+		path = p
 	}
 	p, msg := cleanPath(path)
 	if msg != "" {
@@ -93,17 +110,25 @@ func (r Ref) String() string {
 	return s
 }
 
-// URI returns the reference in vault://path[:key][?version=N] form.
+// URI returns the reference in vault://path[:key][?version=N] form. In
+// path and key, '%' and '?' are percent-escaped, and ':' in the key (and in
+// the path of a reference without key), so that ParseRef(r.URI()) == r.
 func (r Ref) URI() string {
-	s := URIScheme + r.Path
+	p := uriEscaper.Replace(r.Path)
+	if r.Key == "" {
+		p = strings.ReplaceAll(p, ":", "%3A")
+	}
+	s := URIScheme + p
 	if r.Key != "" {
-		s += ":" + r.Key
+		s += ":" + strings.ReplaceAll(uriEscaper.Replace(r.Key), ":", "%3A")
 	}
 	if r.Version != 0 {
 		s += "?version=" + strconv.Itoa(r.Version)
 	}
 	return s
 }
+
+var uriEscaper = strings.NewReplacer("%", "%25", "?", "%3F")
 
 // CleanPath validates and cleans an entry path (no key): the leading '/' is
 // dropped; empty, '.' and '..' segments and control characters are rejected
