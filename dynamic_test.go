@@ -19,6 +19,7 @@ import (
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/hashivault"
 	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/memsecrets"
 	"github.com/vaultly/vaultly/sqlsecrets"
 )
 
@@ -404,5 +405,23 @@ func TestDynamicRealRotation(t *testing.T) {
 	want := []got{{"rotated", 2, 1}, {"retired", 1, 0}}
 	if diff := cmp.Diff(want, kinds, cmp.AllowUnexported(got{})); diff != "" {
 		t.Errorf("events other than renewals (-want +got):\n%s", diff)
+	}
+}
+
+// The `dynamic` tag lives beside Load's `secret` tag: Load leaves it alone.
+func TestLoadIgnoresDynamicFields(t *testing.T) {
+	b := memsecrets.New(nil)
+	b.Set("app/cfg", map[string]any{"name": "x"})
+	s := vaultly.New(b, nil)
+	defer s.Close()
+	var cfg struct {
+		Name string                                        `secret:"app/cfg:name"`
+		DB   *vaultly.Dynamic[vaultly.DatabaseCredentials] `dynamic:"database/creds/app"`
+	}
+	if err := s.Load(t.Context(), &cfg, nil); err != nil {
+		t.Fatalf("Load on a struct with a dynamic field: %v", err)
+	}
+	if cfg.Name != "x" || cfg.DB != nil {
+		t.Errorf("Load set Name=%q DB=%v, want x and nil", cfg.Name, cfg.DB)
 	}
 }
