@@ -606,3 +606,91 @@ type Fifty struct {
 	F48 string        `secret:"svc/p9:k3"`
 	F49 vaultly.Value `secret:"svc/p9:k4"`
 }
+
+type Embedded struct {
+	Key string `secret:"emb:key"`
+}
+
+type Leaf struct {
+	Name string `secret:"{Region}/{Tier}:name"`
+}
+
+type Mid struct {
+	Tier string // placeholder source for Leaf
+	Leaf Leaf   // untagged, walked
+	LP   *Leaf  `secret:",prefix=p"`
+	Skip *Leaf  `secret:"-"`
+}
+
+type Node struct {
+	V    string `secret:"n:v"`
+	Next *Node
+}
+
+func TestLoadNesting(t *testing.T) {
+	type Root struct {
+		Embedded
+		Region string
+		Mid    Mid
+		Ptr    *Mid
+	}
+	b := newEntries(map[string]map[string]string{
+		"emb":       {"key": "ek"},
+		"eu/gold":   {"name": "eu-gold"},
+		"p/eu/gold": {"name": "p-eu-gold"},
+		"us/gold":   {"name": "us-gold"},
+		"p/us/gold": {"name": "p-us-gold"},
+	})
+	s := newStore(t, b)
+	t.Run("fields and vars", func(t *testing.T) {
+		r := Root{Region: "eu", Mid: Mid{Tier: "gold"}}
+		if err := s.Load(t.Context(), &r, nil); err == nil || !strings.Contains(err.Error(), "Root.Ptr.Leaf.Name: invalid argument: placeholder {Tier} is empty") {
+			t.Fatalf("Load() = %v, want an empty-placeholder error for the nil pointer's field", err)
+		}
+		// Vars win over fields.
+		if err := s.Load(t.Context(), &r, &vaultly.LoadOptions{Vars: map[string]string{"Region": "us", "Tier": "gold"}}); err != nil {
+			t.Fatalf("Load() = %v", err)
+		}
+		got := []string{r.Key, r.Mid.Leaf.Name, r.Mid.LP.Name, r.Ptr.Leaf.Name, r.Ptr.LP.Name}
+		want := []string{"ek", "us-gold", "p-us-gold", "us-gold", "p-us-gold"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Load() mismatch (-want +got):\n%s", diff)
+		}
+		if r.Mid.Skip != nil || r.Ptr.Skip != nil {
+			t.Errorf(`secret:"-" field was set`)
+		}
+	})
+	t.Run("recursive type", func(t *testing.T) {
+		var n Node
+		err := s.Load(t.Context(), &n, nil)
+		if err == nil || !strings.Contains(err.Error(), "load Node.Next: invalid argument: recursive struct type vaultly_test.Node") {
+			t.Errorf("Load() = %v, want a recursive type error", err)
+		}
+	})
+	t.Run("canceled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		s2 := newStore(t, b)
+		var e Embedded
+		err := s2.Load(ctx, &e, nil)
+		if !errors.Is(err, vaultly.ErrCanceled) {
+			t.Errorf("Load(canceled ctx) = %v, want Canceled", err)
+		}
+	})
+	t.Run("concurrent", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				r := Root{Region: "eu", Mid: Mid{Tier: "gold"}, Ptr: &Mid{Tier: "gold"}}
+				if err := s.Load(t.Context(), &r, nil); err != nil {
+					t.Errorf("Load() = %v", err)
+					return
+				}
+				if r.Ptr.Leaf.Name != "eu-gold" || r.Mid.LP.Name != "p-eu-gold" {
+					t.Errorf("Load() = %q, %q", r.Ptr.Leaf.Name, r.Mid.LP.Name)
+				}
+			})
+		}
+		wg.Wait()
+	})
+}
