@@ -691,13 +691,14 @@ func (s *Store) load(ctx context.Context, es *entrySlot, epoch uint64) (*driver.
 	}
 	s.log.Debug("vaultly: backend read", "backend", s.name, "path", es.path, "version", es.version, "attempts", attempts, "elapsed", time.Since(start))
 	if s.ttl != NoCache && s.epoch.Load() == epoch && !es.dead.Load() {
-		s.publish(es, e)
+		s.publish(es, e, epoch)
 	}
 	return e, nil
 }
 
 // publish caches e in es, with timers for the default TTL and refresh-ahead.
-func (s *Store) publish(es *entrySlot, e *driver.Entry) {
+// An invalidation that races with it wins: the entry is dropped again.
+func (s *Store) publish(es *entrySlot, e *driver.Entry, epoch uint64) {
 	st := &entryState{e: e, fetched: time.Now(), r: rand.Float64()}
 	if s.ttl != UntilRefreshed {
 		st.timers[0] = time.AfterFunc(s.ttl, func() { st.expired.Store(true) })
@@ -709,8 +710,10 @@ func (s *Store) publish(es *entrySlot, e *driver.Entry) {
 		old.stop()
 	}
 	es.used.Store(true)
-	if es.dead.Load() { // evicted or closed meanwhile
-		s.drop(es)
+	if es.dead.Load() || s.epoch.Load() != epoch { // evicted, closed or invalidated meanwhile
+		if es.state.CompareAndSwap(st, nil) {
+			st.stop()
+		}
 	}
 }
 
