@@ -175,7 +175,8 @@ func (d *Dynamic[T]) MinValid() uint64 { return d.w.MinValid() }
 // while fn runs, so a slow fn delays only its own later events, never the
 // renewals or other subscribers. The returned stop ends the subscription and
 // waits for a call in progress; events still queued are not delivered.
-// Close delivers every queued event, then ends all subscriptions.
+// Close delivers every queued event, then ends all subscriptions. fn must
+// not call stop or Close itself (they wait for fn to return).
 func (d *Dynamic[T]) Subscribe(fn func(DynamicEvent[T])) (stop func()) {
 	s := &subscriber[T]{fn: fn, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	d.mu.Lock()
@@ -218,7 +219,7 @@ func (d *Dynamic[T]) notify(ev driver.LeaseEvent) {
 	cur := d.cur.Load()
 	out := DynamicEvent[T]{Kind: ev.Kind}
 	if ev.Err != nil {
-		out.Err = WrapError("renew", d.path, d.backend, ev.Err)
+		out.Err = WrapError("lease", d.path, d.backend, ev.Err)
 	}
 	var err error
 	switch ev.Kind {
