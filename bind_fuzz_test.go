@@ -93,7 +93,7 @@ func FuzzCast(f *testing.F) {
 		var sec Secret[int]
 		if err := sec.UnmarshalJSON([]byte(raw)); err != nil {
 			rest, ok := strings.CutPrefix(err.Error(), "vaultly: decode: invalid argument: ")
-			if !ok || rest != "cannot decode JSON into int" && !castErrorRE.MatchString(rest) {
+			if !ok || !castErrorRE.MatchString(rest) {
 				t.Errorf("Secret[int].UnmarshalJSON(%q) = %q: not a fixed message", raw, err)
 			}
 		}

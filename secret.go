@@ -2,7 +2,6 @@ package vaultly
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -81,21 +80,23 @@ func (s *Secret[T]) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// UnmarshalJSON sets s from JSON: a JSON value decoding into T, or a JSON
-// string converted with the cast rules of T (so "42" fills a Secret[int]).
-// Errors name the target type, never the input.
+// UnmarshalJSON sets s from JSON: a JSON string is converted with the cast
+// rules of T, as Load would convert it (so "5432" fills a Secret[int] and
+// "abc" a Secret[[]byte] with the three bytes, not base64); any other JSON
+// value is decoded into T by encoding/json. Errors name the target type,
+// never the input.
 func (s *Secret[T]) UnmarshalJSON(data []byte) error {
-	p := new(T)
 	var str string
-	if json.Unmarshal(data, p) == nil {
-		s.p = p
-		return nil
-	}
-	if json.Unmarshal(data, &str) == nil {
+	if len(data) > 0 && data[0] == '"' && json.Unmarshal(data, &str) == nil {
 		return s.UnmarshalText([]byte(str))
 	}
-	return &Error{Op: "decode", Code: InvalidArgument,
-		Err: errors.New("cannot decode JSON into " + typeName[T]())}
+	p := new(T)
+	if err := json.Unmarshal(data, p); err != nil {
+		return &Error{Op: "decode", Code: InvalidArgument,
+			Err: newCastError(reflect.TypeFor[T](), jsonReason(err))}
+	}
+	s.p = p
+	return nil
 }
 
 // secretTarget is how Load and the cast rules find a Secret of any T.

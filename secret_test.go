@@ -211,6 +211,10 @@ func TestSecretUnmarshal(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("json.Unmarshal mismatch (-want +got):\n%s", diff)
 	}
+	var raw vaultly.Secret[[]byte]
+	if err := json.Unmarshal([]byte(`"abcd"`), &raw); err != nil || string(raw.Reveal()) != "abcd" {
+		t.Errorf("Secret[[]byte] from JSON \"abcd\" = %q, %v; want the bytes abcd (no base64)", raw.Reveal(), err)
+	}
 	var d vaultly.Secret[time.Duration]
 	if err := d.UnmarshalText([]byte("90s")); err != nil || d.Reveal() != 90*time.Second {
 		t.Errorf("UnmarshalText(90s) = %v, %v; want 1m30s, nil", d.Reveal(), err)
