@@ -201,7 +201,7 @@ func (t *Transit) Key(ctx context.Context, key string) (*KeyInfo, error) {
 		return nil, t.invalid("read key", key, err.Error())
 	}
 	var out map[string]any
-	err := t.c.Call(ctx, func(ctx context.Context, c *api.Client) error {
+	err := t.call(ctx, "read key", func(ctx context.Context, c *api.Client) error {
 		s, err := c.Logical().ReadWithContext(ctx, t.mount+"/keys/"+url.PathEscape(key))
 		if err != nil {
 			return err

@@ -33,6 +33,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	vaultly "github.com/vaultly/vaultly"
+	"github.com/vaultly/vaultly/retry"
 )
 
 // Caller runs fn with an authenticated Vault client and returns fn's error
@@ -48,6 +49,13 @@ type Options struct {
 	Mount string
 	// Backend is the name errors report as their backend. Default "vault".
 	Backend string
+	// Retry is the policy for requests that fail with a retryable code
+	// (Unavailable, ResourceExhausted; Retry-After honoured). A Transit
+	// does not go through a Store, so this is the one retry layer. RotateKey
+	// is never retried: a rotation whose answer was lost may have happened.
+	// Default: nil means retry's defaults (4 attempts, full-jitter backoff
+	// from 100ms, 30s budget); &retry.Policy{MaxAttempts: 1} disables.
+	Retry *retry.Policy
 }
 
 // Transit encrypts, decrypts, signs and MACs with named keys of one transit
@@ -56,6 +64,7 @@ type Transit struct {
 	c       Caller
 	mount   string
 	backend string
+	retry   *retry.Policy
 }
 
 // New returns a Transit that sends its requests through b. b must not be nil.
@@ -71,6 +80,7 @@ func New(b Caller, opts *Options) (*Transit, error) {
 		if opts.Backend != "" {
 			t.backend = opts.Backend
 		}
+		t.retry = opts.Retry
 	}
 	if err := checkName("mount", t.mount, true); err != nil {
 		return nil, &vaultly.Error{Op: "transit new", Code: vaultly.Config, Err: err}
@@ -114,7 +124,7 @@ func (t *Transit) write(ctx context.Context, op, key, path string, data map[stri
 		return nil, t.invalid(op, key, err.Error())
 	}
 	var out map[string]any
-	err := t.c.Call(ctx, func(ctx context.Context, c *api.Client) error {
+	err := t.call(ctx, op, func(ctx context.Context, c *api.Client) error {
 		s, err := c.Logical().WriteWithContext(ctx, path, data)
 		if err != nil {
 			return err
@@ -146,14 +156,17 @@ func (t *Transit) writeBatch(ctx context.Context, op, key, path string, data map
 		return nil, t.invalid(op, key, "cannot encode request")
 	}
 	var results []map[string]any
-	err = t.c.Call(ctx, func(ctx context.Context, c *api.Client) error {
+	err = t.call(ctx, op, func(ctx context.Context, c *api.Client) error {
 		// Logical().WriteRawWithContext cancels its timeout context before
 		// the caller can read a 200 body, and WriteWithContext drops the
 		// body of a 400; a batch needs both, so this is the raw request.
+		// Cancelling rctx once the body is read releases its timer.
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
 		r := c.NewRequest(http.MethodPut, "/v1/"+path)
 		r.BodyBytes = body
 		//lint:ignore SA1019 see above: the one vault/api call that keeps the body readable
-		resp, err := c.RawRequestWithContext(ctx, r)
+		resp, err := c.RawRequestWithContext(rctx, r)
 		if resp != nil {
 			defer resp.Body.Close()
 		}
@@ -179,6 +192,17 @@ func (t *Transit) writeBatch(ctx context.Context, op, key, path string, data map
 		return nil, t.wrap(op, key, err)
 	}
 	return results, nil
+}
+
+// call runs fn through the backend, retrying retryable failures under the
+// Transit's policy (never for "rotate key").
+func (t *Transit) call(ctx context.Context, op string, fn func(ctx context.Context, c *api.Client) error) error {
+	if op == "rotate key" {
+		return t.c.Call(ctx, fn)
+	}
+	return retry.Do(ctx, t.retry, func(ctx context.Context, _ int) error {
+		return t.c.Call(ctx, fn)
+	})
 }
 
 // wrap wraps a Call error once, making transit's own 400s clearer.
