@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"reflect"
 	"sync/atomic"
-
-	"github.com/vaultly/vaultly/driver"
 )
 
 // Live is a value resolved through a Store each time it is read, for
@@ -35,14 +33,35 @@ type liveState[T any] struct {
 	whole bool // bind the whole entry (map or struct T, no key)
 	opts  ReadOptions
 	def   *string
-	name  string // field path or reference, for errors
-	last  atomic.Pointer[liveValue[T]]
+	name  string                       // field path or reference, for errors
+	reuse bool                         // reusable(T)
+	last  atomic.Pointer[liveValue[T]] // only when T is a plain value (see reusable)
 }
 
 type liveValue[T any] struct {
-	raw   string
-	entry *driver.Entry // whole-entry binding: the entry v was built from
-	v     T
+	raw string
+	v   T
+}
+
+// reusable reports whether a converted T may be handed to several callers:
+// true for values that share no memory (strings, bools, numbers, durations,
+// times, and Secrets of those). Maps, slices and pointers are converted
+// afresh on every Get so that one caller cannot change another's value.
+func reusable(t reflect.Type) bool {
+	if elem, ok := secretElemOf(t); ok {
+		t = elem
+	}
+	if t == timeType {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.String, reflect.Bool,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
 }
 
 // NewLive returns a Live reading ref through s with the read options o
@@ -65,7 +84,7 @@ func NewLive[T any](s *Store, ref string, o *ReadOptions) (Live[T], error) {
 	if err != nil {
 		return Live[T]{}, &Error{Op: "live", Ref: r.String(), Code: InvalidArgument, Err: err}
 	}
-	st := &liveState[T]{s: s, ref: r, whole: whole, name: r.String()}
+	st := &liveState[T]{s: s, ref: r, whole: whole, name: r.String(), reuse: reusable(t)}
 	if o != nil {
 		st.opts = *o
 	}
@@ -95,14 +114,10 @@ func (v Live[T]) Get(ctx context.Context) (T, error) {
 		if err != nil {
 			return zero, err
 		}
-		if c := l.last.Load(); c != nil && c.entry == e {
-			return c.v, nil
-		}
 		var out T
 		if err := castEntry(e.Fields, reflect.ValueOf(&out).Elem()); err != nil {
 			return zero, &Error{Op: "live", Ref: l.name, Code: InvalidArgument, Err: err}
 		}
-		l.last.Store(&liveValue[T]{entry: e, v: out})
 		return out, nil
 	}
 	raw, err := l.s.GetRef(ctx, l.ref, &l.opts)
@@ -112,14 +127,16 @@ func (v Live[T]) Get(ctx context.Context) (T, error) {
 		}
 		raw = *l.def
 	}
-	if c := l.last.Load(); c != nil && c.entry == nil && c.raw == raw {
+	if c := l.last.Load(); c != nil && c.raw == raw {
 		return c.v, nil
 	}
 	var out T
 	if err := castString(raw, reflect.ValueOf(&out).Elem()); err != nil {
 		return zero, &Error{Op: "live", Ref: l.name, Code: InvalidArgument, Err: err}
 	}
-	l.last.Store(&liveValue[T]{raw: raw, v: out})
+	if l.reuse {
+		l.last.Store(&liveValue[T]{raw: raw, v: out})
+	}
 	return out, nil
 }
 
@@ -168,7 +185,7 @@ type liveTarget interface {
 func (v *Live[T]) liveElem() reflect.Type { return reflect.TypeFor[T]() }
 
 func (v *Live[T]) bindLive(s *Store, ref Ref, whole bool, o ReadOptions, def *string, name string) {
-	v.l = &liveState[T]{s: s, ref: ref, whole: whole, opts: o, def: def, name: name}
+	v.l = &liveState[T]{s: s, ref: ref, whole: whole, opts: o, def: def, name: name, reuse: reusable(reflect.TypeFor[T]())}
 }
 
 func liveElemOf(t reflect.Type) reflect.Type {

@@ -151,3 +151,28 @@ func TestLiveUnboundAndNewLive(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestLiveValuesNotShared(t *testing.T) {
+	b := newEntries(map[string]map[string]string{"app": {"m": `{"a":1}`}, "whole": {"k": "v"}})
+	s := newStore(t, b)
+	m, err := vaultly.NewLive[map[string]int](s, "app:m", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := vaultly.NewLive[map[string]string](s, "whole", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := m.Get(t.Context())
+	first["a"] = 99
+	firstW, _ := w.Get(t.Context())
+	firstW["k"] = "changed"
+	second, err := m.Get(t.Context())
+	if err != nil || second["a"] != 1 {
+		t.Errorf("second Get() = %v, %v; want a fresh map with a=1", second, err)
+	}
+	secondW, err := w.Get(t.Context())
+	if err != nil || secondW["k"] != "v" {
+		t.Errorf("second whole Get() = %v, %v; want a fresh map with k=v", secondW, err)
+	}
+}
