@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	vaultly "github.com/vaultly/vaultly"
 )
 
 // Ciphertext is a transit ciphertext, "vault:v<N>:<base64>". It is not
@@ -18,11 +20,12 @@ func (c Ciphertext) Version() int { return version(string(c)) }
 func (c Ciphertext) Valid() bool { return c.Version() > 0 }
 
 // ParseCiphertext checks that s has the transit form and returns it typed.
-// The error does not quote s.
+// The error is a *vaultly.Error with code InvalidArgument; it does not
+// quote s.
 func ParseCiphertext(s string) (Ciphertext, error) {
 	c := Ciphertext(s)
 	if !c.Valid() {
-		return "", errors.New("ciphertext is not of the form vault:v<N>:<data>")
+		return "", &vaultly.Error{Op: "parse ciphertext", Code: vaultly.InvalidArgument, Err: errors.New("ciphertext is not of the form vault:v<N>:<data>")}
 	}
 	return c, nil
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	vaultly "github.com/vaultly/vaultly"
+
 	"github.com/vaultly/vaultly/transit"
 )
 
@@ -44,6 +46,9 @@ func TestCiphertextVersion(t *testing.T) {
 		_, err := transit.ParseCiphertext(tt.in)
 		if got := err == nil; got != (tt.want > 0) {
 			t.Errorf("ParseCiphertext(%q) error = %v, want ok=%v", tt.in, err, tt.want > 0)
+		}
+		if err != nil && vaultly.CodeOf(err) != vaultly.InvalidArgument {
+			t.Errorf("ParseCiphertext(%q) code = %v, want %v", tt.in, vaultly.CodeOf(err), vaultly.InvalidArgument)
 		}
 	}
 }

@@ -12,12 +12,12 @@ type EncryptOptions struct {
 	KeyVersion int
 }
 
-// Encrypt encrypts plaintext with the named key. context is the key
-// derivation context for derived keys (nil otherwise).
-func (t *Transit) Encrypt(ctx context.Context, key string, plaintext, context []byte, opts *EncryptOptions) (Ciphertext, error) {
+// Encrypt encrypts plaintext with the named key. keyContext is the key
+// derivation context for keys created with derived=true (nil otherwise).
+func (t *Transit) Encrypt(ctx context.Context, key string, plaintext, keyContext []byte, opts *EncryptOptions) (Ciphertext, error) {
 	data := map[string]any{"plaintext": b64(plaintext)}
-	if context != nil {
-		data["context"] = b64(context)
+	if keyContext != nil {
+		data["context"] = b64(keyContext)
 	}
 	if opts != nil && opts.KeyVersion > 0 {
 		data["key_version"] = opts.KeyVersion
@@ -33,15 +33,16 @@ func (t *Transit) Encrypt(ctx context.Context, key string, plaintext, context []
 	return ct, nil
 }
 
-// Decrypt decrypts ct with the named key. A ciphertext that the key did not
-// produce (or a wrong context) is an InvalidArgument error saying so.
-func (t *Transit) Decrypt(ctx context.Context, key string, ct Ciphertext, context []byte) ([]byte, error) {
+// Decrypt decrypts ct with the named key; keyContext is as for Encrypt. A
+// ciphertext that the key did not produce (or a wrong keyContext) is an
+// InvalidArgument error saying so.
+func (t *Transit) Decrypt(ctx context.Context, key string, ct Ciphertext, keyContext []byte) ([]byte, error) {
 	if !ct.Valid() {
 		return nil, t.invalid("decrypt", key, "ciphertext is not of the form vault:v<N>:<data>")
 	}
 	data := map[string]any{"ciphertext": string(ct)}
-	if context != nil {
-		data["context"] = b64(context)
+	if keyContext != nil {
+		data["context"] = b64(keyContext)
 	}
 	out, err := t.write(ctx, "decrypt", key, t.path("decrypt", key), data)
 	if err != nil {

@@ -112,8 +112,8 @@ func (t *Transit) GenerateDataKey(ctx context.Context, key string, opts *DataKey
 }
 
 // UnwrapDataKey decrypts a wrapped data key with the named transit key.
-func (t *Transit) UnwrapDataKey(ctx context.Context, key string, wrapped Ciphertext, context []byte) (*DataKey, error) {
-	raw, err := t.Decrypt(ctx, key, wrapped, context)
+func (t *Transit) UnwrapDataKey(ctx context.Context, key string, wrapped Ciphertext, keyContext []byte) (*DataKey, error) {
+	raw, err := t.Decrypt(ctx, key, wrapped, keyContext)
 	if err != nil {
 		return nil, err
 	}
