@@ -2,6 +2,7 @@ package hashivault
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -211,5 +212,48 @@ func TestSealed(t *testing.T) {
 	}
 	if e.Fields["value"] != "v" {
 		t.Errorf("Read after unseal = %q, want v", e.Fields["value"])
+	}
+}
+
+func TestReloginFailures(t *testing.T) {
+	srv := shared(t)
+	srv.PutKV(t, "relogin-fail/app", map[string]any{"value": "v"})
+	errFactory := errors.New("factory: identity provider down")
+	bogus := "hvs.CAESIBogusBogusBogusBogusBogusBogusBogusBogus"
+	tests := []struct {
+		name      string
+		second    func() (*api.Secret, error) // what the factory returns at the re-login
+		wantIs    error
+		wantCalls int32
+	}{
+		{name: "new token rejected too", second: func() (*api.Secret, error) {
+			return &api.Secret{Auth: &api.SecretAuth{ClientToken: bogus}}, nil
+		}, wantCalls: 2},
+		{name: "factory fails", second: func() (*api.Secret, error) { return nil, errFactory }, wantIs: errFactory, wantCalls: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			factory := auth.MethodFunc(func(ctx context.Context, c *api.Client) (*api.Secret, error) {
+				if calls.Add(1) == 1 {
+					return &api.Secret{Auth: &api.SecretAuth{ClientToken: bogus}}, nil
+				}
+				return tt.second()
+			})
+			b := newBackend(t, &Options{Address: srv.Addr, Auth: factory, KVVersion: 2})
+			_, err := b.Read(ctxT(t, 5*time.Second), "relogin-fail/app", 0)
+			if got := driver.CodeOf(err); got != driver.Unauthenticated {
+				t.Fatalf("Read = %v, want code unauthenticated", err)
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("Read error %v does not wrap the factory's error", err)
+			}
+			if strings.Contains(err.Error(), bogus) {
+				t.Errorf("error contains the token: %q", err)
+			}
+			if got := calls.Load(); got != tt.wantCalls {
+				t.Errorf("factory calls = %d, want %d", got, tt.wantCalls)
+			}
+		})
 	}
 }
