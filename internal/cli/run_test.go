@@ -1,0 +1,189 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestRunMasking(t *testing.T) {
+	srv := shared(t)
+	e := newEnv(t, srv)
+	srv.PutKV(t, "cli/run/db", map[string]any{"password": "hunter2-secret", "user": "app", "port": 5432})
+	srv.PutKV(t, "cli/run/api", map[string]any{"value": "api-key-123"})
+	refs := []string{
+		"DB_PASSWORD=vault://cli/run/db:password",
+		"DB_USER=vault://cli/run/db:user",
+		"DB_PORT=vault://cli/run/db:port",
+		"API_KEY=vault://cli/run/api",
+		"PLAIN=not-a-reference",
+	}
+	script := `echo "pw=$DB_PASSWORD user=$DB_USER port=$DB_PORT key=$API_KEY plain=$PLAIN"; echo "err pw=$DB_PASSWORD" >&2; exit 7`
+
+	tests := []struct {
+		name       string
+		flags      []string
+		wantOut    string
+		wantErr    string
+		wantCode   int
+		wantSecret bool
+	}{
+		{"masked", nil, "pw=***** user=***** port=***** key=***** plain=not-a-reference\n", "err pw=*****\n", 7, false},
+		{"-no-mask", []string{"-no-mask"}, "pw=hunter2-secret user=app port=5432 key=api-key-123 plain=not-a-reference\n", "err pw=hunter2-secret\n", 7, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(append([]string{"run"}, tt.flags...), "--", "sh", "-c", script)
+			r := e.runEnv(refs, "", args...)
+			if r.code != tt.wantCode {
+				t.Errorf("exit %d, want %d (mirrored); stderr %s", r.code, tt.wantCode, r.stderr)
+			}
+			if r.stdout != tt.wantOut {
+				t.Errorf("stdout %q, want %q", r.stdout, tt.wantOut)
+			}
+			if r.stderr != tt.wantErr {
+				t.Errorf("stderr %q, want %q", r.stderr, tt.wantErr)
+			}
+			if got := strings.Contains(r.stdout+r.stderr, "hunter2-secret"); got != tt.wantSecret {
+				t.Errorf("secret in output = %v, want %v", got, tt.wantSecret)
+			}
+		})
+	}
+
+	t.Run("secret written in pieces", func(t *testing.T) {
+		r := e.runEnv(refs, "", "run", "--", "sh", "-c", `printf 'a hunter2-'; sleep 0.2; printf 'secret b\n'`)
+		if r.stdout != "a ***** b\n" {
+			t.Errorf("stdout %q, want the split secret masked", r.stdout)
+		}
+	})
+	t.Run("missing field stops before the command", func(t *testing.T) {
+		r := e.runEnv([]string{"X=vault://cli/run/db:nope"}, "", "run", "--", "touch", "started")
+		checkResult(t, "run", r, ExitNotFound, `environment variable X: vaultly: get cli/run/db:nope (vault): not found`)
+		if _, err := os.Stat(filepath.Join(e.home, "started")); err == nil {
+			t.Error("command started")
+		}
+	})
+	t.Run("missing command", func(t *testing.T) {
+		checkResult(t, "run", e.run("", "run"), ExitUsage, "missing COMMAND")
+	})
+	t.Run("killed by a signal", func(t *testing.T) {
+		r := e.runEnv(refs, "", "run", "--", "sh", "-c", "kill -KILL $$")
+		if r.code != 128+int(syscall.SIGKILL) {
+			t.Errorf("exit %d, want %d", r.code, 128+int(syscall.SIGKILL))
+		}
+	})
+}
+
+// startVaultly starts vaultly in the background and returns a reader of its
+// stdout lines.
+type bg struct {
+	cmd   *exec.Cmd
+	lines chan string
+	errb  *bytes.Buffer
+	done  chan struct{}
+}
+
+func startBG(t *testing.T, e *env, extra []string, args ...string) *bg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = e.environ(extra...)
+	cmd.Dir = e.home
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // cleanup kills the command's children too
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	b := &bg{cmd: cmd, lines: make(chan string, 100), errb: &errb, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			b.lines <- sc.Text()
+		}
+		close(b.lines)
+	}()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		wg.Wait()
+		_ = cmd.Wait()
+	})
+	return b
+}
+
+func (b *bg) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case l, ok := <-b.lines:
+		if !ok {
+			t.Fatalf("output ended; stderr: %s", b.errb.String())
+		}
+		return l
+	case <-time.After(20 * time.Second):
+		t.Fatal("no output line within 20s")
+	}
+	return ""
+}
+
+func TestRunSignalsAndRestart(t *testing.T) {
+	srv := shared(t)
+	e := newEnv(t, srv)
+	srv.PutKV(t, "cli/runsig/app", map[string]any{"value": "first-value"})
+	refs := []string{"S=vault://cli/runsig/app"}
+
+	t.Run("signal forwarded, exit code mirrored", func(t *testing.T) {
+		b := startBG(t, e, refs, "run", "--", "sh", "-c", `trap 'echo got-term; exit 42' TERM; echo "ready $S"; while :; do sleep 0.05; done`)
+		if l := b.next(t); l != "ready *****" {
+			t.Fatalf("first line %q", l)
+		}
+		if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if l := b.next(t); l != "got-term" {
+			t.Errorf("after SIGTERM line %q, want got-term", l)
+		}
+		err := b.cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 42 {
+			t.Errorf("vaultly exit %v, want 42", err)
+		}
+	})
+
+	t.Run("restart on change", func(t *testing.T) {
+		b := startBG(t, e, refs, "run", "-no-mask", "-restart", "-interval", "100ms", "--", "sh", "-c", `echo "start $S"; while :; do sleep 0.05; done`)
+		if l := b.next(t); l != "start first-value" {
+			t.Fatalf("first line %q", l)
+		}
+		srv.PutKV(t, "cli/runsig/app", map[string]any{"value": "second-value"})
+		if l := b.next(t); l != "start second-value" {
+			t.Errorf("after the change line %q, want the restarted command's", l)
+		}
+	})
+
+	t.Run("signal on change", func(t *testing.T) {
+		srv.PutKV(t, "cli/runsig/app", map[string]any{"value": "third-value"})
+		b := startBG(t, e, refs, "run", "-signal", "HUP", "-interval", "100ms", "--", "sh", "-c", `trap 'echo got-hup' HUP; echo "ready $S"; while :; do sleep 0.05; done`)
+		if l := b.next(t); l != "ready *****" {
+			t.Fatalf("first line %q", l)
+		}
+		srv.PutKV(t, "cli/runsig/app", map[string]any{"value": "fourth-value"})
+		if l := b.next(t); l != "got-hup" {
+			t.Errorf("after the change line %q, want got-hup", l)
+		}
+	})
+}
