@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -175,4 +177,40 @@ func TestLiveValuesNotShared(t *testing.T) {
 	if err != nil || secondW["k"] != "v" {
 		t.Errorf("second whole Get() = %v, %v; want a fresh map with k=v", secondW, err)
 	}
+}
+
+// TestLiveTTLSynctest checks, on a fake clock, that a Live field's ttl= is
+// the cache lifetime of its reads: a rotated value shows only after it.
+func TestLiveTTLSynctest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newEntries(map[string]map[string]string{"app": {"k": "v1"}})
+		s := vaultly.New(b, &vaultly.Options{TTL: time.Hour, RefreshAhead: -1})
+		defer s.Close()
+		type App struct {
+			K vaultly.Live[string] `secret:"app:k,ttl=1m"`
+		}
+		var app App
+		if err := s.Load(t.Context(), &app, nil); err != nil {
+			t.Fatal(err)
+		}
+		b.set("app", map[string]string{"k": "v2"})
+		steps := []struct {
+			after time.Duration
+			want  string
+		}{
+			{0, "v1"},
+			{59 * time.Second, "v1"},
+			{2 * time.Second, "v2"},
+		}
+		for _, st := range steps {
+			time.Sleep(st.after)
+			got, err := app.K.Get(t.Context())
+			if err != nil || got != st.want {
+				t.Errorf("after +%v: Get() = %q, %v; want %q", st.after, got, err, st.want)
+			}
+		}
+		if got := b.total.Load(); got != 2 {
+			t.Errorf("backend reads = %d, want 2 (Load, then one after the ttl)", got)
+		}
+	})
 }

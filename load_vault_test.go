@@ -223,3 +223,44 @@ func BenchmarkLoadVault(b *testing.B) {
 		}
 	})
 }
+
+// TestLiveVaultTTL is a real-time check of the whole chain against the
+// server: a Live field with ttl=4s keeps serving its cached value for 4 s
+// after a new version is written to Vault, then returns the new one.
+func TestLiveVaultTTL(t *testing.T) {
+	v := vaulttest.Start(t, nil)
+	v.PutKV(t, "app/token", map[string]any{"value": "t1"})
+	s, cb := vaultStore(t, v, &vaultly.Options{RefreshAhead: -1})
+	type App struct {
+		Token vaultly.Live[string] `secret:"app/token,ttl=4s"`
+	}
+	var app App
+	loaded := time.Now() // the entry is fetched after this, so it expires after loaded+4s
+	if err := s.Load(t.Context(), &app, nil); err != nil {
+		t.Fatal(err)
+	}
+	v.PutKV(t, "app/token", map[string]any{"value": "t2"})
+	if got, err := app.Token.Get(t.Context()); err != nil || got != "t1" {
+		t.Errorf("Get() within the ttl = %q, %v; want the cached t1", got, err)
+	}
+	deadline := loaded.Add(10 * time.Second)
+	for {
+		got, err := app.Token.Get(t.Context())
+		if err != nil {
+			t.Fatalf("Get() = %v", err)
+		}
+		if got == "t2" {
+			if el := time.Since(loaded); el < 4*time.Second {
+				t.Errorf("new value after %v, want it only after the 4s ttl", el)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Get() still %q 10s after Load, want t2 after the 4s ttl", got)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if got := cb.reads.Load(); got != 2 {
+		t.Errorf("Vault reads = %d, want 2 (Load and one after the ttl)", got)
+	}
+}
