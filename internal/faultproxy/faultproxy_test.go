@@ -1,0 +1,87 @@
+package faultproxy
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The proxy's own mechanics, against a plain upstream; the Vault tests use
+// it in front of the real server.
+func TestProxy(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "upstream "+r.URL.Path)
+	}))
+	defer up.Close()
+	p := Start(t, up.URL, nil)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+
+	get := func(path string, timeout time.Duration) (int, string, string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", p.URL+path, nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, "", "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header.Get("Retry-After"), nil
+	}
+
+	p.Inject(Fault{Match: Path("/v1/a"), Status: 429, RetryAfter: "7", Times: 1})
+	p.Inject(Fault{Match: PathPrefix("/v1/slow"), Stall: -1})
+	p.Inject(Fault{Match: Path("/v1/drop"), Drop: true})
+
+	tests := []struct {
+		path       string
+		wantStatus int
+		wantBody   string
+		wantRetry  string
+		wantErr    bool
+	}{
+		{path: "/v1/a", wantStatus: 429, wantRetry: "7"},
+		{path: "/v1/a", wantStatus: 200, wantBody: "upstream /v1/a"}, // Times: 1 used up
+		{path: "/v1/b", wantStatus: 200, wantBody: "upstream /v1/b"},
+		{path: "/v1/slow/x", wantErr: true},
+		{path: "/v1/drop", wantErr: true},
+	}
+	for _, tt := range tests {
+		status, body, retry, err := get(tt.path, 300*time.Millisecond)
+		if (err != nil) != tt.wantErr {
+			t.Fatalf("GET %s error = %v, want error %v", tt.path, err, tt.wantErr)
+		}
+		if err != nil {
+			continue
+		}
+		if status != tt.wantStatus || retry != tt.wantRetry || (tt.wantBody != "" && body != tt.wantBody) {
+			t.Errorf("GET %s = %d %q retry-after %q, want %d %q %q", tt.path, status, body, retry, tt.wantStatus, tt.wantBody, tt.wantRetry)
+		}
+	}
+	counts := map[string]int{}
+	for _, path := range []string{"/v1/a", "/v1/b", "/v1/slow/x", "/v1/drop"} {
+		counts[path] = p.Count(path)
+	}
+	want := map[string]int{"/v1/a": 2, "/v1/b": 1, "/v1/slow/x": 1, "/v1/drop": 2} // net/http resends a GET once on a dead reused conn
+	if counts["/v1/drop"] == 1 {
+		want["/v1/drop"] = 1
+	}
+	if diff := cmp.Diff(want, counts); diff != "" {
+		t.Errorf("counts mismatch (-want +got):\n%s", diff)
+	}
+	p.Clear()
+	p.ResetCounts()
+	if status, _, _, err := get("/v1/drop", time.Second); err != nil || status != 200 || p.Count("/v1/drop") != 1 {
+		t.Errorf("after Clear: GET = %d, %v, count %d", status, err, p.Count("/v1/drop"))
+	}
+}
