@@ -8,9 +8,10 @@
 // Use it through vaultly.Store, which adds caching and retries:
 //
 //	b, err := hashivault.New(ctx, &hashivault.Options{Mount: "secret"})
-//	// ...
-//	store := vaultly.NewStore(b, nil)
+//	if err != nil { ... }
+//	store := vaultly.New(b, nil) // the Store closes b
 //	defer store.Close()
+//	pw, err := store.Get(ctx, "myapp/db:password")
 //
 // Settings resolve field by field: explicit Options, then the vault CLI's
 // VAULT_* environment (see EnvOptions), then the config file `vaultly login`
