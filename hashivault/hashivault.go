@@ -140,7 +140,7 @@ type Backend struct {
 	loginErr   error
 	increment  time.Duration // TTL asked for at renewal
 
-	kvMu sync.Mutex               // serialises KV version detection
+	kvMu sync.Mutex             // serialises KV version detection
 	kv   atomic.Pointer[kvInfo] // nil until known
 
 	loop *renew.Loop
