@@ -197,4 +197,16 @@ func TestConfigFileLogin(t *testing.T) {
 	if !b.s.created || b.currentToken() == "" || strings.HasPrefix(b.currentToken(), "hvs.CAESIInvalid") {
 		t.Errorf("backend did not log in through the saved approle method")
 	}
+
+	// A saved token that is still valid is used as is: no login.
+	saved := b.currentToken()
+	path = writeFile(t, &FileConfig{Address: srv.Addr, Token: saved,
+		Auth: &FileAuth{Method: "approle", Mount: mount, Params: map[string]string{"role_id": roleID, "secret_id": "wrong-secret-id"}}})
+	b2 := newBackend(t, &Options{ConfigFile: path, KVVersion: 2})
+	if _, err := b2.Read(ctxT(t, 5*time.Second), "filelogin/app", 0); err != nil {
+		t.Fatalf("Read with the saved token: %v", err)
+	}
+	if b2.currentToken() != saved {
+		t.Errorf("backend replaced a valid saved token")
+	}
 }
