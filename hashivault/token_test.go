@@ -1,8 +1,10 @@
 package hashivault
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,7 +68,10 @@ func TestReloginOnceWhenRevoked(t *testing.T) {
 	srv.PutKV(t, "revoke/app", map[string]any{"value": "v"})
 	mount, roleID, secretID := setupAppRole(t, srv, "approle-revoke", map[string]any{"token_ttl": "1h"})
 	proxy := faultproxy.Start(t, srv.Addr, nil)
-	b := newBackend(t, &Options{Address: proxy.URL, Auth: appRole(t, mount, roleID, secretID), KVVersion: 2})
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	b := newBackend(t, &Options{Address: proxy.URL, Auth: appRole(t, mount, roleID, secretID), KVVersion: 2, Logger: logger})
+	first := b.currentToken()
 	loginPath := "/v1/auth/" + mount + "/login"
 	if got := proxy.Count(loginPath); got != 1 {
 		t.Fatalf("logins after New = %d, want 1", got)
@@ -91,6 +96,15 @@ func TestReloginOnceWhenRevoked(t *testing.T) {
 	}
 	if got := proxy.Count(loginPath); got != 2 {
 		t.Errorf("logins = %d, want 2 (start + exactly one after the revocation)", got)
+	}
+	out := logs.String()
+	for _, secret := range []string{first, b.currentToken(), secretID} {
+		if strings.Contains(out, secret) {
+			t.Errorf("logs contain a token or credential:\n%s", out)
+		}
+	}
+	if !strings.Contains(out, "token rejected by vault; logging in again") {
+		t.Errorf("logs do not record the re-login:\n%s", out)
 	}
 	rejected := len(proxy.Requests(func(p string) bool { return p == "/v1/secret/data/revoke/app" }))
 	t.Logf("%d reads by 50 goroutines, %d reached vault", reads, rejected)
@@ -256,4 +270,23 @@ func TestReloginFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers (slog handlers
+// serialise their own writes, but the test reads while goroutines may log).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
