@@ -226,7 +226,7 @@ func (g *globals) parseFields(args []string) (map[string]any, error) {
 		}
 		switch {
 		case !hasValue:
-			s, err := g.prompt(fmt.Sprintf("Value for %s (hidden): ", k))
+			s, err := g.prompt("value of " + k + " (or give " + k + "=@FILE or " + k + "=-)")
 			if err != nil {
 				return nil, err
 			}
@@ -254,13 +254,14 @@ func (g *globals) parseFields(args []string) (map[string]any, error) {
 	return fields, nil
 }
 
-// prompt reads one line without echo from the terminal on stdin.
-func (g *globals) prompt(msg string) (string, error) {
+// prompt asks for what (e.g. "value for password") on the terminal on
+// stdin and reads it without echo; without a terminal it is a usage error.
+func (g *globals) prompt(what string) (string, error) {
 	f, ok := g.stdinFile()
 	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return "", usagef("%sno terminal to prompt on: give the value as KEY=@FILE or KEY=- (stdin)", strings.TrimSuffix(strings.TrimSuffix(msg, "(hidden): "), ": ")+": ")
+		return "", usagef("no terminal to prompt for the %s: give it as a file or on stdin", what)
 	}
-	fmt.Fprint(g.io.Err, msg)
+	fmt.Fprintf(g.io.Err, "%s%s (hidden): ", strings.ToUpper(what[:1]), what[1:])
 	b, err := term.ReadPassword(int(f.Fd()))
 	fmt.Fprintln(g.io.Err)
 	if err != nil {

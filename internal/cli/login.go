@@ -64,7 +64,13 @@ typed at the prompt is used once and not saved, only the token it gives.`,
 			}
 			prompted := map[string]string{}
 			if name := promptParam(method, params); name != "" {
-				v, err := g.prompt(fmt.Sprintf("%s%s (hidden): ", strings.ToUpper(name[:1]), name[1:]))
+				// Check the other parameters before asking.
+				check := maps.Clone(params)
+				check[name] = "x"
+				if _, err := authconfig.FromParams(method, path, check); err != nil {
+					return &usageError{vaultly.WrapError("login", "", "vault", err)}
+				}
+				v, err := g.prompt(name + " (or give " + name + "_file= or " + name + "_env=)")
 				if err != nil {
 					return err
 				}

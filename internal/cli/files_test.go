@@ -1,0 +1,284 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/vault/api"
+)
+
+// inode returns the inode number of name, or 0 when it does not exist.
+func inode(t *testing.T, name string) uint64 {
+	t.Helper()
+	st, err := os.Stat(name)
+	if err != nil {
+		return 0
+	}
+	return st.Sys().(*syscall.Stat_t).Ino
+}
+
+// checkPrivateReplaced checks that name has mode 0600, that it is a new
+// file (renamed into place, not rewritten: its inode changed) and that no
+// temporary file was left next to it.
+func checkPrivateReplaced(t *testing.T, name string, oldIno uint64) {
+	t.Helper()
+	st, err := os.Stat(name)
+	if err != nil {
+		t.Fatalf("stat %s: %v", name, err)
+	}
+	if perm := st.Mode().Perm(); perm != 0o600 {
+		t.Errorf("%s mode %#o, want 0600", name, perm)
+	}
+	if oldIno != 0 && inode(t, name) == oldIno {
+		t.Errorf("%s was rewritten in place (same inode), want an atomic rename", name)
+	}
+	ents, err := os.ReadDir(filepath.Dir(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+func TestInject(t *testing.T) {
+	srv := shared(t)
+	e := newEnv(t, srv)
+	srv.PutKV(t, "cli/inject/db", map[string]any{"username": "app", "password": "s3cr3t", "port": 5432})
+	srv.PutKV(t, "cli/inject/db", map[string]any{"username": "app", "password": "n3w", "port": 5432})
+	tmpl := filepath.Join(e.home, "app.tmpl")
+	os.WriteFile(tmpl, []byte(`user={{ secret "cli/inject/db:username" }}
+pass={{ secret "vault://cli/inject/db:password" }}
+old={{ secret "vault://cli/inject/db:password?version=1" }}
+port={{ secret "/cli/inject/db:port" }}
+`), 0o644)
+	out := filepath.Join(e.home, "out", "app.conf")
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// An existing, world-readable file is replaced, not rewritten.
+	if err := os.WriteFile(out, []byte("old content\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ino := inode(t, out)
+	if got := e.must("", "inject", "-i", tmpl, "-o", out); !strings.Contains(got, "Wrote "+out) {
+		t.Errorf("inject output %q", got)
+	}
+	b, _ := os.ReadFile(out)
+	if want := "user=app\npass=n3w\nold=s3cr3t\nport=5432\n"; string(b) != want {
+		t.Errorf("rendered %q, want %q", b, want)
+	}
+	checkPrivateReplaced(t, out, ino)
+
+	bad := []struct {
+		name, tmpl string
+		code       int
+		msg        string
+	}{
+		{"missing entry", `{{ secret "cli/inject/none:x" }}`, ExitNotFound, "not found"},
+		{"missing field", `a {{ secret "cli/inject/db:nope" }}`, ExitNotFound, `no field "nope"`},
+		{"bad reference", `{{ secret "cli/../x" }}`, ExitUsage, "invalid reference"},
+		{"bad template", `{{ secret "a" `, ExitUsage, "template"},
+		{"unknown function", `{{ env "HOME" }}`, ExitUsage, `function "env" not defined`},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(e.home, "bad.tmpl")
+			os.WriteFile(p, []byte(tt.tmpl), 0o644)
+			r := e.run("", "inject", "-i", p, "-o", out)
+			checkResult(t, "inject", r, tt.code, tt.msg)
+			if b, _ := os.ReadFile(out); string(b) != "user=app\npass=n3w\nold=s3cr3t\nport=5432\n" {
+				t.Errorf("output file changed after a failed inject: %q", b)
+			}
+		})
+	}
+	t.Run("template from stdin", func(t *testing.T) {
+		o := filepath.Join(e.home, "stdin.conf")
+		e.must(`{{ secret "cli/inject/db:username" }}`, "inject", "-i", "-", "-o", o)
+		if b, _ := os.ReadFile(o); string(b) != "app" {
+			t.Errorf("rendered %q", b)
+		}
+		checkPrivateReplaced(t, o, 0)
+	})
+	checkResult(t, "inject without -o", e.run("", "inject", "-i", tmpl), ExitUsage, "missing -o FILE")
+	checkResult(t, "inject without -i", e.run("", "inject", "-o", out), ExitUsage, "missing -i TEMPLATE")
+}
+
+func TestLoginLogout(t *testing.T) {
+	srv := shared(t)
+	srv.EnableAuth(t, "userpass", "userpass")
+	srv.WritePolicy(t, "cli-login", `path "secret/data/cli/login/*" { capabilities = ["read"] }`)
+	srv.Write(t, "auth/userpass/users/alice", map[string]any{"password": "alice-pw-123", "token_policies": "cli-login"})
+	srv.PutKV(t, "cli/login/app", map[string]any{"value": "logged-in"})
+
+	e := newEnv(t, srv)
+	delete(e.vars, "VAULT_TOKEN")
+	pw := filepath.Join(e.home, "pw")
+	os.WriteFile(pw, []byte("alice-pw-123\n"), 0o600)
+	cfg := e.configFile()
+
+	r := e.run("", "get", "cli/login/app")
+	checkResult(t, "get before login", r, ExitError, "no vault credentials")
+
+	// A failed login writes nothing.
+	os.WriteFile(filepath.Join(e.home, "wrong"), []byte("nope"), 0o600)
+	r = e.run("", "login", "-method", "userpass", "username=alice", "password_file="+filepath.Join(e.home, "wrong"))
+	checkResult(t, "login with a wrong password", r, ExitError, "vaultly: login")
+	if _, err := os.Stat(cfg); err == nil {
+		t.Fatal("config written after a failed login")
+	}
+	checkResult(t, "login with an unknown method", e.run("", "login", "-method", "magic"), ExitUsage, `unknown auth method "magic"`)
+	checkResult(t, "login with an unknown parameter", e.run("", "login", "-method", "userpass", "username=alice", "pasword_file=x"), ExitUsage, "pasword_file")
+	checkResult(t, "login userpass without a terminal for the password", e.run("", "login", "-method", "userpass", "username=alice"), ExitUsage, "no terminal")
+
+	// A previous file is replaced atomically.
+	os.MkdirAll(filepath.Dir(cfg), 0o700)
+	os.WriteFile(cfg, []byte(`{"address": "http://old"}`), 0o600)
+	ino := inode(t, cfg)
+	out := e.must("", "login", "-method", "userpass", "username=alice", "password_file="+pw)
+	if !strings.Contains(out, "as userpass-alice") || !strings.Contains(out, "cli-login") {
+		t.Errorf("login output %q", out)
+	}
+	checkPrivateReplaced(t, cfg, ino)
+	raw, _ := os.ReadFile(cfg)
+	if strings.Contains(string(raw), "alice-pw-123") {
+		t.Error("config file holds the password itself; want only the password file's name")
+	}
+	var fc struct {
+		Address string `json:"address"`
+		Token   string `json:"token"`
+		Auth    struct {
+			Method string            `json:"method"`
+			Params map[string]string `json:"params"`
+		} `json:"auth"`
+	}
+	if err := json.Unmarshal(raw, &fc); err != nil {
+		t.Fatal(err)
+	}
+	if fc.Address != srv.Addr || fc.Token == "" || fc.Auth.Method != "userpass" ||
+		!cmp.Equal(fc.Auth.Params, map[string]string{"username": "alice", "password_file": pw}) {
+		t.Errorf("config file = %s", raw)
+	}
+	if strings.Contains(out, fc.Token) {
+		t.Error("login printed the token")
+	}
+
+	// Later commands use the saved login, without VAULT_ADDR or VAULT_TOKEN.
+	delete(e.vars, "VAULT_ADDR")
+	if got := e.must("", "get", "cli/login/app:value"); got != "logged-in\n" {
+		t.Errorf("get with the saved login = %q", got)
+	}
+	// The saved token revoked: the saved method logs in again.
+	if err := srv.Client(t).Auth().Token().RevokeTree(fc.Token); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.must("", "get", "cli/login/app:value"); got != "logged-in\n" {
+		t.Errorf("get after the saved token was revoked = %q", got)
+	}
+
+	// A config file others can read is refused.
+	os.Chmod(cfg, 0o644)
+	r = e.run("", "get", "cli/login/app")
+	checkResult(t, "get with a group-readable config", r, ExitError, "chmod 600")
+	os.Chmod(cfg, 0o600)
+
+	// Token login from VAULT_TOKEN saves only the token.
+	tok := srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"cli-login"}})
+	r = e.runEnv([]string{"VAULT_ADDR=" + srv.Addr, "VAULT_TOKEN=" + tok}, "", "login")
+	if r.code != 0 {
+		t.Fatalf("token login: %d %s", r.code, r.stderr)
+	}
+	raw, _ = os.ReadFile(cfg)
+	if !strings.Contains(string(raw), tok) || strings.Contains(string(raw), `"auth"`) {
+		t.Errorf("config after token login = %s", raw)
+	}
+
+	if out := e.must("", "logout"); !strings.Contains(out, "Removed "+cfg) {
+		t.Errorf("logout output %q", out)
+	}
+	if _, err := os.Stat(cfg); err == nil {
+		t.Error("config file still there after logout")
+	}
+	if out := e.must("", "logout"); !strings.Contains(out, "Not logged in") {
+		t.Errorf("second logout output %q", out)
+	}
+}
+
+func TestDoctor(t *testing.T) {
+	srv := shared(t)
+	srv.WritePolicy(t, "cli-doctor", `path "secret/data/cli/doctor/ok" { capabilities = ["read"] }`)
+	e := newEnv(t, srv)
+	e.vars["VAULT_TOKEN"] = srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"cli-doctor"}})
+	conf := filepath.Join(e.home, "app.env")
+	os.WriteFile(conf, []byte("DB_PASSWORD=vault://cli/doctor/ok:password\nX={{ secret \"cli/doctor/ok:user\" }}\n"), 0o644)
+
+	out := e.must("", "doctor", "-config", conf)
+	for _, want := range []string{"[ok  ] address", "[ok  ] seal", "[ok  ] auth", "[ok  ] path     cli/doctor/ok (secret/data/cli/doctor/ok): readable [read]",
+		"path \"secret/data/cli/doctor/ok\" {\n  capabilities = [\"read\"]\n}"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+
+	r := e.runEnv([]string{"API=vault://cli/doctor/denied"}, "", "doctor", "-format=json", "-config", conf)
+	checkResult(t, "doctor with an unreadable path", r, ExitError, "some checks failed")
+	var got struct {
+		Paths []struct {
+			Path    string `json:"path"`
+			CanRead bool   `json:"can_read"`
+		} `json:"paths"`
+		Policy string `json:"policy"`
+		OK     bool   `json:"ok"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("doctor json: %v\n%s", err, r.stdout)
+	}
+	type pc = struct {
+		Path    string `json:"path"`
+		CanRead bool   `json:"can_read"`
+	}
+	if diff := cmp.Diff([]pc{{"cli/doctor/denied", false}, {"cli/doctor/ok", true}}, got.Paths); diff != "" || got.OK {
+		t.Errorf("doctor paths (-want +got):\n%s (ok=%v)", diff, got.OK)
+	}
+	// The printed policy is what the app needs: applied, doctor passes.
+	srv.WritePolicy(t, "cli-doctor", got.Policy)
+	e.must("", "doctor", "-config", conf, "cli/doctor/denied")
+
+	e.vars["VAULT_TOKEN"] = "hvs.not-a-real-token-at-all-xxxxxxxxx"
+	r = e.run("", "doctor")
+	checkResult(t, "doctor with a bad token", r, ExitError, "some checks failed")
+	if !strings.Contains(r.stdout, "[FAIL] auth") || strings.Contains(r.stdout, "not-a-real-token") {
+		t.Errorf("doctor with a bad token:\n%s", r.stdout)
+	}
+}
+
+func TestHelpAndCompletion(t *testing.T) {
+	srv := shared(t)
+	e := newEnv(t, srv)
+	cmds := [][]string{{}, {"get"}, {"put"}, {"patch"}, {"delete"}, {"list"}, {"versions"}, {"versions", "delete"}, {"versions", "undelete"},
+		{"versions", "destroy"}, {"meta"}, {"meta", "get"}, {"meta", "put"}, {"kv-config"}, {"login"}, {"logout"}, {"status"}, {"unseal"},
+		{"run"}, {"inject"}, {"doctor"}, {"completion"}}
+	for _, c := range cmds {
+		for _, flag := range []string{"-help", "--help", "-h"} {
+			args := append(append([]string{}, c...), flag)
+			r := e.run("", args...)
+			if r.code != 0 || !strings.Contains(r.stdout, "Examples:\n  ") || !strings.Contains(r.stdout, "vaultly") {
+				t.Errorf("vaultly %s: exit %d, want help with an example:\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+			}
+		}
+	}
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		out := e.must("", "completion", sh)
+		if !strings.Contains(out, "vaultly") || len(out) < 500 {
+			t.Errorf("completion %s: %d bytes", sh, len(out))
+		}
+	}
+	checkResult(t, "completion powershell", e.run("", "completion", "powershell"), ExitUsage, "unknown shell")
+}
