@@ -3,6 +3,7 @@ package vaultly_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/vaultly/vaultly"
@@ -105,5 +106,37 @@ func BenchmarkGetMiss(b *testing.B) {
 		if b.N%1024 == 0 {
 			mem.ResetCalls()
 		}
+	}
+}
+
+// BenchmarkCachedEntryMemory reports the heap held per cached entry of 4
+// fields (about 20-byte values), Store overhead included, as B/entry.
+func BenchmarkCachedEntryMemory(b *testing.B) {
+	const n = 5000
+	for b.Loop() {
+		mem := memsecrets.New(nil)
+		refs := make([]string, n)
+		for i := range n {
+			refs[i] = fmt.Sprintf("apps/app%04d/db", i)
+			mem.Set(refs[i], map[string]any{
+				"username": fmt.Sprintf("user-%015d", i), "password": fmt.Sprintf("pass-%015d", i),
+				"host": fmt.Sprintf("db-%017d", i), "port": 5432,
+			})
+		}
+		ctx := context.Background()
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		s := vaultly.New(mem, nil)
+		for _, r := range refs {
+			if _, err := s.Get(ctx, r+":password"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/entry")
+		runtime.KeepAlive(s)
+		s.Close()
 	}
 }
