@@ -72,3 +72,27 @@ func TestTokenChainRealTime(t *testing.T) {
 	t.Logf("%d reads, %d logins, %d renewals in %v", reads, len(logins), len(renewals), duration)
 	_ = ttl
 }
+
+// TestBatchTokenReplaced: batch tokens cannot be renewed, so the backend
+// logs in again at about 2/3 of their TTL and never calls renew-self.
+func TestBatchTokenReplaced(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	srv.PutKV(t, "batch/app", map[string]any{"value": "v"})
+	mount, roleID, secretID := setupAppRole(t, srv, "approle-batch", map[string]any{"token_type": "batch", "token_ttl": "3s", "token_max_ttl": "3s"})
+	proxy := faultproxy.Start(t, srv.Addr, nil)
+	b := newBackend(t, &Options{Address: proxy.URL, Auth: appRole(t, mount, roleID, secretID), KVVersion: 2})
+	deadline := time.Now().Add(4500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if _, err := b.Read(ctxT(t, 10*time.Second), "batch/app", 0); err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	logins := proxy.Count("/v1/auth/" + mount + "/login")
+	renewals := proxy.Count("/v1/auth/token/renew-self")
+	// Logins at 0s and ~2s (2/3 of 3s, ±10%), and ~4s: 2 or 3 in 4.5s.
+	if logins < 2 || logins > 3 || renewals != 0 {
+		t.Errorf("logins = %d, renewals = %d in 4.5s of 3s batch tokens; want 2-3 logins and no renewal", logins, renewals)
+	}
+}
