@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // GetAs reads ref through s, like Store.Get, and converts the value to T with
@@ -25,8 +26,9 @@ import (
 //   - Secret[T] and *T of any of these
 //
 // Surrounding white space is ignored for bools, numbers, durations and
-// times. string, int and bool take a fast path that does not allocate on a
-// warm (cached) key; other types go through reflection.
+// times. string, int, int64, float64, bool and time.Duration take a fast
+// path that does not allocate on a warm (cached) key; other types go through
+// reflection.
 //
 // A value that does not convert is an InvalidArgument *Error naming ref and
 // T, never the value. GetAs is safe for concurrent use.
@@ -54,6 +56,27 @@ func GetAs[T any](ctx context.Context, s *Store, ref string) (T, error) {
 			return out, getCastError(ref, &castError{typ: "bool", reason: "want true/false, 1/0, yes/no or on/off"})
 		}
 		*p = b
+		return out, nil
+	case *int64:
+		n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+		if err != nil {
+			return out, getCastError(ref, &castError{typ: "int64", reason: strconvReason(err)})
+		}
+		*p = n
+		return out, nil
+	case *float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+		if err != nil {
+			return out, getCastError(ref, &castError{typ: "float64", reason: strconvReason(err)})
+		}
+		*p = f
+		return out, nil
+	case *time.Duration:
+		d, err := time.ParseDuration(strings.TrimSpace(raw))
+		if err != nil {
+			return out, getCastError(ref, &castError{typ: "time.Duration", reason: "invalid duration"})
+		}
+		*p = d
 		return out, nil
 	}
 	return getSlow[T](ref, raw)

@@ -15,7 +15,7 @@ import (
 
 func TestGetAs(t *testing.T) {
 	b := newEntries(map[string]map[string]string{
-		"app": {"s": " x ", "n": "42", "neg": "-7", "b": "yes", "d": "1m", "u": "https://h/p", "j": `{"a":[1,2]}`, "big": "300", "value": "dflt"},
+		"app": {"s": " x ", "n": "42", "neg": "-7", "b": "yes", "d": "1m", "u": "https://h/p", "j": `{"a":[1,2]}`, "big": "300", "value": "dflt", "f": "2.5"},
 	})
 	s := newStore(t, b)
 	ctx := t.Context()
@@ -41,6 +41,8 @@ func TestGetAs(t *testing.T) {
 	check("GetAs[bool]", bo, true, err)
 	d, err := vaultly.GetAs[time.Duration](ctx, s, "app:d")
 	check("GetAs[Duration]", d, time.Minute, err)
+	f, err := vaultly.GetAs[float64](ctx, s, "app:f")
+	check("GetAs[float64]", f, 2.5, err)
 	u, err := vaultly.GetAs[*url.URL](ctx, s, "app:u")
 	check("GetAs[*url.URL]", u.String(), "https://h/p", err)
 	j, err := vaultly.GetAs[map[string][]int](ctx, s, "app:j")
@@ -63,6 +65,12 @@ func TestGetAsErrors(t *testing.T) {
 			"vaultly: get app:n: invalid argument: cannot convert value to int: invalid syntax"},
 		{"bool", func() error { _, err := vaultly.GetAs[bool](ctx, s, "/app:n"); return err }, vaultly.InvalidArgument,
 			"vaultly: get app:n: invalid argument: cannot convert value to bool"},
+		{"int64", func() error { _, err := vaultly.GetAs[int64](ctx, s, "app:n"); return err }, vaultly.InvalidArgument,
+			"vaultly: get app:n: invalid argument: cannot convert value to int64: invalid syntax"},
+		{"float64", func() error { _, err := vaultly.GetAs[float64](ctx, s, "app:n"); return err }, vaultly.InvalidArgument,
+			"vaultly: get app:n: invalid argument: cannot convert value to float64: invalid syntax"},
+		{"duration", func() error { _, err := vaultly.GetAs[time.Duration](ctx, s, "app:n"); return err }, vaultly.InvalidArgument,
+			"vaultly: get app:n: invalid argument: cannot convert value to time.Duration: invalid duration"},
 		{"uint8 overflow", func() error { _, err := vaultly.GetAs[uint8](ctx, s, "app:big"); return err }, vaultly.InvalidArgument,
 			"vaultly: get app:big: invalid argument: cannot convert value to uint8: out of range"},
 		{"missing key", func() error { _, err := vaultly.GetAs[int](ctx, s, "app:nope"); return err }, vaultly.NotFound, "not found"},
@@ -93,11 +101,11 @@ func TestGetAsErrors(t *testing.T) {
 }
 
 func TestGetAsWarmAllocs(t *testing.T) {
-	b := newEntries(map[string]map[string]string{"app": {"s": "x", "n": "42", "b": "true"}})
+	b := newEntries(map[string]map[string]string{"app": {"s": "x", "n": "42", "b": "true", "d": "2s"}})
 	s := vaultly.New(b, &vaultly.Options{TTL: time.Hour, RefreshAhead: -1})
 	defer s.Close()
 	ctx := context.Background()
-	for _, ref := range []string{"app:s", "app:n", "app:b"} {
+	for _, ref := range []string{"app:s", "app:n", "app:b", "app:d"} {
 		if _, err := s.Get(ctx, ref); err != nil {
 			t.Fatal(err)
 		}
@@ -109,6 +117,9 @@ func TestGetAsWarmAllocs(t *testing.T) {
 		{"string", func() { _, _ = vaultly.GetAs[string](ctx, s, "app:s") }},
 		{"int", func() { _, _ = vaultly.GetAs[int](ctx, s, "app:n") }},
 		{"bool", func() { _, _ = vaultly.GetAs[bool](ctx, s, "app:b") }},
+		{"int64", func() { _, _ = vaultly.GetAs[int64](ctx, s, "app:n") }},
+		{"float64", func() { _, _ = vaultly.GetAs[float64](ctx, s, "app:n") }},
+		{"duration", func() { _, _ = vaultly.GetAs[time.Duration](ctx, s, "app:d") }},
 	}
 	for _, tt := range tests {
 		if got := testing.AllocsPerRun(100, tt.fn); got != 0 {
