@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vaultly/vaultly"
+	"github.com/vaultly/vaultly/driver"
+)
+
+func TestNormalizeArgs(t *testing.T) {
+	tests := []struct {
+		in, want []string
+	}{
+		{[]string{"get", "-address=http://x", "-format", "json", "a:b"}, []string{"get", "--address=http://x", "--format", "json", "a:b"}},
+		{[]string{"--format=json", "-h", "-i", "t", "-o", "f"}, []string{"--format=json", "-h", "-i", "t", "-o", "f"}},
+		{[]string{"run", "-no-mask", "--", "sh", "-c", "-exit"}, []string{"run", "--no-mask", "--", "sh", "-c", "-exit"}},
+		{[]string{"put", "p", "k=-", "-", "-1"}, []string{"put", "p", "k=-", "-", "-1"}},
+		{[]string{"-versions=1,2", "-yes"}, []string{"--versions=1,2", "--yes"}},
+		{nil, []string{}},
+	}
+	for _, tt := range tests {
+		got := NormalizeArgs(tt.in)
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("NormalizeArgs(%q) (-want +got):\n%s", tt.in, diff)
+		}
+	}
+}
+
+func TestMasker(t *testing.T) {
+	tests := []struct {
+		name    string
+		secrets []string
+		writes  []string
+		want    string
+	}{
+		{"whole", []string{"s3cret"}, []string{"a s3cret b\n"}, "a ***** b\n"},
+		{"split across writes", []string{"s3cret"}, []string{"a s3", "cr", "et b"}, "a ***** b"},
+		{"split byte by byte", []string{"abc"}, strings.Split("xabcxab", ""), "x*****xab"},
+		{"overlapping, longest wins", []string{"pass", "password"}, []string{"my password"}, "my *****"},
+		{"repeated", []string{"xx"}, []string{"xxxxx"}, "**********x"},
+		{"prefix held then released", []string{"secret"}, []string{"sec", "ond"}, "second"},
+		{"empty secret ignored", []string{""}, []string{"abc"}, "abc"},
+		{"no secrets", nil, []string{"abc", "def"}, "abcdef"},
+		{"several secrets", []string{"one", "two"}, []string{"one two three"}, "***** ***** three"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			m := newMasker(&buf, tt.secrets)
+			for _, w := range tt.writes {
+				if n, err := m.Write([]byte(w)); err != nil || n != len(w) {
+					t.Fatalf("Write(%q) = %d, %v", w, n, err)
+				}
+			}
+			if err := m.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := buf.String(); got != tt.want {
+				t.Errorf("masked %q = %q, want %q", tt.writes, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMaskerConcurrent(t *testing.T) {
+	var buf bytes.Buffer
+	m := newMasker(&buf, []string{"topsecret"})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				m.Write([]byte("topsecret\n"))
+			}
+		})
+	}
+	wg.Wait()
+	m.Close()
+	if strings.Contains(buf.String(), "topsecret") || strings.Count(buf.String(), "*****\n") != 800 {
+		t.Errorf("concurrent writes: %d masked lines, secret present %v", strings.Count(buf.String(), "*****\n"), strings.Contains(buf.String(), "topsecret"))
+	}
+}
+
+func TestRefsIn(t *testing.T) {
+	text := "DB=vault://app/db:password\nURL=\"vault://app/api?version=2\"\n{{ secret \"app/x:y\" }} {{secret   \"vault://app/z\"}}\nplain=1"
+	want := []string{"vault://app/db:password", "vault://app/api?version=2", "vault://app/z", "app/x:y", "vault://app/z"}
+	if diff := cmp.Diff(want, refsIn(text)); diff != "" {
+		t.Errorf("refsIn (-want +got):\n%s", diff)
+	}
+}
+
+func TestEnvRefs(t *testing.T) {
+	got, err := envRefs([]string{"A=vault://app/db:pw", "B=plain", "C=vault://app/db?version=3", "D="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]vaultly.Ref{"A": {Path: "app/db", Key: "pw"}, "C": {Path: "app/db", Version: 3}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("envRefs (-want +got):\n%s", diff)
+	}
+	if _, err := envRefs([]string{"X=vault://a/../b"}); err == nil || !strings.Contains(err.Error(), "environment variable X") {
+		t.Errorf("envRefs with a bad reference: %v", err)
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{nil, ExitOK},
+		{usagef("x"), ExitUsage},
+		{&exitError{code: 42}, 42},
+		{vaultly.WrapError("get", "a", "vault", driver.NewError(driver.NotFound, errors.New("no"))), ExitNotFound},
+		{vaultly.WrapError("get", "a", "vault", driver.NewError(driver.PermissionDenied, errors.New("no"))), ExitError},
+		{func() error { _, err := vaultly.ParseRef("a/../b"); return err }(), ExitUsage},
+		{errors.New("plain"), ExitError},
+	}
+	for _, tt := range tests {
+		if got := ExitCode(tt.err); got != tt.want {
+			t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestParseFields(t *testing.T) {
+	g := &globals{io: IO{In: strings.NewReader("from stdin\n")}}
+	got, err := g.parseFields([]string{"a=1", "b=", "c=x=y", "d=-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"a": "1", "b": "", "c": "x=y", "d": "from stdin"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("parseFields (-want +got):\n%s", diff)
+	}
+	for _, bad := range [][]string{{"=v"}, {"a=1", "a=2"}, {"a=-", "b=-"}, {"a"}} {
+		g := &globals{io: IO{In: strings.NewReader("")}}
+		_, err := g.parseFields(bad)
+		if ExitCode(err) != ExitUsage {
+			t.Errorf("parseFields(%q) = %v, want a usage error", bad, err)
+		}
+	}
+}
