@@ -152,3 +152,29 @@ func TestMapErrorPlain(t *testing.T) {
 		t.Errorf("parseRetryAfter(http date in 90s) = %v", got)
 	}
 }
+
+// TestRateLimitQuota: a real Vault rate-limit quota answers 429 with
+// Retry-After; the backend reports ResourceExhausted with that delay.
+func TestRateLimitQuota(t *testing.T) {
+	srv := shared(t)
+	// Rate-limit quotas apply per mount (sub-path quotas need Enterprise).
+	mount := unique("quotakv")
+	srv.EnableSecrets(t, mount, "kv", map[string]string{"version": "1"})
+	srv.Write(t, mount+"/app", map[string]any{"value": "v"})
+	srv.Write(t, "sys/quotas/config", map[string]any{"enable_rate_limit_response_headers": true})
+	srv.Write(t, "sys/quotas/rate-limit/"+mount, map[string]any{"path": mount + "/", "rate": 1, "interval": "30s", "block_interval": "30s"})
+	b := rootBackend(t, srv, &Options{Mount: mount, KVVersion: 1})
+	var err error
+	for range 3 {
+		if _, err = b.Read(ctxT(t, 5*time.Second), "app", 0); err != nil {
+			break
+		}
+	}
+	if got := driver.CodeOf(err); got != driver.ResourceExhausted {
+		t.Fatalf("Read over quota = %v, want code resource exhausted", err)
+	}
+	var de *driver.Error
+	if !errors.As(err, &de) || de.RetryAfter <= 0 || de.RetryAfter > 31*time.Second {
+		t.Errorf("RetryAfter = %v, want the quota's delay (0 < d <= 30s)", de.RetryAfter)
+	}
+}
