@@ -694,3 +694,27 @@ func TestLoadNesting(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+type inner struct {
+	Key string `secret:"emb:key"`
+}
+
+func TestLoadUnexportedEmbedded(t *testing.T) {
+	type Outer struct {
+		inner // promoted exported fields are settable, as in encoding/json
+	}
+	type OuterPtr struct {
+		*inner
+	}
+	b := newEntries(map[string]map[string]string{"emb": {"key": "ek"}})
+	s := newStore(t, b)
+	var o Outer
+	if err := s.Load(t.Context(), &o, nil); err != nil || o.Key != "ek" {
+		t.Errorf("Load(embedded unexported struct) = %v, Key = %q; want nil, ek", err, o.Key)
+	}
+	var op OuterPtr
+	err := s.Load(t.Context(), &op, nil)
+	if err == nil || !strings.Contains(err.Error(), "load OuterPtr.inner: invalid argument: unexported field holds secret tags") {
+		t.Errorf("Load(embedded unexported pointer) = %v, want an unexported-field error", err)
+	}
+}
