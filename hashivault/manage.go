@@ -412,23 +412,23 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 // can be restored with UndeleteVersions. KV v2 only. A missing entry is
 // NotFound.
 func (b *Backend) DeleteVersions(ctx context.Context, path string, versions []int) error {
-	return b.versionsOp(ctx, "delete-versions", "delete", http.MethodPost, path, versions)
+	return b.versionsOp(ctx, "delete-versions", "delete", path, versions)
 }
 
 // UndeleteVersions restores soft-deleted versions of the entry at path. KV
 // v2 only. A missing entry is NotFound.
 func (b *Backend) UndeleteVersions(ctx context.Context, path string, versions []int) error {
-	return b.versionsOp(ctx, "undelete-versions", "undelete", http.MethodPost, path, versions)
+	return b.versionsOp(ctx, "undelete-versions", "undelete", path, versions)
 }
 
 // DestroyVersions permanently removes the data of the given versions of the
 // entry at path (their metadata stays, marked destroyed). KV v2 only. A
 // missing entry is NotFound.
 func (b *Backend) DestroyVersions(ctx context.Context, path string, versions []int) error {
-	return b.versionsOp(ctx, "destroy-versions", "destroy", http.MethodPut, path, versions)
+	return b.versionsOp(ctx, "destroy-versions", "destroy", path, versions)
 }
 
-func (b *Backend) versionsOp(ctx context.Context, op, endpoint, method, path string, versions []int) error {
+func (b *Backend) versionsOp(ctx context.Context, op, endpoint, path string, versions []int) error {
 	p, err := vaultly.CleanPath(path)
 	if err != nil {
 		return vaultly.WrapError(op, path, b.Name(), err)
@@ -458,15 +458,8 @@ func (b *Backend) versionsOp(ctx context.Context, op, endpoint, method, path str
 		if sec == nil {
 			return driver.NewError(driver.NotFound, errors.New("no entry"))
 		}
-		r := c.NewRequest(method, "/v1/"+b.kvV2Path(ctx, endpoint, p))
-		if err := r.SetJSONBody(map[string]any{"versions": versions}); err != nil {
-			return kvInvalid("encode versions")
-		}
-		resp, err := c.RawRequestWithContext(ctx, r)
-		if resp != nil {
-			defer resp.Body.Close()
-		}
-		if err != nil {
+		// Vault treats POST and PUT alike: destroy's documented PUT is a write.
+		if _, err := c.Logical().WriteWithContext(ctx, b.kvV2Path(ctx, endpoint, p), map[string]any{"versions": versions}); err != nil {
 			return MapError(err)
 		}
 		return nil
