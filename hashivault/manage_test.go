@@ -532,3 +532,43 @@ func TestSysSealUnsealAndDoctorHelpers(t *testing.T) {
 		t.Fatalf("Unseal = %+v, %v; want unsealed", st, err)
 	}
 }
+
+// A Store on top of the backend drops its cached entry when a management
+// call changes it, so the next Get sees the new value without waiting for
+// the TTL.
+func TestManageInvalidatesStore(t *testing.T) {
+	srv := shared(t)
+	b := rootBackend(t, srv, nil)
+	ctx := ctxT(t, 30*time.Second)
+	store := vaultly.New(b, &vaultly.Options{TTL: time.Hour})
+	t.Cleanup(func() { store.Close() })
+	const ref = "manage/store/app:value"
+
+	steps := []struct {
+		name   string
+		change func() error
+		want   string // "" means NotFound
+	}{
+		{"put", func() error { _, err := b.Put(ctx, "manage/store/app", map[string]any{"value": "one"}, nil); return err }, "one"},
+		{"put again", func() error { _, err := b.Put(ctx, "manage/store/app", map[string]any{"value": "two"}, nil); return err }, "two"},
+		{"patch", func() error {
+			_, err := b.Patch(ctx, "manage/store/app", map[string]any{"value": "three"}, nil)
+			return err
+		}, "three"},
+		{"delete latest version", func() error { return b.DeleteVersions(ctx, "manage/store/app", []int{3}) }, ""},
+		{"undelete", func() error { return b.UndeleteVersions(ctx, "manage/store/app", []int{3}) }, "three"},
+		{"delete", func() error { return b.Delete(ctx, "manage/store/app") }, ""},
+	}
+	for _, st := range steps {
+		if err := st.change(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		got, err := store.Get(ctx, ref)
+		switch {
+		case st.want == "" && vaultly.CodeOf(err) != vaultly.NotFound:
+			t.Errorf("after %s: Get = %q, %v; want NotFound", st.name, got, err)
+		case st.want != "" && (err != nil || got != st.want):
+			t.Errorf("after %s: Get = %q, %v; want %q", st.name, got, err, st.want)
+		}
+	}
+}
