@@ -47,9 +47,10 @@ type Options struct {
 
 	// MaxEntries bounds the number of cached entries (one per path and
 	// version, however many keys are read from it). When a new entry would
-	// exceed it, the Store evicts expired entries first, then entries not
-	// read since the previous eviction sweep (a second-chance approximation
-	// of least-recently-used), then any, down to 90% of MaxEntries.
+	// exceed it, the Store evicts expired entries first, then entries with
+	// no cache hit since they were fetched or since the previous eviction
+	// sweep (a second-chance approximation of least-recently-used), then
+	// any, down to 90% of MaxEntries.
 	// Default: 0 means DefaultMaxEntries (10000).
 	MaxEntries int
 
@@ -138,6 +139,7 @@ type Store struct {
 	entries cache.Map[*entrySlot] // entryKey(path, version) -> slot
 	flight  singleflight.Group
 	epoch   atomic.Uint64 // bumped by every invalidation; fetches that saw an older epoch do not cache
+	gen     atomic.Uint64 // generation of the last entryState published
 
 	ctx    context.Context // cancelled by Close; parent of background work
 	cancel context.CancelFunc
@@ -158,10 +160,12 @@ type refSlot struct {
 	memo atomic.Pointer[refMemo] // the key's value in one entryState
 }
 
-// refMemo saves a hit the lookup of the key in the entry's fields.
+// refMemo saves a hit the lookup of the key in the entry's fields. It
+// names the entryState by generation, not pointer, so that it never keeps
+// an old entry alive.
 type refMemo struct {
-	st *entryState
-	v  string
+	gen uint64
+	v   string
 }
 
 type entrySlot struct {
@@ -169,7 +173,7 @@ type entrySlot struct {
 	path       string
 	version    int
 	state      atomic.Pointer[entryState] // nil: nothing cached
-	used       atomic.Bool                // read since the last eviction sweep
+	used       atomic.Bool                // hit since the last eviction sweep
 	refreshing atomic.Bool
 	dead       atomic.Bool // removed from the map
 }
@@ -180,6 +184,7 @@ type entryState struct {
 	e       *driver.Entry
 	fetched time.Time
 	r       float64 // refresh jitter in [0, 1)
+	gen     uint64  // unique per Store
 
 	// For the Store's default TTL, freshness and refresh-ahead are flags set
 	// by timers, so that a hit reads no clock (time.Now is far slower than
@@ -288,10 +293,10 @@ func (s *Store) Get(ctx context.Context, ref string) (string, error) {
 		if es := rs.slot.Load(); es != nil {
 			if st := es.state.Load(); st != nil && !st.expired.Load() {
 				var v string
-				if m := rs.memo.Load(); m != nil && m.st == st {
+				if m := rs.memo.Load(); m != nil && m.gen == st.gen {
 					v = m.v
 				} else if v, ok = st.e.Fields[rs.key]; ok {
-					rs.memo.Store(&refMemo{st: st, v: v})
+					rs.memo.Store(&refMemo{gen: st.gen, v: v})
 				} else {
 					return s.getRef(ctx, rs, s.ttl)
 				}
@@ -402,13 +407,16 @@ func (s *Store) Invalidate(path string) {
 	}
 	s.epoch.Add(1)
 	prefix := p + "\x00"
+	dropped := map[*entrySlot]bool{}
 	s.entries.Range(func(k string, es *entrySlot) bool {
 		if k == p || strings.HasPrefix(k, prefix) {
 			s.drop(es)
 			s.flight.Forget(k)
+			dropped[es] = true
 		}
 		return true
 	})
+	s.forgetMemos(dropped)
 }
 
 // Stats returns a snapshot of the Store's counters.
@@ -558,7 +566,7 @@ func (s *Store) slotFor(path string, version int) *entrySlot {
 	}
 	es, loaded := s.entries.LoadOrStore(k, &entrySlot{key: k, path: path, version: version})
 	if !loaded && s.entries.Len() > s.maxEntries {
-		s.evictSome()
+		s.evictSome(k)
 	}
 	return es
 }
@@ -699,7 +707,7 @@ func (s *Store) load(ctx context.Context, es *entrySlot, epoch uint64) (*driver.
 // publish caches e in es, with timers for the default TTL and refresh-ahead.
 // An invalidation that races with it wins: the entry is dropped again.
 func (s *Store) publish(es *entrySlot, e *driver.Entry, epoch uint64) {
-	st := &entryState{e: e, fetched: time.Now(), r: rand.Float64()}
+	st := &entryState{e: e, fetched: time.Now(), r: rand.Float64(), gen: s.gen.Add(1)}
 	if s.ttl != UntilRefreshed {
 		st.timers[0] = time.AfterFunc(s.ttl, func() { st.expired.Store(true) })
 		if d := cache.RefreshAfter(s.ttl, s.ahead, st.r); d > 0 {
@@ -709,7 +717,6 @@ func (s *Store) publish(es *entrySlot, e *driver.Entry, epoch uint64) {
 	if old := es.state.Swap(st); old != nil {
 		old.stop()
 	}
-	es.used.Store(true)
 	if es.dead.Load() || s.epoch.Load() != epoch { // evicted, closed or invalidated meanwhile
 		if es.state.CompareAndSwap(st, nil) {
 			st.stop()
@@ -724,8 +731,23 @@ func (s *Store) drop(es *entrySlot) {
 	}
 }
 
+// forgetMemos clears the memoised values of references to the given slots,
+// so that no copy of a dropped secret stays reachable from the Store.
+func (s *Store) forgetMemos(slots map[*entrySlot]bool) {
+	if len(slots) == 0 {
+		return
+	}
+	s.refs.Range(func(_ string, rs *refSlot) bool {
+		if slots[rs.slot.Load()] {
+			rs.memo.Store(nil)
+		}
+		return true
+	})
+}
+
 // evictSome brings the number of entries down to 90% of MaxEntries.
-func (s *Store) evictSome() {
+// keep is the key of the slot being added, which is never evicted.
+func (s *Store) evictSome(keep string) {
 	if !s.evict.TryLock() {
 		return // another goroutine is sweeping
 	}
@@ -734,23 +756,30 @@ func (s *Store) evictSome() {
 	if s.entries.Len() <= s.maxEntries {
 		return
 	}
+	evicted := map[*entrySlot]bool{}
+	defer func() { s.forgetMemos(evicted) }()
 	remove := func(k string, es *entrySlot) {
 		if _, ok := s.entries.Delete(k); ok {
 			es.dead.Store(true)
 			s.drop(es)
 			s.st.evictions.add(1)
+			evicted[es] = true
 		}
 	}
-	// Pass 1: expired or empty; pass 2: not used since last sweep; pass 3: any.
+	// Pass 1: expired; pass 2: not used since the last sweep (this includes
+	// empty slots); pass 3: any.
 	for pass := 1; pass <= 3 && s.entries.Len() > target; pass++ {
 		s.entries.Range(func(k string, es *entrySlot) bool {
 			if s.entries.Len() <= target {
 				return false
 			}
+			if k == keep {
+				return true
+			}
 			st := es.state.Load()
 			switch pass {
 			case 1:
-				if st == nil || !st.fresh(s.ttl, s.ttl) {
+				if st != nil && !st.fresh(s.ttl, s.ttl) {
 					remove(k, es)
 				}
 			case 2:

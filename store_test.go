@@ -681,8 +681,37 @@ func TestStoreEviction(t *testing.T) {
 		t.Errorf("Stats().Evictions = %d, want >= 40", st.Evictions)
 	}
 	mem.ResetCalls()
+	if got, err := s.Get(t.Context(), "k49"); err != nil || got != "v49" || stReads(mem) != 0 {
+		t.Errorf("Get(last added k49) = %q, %v with %d backend reads; want v49 from the cache", got, err, stReads(mem))
+	}
 	if got, err := s.Get(t.Context(), "k0"); err != nil || got != "v0" || stReads(mem) != 1 {
 		t.Errorf("Get(evicted k0) = %q, %v with %d backend reads; want v0 after 1 read", got, err, stReads(mem))
+	}
+}
+
+// TestStoreEvictionKeepsHotEntries: an entry read between every insertion
+// survives the sweeps (second chance); entries read once do not.
+func TestStoreEvictionKeepsHotEntries(t *testing.T) {
+	mem := memsecrets.New(nil)
+	mem.SetValue("hot", "h")
+	for i := range 100 {
+		mem.SetValue(fmt.Sprint("cold", i), "c")
+	}
+	s := stNew(t, mem, &vaultly.Options{MaxEntries: 10})
+	ctx := t.Context()
+	for i := range 100 {
+		if _, err := s.Get(ctx, "hot"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, fmt.Sprint("cold", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := mem.CallCount(memsecrets.OpRead, "hot"); got != 1 {
+		t.Errorf("backend reads of the hot entry = %d, want 1 (never evicted)", got)
+	}
+	if ev := s.Stats().Evictions; ev < 80 {
+		t.Errorf("Evictions = %d, want >= 80", ev)
 	}
 }
 
