@@ -74,7 +74,7 @@ func TestMapConcurrent(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 500 {
-				k := fmt.Sprint(i % 100)
+				k := fmt.Sprint(g, "-", i%100) // each goroutine deletes only its own keys
 				m.LoadOrStore(k, i%100)
 				if v, ok := m.Load(k); !ok || v != i%100 {
 					t.Errorf("goroutine %d: Load(%s) = %d, %v", g, k, v, ok)
