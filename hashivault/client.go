@@ -20,6 +20,10 @@ func newClient(s *settings) (*conn, error) {
 	hc := cleanhttp.DefaultPooledClient()
 	tr := hc.Transport.(*http.Transport)
 	tr.TLSHandshakeTimeout = 10 * time.Second
+	// cleanhttp keeps GOMAXPROCS+1 idle connections per host (3 on two
+	// cores); Load and concurrent readers issue more requests than that in
+	// parallel, and every extra one would pay a new TCP/TLS handshake.
+	tr.MaxIdleConnsPerHost = 32
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.ProxyURL != "" {
 		u, err := url.Parse(s.ProxyURL)
