@@ -17,7 +17,9 @@ func (g *globals) options() *hashivault.Options {
 		Mount:     g.mount,
 		CACert:    g.caCert,
 		CAPath:    g.caPath,
-		Logger:    slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// One-shot commands report failures as their error; only the
+		// long-running `run` logs background warnings (token renewal).
+		Logger: slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: g.logLevel})),
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -72,12 +73,13 @@ type globals struct {
 	caCert    string
 	caPath    string
 	io        IO
+	logLevel  slog.Level // of the backend's logger: errors only, warnings for run
 }
 
 // Main runs the vaultly command with args (without the program name) and
 // returns the exit code.
 func Main(ctx context.Context, args []string, stdio IO) int {
-	g := &globals{io: stdio}
+	g := &globals{io: stdio, logLevel: slog.LevelError}
 	root := newRoot(g)
 	root.SetArgs(NormalizeArgs(args))
 	root.SetIn(stdio.In)

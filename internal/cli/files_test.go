@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/vault/api"
+
+	"github.com/vaultly/vaultly/internal/vaulttest"
 )
 
 // inode returns the inode number of name, or 0 when it does not exist.
@@ -281,4 +283,30 @@ func TestHelpAndCompletion(t *testing.T) {
 		}
 	}
 	checkResult(t, "completion powershell", e.run("", "completion", "powershell"), ExitUsage, "unknown shell")
+}
+
+func TestTLS(t *testing.T) {
+	srv := vaulttest.Start(t, &vaulttest.Options{TLS: true})
+	srv.PutKV(t, "cli/tls/app", map[string]any{"value": "over-tls"})
+	e := newEnv(t, srv)
+
+	r := e.run("", "get", "cli/tls/app:value")
+	checkResult(t, "get without the CA", r, ExitError, "certificate cannot be verified")
+	r = e.runEnv([]string{"VAULT_SKIP_VERIFY=1"}, "", "get", "cli/tls/app:value")
+	checkResult(t, "get with VAULT_SKIP_VERIFY", r, ExitError, "vaultly always verifies TLS")
+
+	if got := e.must("", "get", "-ca-cert", srv.CACert, "cli/tls/app:value"); got != "over-tls\n" {
+		t.Errorf("get -ca-cert = %q", got)
+	}
+	if got := e.runEnv([]string{"VAULT_CACERT=" + srv.CACert}, "", "get", "cli/tls/app:value"); got.stdout != "over-tls\n" {
+		t.Errorf("get with VAULT_CACERT = %+v", got)
+	}
+	out := e.must("", "doctor", "-ca-cert", srv.CACert, "cli/tls/app")
+	if !strings.Contains(out, "[ok  ] tls      server certificate verified") {
+		t.Errorf("doctor over TLS:\n%s", out)
+	}
+	r = e.run("", "doctor", "cli/tls/app")
+	if r.code != ExitError || !strings.Contains(r.stdout, "[FAIL] address") || !strings.Contains(r.stdout, "certificate") {
+		t.Errorf("doctor without the CA: exit %d\n%s", r.code, r.stdout)
+	}
 }

@@ -62,8 +62,12 @@ typed at the prompt is used once and not saved, only the token it gives.`,
 					fmt.Fprintf(g.io.Err, "Warning: %s given on the command line can be seen by other users and is saved in the config file; prefer %s_file= or %s_env=, or the prompt.\n", k, k, k)
 				}
 			}
+			env, err := hashivault.EnvOptions()
+			if err != nil {
+				return vaultly.WrapError("login", "", "vault", err)
+			}
 			prompted := map[string]string{}
-			if name := promptParam(method, params); name != "" {
+			if name := promptParam(method, params, env.Token != ""); name != "" {
 				// Check the other parameters before asking.
 				check := maps.Clone(params)
 				check[name] = "x"
@@ -99,10 +103,6 @@ typed at the prompt is used once and not saved, only the token it gives.`,
 				addr, tok = c.Address(), c.Token()
 				return nil
 			}); err != nil {
-				return vaultly.WrapError("login", "", "vault", err)
-			}
-			env, err := hashivault.EnvOptions()
-			if err != nil {
 				return vaultly.WrapError("login", "", "vault", err)
 			}
 			fc := &hashivault.FileConfig{
@@ -143,7 +143,7 @@ typed at the prompt is used once and not saved, only the token it gives.`,
 }
 
 // promptParam returns the credential to ask for when none was given.
-func promptParam(method string, params map[string]string) string {
+func promptParam(method string, params map[string]string, envToken bool) string {
 	has := func(n string) bool {
 		return params[n] != "" || params[n+"_file"] != "" || params[n+"_env"] != ""
 	}
@@ -153,7 +153,7 @@ func promptParam(method string, params map[string]string) string {
 			return "password"
 		}
 	case "token":
-		if !has("token") && os.Getenv("VAULT_TOKEN") == "" {
+		if !has("token") && !envToken {
 			return "token"
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"os/exec"
@@ -63,6 +64,7 @@ start stops vaultly before the command starts (exit 3 when not found).`,
 			if interval <= 0 {
 				return usagef("-interval must be positive")
 			}
+			g.logLevel = slog.LevelWarn // token renewal trouble matters to a long run
 			refs, err := envRefs(os.Environ())
 			if err != nil {
 				return &usageError{err}
