@@ -3,7 +3,6 @@ package vaultly
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -191,15 +190,29 @@ type entryState struct {
 	// the rest of a hit on some virtual machines).
 	expired atomic.Bool // past the default TTL
 	due     atomic.Bool // past the refresh-ahead point
-	timers  [2]*time.Timer
+
+	mu      sync.Mutex
+	stopped bool
+	timers  []*time.Timer
+}
+
+// after runs fn after d unless st is stopped first.
+func (st *entryState) after(d time.Duration, fn func()) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.stopped {
+		st.timers = append(st.timers, time.AfterFunc(d, fn))
+	}
 }
 
 func (st *entryState) stop() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.stopped = true
 	for _, t := range st.timers {
-		if t != nil {
-			t.Stop()
-		}
+		t.Stop()
 	}
+	st.timers = nil
 }
 
 // fresh reports whether st may be served under ttl; defTTL is the Store's.
@@ -246,7 +259,7 @@ func New(b driver.Backend, opts *Options) *Store {
 		s.ahead = DefaultRefreshAhead
 	}
 	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.defKey = opts.DefaultKey
 	if s.defKey == "" {
@@ -514,8 +527,14 @@ func (s *Store) refreshAhead(es *entrySlot) {
 		defer s.wg.Done()
 		defer es.refreshing.Store(false)
 		start := time.Now()
+		st := es.state.Load()
 		if _, err := s.fetch(s.ctx, "refresh", es.ref(), es, forceFetch); err != nil {
 			s.st.refreshFailures.add(1)
+			if st != nil && es.state.Load() == st && st.due.Load() {
+				// Do not try again at every hit: wait a while first.
+				st.due.Store(false)
+				st.after(cache.RefreshRetryDelay(s.ttl), func() { st.due.Store(true) })
+			}
 			s.log.Warn("vaultly: background refresh failed", "backend", s.name, "path", es.path, "version", es.version, "code", CodeOf(err).String(), "elapsed", time.Since(start))
 		}
 	}()
@@ -709,9 +728,9 @@ func (s *Store) load(ctx context.Context, es *entrySlot, epoch uint64) (*driver.
 func (s *Store) publish(es *entrySlot, e *driver.Entry, epoch uint64) {
 	st := &entryState{e: e, fetched: time.Now(), r: rand.Float64(), gen: s.gen.Add(1)}
 	if s.ttl != UntilRefreshed {
-		st.timers[0] = time.AfterFunc(s.ttl, func() { st.expired.Store(true) })
+		st.after(s.ttl, func() { st.expired.Store(true) })
 		if d := cache.RefreshAfter(s.ttl, s.ahead, st.r); d > 0 {
-			st.timers[1] = time.AfterFunc(d, func() { st.due.Store(true) })
+			st.after(d, func() { st.due.Store(true) })
 		}
 	}
 	if old := es.state.Swap(st); old != nil {

@@ -844,3 +844,40 @@ func TestStoreLogsNoValues(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreRefreshAheadFailureBacksOff: a failed background refresh is not
+// retried at every hit but after a delay; readers keep the cached value.
+func TestStoreRefreshAheadFailureBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := memsecrets.New(nil)
+		mem.SetValue("k", "v1")
+		s := vaultly.New(stPlain{mem}, &vaultly.Options{TTL: 100 * time.Second, RefreshAhead: 0.5, Retry: noRetry})
+		defer s.Close()
+		get := func(want string) {
+			t.Helper()
+			if v, err := s.Get(t.Context(), "k"); err != nil || v != want {
+				t.Fatalf("Get = %q, %v; want %q", v, err, want)
+			}
+			synctest.Wait()
+		}
+		get("v1")
+		mem.SetError("k", driver.NewError(driver.Unavailable, nil))
+		time.Sleep(50 * time.Second) // past the refresh point
+		synctest.Wait()
+		for range 5 {
+			get("v1")
+		}
+		if got := stReads(mem); got != 2 {
+			t.Errorf("backend reads after 5 hits with a failing refresh = %d, want 2", got)
+		}
+		mem.SetError("k", nil)
+		mem.SetValue("k", "v2")
+		time.Sleep(10 * time.Second) // RefreshRetryDelay(100s)
+		synctest.Wait()
+		get("v1") // starts the second refresh
+		get("v2")
+		if st := s.Stats(); st.Refreshes != 2 || st.RefreshFailures != 1 || stReads(mem) != 3 {
+			t.Errorf("Stats = %+v with %d backend reads; want 2 refreshes, 1 failure, 3 reads", st, stReads(mem))
+		}
+	})
+}

@@ -179,3 +179,17 @@ func TestRefreshAfter(t *testing.T) {
 		t.Errorf("RefreshDue mismatch (-want +got):\n%s", diff)
 	}
 }
+
+func TestRefreshRetryDelay(t *testing.T) {
+	tests := []struct{ ttl, want time.Duration }{
+		{time.Second, time.Second},
+		{30 * time.Second, 3 * time.Second},
+		{5 * time.Minute, 30 * time.Second},
+		{time.Hour, time.Minute},
+	}
+	for _, tc := range tests {
+		if got := cache.RefreshRetryDelay(tc.ttl); got != tc.want {
+			t.Errorf("RefreshRetryDelay(%v) = %v, want %v", tc.ttl, got, tc.want)
+		}
+	}
+}

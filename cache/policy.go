@@ -72,3 +72,9 @@ func RefreshAfter(ttl time.Duration, ahead, r float64) time.Duration {
 	d := time.Duration(float64(ttl) * ahead * (1 - RefreshJitter*r))
 	return max(d, 1)
 }
+
+// RefreshRetryDelay is how long to wait after a failed background refresh
+// before a hit may start another: a tenth of the TTL, between 1s and 1m.
+func RefreshRetryDelay(ttl time.Duration) time.Duration {
+	return min(max(ttl/10, time.Second), time.Minute)
+}
