@@ -2,7 +2,9 @@ package cli
 
 import (
 	"encoding/json"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -308,5 +310,90 @@ func TestTLS(t *testing.T) {
 	r = e.run("", "doctor", "cli/tls/app")
 	if r.code != ExitError || !strings.Contains(r.stdout, "[FAIL] address") || !strings.Contains(r.stdout, "certificate") {
 		t.Errorf("doctor without the CA: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// TestTerminalPrompts runs vaultly on a pseudo-terminal (util-linux
+// `script`) to check the hidden prompts and the confirmation.
+func TestTerminalPrompts(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		if vaulttest.Required() {
+			t.Fatal("script (util-linux) not found; it provides the pseudo-terminal for this test")
+		}
+		t.Skip("script (util-linux) not found: no pseudo-terminal for the prompt tests")
+	}
+	srv := shared(t)
+	e := newEnv(t, srv)
+	// onTTY runs vaultly args on a terminal and types input once the
+	// prompt (ending in ": ") is shown.
+	onTTY := func(input string, args ...string) result {
+		t.Helper()
+		line := binary
+		for _, a := range args {
+			line += " '" + a + "'"
+		}
+		cmd := exec.Command(scriptBin, "-qec", line, "/dev/null")
+		cmd.Env = e.environ()
+		cmd.Dir = e.home
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		outPipe, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = cmd.Stdout
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		buf := make([]byte, 4096)
+		typed := false
+		for {
+			n, err := outPipe.Read(buf)
+			out.Write(buf[:n])
+			if !typed && strings.HasSuffix(strings.TrimRight(out.String(), " "), ":") {
+				typed = true
+				io.WriteString(in, input)
+				in.Close()
+			}
+			if err != nil {
+				break
+			}
+		}
+		r := result{stdout: out.String()}
+		if err := cmd.Wait(); err != nil {
+			ee, ok := err.(*exec.ExitError)
+			if !ok {
+				t.Fatal(err)
+			}
+			r.code = ee.ExitCode()
+		}
+		return r
+	}
+
+	r := onTTY("typed-secret-42\n", "put", "cli/tty/app", "user=app", "token")
+	if r.code != 0 || !strings.Contains(r.stdout, "Value of token") || strings.Contains(r.stdout, "typed-secret-42") {
+		t.Errorf("put with a prompt: exit %d, output %q (want the prompt, without echo)", r.code, r.stdout)
+	}
+	if got := e.vaultKVData("cli/tty/app"); !cmp.Equal(got, map[string]any{"user": "app", "token": "typed-secret-42"}) {
+		t.Errorf("stored after the prompt: %v", got)
+	}
+
+	r = onTTY("n\n", "delete", "cli/tty/app")
+	if r.code != ExitError || !strings.Contains(r.stdout, "aborted") {
+		t.Errorf("delete answered n: exit %d, output %q", r.code, r.stdout)
+	}
+	if e.vaultKVData("cli/tty/app") == nil {
+		t.Fatal("entry deleted although the answer was n")
+	}
+	r = onTTY("y\n", "delete", "cli/tty/app")
+	if r.code != 0 || !strings.Contains(r.stdout, "Deleted cli/tty/app") {
+		t.Errorf("delete answered y: exit %d, output %q", r.code, r.stdout)
+	}
+	if e.vaultKVData("cli/tty/app") != nil {
+		t.Error("entry still there after delete answered y")
 	}
 }
