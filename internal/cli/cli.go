@@ -125,22 +125,46 @@ func ExitCode(err error) int {
 
 // NormalizeArgs turns the vault CLI's single-dash long flags (-address=x,
 // -yes) into the double-dash form pflag parses. Single-letter flags (-i),
-// a lone "-" and everything after "--" are left alone.
+// a lone "-" and everything after "--" are left alone, and so is the
+// command line of `run` after its COMMAND, which belongs to the child.
 func NormalizeArgs(args []string) []string {
 	out := make([]string, len(args))
 	copy(out, args)
+	var positional []string // non-flag arguments seen so far
+	skipValue := false      // the previous flag takes this argument as its value
 	for i, a := range out {
 		if a == "--" {
 			break
 		}
-		if len(a) > 2 && a[0] == '-' && a[1] != '-' && isLetter(a[1]) {
-			name, _, _ := strings.Cut(a[1:], "=")
-			if len(name) > 1 {
-				out[i] = "-" + a
+		if skipValue {
+			skipValue = false
+			continue
+		}
+		if len(a) < 2 || a[0] != '-' {
+			if len(positional) == 1 && positional[0] == "run" {
+				break // COMMAND of run: the rest is the child's
 			}
+			positional = append(positional, a)
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !hasValue && valueFlags[name] {
+			skipValue = true
+		}
+		if len(a) > 2 && a[1] != '-' && isLetter(a[1]) && len(name) > 1 {
+			out[i] = "-" + a
 		}
 	}
 	return out
+}
+
+// valueFlags are the flags that take a value (as opposed to booleans), so
+// that "-signal HUP" is not read as a positional HUP.
+var valueFlags = map[string]bool{
+	"address": true, "namespace": true, "mount": true, "format": true, "ca-cert": true, "ca-path": true,
+	"version": true, "cas": true, "versions": true, "max-versions": true, "delete-version-after": true,
+	"custom-metadata": true, "method": true, "path": true, "signal": true, "interval": true,
+	"config": true, "in": true, "out": true, "i": true, "o": true,
 }
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

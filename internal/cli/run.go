@@ -30,7 +30,7 @@ func runCmd(g *globals) *cobra.Command {
 		interval time.Duration
 	)
 	c := &cobra.Command{
-		Use:   "run [flags] -- COMMAND [ARGS...]",
+		Use:   "run [flags] [--] COMMAND [ARGS...]",
 		Short: "Run a command with secrets from Vault in its environment",
 		Long: `Start COMMAND with its environment, where every variable whose value is a
 reference, vault://PATH[:KEY][?version=N], is replaced by the secret it
@@ -88,6 +88,7 @@ start stops vaultly before the command starts (exit 3 when not found).`,
 			return nil
 		},
 	}
+	c.Flags().SetInterspersed(false) // flags after COMMAND are the child's
 	c.Flags().BoolVar(&noMask, "no-mask", false, "do not mask secret values in the command's output")
 	c.Flags().BoolVar(&restart, "restart", false, "restart the command when a secret changes")
 	c.Flags().StringVar(&sigName, "signal", "", "send this signal (e.g. HUP) to the command when a secret changes")

@@ -71,6 +71,12 @@ func TestRunMasking(t *testing.T) {
 			t.Error("command started")
 		}
 	})
+	t.Run("without --, the command's flags are its own", func(t *testing.T) {
+		r := e.runEnv(refs, "", "run", "-no-mask", "sh", "-c", `echo "$0 $DB_USER"`, "-format=x")
+		if r.code != 0 || r.stdout != "-format=x app\n" {
+			t.Errorf("run without --: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+	})
 	t.Run("missing command", func(t *testing.T) {
 		checkResult(t, "run", e.run("", "run"), ExitUsage, "missing COMMAND")
 	})

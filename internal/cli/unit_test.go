@@ -23,6 +23,9 @@ func TestNormalizeArgs(t *testing.T) {
 		{[]string{"put", "p", "k=-", "-", "-1"}, []string{"put", "p", "k=-", "-", "-1"}},
 		{[]string{"-versions=1,2", "-yes"}, []string{"--versions=1,2", "--yes"}},
 		{nil, []string{}},
+		{[]string{"run", "-no-mask", "ls", "-la", "-address=x"}, []string{"run", "--no-mask", "ls", "-la", "-address=x"}},
+		{[]string{"-address", "http://x", "run", "-signal", "HUP", "-interval", "1s", "app", "-flag"}, []string{"--address", "http://x", "run", "--signal", "HUP", "--interval", "1s", "app", "-flag"}},
+		{[]string{"get", "-version", "2", "a", "-format=json"}, []string{"get", "--version", "2", "a", "--format=json"}},
 	}
 	for _, tt := range tests {
 		got := NormalizeArgs(tt.in)
