@@ -1,3 +1,19 @@
+// Package vaultly gives Go programs typed, cached, self-renewing access to
+// secrets in HashiCorp Vault (or a local backend for development and tests).
+//
+// Application code reads through a *Store, built with New in front of a
+// driver.Backend (hashivault for Vault; memsecrets, envsecrets or
+// filesecrets locally). The Store caches whole entries, makes one backend
+// call for any number of concurrent readers of a cold entry, refreshes
+// entries ahead of expiry, can serve stale values while the backend is down,
+// retries transient failures and wraps every failure once in an *Error with
+// a Code. References are "path[:key]" (see ParseRef). Load binds struct
+// fields to references; Secret[T] keeps values redacted in every printed
+// form.
+//
+// A Store is safe for concurrent use and must be closed: Close stops and
+// waits for the goroutines it started and, unless Options.KeepBackendOpen,
+// closes the backend. Errors, logs and panics never contain secret values.
 package vaultly
 
 import (
