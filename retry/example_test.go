@@ -11,7 +11,9 @@ import (
 
 func ExampleDo() {
 	p := &retry.Policy{MaxAttempts: 5, Initial: time.Millisecond, Budget: time.Second,
-		OnRetry: func(attempt int, err error, _ time.Duration) { fmt.Println("retry after attempt", attempt, driver.CodeOf(err)) }}
+		OnRetry: func(attempt int, err error, _ time.Duration) {
+			fmt.Println("retry after attempt", attempt, driver.CodeOf(err))
+		}}
 	err := retry.Do(context.Background(), p, func(ctx context.Context, attempt int) error {
 		if attempt < 3 {
 			return driver.NewError(driver.Unavailable, nil) // e.g. Vault sealed
