@@ -308,6 +308,13 @@ func New(b driver.Backend, opts *Options) *Store {
 	return s
 }
 
+// String describes the Store by its backend's name; it never prints cached
+// values, whatever the verb.
+func (s *Store) String() string { return "vaultly.Store(" + s.name + ")" }
+
+// GoString is String, for %#v.
+func (s *Store) GoString() string { return s.String() }
+
 // Backend returns the backend the Store reads through.
 func (s *Store) Backend() driver.Backend { return s.b }
 

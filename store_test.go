@@ -838,6 +838,14 @@ func TestStoreLogsNoValues(t *testing.T) {
 	if strings.Contains(out, canary) {
 		t.Errorf("logs contain the secret value:\n%s", out)
 	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		if out := fmt.Sprintf(verb, s); strings.Contains(out, canary) || strings.Contains(out, fmt.Sprintf("%x", canary)) {
+			t.Errorf("Sprintf(%s, store) = %q reveals the cached value", verb, out)
+		}
+	}
+	if out := fmt.Sprintf("%+v", struct{ S *vaultly.Store }{s}); strings.Contains(out, canary) {
+		t.Errorf("Sprintf(%%+v, struct holding the store) reveals the cached value")
+	}
 	for _, want := range []string{`"path":"app/db"`, `"attempt":1`, `"code":"unavailable"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs lack %s:\n%s", want, out)
