@@ -313,68 +313,75 @@ func TestTLS(t *testing.T) {
 	}
 }
 
-// TestTerminalPrompts runs vaultly on a pseudo-terminal (util-linux
-// `script`) to check the hidden prompts and the confirmation.
-func TestTerminalPrompts(t *testing.T) {
-	scriptBin, err := exec.LookPath("script")
+// scriptBin returns util-linux `script`, which gives a pseudo-terminal.
+func scriptBin(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("script")
 	if err != nil {
 		if vaulttest.Required() {
 			t.Fatal("script (util-linux) not found; it provides the pseudo-terminal for this test")
 		}
 		t.Skip("script (util-linux) not found: no pseudo-terminal for the prompt tests")
 	}
+	return p
+}
+
+// onTTY runs vaultly args on a pseudo-terminal and types input once the
+// prompt (ending in ":") is shown.
+func onTTY(t *testing.T, e *env, input string, args ...string) result {
+	t.Helper()
+	line := binary
+	for _, a := range args {
+		line += " '" + a + "'"
+	}
+	cmd := exec.Command(scriptBin(t), "-qec", line, "/dev/null")
+	cmd.Env = e.environ()
+	cmd.Dir = e.home
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	buf := make([]byte, 4096)
+	typed := false
+	for {
+		n, err := outPipe.Read(buf)
+		out.Write(buf[:n])
+		if !typed && strings.HasSuffix(strings.TrimRight(out.String(), " "), ":") {
+			typed = true
+			io.WriteString(in, input)
+			in.Close()
+		}
+		if err != nil {
+			break
+		}
+	}
+	r := result{stdout: out.String()}
+	if err := cmd.Wait(); err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatal(err)
+		}
+		r.code = ee.ExitCode()
+	}
+	return r
+}
+
+// TestTerminalPrompts runs vaultly on a pseudo-terminal (util-linux
+// `script`) to check the hidden prompts and the confirmation.
+func TestTerminalPrompts(t *testing.T) {
+	scriptBin(t)
 	srv := shared(t)
 	e := newEnv(t, srv)
-	// onTTY runs vaultly args on a terminal and types input once the
-	// prompt (ending in ": ") is shown.
-	onTTY := func(input string, args ...string) result {
-		t.Helper()
-		line := binary
-		for _, a := range args {
-			line += " '" + a + "'"
-		}
-		cmd := exec.Command(scriptBin, "-qec", line, "/dev/null")
-		cmd.Env = e.environ()
-		cmd.Dir = e.home
-		in, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		outPipe, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = cmd.Stdout
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		var out strings.Builder
-		buf := make([]byte, 4096)
-		typed := false
-		for {
-			n, err := outPipe.Read(buf)
-			out.Write(buf[:n])
-			if !typed && strings.HasSuffix(strings.TrimRight(out.String(), " "), ":") {
-				typed = true
-				io.WriteString(in, input)
-				in.Close()
-			}
-			if err != nil {
-				break
-			}
-		}
-		r := result{stdout: out.String()}
-		if err := cmd.Wait(); err != nil {
-			ee, ok := err.(*exec.ExitError)
-			if !ok {
-				t.Fatal(err)
-			}
-			r.code = ee.ExitCode()
-		}
-		return r
-	}
-
-	r := onTTY("typed-secret-42\n", "put", "cli/tty/app", "user=app", "token")
+	r := onTTY(t, e, "typed-secret-42\n", "put", "cli/tty/app", "user=app", "token")
 	if r.code != 0 || !strings.Contains(r.stdout, "Value of token") || strings.Contains(r.stdout, "typed-secret-42") {
 		t.Errorf("put with a prompt: exit %d, output %q (want the prompt, without echo)", r.code, r.stdout)
 	}
@@ -382,14 +389,14 @@ func TestTerminalPrompts(t *testing.T) {
 		t.Errorf("stored after the prompt: %v", got)
 	}
 
-	r = onTTY("n\n", "delete", "cli/tty/app")
+	r = onTTY(t, e, "n\n", "delete", "cli/tty/app")
 	if r.code != ExitError || !strings.Contains(r.stdout, "aborted") {
 		t.Errorf("delete answered n: exit %d, output %q", r.code, r.stdout)
 	}
 	if e.vaultKVData("cli/tty/app") == nil {
 		t.Fatal("entry deleted although the answer was n")
 	}
-	r = onTTY("y\n", "delete", "cli/tty/app")
+	r = onTTY(t, e, "y\n", "delete", "cli/tty/app")
 	if r.code != 0 || !strings.Contains(r.stdout, "Deleted cli/tty/app") {
 		t.Errorf("delete answered y: exit %d, output %q", r.code, r.stdout)
 	}

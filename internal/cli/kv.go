@@ -261,8 +261,9 @@ func (g *globals) prompt(what string) (string, error) {
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return "", usagef("no terminal to prompt for the %s: give it as a file or on stdin", what)
 	}
-	fmt.Fprintf(g.io.Err, "%s%s (hidden): ", strings.ToUpper(what[:1]), what[1:])
-	b, err := term.ReadPassword(int(f.Fd()))
+	b, err := readHidden(int(f.Fd()), func() {
+		fmt.Fprintf(g.io.Err, "%s%s (hidden): ", strings.ToUpper(what[:1]), what[1:])
+	})
 	fmt.Fprintln(g.io.Err)
 	if err != nil {
 		return "", fmt.Errorf("read from terminal: %w", err)

@@ -293,6 +293,18 @@ func TestSealedServer(t *testing.T) {
 
 	// status and unseal need no token.
 	delete(e.vars, "VAULT_TOKEN")
+	r = onTTY(t, e, "not-the-key\n", "unseal")
+	if r.code != ExitError || strings.Contains(r.stdout, "not-the-key") || !strings.Contains(r.stdout, "Unseal key 1 of 1 (hidden)") {
+		t.Errorf("unseal with a wrong key typed at the prompt: exit %d, output %q", r.code, r.stdout)
+	}
+	r = onTTY(t, e, srv.UnsealKey+"\n", "unseal", "-format=json")
+	if r.code != 0 || strings.Contains(r.stdout, srv.UnsealKey) || !strings.Contains(r.stdout, `"sealed": false`) {
+		t.Errorf("unseal at the prompt: exit %d, output %q", r.code, r.stdout)
+	}
+	e.vars["VAULT_TOKEN"] = srv.Token
+	waitUnsealed(t, e)
+	delete(e.vars, "VAULT_TOKEN")
+	srv.Seal(t)
 	r = e.run(srv.UnsealKey+"\n", "unseal", "-format=json")
 	if r.code != 0 {
 		t.Fatalf("unseal: exit %d: %s", r.code, r.stderr)

@@ -105,8 +105,9 @@ shell history could see them.`,
 			for st.Sealed {
 				var key string
 				if tty {
-					fmt.Fprintf(g.io.Err, "Unseal key %d of %d (hidden): ", st.Progress+1, st.Threshold)
-					k, err := term.ReadPassword(int(f.Fd()))
+					k, err := readHidden(int(f.Fd()), func() {
+						fmt.Fprintf(g.io.Err, "Unseal key %d of %d (hidden): ", st.Progress+1, st.Threshold)
+					})
 					fmt.Fprintln(g.io.Err)
 					if err != nil {
 						return fmt.Errorf("read from terminal: %w", err)
