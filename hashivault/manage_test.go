@@ -549,8 +549,14 @@ func TestManageInvalidatesStore(t *testing.T) {
 		change func() error
 		want   string // "" means NotFound
 	}{
-		{"put", func() error { _, err := b.Put(ctx, "manage/store/app", map[string]any{"value": "one"}, nil); return err }, "one"},
-		{"put again", func() error { _, err := b.Put(ctx, "manage/store/app", map[string]any{"value": "two"}, nil); return err }, "two"},
+		{"put", func() error {
+			_, err := b.Put(ctx, "manage/store/app", map[string]any{"value": "one"}, nil)
+			return err
+		}, "one"},
+		{"put again", func() error {
+			_, err := b.Put(ctx, "manage/store/app", map[string]any{"value": "two"}, nil)
+			return err
+		}, "two"},
 		{"patch", func() error {
 			_, err := b.Patch(ctx, "manage/store/app", map[string]any{"value": "three"}, nil)
 			return err
