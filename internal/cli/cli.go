@@ -13,6 +13,10 @@
 //
 // `run` exits with its child's exit code (128+signal when the child was
 // killed by a signal).
+//
+// Main runs one command line and is meant to be called once per process
+// (it reads the environment and, for `run`, handles signals); every backend
+// it opens is closed before it returns.
 package cli
 
 import (
