@@ -87,8 +87,10 @@ type Options struct {
 	// serve stale.
 	StaleOnError time.Duration
 
-	// Retry is the policy for backend reads and writes. Only errors whose
-	// code is retryable (Unavailable, ResourceExhausted) are retried.
+	// Retry is the policy for every backend call: reads, and Put, Delete
+	// and List (a write retried after an ambiguous failure may create one
+	// more version). Only errors whose code is retryable (Unavailable,
+	// ResourceExhausted) are retried.
 	// Default: nil means retry's defaults: 4 attempts, full-jitter
 	// exponential backoff from 100ms capped at 5s, a 30s budget, Retry-After
 	// honoured. Use &retry.Policy{MaxAttempts: 1} to disable retries.
