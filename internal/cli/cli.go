@@ -26,6 +26,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -171,6 +172,9 @@ var valueFlags = map[string]bool{
 	"config": true, "in": true, "out": true, "i": true, "o": true,
 }
 
+// dashRE finds the "--" of long flags in pflag's usage lines.
+var dashRE = regexp.MustCompile(`(?m)^(\s+(?:-\w, )?)--`)
+
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 func newRoot(g *globals) *cobra.Command {
@@ -202,6 +206,10 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 sealed (status only).`,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	// Show flags the way they are usually typed: -address, like the vault CLI.
+	cobra.AddTemplateFunc("singleDash", func(s string) string { return dashRE.ReplaceAllString(s, "$1 -") })
+	t := strings.ReplaceAll(root.UsageTemplate(), "FlagUsages", "FlagUsages | singleDash")
+	root.SetUsageTemplate(strings.ReplaceAll(t, "--help", "-help"))
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.address, "address", "", "Vault address (default: VAULT_ADDR, then the saved login)")
 	pf.StringVar(&g.namespace, "namespace", "", "Vault Enterprise namespace (default: VAULT_NAMESPACE)")
