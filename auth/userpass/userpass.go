@@ -7,14 +7,12 @@ package userpass
 
 import (
 	"context"
-	"net/url"
 
 	"github.com/hashicorp/vault/api"
 
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/internal/cred"
 	"github.com/vaultly/vaultly/auth/internal/login"
-	"github.com/vaultly/vaultly/driver"
 )
 
 // Options configures a userpass login.
@@ -29,11 +27,7 @@ type Options struct {
 }
 
 // Method logs in with userpass. Create it with New.
-type Method struct {
-	mount    string
-	username string
-	password cred.Source
-}
+type Method struct{ p *login.Password }
 
 var (
 	_ auth.Method    = (*Method)(nil)
@@ -45,31 +39,18 @@ func New(opts *Options) (*Method, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	m := &Method{
-		mount:    login.Mount(opts.Mount, "userpass"),
-		username: opts.Username,
-		password: cred.Source{Name: "password", Value: opts.Password, Env: opts.PasswordEnv, File: opts.PasswordFile},
+	p, err := login.NewPassword("userpass", opts.Mount, opts.Username,
+		cred.Source{Name: "password", Value: opts.Password, Env: opts.PasswordEnv, File: opts.PasswordFile})
+	if err != nil {
+		return nil, err
 	}
-	if m.username == "" {
-		return nil, login.Fail("userpass", m.mount, driver.Config, "username is required")
-	}
-	if err := m.password.Check(); err != nil {
-		return nil, login.Prefix("userpass", m.mount, err)
-	}
-	if !m.password.IsSet() {
-		return nil, login.Fail("userpass", m.mount, driver.Config, "password is required (password, password_env or password_file)")
-	}
-	return m, nil
+	return &Method{p: p}, nil
 }
 
 // Describe returns "userpass at auth/<mount>".
-func (m *Method) Describe() string { return login.Describe("userpass", m.mount) }
+func (m *Method) Describe() string { return m.p.Describe() }
 
 // Login reads the password and logs in at auth/<mount>/login/<username>.
 func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, error) {
-	pw, err := m.password.Read()
-	if err != nil {
-		return nil, login.Prefix("userpass", m.mount, err)
-	}
-	return login.Write(ctx, client, "userpass", m.mount, "login/"+url.PathEscape(m.username), map[string]any{"password": pw}, pw)
+	return m.p.Login(ctx, client)
 }
