@@ -1,71 +1,43 @@
-// Command quickstart loads a typed configuration from Vault and prints it
-// with the secrets redacted.
+// Command quickstart loads a typed configuration from Vault with vaultly and
+// prints it with the secrets redacted.
 //
 // It reads two KV v2 entries from the "secret" mount (make demo seeds them):
 //
-//	secret/myapp/db        username, password (one entry, two fields)
+//	secret/myapp/db        username, password (one entry, two fields: one read)
 //	secret/myapp/features  flags (a JSON object), max_conns (a number), debug (a bool)
 //
-// The address and token come from VAULT_ADDR and VAULT_TOKEN, as for the
-// vault CLI. Run it with `make demo`, or against your own Vault:
+// The address and credentials resolve like the vault CLI's: VAULT_ADDR and
+// VAULT_TOKEN (or VAULT_ROLE_ID / VAULT_SECRET_ID, VAULT_CACERT, ...), then the
+// file `vaultly login` saves. Run it with `make demo`, or against your own Vault:
 //
 //	VAULT_ADDR=https://vault.example.com:8200 VAULT_TOKEN=... go run ./examples/quickstart
-//
-// This first version uses github.com/hashicorp/vault/api directly; it moves to
-// vaultly.Load with the hashivault backend once those land.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
-	"github.com/hashicorp/vault/api"
+	"github.com/vaultly/vaultly"
+	"github.com/vaultly/vaultly/hashivault"
 )
 
-// Config is what the application needs, bound to Vault paths.
+// Config is what the application needs, bound to Vault paths by tags.
 type Config struct {
-	DB       DB
-	Features Features
-}
-
-// DB comes from secret/myapp/db.
-type DB struct {
-	Username string   `json:"username"`
-	Password Redacted `json:"password"`
-}
-
-// Features comes from secret/myapp/features.
-type Features struct {
-	Flags    map[string]any `json:"flags"`     // a JSON object value
-	MaxConns int            `json:"max_conns"` // a JSON number
-	Debug    bool           `json:"debug"`     // a JSON bool
-}
-
-// Redacted is a string that never prints its value.
-type Redacted string
-
-func (Redacted) String() string   { return "[redacted]" }
-func (Redacted) GoString() string { return `"[redacted]"` }
-
-// MarshalJSON keeps the value out of JSON output too.
-func (Redacted) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
-
-// UnmarshalJSON accepts the plain JSON string Vault returns.
-func (r *Redacted) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("password: not a string")
+	DB struct {
+		Username string                 `secret:"myapp/db:username"`
+		Password vaultly.Secret[string] `secret:"myapp/db:password"` // redacted in every printed form
 	}
-	*r = Redacted(s)
-	return nil
+	Features struct {
+		Flags    map[string]any `secret:"myapp/features:flags"`     // a JSON object
+		MaxConns int            `secret:"myapp/features:max_conns"` // a JSON number
+		Debug    bool           `secret:"myapp/features:debug"`     // a JSON bool
+		Timeout  time.Duration  `secret:"myapp/features:timeout,default=5s"`
+	}
 }
-
-// Reveal returns the plaintext.
-func (r Redacted) Reveal() string { return string(r) }
 
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -77,51 +49,25 @@ func main() {
 }
 
 func run(ctx context.Context, w io.Writer) error {
-	cfg := api.DefaultConfig() // VAULT_ADDR, VAULT_CACERT, ...
-	if cfg.Error != nil {
-		return cfg.Error
-	}
-	client, err := api.NewClient(cfg) // VAULT_TOKEN
+	// nil options: address and token from VAULT_* (as the vault CLI), then the
+	// config file `vaultly login` writes. The token is renewed in the background.
+	backend, err := hashivault.New(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if client.Token() == "" {
-		return fmt.Errorf("no token: set VAULT_TOKEN")
-	}
-	fmt.Fprintf(w, "loading config from %s\n", client.Address())
-	c, err := load(ctx, client)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "config: %+v\n", *c)
-	fmt.Fprintf(w, "db user %s, password of %d characters, max %d connections, debug %v\n",
-		c.DB.Username, len(c.DB.Password.Reveal()), c.Features.MaxConns, c.Features.Debug)
-	return nil
-}
+	store := vaultly.New(backend, &vaultly.Options{TTL: 5 * time.Minute}) // the store owns and closes the backend
+	defer store.Close()
 
-// load reads each entry once and decodes its fields into the typed struct.
-func load(ctx context.Context, client *api.Client) (*Config, error) {
-	var c Config
-	for _, e := range []struct {
-		path string
-		into any
-	}{
-		{"myapp/db", &c.DB},
-		{"myapp/features", &c.Features},
-	} {
-		s, err := client.KVv2("secret").Get(ctx, e.path)
-		if err != nil {
-			return nil, fmt.Errorf("read secret/%s: %w", e.path, err)
-		}
-		// Vault returns JSON; round-trip the fields through encoding/json so
-		// numbers, bools and objects land in typed fields.
-		b, err := json.Marshal(s.Data)
-		if err != nil {
-			return nil, fmt.Errorf("secret/%s: %w", e.path, err)
-		}
-		if err := json.Unmarshal(b, e.into); err != nil {
-			return nil, fmt.Errorf("decode secret/%s: %w", e.path, err)
-		}
+	fmt.Fprintf(w, "loading config from Vault (mount %q)\n", backend.Mount())
+	var cfg Config
+	if err := store.Load(ctx, &cfg, nil); err != nil {
+		return err // names every missing field, never a value
 	}
-	return &c, nil
+	fmt.Fprintf(w, "config: %+v\n", cfg)
+	slog.New(slog.NewTextHandler(w, nil)).Info("loaded", "db_user", cfg.DB.Username, "db_password", cfg.DB.Password)
+	fmt.Fprintf(w, "db user %s, password of %d characters, max %d connections, debug %v, timeout %s\n",
+		cfg.DB.Username, len(cfg.DB.Password.Reveal()), cfg.Features.MaxConns, cfg.Features.Debug, cfg.Features.Timeout)
+	st := store.Stats()
+	fmt.Fprintf(w, "6 fields from 2 entries: %d Vault reads\n", st.BackendCalls)
+	return nil
 }

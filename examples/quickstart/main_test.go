@@ -3,17 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
+	"errors"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/internal/vaulttest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// useServer points the environment (as the vault CLI reads it) at s and
+// keeps a developer's saved vaultly login out of the test.
+func useServer(t *testing.T, s *vaulttest.Server) {
+	t.Setenv("VAULT_ADDR", s.Addr)
+	t.Setenv("VAULT_TOKEN", s.Token)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+}
 
 func TestQuickstart(t *testing.T) {
 	s := vaulttest.Start(t, nil)
@@ -24,8 +31,7 @@ func TestQuickstart(t *testing.T) {
 		"max_conns": 25,
 		"debug":     false,
 	})
-	t.Setenv("VAULT_ADDR", s.Addr)
-	t.Setenv("VAULT_TOKEN", s.Token)
+	useServer(t, s)
 
 	var out bytes.Buffer
 	if err := run(context.Background(), &out); err != nil {
@@ -33,10 +39,13 @@ func TestQuickstart(t *testing.T) {
 	}
 	got := out.String()
 	for _, want := range []string{
-		"loading config from " + s.Addr,
+		`loading config from Vault (mount "secret")`,
 		"Password:[redacted]",
 		"MaxConns:25",
-		"db user app, password of 15 characters, max 25 connections, debug false",
+		"Flags:map[beta:true regions:[eu us]]",
+		"db_password=[redacted]",
+		"db user app, password of 15 characters, max 25 connections, debug false, timeout 5s",
+		"6 fields from 2 entries: 2 Vault reads",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output does not contain %q:\n%s", want, got)
@@ -47,46 +56,29 @@ func TestQuickstart(t *testing.T) {
 	}
 }
 
-func TestLoad(t *testing.T) {
+func TestQuickstartMissingEntry(t *testing.T) {
 	s := vaulttest.Start(t, nil)
-	s.PutKV(t, "myapp/db", map[string]any{"username": "app", "password": "pw"})
-	s.PutKV(t, "myapp/features", map[string]any{
-		"flags":     map[string]any{"beta": true},
-		"max_conns": 7,
-		"debug":     true,
-	})
-	c, err := load(context.Background(), s.Client(t))
-	if err != nil {
-		t.Fatalf("load: %v", err)
-	}
-	want := &Config{
-		DB:       DB{Username: "app", Password: "pw"},
-		Features: Features{Flags: map[string]any{"beta": true}, MaxConns: 7, Debug: true},
-	}
-	if diff := cmp.Diff(want, c); diff != "" {
-		t.Errorf("load mismatch (-want +got):\n%s", diff)
-	}
+	s.PutKV(t, "myapp/features", map[string]any{"flags": map[string]any{}, "max_conns": 1, "debug": true})
+	useServer(t, s)
 
-	t.Run("missing entry", func(t *testing.T) {
-		s2 := vaulttest.Start(t, nil)
-		if _, err := load(context.Background(), s2.Client(t)); err == nil || !strings.Contains(err.Error(), "secret/myapp/db") {
-			t.Errorf("load on an empty server: err = %v, want an error naming secret/myapp/db", err)
+	var out bytes.Buffer
+	err := run(context.Background(), &out)
+	if !errors.Is(err, vaultly.ErrNotFound) {
+		t.Fatalf("run on a server without myapp/db: err = %v, want ErrNotFound", err)
+	}
+	for _, field := range []string{"Config.DB.Username", "Config.DB.Password"} {
+		if !strings.Contains(err.Error(), field) {
+			t.Errorf("error %q does not name %s", err, field)
 		}
-	})
+	}
 }
 
-func TestRedacted(t *testing.T) {
-	r := Redacted("hunter2")
-	b, err := json.Marshal(struct{ P Redacted }{r})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, got := range []string{fmt.Sprint(r), fmt.Sprintf("%v %+v %#v %s", r, r, r, r), string(b)} {
-		if strings.Contains(got, "hunter2") {
-			t.Errorf("printed form %q contains the value", got)
-		}
-	}
-	if got := r.Reveal(); got != "hunter2" {
-		t.Errorf("Reveal() = %q, want hunter2", got)
+func TestQuickstartNoAddress(t *testing.T) {
+	t.Setenv("VAULT_ADDR", "")
+	t.Setenv("VAULT_TOKEN", "")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	err := run(context.Background(), &bytes.Buffer{})
+	if vaultly.CodeOf(err) != vaultly.Config {
+		t.Fatalf("run without VAULT_ADDR: err = %v (code %v), want a Config error", err, vaultly.CodeOf(err))
 	}
 }
