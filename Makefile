@@ -15,7 +15,7 @@ TESTFLAGS   ?= -race -shuffle=on -count=1 -timeout 30m
 
 # Steps run one after another, in the order listed, even under make -j.
 .NOTPARALLEL:
-.PHONY: test check demo deps install-deps vault fmt-check vet staticcheck tidy-check gotest
+.PHONY: test check demo bench deps install-deps vault fmt-check vet staticcheck tidy-check gotest
 
 ## test: install what is missing, then gofmt, vet, staticcheck, tidy, go test (-race, real Vault + PostgreSQL)
 test: deps fmt-check vet staticcheck tidy-check gotest
@@ -26,6 +26,10 @@ check: test
 ## demo: build or reuse Vault, start a dev server, seed secrets, run examples/quickstart, stop the server
 demo:
 	@bash scripts/demo.sh
+
+## bench: comparison benchmarks vs vault/api and Vault Proxy on a real Vault (figures: bench/RESULTS.md)
+bench:
+	@bash scripts/bench.sh
 
 deps: install-deps vault
 
