@@ -119,11 +119,7 @@ func (b *Backend) Put(ctx context.Context, path string, fields map[string]any, o
 		fields = map[string]any{}
 	}
 	var out *VersionMetadata
-	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
-		v2, err := b.kvIsV2(ctx)
-		if err != nil {
-			return err
-		}
+	err = b.kvCall(ctx, "", func(ctx context.Context, c *api.Client, v2 bool) error {
 		if !v2 {
 			if opts.CAS != nil {
 				return kvInvalid("check-and-set needs a kv v2 mount")
@@ -145,10 +141,9 @@ func (b *Backend) Put(ctx context.Context, path string, fields map[string]any, o
 		out = kvVersionMeta(kvData(sec))
 		return nil
 	})
-	if err != nil {
-		return nil, vaultly.WrapError(op, p, b.Name(), err)
+	if err := b.kvWritten(op, p, err); err != nil {
+		return nil, err
 	}
-	b.NotifyChange(p)
 	return out, nil
 }
 
@@ -171,14 +166,7 @@ func (b *Backend) Patch(ctx context.Context, path string, fields map[string]any,
 		opts = &PatchOptions{}
 	}
 	var out *VersionMetadata
-	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
-		v2, err := b.kvIsV2(ctx)
-		if err != nil {
-			return err
-		}
-		if !v2 {
-			return kvInvalid("patch needs a kv v2 mount; use put")
-		}
+	err = b.kvCall(ctx, "patch needs a kv v2 mount; use put", func(ctx context.Context, c *api.Client, _ bool) error {
 		body := map[string]any{"data": fields}
 		if opts.CAS != nil {
 			body["options"] = map[string]any{"cas": *opts.CAS}
@@ -194,7 +182,7 @@ func (b *Backend) Patch(ctx context.Context, path string, fields map[string]any,
 			forbidden := re.StatusCode == http.StatusForbidden && driver.CodeOf(MapError(err)) == driver.PermissionDenied
 			switch {
 			case re.StatusCode == http.StatusNotFound:
-				return &driver.Error{Code: driver.NotFound, Err: errors.New("no entry to patch"), Hint: "use put to create it"}
+				return errNoEntryToPatch()
 			case re.StatusCode == http.StatusMethodNotAllowed, forbidden:
 				out, err = b.kvReadThenWrite(ctx, c, p, fields, opts.CAS)
 				return err
@@ -202,10 +190,9 @@ func (b *Backend) Patch(ctx context.Context, path string, fields map[string]any,
 		}
 		return kvWriteError(err)
 	})
-	if err != nil {
-		return nil, vaultly.WrapError(op, p, b.Name(), err)
+	if err := b.kvWritten(op, p, err); err != nil {
+		return nil, err
 	}
-	b.NotifyChange(p)
 	return out, nil
 }
 
@@ -217,7 +204,7 @@ func (b *Backend) kvReadThenWrite(ctx context.Context, c *api.Client, p string, 
 	data, _ := kvData(sec)["data"].(map[string]any)
 	vm := kvVersionMeta(kvData(sec))
 	if data == nil {
-		return nil, &driver.Error{Code: driver.NotFound, Err: errors.New("no entry to patch"), Hint: "use put to create it"}
+		return nil, errNoEntryToPatch()
 	}
 	if cas != nil && *cas != vm.Version {
 		return nil, &driver.Error{Code: driver.Conflict, Err: errors.New("check-and-set version does not match the current version")}
@@ -268,11 +255,7 @@ func (b *Backend) GetEntry(ctx context.Context, path string, version int) (*KVEn
 		return nil, vaultly.WrapError(op, ref, b.Name(), kvInvalid("version must not be negative"))
 	}
 	var out *KVEntry
-	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
-		v2, err := b.kvIsV2(ctx)
-		if err != nil {
-			return err
-		}
+	err = b.kvCall(ctx, "", func(ctx context.Context, c *api.Client, v2 bool) error {
 		if !v2 {
 			if version != 0 {
 				return kvInvalid("versions need a kv v2 mount")
@@ -282,7 +265,7 @@ func (b *Backend) GetEntry(ctx context.Context, path string, version int) (*KVEn
 				return MapError(err)
 			}
 			if sec == nil || sec.Data == nil {
-				return driver.NewError(driver.NotFound, errors.New("no entry"))
+				return errNoEntry()
 			}
 			out = &KVEntry{Path: p, Data: sec.Data}
 			return nil
@@ -320,7 +303,7 @@ func kvVersionNotFound(vm *VersionMetadata) error {
 	case !vm.DeletionTime.IsZero():
 		return &driver.Error{Code: driver.NotFound, Err: fmt.Errorf("version %d was deleted", vm.Version), Hint: "undelete it with UndeleteVersions or `vaultly versions undelete`"}
 	}
-	return driver.NewError(driver.NotFound, errors.New("no entry"))
+	return errNoEntry()
 }
 
 // Delete removes the entry at path for good: on KV v2 every version and the
@@ -333,11 +316,7 @@ func (b *Backend) Delete(ctx context.Context, path string) error {
 	if err != nil {
 		return vaultly.WrapError(op, path, b.Name(), err)
 	}
-	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
-		v2, err := b.kvIsV2(ctx)
-		if err != nil {
-			return err
-		}
+	err = b.kvCall(ctx, "", func(ctx context.Context, c *api.Client, v2 bool) error {
 		target := b.kvV1Path(ctx, p)
 		if v2 {
 			target = b.kvV2Path(ctx, "metadata", p)
@@ -347,11 +326,7 @@ func (b *Backend) Delete(ctx context.Context, path string) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return vaultly.WrapError(op, p, b.Name(), err)
-	}
-	b.NotifyChange(p)
-	return nil
+	return b.kvWritten(op, p, err)
 }
 
 // Write stores fields as a new version of the entry at path (driver.Writer).
@@ -373,11 +348,7 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 		}
 	}
 	var out []string
-	err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
-		v2, err := b.kvIsV2(ctx)
-		if err != nil {
-			return err
-		}
+	err := b.kvCall(ctx, "", func(ctx context.Context, c *api.Client, v2 bool) error {
 		target := strings.TrimSuffix(b.kvV1Path(ctx, p), "/")
 		if v2 {
 			target = strings.TrimSuffix(b.kvV2Path(ctx, "metadata", p), "/")
@@ -441,22 +412,11 @@ func (b *Backend) versionsOp(ctx context.Context, op, endpoint, path string, ver
 			return vaultly.WrapError(op, p, b.Name(), kvInvalid("versions must be positive integers"))
 		}
 	}
-	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
-		v2, err := b.kvIsV2(ctx)
-		if err != nil {
-			return err
-		}
-		if !v2 {
-			return kvInvalid("versions need a kv v2 mount")
-		}
+	err = b.kvCall(ctx, "versions need a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
 		// The server accepts version operations on a missing entry without
 		// complaint; check first so a typo in the path is reported.
-		sec, err := c.Logical().ReadWithContext(ctx, b.kvV2Path(ctx, "metadata", p))
-		if err != nil {
-			return MapError(err)
-		}
-		if sec == nil {
-			return driver.NewError(driver.NotFound, errors.New("no entry"))
+		if _, err := b.kvReadMetadata(ctx, c, p); err != nil {
+			return err
 		}
 		// Vault treats POST and PUT alike: destroy's documented PUT is a write.
 		if _, err := c.Logical().WriteWithContext(ctx, b.kvV2Path(ctx, endpoint, p), map[string]any{"versions": versions}); err != nil {
@@ -464,11 +424,7 @@ func (b *Backend) versionsOp(ctx context.Context, op, endpoint, path string, ver
 		}
 		return nil
 	})
-	if err != nil {
-		return vaultly.WrapError(op, p, b.Name(), err)
-	}
-	b.NotifyChange(p)
-	return nil
+	return b.kvWritten(op, p, err)
 }
 
 // ReadMetadata reads the metadata of the entry at path: versions, limits,
@@ -480,22 +436,12 @@ func (b *Backend) ReadMetadata(ctx context.Context, path string) (*Metadata, err
 		return nil, vaultly.WrapError(op, path, b.Name(), err)
 	}
 	var out *Metadata
-	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
-		v2, err := b.kvIsV2(ctx)
+	err = b.kvCall(ctx, "metadata needs a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
+		d, err := b.kvReadMetadata(ctx, c, p)
 		if err != nil {
 			return err
 		}
-		if !v2 {
-			return kvInvalid("metadata needs a kv v2 mount")
-		}
-		sec, err := c.Logical().ReadWithContext(ctx, b.kvV2Path(ctx, "metadata", p))
-		if err != nil {
-			return MapError(err)
-		}
-		if sec == nil || sec.Data == nil {
-			return driver.NewError(driver.NotFound, errors.New("no entry"))
-		}
-		out = kvMetadata(p, sec.Data)
+		out = kvMetadata(p, d)
 		return nil
 	})
 	if err != nil {
@@ -534,24 +480,13 @@ func (b *Backend) WriteMetadata(ctx context.Context, path string, u *MetadataUpd
 	if u.CustomMetadata != nil {
 		body["custom_metadata"] = u.CustomMetadata
 	}
-	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
-		v2, err := b.kvIsV2(ctx)
-		if err != nil {
-			return err
-		}
-		if !v2 {
-			return kvInvalid("metadata needs a kv v2 mount")
-		}
+	err = b.kvCall(ctx, "metadata needs a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
 		if _, err := c.Logical().WriteWithContext(ctx, b.kvV2Path(ctx, "metadata", p), body); err != nil {
 			return kvWriteError(err)
 		}
 		return nil
 	})
-	if err != nil {
-		return vaultly.WrapError(op, p, b.Name(), err)
-	}
-	b.NotifyChange(p)
-	return nil
+	return b.kvWritten(op, p, err)
 }
 
 // ReadKVConfig reads the configuration of the backend's KV v2 mount. On KV
@@ -560,14 +495,7 @@ func (b *Backend) ReadKVConfig(ctx context.Context) (*KVConfig, error) {
 	const op = "read-kv-config"
 	mount := strings.Trim(b.Mount(), "/")
 	var out *KVConfig
-	err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
-		v2, err := b.kvIsV2(ctx)
-		if err != nil {
-			return err
-		}
-		if !v2 {
-			return kvInvalid("engine config needs a kv v2 mount")
-		}
+	err := b.kvCall(ctx, "engine config needs a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
 		// KVPath gives "<engine mount>/config/<sub-path>"; config is per engine.
 		cfg := b.kvV2Path(ctx, "config", "")
 		if i := strings.Index(cfg, "config/"); i >= 0 {
@@ -601,6 +529,51 @@ var (
 	_ driver.Writer = (*Backend)(nil)
 	_ driver.Lister = (*Backend)(nil)
 )
+
+// kvCall runs fn through b.Call with the mount's KV version known (v2).
+// A non-empty v1Err means the operation needs KV v2: on a KV v1 mount it
+// fails with code InvalidArgument and that text, and fn is not called.
+func (b *Backend) kvCall(ctx context.Context, v1Err string, fn func(ctx context.Context, c *api.Client, v2 bool) error) error {
+	return b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+		v2, err := b.kvIsV2(ctx)
+		if err != nil {
+			return err
+		}
+		if !v2 && v1Err != "" {
+			return kvInvalid("%s", v1Err)
+		}
+		return fn(ctx, c, v2)
+	})
+}
+
+// kvWritten finishes a write to the entry at p: a failure is wrapped once
+// as op; a success tells the Store that p changed.
+func (b *Backend) kvWritten(op, p string, err error) error {
+	if err != nil {
+		return vaultly.WrapError(op, p, b.Name(), err)
+	}
+	b.NotifyChange(p)
+	return nil
+}
+
+// kvReadMetadata reads the KV v2 metadata of the entry at p; a missing
+// entry is NotFound.
+func (b *Backend) kvReadMetadata(ctx context.Context, c *api.Client, p string) (map[string]any, error) {
+	sec, err := c.Logical().ReadWithContext(ctx, b.kvV2Path(ctx, "metadata", p))
+	if err != nil {
+		return nil, MapError(err)
+	}
+	if d := kvData(sec); d != nil {
+		return d, nil
+	}
+	return nil, errNoEntry()
+}
+
+func errNoEntry() error { return driver.NewError(driver.NotFound, errors.New("no entry")) }
+
+func errNoEntryToPatch() error {
+	return &driver.Error{Code: driver.NotFound, Err: errors.New("no entry to patch"), Hint: "use put to create it"}
+}
 
 func (b *Backend) kvIsV2(ctx context.Context) (bool, error) {
 	v, err := b.KVVersion(ctx)
@@ -679,12 +652,9 @@ func kvMetadata(p string, d map[string]any) *Metadata {
 		if err != nil || !ok {
 			continue
 		}
-		m.Versions = append(m.Versions, VersionMetadata{
-			Version:      n,
-			CreatedTime:  kvTime(vd["created_time"]),
-			DeletionTime: kvTime(vd["deletion_time"]),
-			Destroyed:    vd["destroyed"] == true,
-		})
+		vm := kvVersionMeta(vd)
+		vm.Version = n
+		m.Versions = append(m.Versions, *vm)
 	}
 	sort.Slice(m.Versions, func(i, j int) bool { return m.Versions[i].Version < m.Versions[j].Version })
 	return m
