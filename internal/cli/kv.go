@@ -126,14 +126,6 @@ succeeds only if the current version is N (0: the entry must not exist).
   vaultly put -cas 3 myapp/db username=app password=@password.txt`,
 		Args: minArgs(2, "PATH and at least one KEY=VALUE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := vaultly.CleanPath(args[0])
-			if err != nil {
-				return &usageError{err}
-			}
-			fields, err := g.parseFields(args[1:])
-			if err != nil {
-				return err
-			}
 			var opts hashivault.PutOptions
 			if cmd.Flags().Changed("cas") {
 				if cas < 0 {
@@ -141,16 +133,9 @@ succeeds only if the current version is N (0: the entry must not exist).
 				}
 				opts.CAS = hashivault.CAS(cas)
 			}
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			vm, err := b.Put(cmd.Context(), p, fields, &opts)
-			if err != nil {
-				return err
-			}
-			return g.printWrite(cmd.OutOrStdout(), "Wrote", p, vm)
+			return g.writeFields(cmd, args, "Wrote", func(b *hashivault.Backend, p string, fields map[string]any) (*hashivault.VersionMetadata, error) {
+				return b.Put(cmd.Context(), p, fields, &opts)
+			})
 		},
 	}
 	c.Flags().IntVar(&cas, "cas", 0, "check-and-set: write only if the current version is N (0: only if absent)")
@@ -172,32 +157,41 @@ is never lost. KV v2 only.
   vaultly patch -cas 4 myapp/db password=-`,
 		Args: minArgs(2, "PATH and at least one KEY=VALUE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := vaultly.CleanPath(args[0])
-			if err != nil {
-				return &usageError{err}
-			}
-			fields, err := g.parseFields(args[1:])
-			if err != nil {
-				return err
-			}
 			var opts hashivault.PatchOptions
 			if cmd.Flags().Changed("cas") {
 				opts.CAS = hashivault.CAS(cas)
 			}
-			b, err := g.backend(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			vm, err := b.Patch(cmd.Context(), p, fields, &opts)
-			if err != nil {
-				return err
-			}
-			return g.printWrite(cmd.OutOrStdout(), "Patched", p, vm)
+			return g.writeFields(cmd, args, "Patched", func(b *hashivault.Backend, p string, fields map[string]any) (*hashivault.VersionMetadata, error) {
+				return b.Patch(cmd.Context(), p, fields, &opts)
+			})
 		},
 	}
 	c.Flags().IntVar(&cas, "cas", 0, "check-and-set: patch only if the current version is N")
 	return c
+}
+
+// writeFields is put and patch once their own flags are checked: it reads
+// PATH and the KEY=VALUE fields from args, writes them with write and
+// prints the new version as verb ("Wrote", "Patched").
+func (g *globals) writeFields(cmd *cobra.Command, args []string, verb string, write func(b *hashivault.Backend, p string, fields map[string]any) (*hashivault.VersionMetadata, error)) error {
+	p, err := vaultly.CleanPath(args[0])
+	if err != nil {
+		return &usageError{err}
+	}
+	fields, err := g.parseFields(args[1:])
+	if err != nil {
+		return err
+	}
+	b, err := g.backend(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	vm, err := write(b, p, fields)
+	if err != nil {
+		return err
+	}
+	return g.printWrite(cmd.OutOrStdout(), verb, p, vm)
 }
 
 func (g *globals) printWrite(w io.Writer, verb, p string, vm *hashivault.VersionMetadata) error {
