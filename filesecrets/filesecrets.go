@@ -36,6 +36,7 @@ import (
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/internal/atomicfile"
 	"github.com/vaultly/vaultly/internal/fieldtext"
+	"github.com/vaultly/vaultly/internal/pathlist"
 )
 
 // Options configures a Backend. A nil *Options means defaults.
@@ -285,22 +286,7 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 	if err := b.reload(false); err != nil {
 		return nil, err
 	}
-	prefix = strings.Trim(prefix, "/")
-	if prefix != "" {
-		prefix += "/"
-	}
-	seen := map[string]bool{}
-	for p := range b.entries {
-		rest, ok := strings.CutPrefix(p, prefix)
-		if !ok || rest == "" {
-			continue
-		}
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			rest = rest[:i+1]
-		}
-		seen[rest] = true
-	}
-	return slices.Sorted(maps.Keys(seen)), nil
+	return pathlist.Children(maps.Keys(b.entries), prefix), nil
 }
 
 // Close does nothing.

@@ -28,6 +28,7 @@ import (
 
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/internal/fieldtext"
+	"github.com/vaultly/vaultly/internal/pathlist"
 )
 
 // Options configures a Backend. A nil *Options means defaults.
@@ -292,23 +293,9 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 	if err := b.begin(ctx, Call{Op: OpList, Path: prefix}); err != nil {
 		return nil, err
 	}
-	if prefix != "" {
-		prefix += "/"
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	seen := map[string]bool{}
-	for p := range b.entries {
-		rest, ok := strings.CutPrefix(p, prefix)
-		if !ok || rest == "" {
-			continue
-		}
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			rest = rest[:i+1]
-		}
-		seen[rest] = true
-	}
-	return slices.Sorted(maps.Keys(seen)), nil
+	return pathlist.Children(maps.Keys(b.entries), prefix), nil
 }
 
 // OnChange registers fn, called after every Set, SetValue, Remove, Write
