@@ -101,7 +101,7 @@ func WriteConfigFile(path string, c *FileConfig) error {
 	if c == nil {
 		return &driver.Error{Code: driver.InvalidArgument, Err: errors.New("config file: nil config")}
 	}
-	b, err := json.MarshalIndent(c, "", "  ")
+	b, err := json.MarshalIndent(c.file(), "", "  ") // the real values; FileConfig's MarshalJSON redacts
 	if err != nil {
 		return &driver.Error{Code: driver.InvalidArgument, Err: fmt.Errorf("config file: %w", err)}
 	}
