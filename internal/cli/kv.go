@@ -210,10 +210,11 @@ func (g *globals) printWrite(w io.Writer, verb, p string, vm *hashivault.Version
 func (g *globals) parseFields(args []string) (map[string]any, error) {
 	fields := make(map[string]any, len(args))
 	usedStdin := false
-	for _, a := range args {
+	for i, a := range args {
 		k, v, hasValue := strings.Cut(a, "=")
 		if k == "" {
-			return nil, usagef("field %q has an empty key", a)
+			// Name the position, not the text: the value may be a secret.
+			return nil, usagef("field argument %d has an empty key", i+1)
 		}
 		if _, dup := fields[k]; dup {
 			return nil, usagef("field %q given twice", k)

@@ -49,10 +49,11 @@ typed at the prompt is used once and not saved, only the token it gives.`,
 			ctx := cmd.Context()
 			method = strings.ToLower(method)
 			params := map[string]string{}
-			for _, a := range args {
+			for i, a := range args {
 				k, v, ok := strings.Cut(a, "=")
 				if !ok || k == "" {
-					return usagef("login parameter %q: want NAME=VALUE", a)
+					// Name the position, not the text: it may be a credential.
+					return usagef("login parameter %d: want NAME=VALUE", i+1)
 				}
 				if _, dup := params[k]; dup {
 					return usagef("login parameter %q given twice", k)
