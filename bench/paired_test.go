@@ -2,11 +2,10 @@ package bench_test
 
 import (
 	"context"
-	"slices"
 	"testing"
-	"time"
 
 	vaultly "github.com/vaultly/vaultly"
+	"github.com/vaultly/vaultly/internal/paired"
 )
 
 // BenchmarkKVReadPaired does one vault/api KVv2 Get and one uncached vaultly
@@ -20,47 +19,22 @@ func BenchmarkKVReadPaired(b *testing.B) {
 	kv := hs.raw.KVv2("secret")
 	s := hs.store(b, hs.srv.Addr, &vaultly.Options{TTL: vaultly.NoCache})
 	want := appFields["password"].(string)
-	apiRead := func() time.Duration {
-		t0 := time.Now()
-		sec, err := kv.Get(ctx, appPath)
-		d := time.Since(t0)
-		if err != nil || sec.Data["password"] != want {
-			b.Fatalf("vault/api Get: %v", err)
-		}
-		return d
-	}
-	vaultlyRead := func() time.Duration {
-		t0 := time.Now()
-		v, err := s.Get(ctx, appPath+":password")
-		d := time.Since(t0)
-		if err != nil || v != want {
-			b.Fatalf("vaultly Get: %v", err)
-		}
-		return d
-	}
-	var apiD, vD []time.Duration
-	i := 0
-	for b.Loop() {
-		if i%2 == 0 {
-			apiD = append(apiD, apiRead())
-			vD = append(vD, vaultlyRead())
-		} else {
-			vD = append(vD, vaultlyRead())
-			apiD = append(apiD, apiRead())
-		}
-		i++
-	}
-	a, v := median(apiD), median(vD)
+	d := paired.Run(b,
+		func() {
+			sec, err := kv.Get(ctx, appPath)
+			if err != nil || sec.Data["password"] != want {
+				b.Fatalf("vault/api Get: %v", err)
+			}
+		},
+		func() {
+			v, err := s.Get(ctx, appPath+":password")
+			if err != nil || v != want {
+				b.Fatalf("vaultly Get: %v", err)
+			}
+		},
+	)
+	a, v := d[0], d[1]
 	b.ReportMetric(float64(a.Nanoseconds()), "vaultapi-p50-ns")
 	b.ReportMetric(float64(v.Nanoseconds()), "vaultly-p50-ns")
 	b.ReportMetric(float64(v)/float64(a), "vaultly/vaultapi")
-}
-
-func median(d []time.Duration) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

@@ -1,13 +1,11 @@
 package hashivault_test
 
 import (
-	"slices"
-	"time"
-
 	"testing"
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/hashivault"
+	"github.com/vaultly/vaultly/internal/paired"
 )
 
 // BenchmarkRead compares, on the same server in one run, an uncached read
@@ -64,7 +62,7 @@ func BenchmarkRead(b *testing.B) {
 }
 
 // BenchmarkReadPaired interleaves the three uncached reads in every
-// iteration, so that all see the same machine load, and reports each one's
+// iteration (rotating which goes first), so that all see the same machine load, and reports each one's
 // median and the ratio of vaultly's to vault/api's. This is the figure to
 // compare on a busy machine; BenchmarkRead's separate runs drift with load.
 //
@@ -77,36 +75,27 @@ func BenchmarkReadPaired(b *testing.B) {
 	back := hashivault.NewBackend(b, &hashivault.Options{Address: srv.Addr, Token: srv.Token, KVVersion: 2})
 	s := vaultly.New(back, &vaultly.Options{TTL: vaultly.NoCache, KeepBackendOpen: true})
 	defer s.Close()
-	var apiD, backD, storeD []time.Duration
-	for b.Loop() {
-		t0 := time.Now()
-		if _, err := kv.Get(ctx, "bench/app"); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if _, err := back.Read(ctx, "bench/app", 0); err != nil {
-			b.Fatal(err)
-		}
-		t2 := time.Now()
-		if _, err := s.Get(ctx, "bench/app:password"); err != nil {
-			b.Fatal(err)
-		}
-		t3 := time.Now()
-		apiD, backD, storeD = append(apiD, t1.Sub(t0)), append(backD, t2.Sub(t1)), append(storeD, t3.Sub(t2))
-	}
-	api, bk, st := median(apiD), median(backD), median(storeD)
+	d := paired.Run(b,
+		func() {
+			if _, err := kv.Get(ctx, "bench/app"); err != nil {
+				b.Fatal(err)
+			}
+		},
+		func() {
+			if _, err := back.Read(ctx, "bench/app", 0); err != nil {
+				b.Fatal(err)
+			}
+		},
+		func() {
+			if _, err := s.Get(ctx, "bench/app:password"); err != nil {
+				b.Fatal(err)
+			}
+		},
+	)
+	api, bk, st := d[0], d[1], d[2]
 	b.ReportMetric(float64(api.Microseconds()), "vaultapi-p50-µs")
 	b.ReportMetric(float64(bk.Microseconds()), "backend-p50-µs")
 	b.ReportMetric(float64(st.Microseconds()), "store-p50-µs")
 	b.ReportMetric(float64(bk)/float64(api), "backend/vaultapi")
 	b.ReportMetric(float64(st)/float64(api), "store/vaultapi")
-}
-
-func median(d []time.Duration) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
