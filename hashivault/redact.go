@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -18,6 +19,7 @@ func (o Options) Format(f fmt.State, verb rune) {
 	type plain Options
 	p := plain(o)
 	p.Token = redact.String(p.Token)
+	p.Address, p.ProxyURL = redactURL(p.Address), redactURL(p.ProxyURL)
 	redact.Format(f, verb, "hashivault.Options", p)
 }
 
@@ -26,6 +28,19 @@ func (o Options) LogValue() slog.Value { return redact.LogValue(o) }
 
 // MarshalJSON encodes the redacted %+v text as a JSON string.
 func (o Options) MarshalJSON() ([]byte, error) { return redact.JSON(o) }
+
+// redactURL hides the password of a URL with user info
+// (http://user:pass@proxy:3128).
+func redactURL(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return redact.Marker // unparseable but may hold a password
+	}
+	return u.Redacted()
+}
 
 // Format prints the same text as String for every verb (also for a
 // FileConfig value, not only a pointer): never the token or auth parameters.

@@ -73,6 +73,7 @@ func TestOptionsNeverPrintCredentials(t *testing.T) {
 		v    any
 	}{
 		{"hashivault.Options", hashivault.Options{Address: "http://127.0.0.1:1", Token: canary, Auth: approleM}},
+		{"hashivault.Options with proxy password", hashivault.Options{ProxyURL: "http://u:" + canary + "@proxy:3128", Address: "https://u:" + canary + "@vault:8200"}},
 		{"hashivault.FileConfig", fc},
 		{"hashivault.FileAuth", *fc.Auth},
 		{"token.Options", token.Options{Token: canary}},
