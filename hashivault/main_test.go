@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,25 +14,16 @@ import (
 	"github.com/vaultly/vaultly/internal/vaulttest"
 )
 
-var (
-	sharedOnce sync.Once
-	sharedSrv  *vaulttest.Server
-	sharedErr  error
-)
+// sharedSrv is the package's dev server, started on first use.
+var sharedSrv vaulttest.Shared
 
 func TestMain(m *testing.M) {
 	// Tests must not pick up a developer's Vault settings.
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "VAULT_") {
-			os.Unsetenv(k)
-		}
-	}
+	vaulttest.UnsetVaultEnv()
 	os.Setenv("XDG_CONFIG_HOME", os.TempDir()+"/vaultly-hashivault-test-none")
 	before := goleak.IgnoreCurrent()
 	code := m.Run()
-	if sharedSrv != nil {
-		sharedSrv.Stop()
-	}
+	sharedSrv.Stop()
 	if code == 0 {
 		// Idle keep-alive connections of the root clients tests create are
 		// not leaks; every goroutine vaultly starts is.
@@ -54,14 +43,7 @@ func TestMain(m *testing.M) {
 // Tests that seal it or change server-wide settings start their own.
 func shared(t testing.TB) *vaulttest.Server {
 	t.Helper()
-	if _, err := vaulttest.BinPath(); err != nil {
-		return vaulttest.Start(t, nil) // skips or fails as vaulttest decides
-	}
-	sharedOnce.Do(func() { sharedSrv, sharedErr = vaulttest.NewServer(nil) })
-	if sharedErr != nil {
-		t.Fatalf("vaulttest: %v", sharedErr)
-	}
-	return sharedSrv
+	return sharedSrv.Get(t)
 }
 
 // newBackend creates a backend for t with the config file and environment

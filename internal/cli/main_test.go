@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,17 +23,11 @@ import (
 var (
 	binary string // the built vaultly
 
-	sharedOnce sync.Once
-	sharedSrv  *vaulttest.Server
-	sharedErr  error
+	sharedSrv vaulttest.Shared // the package's dev server, started on first use
 )
 
 func TestMain(m *testing.M) {
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "VAULT_") {
-			os.Unsetenv(k)
-		}
-	}
+	vaulttest.UnsetVaultEnv()
 	dir, err := os.MkdirTemp("", "vaultly-cli-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -47,9 +40,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	if sharedSrv != nil {
-		sharedSrv.Stop()
-	}
+	sharedSrv.Stop()
 	os.RemoveAll(dir)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
@@ -64,14 +55,7 @@ func TestMain(m *testing.M) {
 // seal a server start their own.
 func shared(t *testing.T) *vaulttest.Server {
 	t.Helper()
-	if _, err := vaulttest.BinPath(); err != nil {
-		return vaulttest.Start(t, nil) // skips or fails as vaulttest decides
-	}
-	sharedOnce.Do(func() { sharedSrv, sharedErr = vaulttest.NewServer(nil) })
-	if sharedErr != nil {
-		t.Fatalf("vaulttest: %v", sharedErr)
-	}
-	return sharedSrv
+	return sharedSrv.Get(t)
 }
 
 // result is what one run of a binary produced.
