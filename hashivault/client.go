@@ -73,6 +73,9 @@ func cloneClient(c *api.Client, ns string) (*conn, error) {
 	if c == nil {
 		return nil, configError("options: nil Client")
 	}
+	if skipsVerify(c) {
+		return nil, configError("options: Client skips tls verification (Insecure / VAULT_SKIP_VERIFY): vaultly always verifies TLS; give it a CA certificate instead")
+	}
 	cc, err := c.CloneWithHeaders()
 	if err != nil {
 		return nil, &driver.Error{Code: driver.Config, Err: errors.New("vault client: cannot copy the given client")}
@@ -85,6 +88,19 @@ func cloneClient(c *api.Client, ns string) (*conn, error) {
 	}
 	setNamespace(cc, ns)
 	return &conn{c: cc}, nil
+}
+
+// skipsVerify reports whether a caller's client was configured not to
+// verify the server's certificate (api.TLSConfig.Insecure, or
+// VAULT_SKIP_VERIFY read by api.DefaultConfig). A transport vaultly cannot
+// inspect (a wrapper) is trusted.
+func skipsVerify(c *api.Client) bool {
+	hc := c.CloneConfig().HttpClient
+	if hc == nil {
+		return false
+	}
+	tr, ok := hc.Transport.(*http.Transport)
+	return ok && tr.TLSClientConfig != nil && tr.TLSClientConfig.InsecureSkipVerify
 }
 
 func setNamespace(c *api.Client, ns string) {

@@ -95,7 +95,9 @@ type Options struct {
 	// Client is a caller-owned client. vaultly makes a copy of it with its
 	// own token and never closes, reconfigures or recreates the caller's
 	// client; Address and the TLS and proxy options are then ignored, as are
-	// IdleTimeout and ReuseConnection. Default: nil (vaultly builds its own).
+	// IdleTimeout and ReuseConnection. A client that skips TLS verification
+	// (api.TLSConfig.Insecure) is a Config error. Default: nil (vaultly
+	// builds its own).
 	Client *api.Client
 
 	// IdleTimeout recreates the HTTP client (and its connections) when the
