@@ -106,7 +106,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn, err = c.drv.Open(c.dsn(cr.Username, cr.Password))
 	}
 	if err != nil {
-		return nil, err
+		return nil, scrub(err, cr.Password)
 	}
 	return &genConn{Conn: conn, gen: cr.Generation, src: c.src}, nil
 }
