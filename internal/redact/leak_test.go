@@ -19,6 +19,7 @@ import (
 	"github.com/vaultly/vaultly/hashivault"
 	"github.com/vaultly/vaultly/internal/vaulttest"
 	"github.com/vaultly/vaultly/sqlsecrets"
+	"github.com/vaultly/vaultly/transit"
 )
 
 const canary = "c4n4ry-s3cr3t-value"
@@ -87,6 +88,9 @@ func TestOptionsNeverPrintCredentials(t *testing.T) {
 		{"aws.Options", aws.Options{AccessKeyID: "id", SecretAccessKey: canary, SessionToken: canary}},
 		{"aws.Method", awsM},
 		{"sqlsecrets.Credentials", sqlsecrets.Credentials{Username: "u", Password: canary, Generation: 1}},
+		{"transit.EncryptItem", transit.EncryptItem{Plaintext: []byte(canary)}},
+		{"transit.DecryptResult", transit.DecryptResult{Plaintext: []byte(canary)}},
+		{"[]transit.DecryptResult", []transit.DecryptResult{{Plaintext: []byte(canary)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
