@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/vaultly/vaultly/internal/redact"
@@ -150,3 +151,20 @@ func (c FileConfig) file() fileConfigJSON {
 	}
 	return f
 }
+
+// String describes e by its path, version and field names; never a value.
+// (JSON encoding, which the CLI's -format=json uses, keeps the data.)
+func (e KVEntry) String() string {
+	s := "hashivault.KVEntry{" + strconv.Quote(e.Path)
+	if e.Version.Version != 0 {
+		s += " version " + strconv.Itoa(e.Version.Version)
+	}
+	return s + " fields [" + strings.Join(slices.Sorted(maps.Keys(e.Data)), " ") + "]}"
+}
+
+// Format prints String for every verb, so printing or logging an entry
+// never shows its values. Read Data for them.
+func (e KVEntry) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, e.String()) }
+
+// LogValue is String, for log/slog.
+func (e KVEntry) LogValue() slog.Value { return slog.StringValue(e.String()) }

@@ -16,6 +16,7 @@ import (
 	"github.com/vaultly/vaultly/auth/ldap"
 	"github.com/vaultly/vaultly/auth/token"
 	"github.com/vaultly/vaultly/auth/userpass"
+	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/hashivault"
 	"github.com/vaultly/vaultly/internal/vaulttest"
 	"github.com/vaultly/vaultly/sqlsecrets"
@@ -106,6 +107,35 @@ func TestOptionsNeverPrintCredentials(t *testing.T) {
 			checkNoCanary(t, "map of "+tt.name, map[string]any{"k": tt.v}, canary)
 		})
 	}
+}
+
+// TestEntriesNeverPrintValues: the types that carry secret values as data
+// (read Fields / Data for them) print and log only their field names. The
+// JSON encoding of hashivault.KVEntry is the CLI's -format=json output and
+// keeps the data, so only the top-level slog forms are checked here.
+func TestEntriesNeverPrintValues(t *testing.T) {
+	tests := []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"driver.Entry", driver.Entry{Path: "app/db", Version: 2, Fields: map[string]string{"password": canary, "user": "u"}},
+			`driver.Entry{"app/db" version 2 fields [password user]}`},
+		{"hashivault.KVEntry", hashivault.KVEntry{Path: "app/db", Data: map[string]any{"password": canary}},
+			`hashivault.KVEntry{"app/db" fields [password]}`},
+	}
+	for _, tt := range tests {
+		checkNoCanary(t, tt.name, tt.v, canary)
+		p := reflect.New(reflect.TypeOf(tt.v))
+		p.Elem().Set(reflect.ValueOf(tt.v))
+		checkNoCanary(t, "&"+tt.name, p.Interface(), canary)
+		if got := fmt.Sprintf("%+v", tt.v); got != tt.want {
+			t.Errorf("Sprintf(%%+v, %s) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	// A lease event as the lease watcher delivers it.
+	ev := driver.LeaseEvent{Kind: driver.LeaseRotated, Leased: &driver.Leased{Entry: &driver.Entry{Fields: map[string]string{"password": canary}}}}
+	checkNoCanary(t, "driver.LeaseEvent", ev, canary)
 }
 
 // TestOptionsStillShowSettings keeps the redacted forms useful: the
