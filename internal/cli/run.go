@@ -39,7 +39,8 @@ names (KEY defaults to "value"). Each Vault entry is read once.
 The values are masked as ***** in the command's stdout and stderr unless
 -no-mask is given. Signals vaultly receives (INT, TERM, HUP, QUIT, USR1,
 USR2) are forwarded, and vaultly exits with the command's exit code
-(128+N when it was killed by signal N).
+(128+N when it was killed by signal N). On Linux the command gets SIGTERM
+if vaultly itself dies, even by SIGKILL.
 
 With -restart or -signal SIG the references are read again every -interval;
 when a value changed, the command is restarted with the new values
@@ -250,6 +251,7 @@ func (r *runner) start(vals map[string]string, secrets []string) (*exec.Cmd, fun
 	c.Env = env
 	c.Stdin = r.g.io.In
 	c.WaitDelay = 5 * time.Second // a grandchild holding the output open
+	c.SysProcAttr = childProcAttr() // Linux: SIGTERM to the command if vaultly dies
 	var closers []io.Closer
 	if r.noMask {
 		c.Stdout, c.Stderr = r.g.io.Out, r.g.io.Err
