@@ -250,7 +250,7 @@ func (r *runner) start(vals map[string]string, secrets []string) (*exec.Cmd, fun
 	c := exec.Command(r.args[0], r.args[1:]...)
 	c.Env = env
 	c.Stdin = r.g.io.In
-	c.WaitDelay = 5 * time.Second // a grandchild holding the output open
+	c.WaitDelay = 5 * time.Second   // a grandchild holding the output open
 	c.SysProcAttr = childProcAttr() // Linux: SIGTERM to the command if vaultly dies
 	var closers []io.Closer
 	if r.noMask {
