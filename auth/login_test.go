@@ -35,12 +35,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// vault/api's default transport keeps idle keep-alive connections.
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
-	)
+	goleak.VerifyTestMain(m, vaulttest.IgnoreIdleConns()...)
 }
 
 // env is one real Vault server with the state the setups share.

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 
@@ -10,6 +9,7 @@ import (
 
 	"github.com/vaultly/vaultly/auth/userpass"
 	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/vaulttest"
 )
 
 // TestLoginTransportErrors checks the codes of logins that never reach a
@@ -17,12 +17,7 @@ import (
 // mount where the method is not enabled.
 func TestLoginTransportErrors(t *testing.T) {
 	e := newEnv(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedAddr := "http://" + l.Addr().String()
-	l.Close()
+	closedAddr := vaulttest.ClosedAddr(t)
 
 	tests := []struct {
 		name   string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -51,11 +50,7 @@ func TestMain(m *testing.M) {
 		h.close()
 	}
 	if code == 0 {
-		if err := goleak.Find(
-			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-			goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
-			goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
-		); err != nil {
+		if err := goleak.Find(vaulttest.IgnoreIdleConns()...); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
 			code = 1
 		}
@@ -330,7 +325,7 @@ func startProxy(dir, upstream, token string) (*vaultProxy, error) {
 	}
 	var lastErr error
 	for range 3 { // a free port can be taken between probe and bind
-		port, err := freePort()
+		port, err := vaulttest.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -418,13 +413,4 @@ func (p *vaultProxy) stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

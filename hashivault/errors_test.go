@@ -3,7 +3,6 @@ package hashivault
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/internal/faultproxy"
+	"github.com/vaultly/vaultly/internal/vaulttest"
 )
 
 func TestErrorMapping(t *testing.T) {
@@ -26,12 +26,7 @@ func TestErrorMapping(t *testing.T) {
 	readPath := "/v1/secret/data/errmap/app"
 
 	// A port with nothing listening.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedAddr := "http://" + l.Addr().String()
-	l.Close()
+	closedAddr := vaulttest.ClosedAddr(t)
 
 	tests := []struct {
 		name      string

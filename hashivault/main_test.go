@@ -27,11 +27,7 @@ func TestMain(m *testing.M) {
 	if code == 0 {
 		// Idle keep-alive connections of the root clients tests create are
 		// not leaks; every goroutine vaultly starts is.
-		if err := goleak.Find(before,
-			goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-		); err != nil {
+		if err := goleak.Find(append(vaulttest.IgnoreIdleConns(), before)...); err != nil {
 			os.Stderr.WriteString("goleak: " + err.Error() + "\n")
 			code = 1
 		}

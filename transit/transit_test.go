@@ -23,12 +23,7 @@ import (
 var _ transit.Caller = (*hashivault.Backend)(nil)
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// vault/api's transport keeps idle keep-alive connections.
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
-	)
+	goleak.VerifyTestMain(m, vaulttest.IgnoreIdleConns()...)
 }
 
 // env is a real Vault dev server with transit mounted at "transit" and a

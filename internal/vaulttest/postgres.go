@@ -145,7 +145,7 @@ func startPostgres(binDir string) (p *Postgres, err error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
