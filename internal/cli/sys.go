@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -23,23 +24,38 @@ the server is sealed.`,
 		Example: "  vaultly status\n  vaultly status -format=json",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := g.sysClient()
+			_, st, err := g.sealStatus(cmd.Context())
 			if err != nil {
 				return err
 			}
-			st, err := b.SealStatus(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if err := g.printSealStatus(cmd.OutOrStdout(), st); err != nil {
-				return err
-			}
-			if st.Sealed {
-				return &exitError{code: ExitSealed}
-			}
-			return nil
+			return g.sealResult(cmd.OutOrStdout(), st, "")
 		},
 	}
+}
+
+// sealStatus connects without a token and reads the seal status.
+func (g *globals) sealStatus(ctx context.Context) (*hashivault.SysClient, *hashivault.SealStatus, error) {
+	b, err := g.sysClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := b.SealStatus(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, st, nil
+}
+
+// sealResult prints st; a sealed server exits with ExitSealed and, when
+// not empty, sealedMsg.
+func (g *globals) sealResult(w io.Writer, st *hashivault.SealStatus, sealedMsg string) error {
+	if err := g.printSealStatus(w, st); err != nil {
+		return err
+	}
+	if st.Sealed {
+		return &exitError{code: ExitSealed, msg: sealedMsg}
+	}
+	return nil
 }
 
 func (g *globals) printSealStatus(w io.Writer, st *hashivault.SealStatus) error {
@@ -88,11 +104,7 @@ shell history could see them.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := g.sysClient()
-			if err != nil {
-				return err
-			}
-			st, err := b.SealStatus(cmd.Context())
+			b, st, err := g.sealStatus(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -132,13 +144,7 @@ shell history could see them.`,
 					return err
 				}
 			}
-			if err := g.printSealStatus(cmd.OutOrStdout(), st); err != nil {
-				return err
-			}
-			if st.Sealed {
-				return &exitError{code: ExitSealed, msg: fmt.Sprintf("still sealed: %d of %d keys given", st.Progress, st.Threshold)}
-			}
-			return nil
+			return g.sealResult(cmd.OutOrStdout(), st, fmt.Sprintf("still sealed: %d of %d keys given", st.Progress, st.Threshold))
 		},
 	}
 }
