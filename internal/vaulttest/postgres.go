@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -50,20 +49,7 @@ type Postgres struct {
 // VAULTLY_REQUIRE_VAULT=1 (see Required).
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
-	if _, err := PostgresBinDir(); err != nil {
-		unavailable(t, "%v", err)
-	}
-	p, err := NewPostgres()
-	if err != nil {
-		t.Fatalf("vaulttest: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("postgres log (%s):\n%s", p.LogPath, tail(p.LogPath, 40))
-		}
-		p.Stop()
-	})
-	return p
+	return startForTest(t, "postgres", PostgresBinDir, NewPostgres)
 }
 
 // NewPostgres starts a cluster; the caller must Stop it. For TestMain.
@@ -72,15 +58,7 @@ func NewPostgres() (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	var lastErr error
-	for range 3 { // the free port may be taken between probe and bind
-		p, err := startPostgres(binDir)
-		if err == nil {
-			return p, nil
-		}
-		lastErr = err
-	}
-	return nil, lastErr
+	return retryPort(func() (*Postgres, error) { return startPostgres(binDir) })
 }
 
 var (
@@ -214,11 +192,7 @@ func startPostgres(binDir string) (p *Postgres, err error) {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
 	p.cmd = cmd
-	go func() {
-		cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
+	go waitClose(cmd, logf, p.done)
 	if err := p.waitReady(30 * time.Second); err != nil {
 		p.stop()
 		return nil, fmt.Errorf("%w\n%s", err, tail(p.LogPath, 30))
@@ -231,13 +205,7 @@ func startPostgres(binDir string) (p *Postgres, err error) {
 func (p *Postgres) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(p.binDir, name), args...)
 	cmd.Dir = p.Dir
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PG") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = env
+	cmd.Env = envWithout("PG")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
 	return cmd
 }

@@ -120,20 +120,7 @@ type Server struct {
 // gets the tail of the server log.
 func Start(t testing.TB, opts *Options) *Server {
 	t.Helper()
-	if _, err := BinPath(); err != nil {
-		unavailable(t, "%v", err)
-	}
-	s, err := NewServer(opts)
-	if err != nil {
-		t.Fatalf("vaulttest: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("vault server log (%s):\n%s", s.LogPath, tail(s.LogPath, 40))
-		}
-		s.Stop()
-	})
-	return s
+	return startForTest(t, "vault server", BinPath, func() (*Server, error) { return NewServer(opts) })
 }
 
 // NewServer starts a dev server; the caller must Stop it. For TestMain.
@@ -145,15 +132,7 @@ func NewServer(opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	var lastErr error
-	for range 3 { // the free port may be taken between probe and bind
-		s, err := start(bin, opts)
-		if err == nil {
-			return s, nil
-		}
-		lastErr = err
-	}
-	return nil, lastErr
+	return retryPort(func() (*Server, error) { return start(bin, opts) })
 }
 
 func start(bin string, opts *Options) (*Server, error) {
@@ -191,7 +170,7 @@ func start(bin string, opts *Options) (*Server, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = dir
-	cmd.Env = append(append(cleanEnv(), "VAULT_DEV_ROOT_TOKEN_ID="+s.Token), opts.Env...)
+	cmd.Env = append(append(envWithout("VAULT_"), "VAULT_DEV_ROOT_TOKEN_ID="+s.Token), opts.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -199,11 +178,7 @@ func start(bin string, opts *Options) (*Server, error) {
 		return nil, fmt.Errorf("start vault: %w", err)
 	}
 	s.cmd = cmd
-	go func() {
-		cmd.Wait()
-		logf.Close()
-		close(s.done)
-	}()
+	go waitClose(cmd, logf, s.done)
 	// -dev-tls writes its CA a moment after the process starts.
 	for i := 0; opts.TLS && i < 300; i++ {
 		if _, err := os.Stat(s.CACert); err == nil {
@@ -227,16 +202,69 @@ func start(bin string, opts *Options) (*Server, error) {
 	return s, nil
 }
 
-// cleanEnv is the environment minus VAULT_* so a developer's own Vault
-// settings do not leak into the test server.
-func cleanEnv() []string {
+// envWithout is the environment minus the variables whose name starts with
+// prefix, so a developer's own settings (VAULT_*, PG*) do not leak into a
+// test server.
+func envWithout(prefix string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VAULT_") {
+		if !strings.HasPrefix(kv, prefix) {
 			env = append(env, kv)
 		}
 	}
 	return env
+}
+
+// process is a server Start or StartPostgres runs for a test.
+type process interface {
+	Stop()
+	logPath() string
+}
+
+func (s *Server) logPath() string   { return s.LogPath }
+func (p *Postgres) logPath() string { return p.LogPath }
+
+// startForTest starts a server for t with newServer and stops it when t
+// ends; a failed test gets the tail of the server log (what names it).
+// When find reports the binaries missing, t skips or fails (see Required).
+func startForTest[P process](t testing.TB, what string, find func() (string, error), newServer func() (P, error)) P {
+	t.Helper()
+	if _, err := find(); err != nil {
+		unavailable(t, "%v", err)
+	}
+	p, err := newServer()
+	if err != nil {
+		t.Fatalf("vaulttest: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s log (%s):\n%s", what, p.logPath(), tail(p.logPath(), 40))
+		}
+		p.Stop()
+	})
+	return p
+}
+
+// retryPort runs start up to three times: the free port it probes may be
+// taken by another process between probe and bind.
+func retryPort[P any](start func() (P, error)) (P, error) {
+	var lastErr error
+	for range 3 {
+		p, err := start()
+		if err == nil {
+			return p, nil
+		}
+		lastErr = err
+	}
+	var zero P
+	return zero, lastErr
+}
+
+// waitClose waits for cmd, then closes its log file and done.
+func waitClose(cmd *exec.Cmd, logf *os.File, done chan struct{}) {
+	cmd.Wait()
+	logf.Close()
+	close(done)
 }
 
 func (s *Server) waitReady(timeout time.Duration) error {
