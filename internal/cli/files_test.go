@@ -151,22 +151,11 @@ func TestLoginLogout(t *testing.T) {
 		t.Errorf("login output %q", out)
 	}
 	checkPrivateReplaced(t, cfg, ino)
-	raw, _ := os.ReadFile(cfg)
-	if strings.Contains(string(raw), "alice-pw-123") {
+	raw, fc := savedConfig(t, cfg)
+	if strings.Contains(raw, "alice-pw-123") {
 		t.Error("config file holds the password itself; want only the password file's name")
 	}
-	var fc struct {
-		Address string `json:"address"`
-		Token   string `json:"token"`
-		Auth    struct {
-			Method string            `json:"method"`
-			Params map[string]string `json:"params"`
-		} `json:"auth"`
-	}
-	if err := json.Unmarshal(raw, &fc); err != nil {
-		t.Fatal(err)
-	}
-	if fc.Address != srv.Addr || fc.Token == "" || fc.Auth.Method != "userpass" ||
+	if fc.Address != srv.Addr || fc.Token == "" || fc.Auth == nil || fc.Auth.Method != "userpass" ||
 		!cmp.Equal(fc.Auth.Params, map[string]string{"username": "alice", "password_file": pw}) {
 		t.Errorf("config file = %s", raw)
 	}
@@ -199,8 +188,8 @@ func TestLoginLogout(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("token login: %d %s", r.code, r.stderr)
 	}
-	raw, _ = os.ReadFile(cfg)
-	if !strings.Contains(string(raw), tok) || strings.Contains(string(raw), `"auth"`) {
+	raw, _ = savedConfig(t, cfg)
+	if !strings.Contains(raw, tok) || strings.Contains(raw, `"auth"`) {
 		t.Errorf("config after token login = %s", raw)
 	}
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vaultly/vaultly/hashivault"
 	"github.com/vaultly/vaultly/internal/vaulttest"
 )
 
@@ -55,26 +56,14 @@ func TestLoginMethods(t *testing.T) {
 				t.Errorf("login output = %q, want the address and the policy", out)
 			}
 			checkPrivateReplaced(t, cfg, 0)
-			raw, err := os.ReadFile(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw, fc := savedConfig(t, cfg)
 			for _, s := range secrets {
-				if strings.Contains(string(raw), strings.TrimSpace(s)) {
+				if strings.Contains(raw, strings.TrimSpace(s)) {
 					t.Errorf("config file holds a credential itself; want only its file's name")
 				}
 			}
-			var fc struct {
-				Address string `json:"address"`
-				CACert  string `json:"ca_cert"`
-				Token   string `json:"token"`
-				Auth    struct {
-					Method string            `json:"method"`
-					Params map[string]string `json:"params"`
-				} `json:"auth"`
-			}
-			if err := json.Unmarshal(raw, &fc); err != nil {
-				t.Fatal(err)
+			if fc.Auth == nil {
+				t.Fatalf("config file saves no login method:\n%s", raw)
 			}
 			wantParams := map[string]string{}
 			for _, p := range params {
@@ -179,6 +168,21 @@ func certLogin(srv *vaulttest.Server) loginMethod {
 			return []string{"cert_file=" + certFile, "key_file=" + keyFile, "name=app"}
 		},
 	}
+}
+
+// savedConfig reads the config file `vaultly login` wrote: its text and
+// its decoded form.
+func savedConfig(t *testing.T, name string) (string, *hashivault.FileConfig) {
+	t.Helper()
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fc hashivault.FileConfig
+	if err := json.Unmarshal(raw, &fc); err != nil {
+		t.Fatalf("decode %s: %v", name, err)
+	}
+	return string(raw), &fc
 }
 
 // writeFile writes a private file for the test.
