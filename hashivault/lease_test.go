@@ -44,6 +44,17 @@ func startLeaseEnv(t *testing.T, ttl, maxTTL string) *leaseEnv {
 	return &leaseEnv{vault: v, pg: pg, proxy: p, b: b, path: path}
 }
 
+// lease takes a lease on e.path with opts, closed when t ends.
+func (e *leaseEnv) lease(t *testing.T, opts *driver.LeaseOptions) driver.LeaseWatcher {
+	t.Helper()
+	w, err := e.b.Lease(t.Context(), e.path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close(context.Background()) })
+	return w
+}
+
 // login opens a connection with l's credentials and runs a query.
 func (e *leaseEnv) login(l *driver.Leased) error {
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(l.Entry.Fields["username"], l.Entry.Fields["password"]),
@@ -107,11 +118,7 @@ func waitFor(d time.Duration, cond func() bool) bool {
 // original 4s TTL, the same credentials still log in.
 func TestLeaseRenewalPastTTL(t *testing.T) {
 	e := startLeaseEnv(t, "4s", "30s")
-	w, err := e.b.Lease(t.Context(), e.path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close(context.Background())
+	w := e.lease(t, nil)
 	first := w.Current()
 	time.Sleep(5 * time.Second) // past the original TTL
 	cur := w.Current()
@@ -135,11 +142,7 @@ func TestLeaseRenewalPastTTL(t *testing.T) {
 func TestLeaseRevokedOutOfBand(t *testing.T) {
 	e := startLeaseEnv(t, "4s", "30s")
 	var ev events
-	w, err := e.b.Lease(t.Context(), e.path, &driver.LeaseOptions{Notify: ev.notify})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close(context.Background())
+	w := e.lease(t, &driver.LeaseOptions{Notify: ev.notify})
 	old := w.Current()
 	if err := e.vault.Client(t).Sys().RevokeWithContext(t.Context(), old.Entry.Lease.ID); err != nil {
 		t.Fatal(err)
@@ -181,11 +184,7 @@ func TestLeaseVaultUnavailable(t *testing.T) {
 	e := startLeaseEnv(t, "4s", "30s")
 	e.proxy.Inject(faultproxy.Fault{Match: faultproxy.Path(renewPath), Status: 503})
 	var ev events
-	w, err := e.b.Lease(t.Context(), e.path, &driver.LeaseOptions{Notify: ev.notify})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close(context.Background())
+	w := e.lease(t, &driver.LeaseOptions{Notify: ev.notify})
 	time.Sleep(3500 * time.Millisecond)
 	e.proxy.Clear()
 	n := e.proxy.Count(renewPath)
@@ -263,11 +262,7 @@ func TestLeaseErrors(t *testing.T) {
 func TestLeaseVaultSealed(t *testing.T) {
 	e := startLeaseEnv(t, "4s", "30s")
 	var ev events
-	w, err := e.b.Lease(t.Context(), e.path, &driver.LeaseOptions{Notify: ev.notify})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close(context.Background())
+	w := e.lease(t, &driver.LeaseOptions{Notify: ev.notify})
 	issued := w.Current().Issued
 	e.vault.Seal(t)
 	e.proxy.ResetCounts()
