@@ -247,26 +247,15 @@ func BenchmarkMemoryPerCachedSecret(b *testing.B) {
 		var m0, m1 runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&m0)
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 8)
-		errs := make(chan error, memPaths)
-		for i := range memPaths {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				for _, k := range keys {
-					if _, err := s.Get(ctx, memPath(i)+":"+k); err != nil {
-						errs <- err
-						return
-					}
+		err := forEachMemPath(8, func(i int) error {
+			for _, k := range keys {
+				if _, err := s.Get(ctx, memPath(i)+":"+k); err != nil {
+					return err
 				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
+			}
+			return nil
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
 		runtime.GC()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/goleak"
+	"golang.org/x/sync/errgroup"
 
 	vaultly "github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/hashivault"
@@ -187,38 +188,27 @@ func (hs *harness) seedMem(tb testing.TB) {
 func (hs *harness) putMem() error {
 	ctx := context.Background()
 	kv := hs.raw.KVv2("secret")
-	var (
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, 16)
-		errs = make(chan error, 1)
-	)
-	for i := range memPaths {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			f := map[string]any{
-				"username": fmt.Sprintf("svc-%05d", i),
-				"password": fmt.Sprintf("%032x", i*7919),
-				"host":     fmt.Sprintf("db-%d.internal.example.com:5432", i%50),
-				"database": "orders",
-			}
-			if _, err := kv.Put(ctx, memPath(i), f); err != nil {
-				select {
-				case errs <- err:
-				default:
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
+	return forEachMemPath(16, func(i int) error {
+		f := map[string]any{
+			"username": fmt.Sprintf("svc-%05d", i),
+			"password": fmt.Sprintf("%032x", i*7919),
+			"host":     fmt.Sprintf("db-%d.internal.example.com:5432", i%50),
+			"database": "orders",
+		}
+		_, err := kv.Put(ctx, memPath(i), f)
 		return err
-	default:
-		return nil
+	})
+}
+
+// forEachMemPath calls fn for every index of the memPaths secrets, at
+// most limit at a time, and returns the first error.
+func forEachMemPath(limit int, fn func(i int) error) error {
+	var g errgroup.Group
+	g.SetLimit(limit)
+	for i := range memPaths {
+		g.Go(func() error { return fn(i) })
 	}
+	return g.Wait()
 }
 
 // backend returns a hashivault backend using the root token, talking to
