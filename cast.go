@@ -144,12 +144,10 @@ func checkCastable(t reflect.Type) error {
 	if reflect.PointerTo(t).Implements(textUnmarshalerType) || reflect.PointerTo(t).Implements(jsonUnmarshalerType) {
 		return nil
 	}
-	switch t.Kind() {
-	case reflect.String, reflect.Bool,
-		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64:
+	if isScalar(t.Kind()) {
 		return nil
+	}
+	switch t.Kind() {
 	case reflect.Slice, reflect.Array, reflect.Map, reflect.Struct:
 		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
 			return nil
@@ -165,6 +163,19 @@ func checkCastable(t reflect.Type) error {
 		return checkCastable(t.Elem())
 	}
 	return errors.New("unsupported type " + t.String())
+}
+
+// isScalar reports whether k is a string, bool or number kind: a value
+// castString parses from its text and that shares no memory.
+func isScalar(k reflect.Kind) bool {
+	switch k {
+	case reflect.String, reflect.Bool,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
 }
 
 // castString converts raw into dst (settable) with the cast rules.

@@ -51,17 +51,7 @@ func reusable(t reflect.Type) bool {
 	if elem, ok := secretElemOf(t); ok {
 		t = elem
 	}
-	if t == timeType {
-		return true
-	}
-	switch t.Kind() {
-	case reflect.String, reflect.Bool,
-		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64:
-		return true
-	}
-	return false
+	return t == timeType || isScalar(t.Kind())
 }
 
 // NewLive returns a Live reading ref through s with the read options o
