@@ -32,10 +32,11 @@ type Dynamic[T any] struct {
 	w       driver.LeaseWatcher
 	fields  []dynField
 
-	mu     sync.Mutex // guards cur updates, subs, closed
+	mu     sync.Mutex // guards cur updates, subs, closed, owner
 	cur    atomic.Pointer[Leased[T]]
 	subs   map[*subscriber[T]]struct{}
 	closed bool
+	owner  *Store // the Store that closes d if d is still open then
 }
 
 // DatabaseCredentials are the fields every database secrets engine returns.
@@ -95,10 +96,15 @@ type DynamicOptions struct {
 // driver.Leaser (hashivault.Backend does); otherwise the error has code
 // Config. The first issue happens before OpenDynamic returns, and its
 // failure is returned. Dynamic secrets bypass the Store's cache: every
-// OpenDynamic issues its own credentials.
+// OpenDynamic issues its own credentials. Close the Dynamic when done; one
+// still open when the Store is closed is closed by Store.Close first (its
+// renewal needs the Store's backend).
 func OpenDynamic[T any](ctx context.Context, s *Store, path string, opts *DynamicOptions) (*Dynamic[T], error) {
 	d := new(Dynamic[T])
 	if err := d.open(ctx, s.Backend(), path, opts); err != nil {
+		return nil, err
+	}
+	if err := s.adopt(d); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -205,7 +211,11 @@ func (d *Dynamic[T]) Close(ctx context.Context) error {
 	d.closed = true
 	subs := d.subs
 	d.subs = map[*subscriber[T]]struct{}{}
+	owner := d.owner
 	d.mu.Unlock()
+	if owner != nil {
+		owner.release(d)
+	}
 	for s := range subs {
 		s.stop(true)
 	}
@@ -380,6 +390,7 @@ func (s *subscriber[T]) run() {
 type dynamicTarget interface {
 	open(ctx context.Context, b driver.Backend, path string, opts *DynamicOptions) error
 	Close(ctx context.Context) error
+	setOwner(s *Store)
 }
 
 // OpenDynamics is the struct-tag form of OpenDynamic. Every field of the
@@ -439,7 +450,12 @@ func OpenDynamics(ctx context.Context, s *Store, dst any, opts *DynamicOptions) 
 	}
 	for _, p := range plans {
 		v := reflect.New(root.Field(p.index).Type().Elem())
-		if err := v.Interface().(dynamicTarget).open(ctx, s.Backend(), p.path, opts); err != nil {
+		dt := v.Interface().(dynamicTarget)
+		err := dt.open(ctx, s.Backend(), p.path, opts)
+		if err == nil {
+			err = s.adopt(dt)
+		}
+		if err != nil {
 			_ = closeAll(ctx)
 			if e, ok := err.(*Error); ok {
 				c := *e

@@ -160,9 +160,10 @@ type Store struct {
 
 	ctx    context.Context // cancelled by Close; parent of background work
 	cancel context.CancelFunc
-	mu     sync.Mutex // guards closed and wg.Add
+	mu     sync.Mutex // guards closed, wg.Add and dyns
 	closed bool
 	wg     sync.WaitGroup
+	dyns   map[dynCloser]struct{} // Dynamics opened on the Store and not closed yet
 
 	closedFlag atomic.Bool // closed, for lock-free checks
 	evict      sync.Mutex
@@ -488,6 +489,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	dynErr := s.closeDynamics()
 	s.entries.Range(func(_ string, es *entrySlot) bool {
 		es.dead.Store(true)
 		s.drop(es)
@@ -496,12 +498,12 @@ func (s *Store) Close() error {
 	s.entries.Clear()
 	s.refs.Clear()
 	if s.keepOpen {
-		return nil
+		return dynErr
 	}
 	if err := s.b.Close(); err != nil {
 		return WrapError("close", "", s.name, err)
 	}
-	return nil
+	return dynErr
 }
 
 // --- internals ---
