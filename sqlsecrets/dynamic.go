@@ -14,7 +14,7 @@ type dynamicSource struct {
 
 func (s dynamicSource) Credentials() Credentials {
 	cur := s.d.Current()
-	return Credentials{Username: cur.Value.Username, Password: cur.Value.Password.Reveal(), Generation: cur.Lease.Generation}
+	return Credentials{Username: cur.Value.Username, Password: cur.Value.Password, Generation: cur.Lease.Generation}
 }
 
 func (s dynamicSource) MinValid() uint64 { return s.d.MinValid() }

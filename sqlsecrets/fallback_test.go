@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/sqlsecrets"
 )
 
@@ -73,7 +74,7 @@ type staticSource struct {
 
 func (s *staticSource) Credentials() sqlsecrets.Credentials {
 	g := s.gen.Load()
-	return sqlsecrets.Credentials{Username: "user-" + string(rune('0'+g)), Password: "pw", Generation: g}
+	return sqlsecrets.Credentials{Username: "user-" + string(rune('0'+g)), Password: vaultly.NewSecret("pw"), Generation: g}
 }
 func (s *staticSource) MinValid() uint64 { return s.min.Load() }
 

@@ -1,6 +1,7 @@
 package sqlsecrets
 
 import (
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
 )
 
@@ -14,7 +15,7 @@ type leaseSource struct{ w driver.LeaseWatcher }
 
 func (s leaseSource) Credentials() Credentials {
 	cur := s.w.Current()
-	return Credentials{Username: cur.Entry.Fields["username"], Password: cur.Entry.Fields["password"], Generation: cur.Generation}
+	return Credentials{Username: cur.Entry.Fields["username"], Password: vaultly.NewSecret(cur.Entry.Fields["password"]), Generation: cur.Generation}
 }
 
 func (s leaseSource) MinValid() uint64 { return s.w.MinValid() }

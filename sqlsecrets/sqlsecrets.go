@@ -28,13 +28,15 @@ import (
 	"errors"
 	"net/url"
 	"sync"
+
+	"github.com/vaultly/vaultly"
 )
 
 // Credentials are one generation of database credentials.
 type Credentials struct {
 	Username   string
-	Password   string
-	Generation uint64 // increases with every new set of credentials
+	Password   vaultly.Secret[string] // redacted when printed, even in an unexported field
+	Generation uint64                 // increases with every new set of credentials
 }
 
 // Source supplies the current credentials and says which generations may
@@ -103,10 +105,10 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		conn, err = c.drv.Open(c.dsn(cr.Username, cr.Password))
+		conn, err = c.drv.Open(c.dsn(cr.Username, cr.Password.Reveal()))
 	}
 	if err != nil {
-		return nil, scrub(err, cr.Password)
+		return nil, scrub(err, cr.Password.Reveal())
 	}
 	return &genConn{Conn: conn, gen: cr.Generation, src: c.src}, nil
 }
@@ -119,7 +121,7 @@ func (c *Connector) connectorFor(dc driver.DriverContext, cr Credentials) (drive
 	if c.conn != nil && c.gen == cr.Generation {
 		return c.conn, nil
 	}
-	conn, err := dc.OpenConnector(c.dsn(cr.Username, cr.Password))
+	conn, err := dc.OpenConnector(c.dsn(cr.Username, cr.Password.Reveal()))
 	if err != nil {
 		// Driver errors about a DSN may quote it; never pass the password on.
 		return nil, errors.New("sqlsecrets: the driver rejected the data source name")

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/auth/approle"
 	"github.com/vaultly/vaultly/auth/aws"
 	"github.com/vaultly/vaultly/auth/jwt"
@@ -88,7 +89,7 @@ func TestOptionsNeverPrintCredentials(t *testing.T) {
 		{"jwt.Method", jwtM},
 		{"aws.Options", aws.Options{AccessKeyID: "id", SecretAccessKey: canary, SessionToken: canary}},
 		{"aws.Method", awsM},
-		{"sqlsecrets.Credentials", sqlsecrets.Credentials{Username: "u", Password: canary, Generation: 1}},
+		{"sqlsecrets.Credentials", sqlsecrets.Credentials{Username: "u", Password: vaultly.NewSecret(canary), Generation: 1}},
 		{"transit.EncryptItem", transit.EncryptItem{Plaintext: []byte(canary)}},
 		{"transit.DecryptResult", transit.DecryptResult{Plaintext: []byte(canary)}},
 		{"[]transit.DecryptResult", []transit.DecryptResult{{Plaintext: []byte(canary)}}},
@@ -159,7 +160,7 @@ func TestOptionsStillShowSettings(t *testing.T) {
 			t.Errorf("Sprintf(%q, %T) = %q, want it to contain %q", tt.format, tt.v, got, tt.want)
 		}
 	}
-	b, err := json.Marshal(sqlsecrets.Credentials{Username: "u", Password: canary})
+	b, err := json.Marshal(sqlsecrets.Credentials{Username: "u", Password: vaultly.NewSecret(canary)})
 	if err != nil {
 		t.Fatal(err)
 	}
