@@ -170,6 +170,7 @@ var valueFlags = map[string]bool{
 	"version": true, "cas": true, "versions": true, "max-versions": true, "delete-version-after": true,
 	"custom-metadata": true, "method": true, "path": true, "signal": true, "interval": true,
 	"config": true, "in": true, "out": true, "i": true, "o": true,
+	"field": true, "increment": true, "key": true,
 }
 
 // dashRE finds the "--" of long flags in pflag's usage lines.
@@ -230,6 +231,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 sealed (status only).`,
 		versionsCmd(g), metaCmd(g), kvConfigCmd(g),
 		loginCmd(g), logoutCmd(g), statusCmd(g), unsealCmd(g),
 		runCmd(g), injectCmd(g), doctorCmd(g), completionCmd(),
+		credsCmd(g), leaseCmd(g), transitCmd(g),
 	)
 	for _, c := range root.Commands() {
 		setUsageErrors(c)
