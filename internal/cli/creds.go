@@ -94,8 +94,9 @@ to get the fields and the lease id together.`,
 	return c
 }
 
-// readDynamic reads the secret at p (a full Vault path). Nothing there is
-// NotFound.
+// readDynamic reads the secret at p (a full Vault path). Nothing there, or
+// an answer without data (such as Vault's warning for a KV v2 path lacking
+// data/), is NotFound.
 func readDynamic(ctx context.Context, b *hashivault.Backend, p string) (*api.Secret, error) {
 	var s *api.Secret
 	err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
@@ -103,8 +104,8 @@ func readDynamic(ctx context.Context, b *hashivault.Backend, p string) (*api.Sec
 		s, err = c.Logical().ReadWithContext(ctx, p)
 		return err
 	})
-	if err == nil && s == nil {
-		err = driver.NewError(driver.NotFound, errors.New("nothing at the path"))
+	if err == nil && (s == nil || len(s.Data) == 0) {
+		err = driver.NewError(driver.NotFound, errors.New("no secret at the path"))
 	}
 	if err != nil {
 		return nil, vaultly.WrapError("creds", p, b.Name(), err)
