@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/vaultly/vaultly/hashivault"
 	"github.com/vaultly/vaultly/transit"
@@ -83,7 +84,9 @@ func transitEncryptCmd(g *globals) *cobra.Command {
 (@FILE) with the transit key NAME and print the ciphertext (vault:v<N>:...).
 The plaintext is taken byte for byte, trailing newline included; it is
 never accepted as an argument, which other users of the machine could see.
-Vault creates the key on first use when the token may (transit's upsert).`,
+On a terminal, with no argument, the plaintext is asked for without echo
+(one line). Vault creates the key on first use when the token may
+(transit's upsert).`,
 		Example: `  vaultly transit encrypt -key app < secret.txt
   printf %s "$SECRET" | vaultly transit encrypt -key app
   vaultly transit encrypt -key app @secret.txt
@@ -99,12 +102,21 @@ Vault creates the key on first use when the token may (transit's upsert).`,
 			}
 			var pt []byte
 			var err error
-			if len(args) == 1 && args[0] != "-" {
+			switch {
+			case len(args) == 1 && args[0] != "-":
 				if pt, err = os.ReadFile(args[0][1:]); err != nil {
 					return usagef("plaintext file: %v", err)
 				}
-			} else if pt, err = io.ReadAll(g.io.In); err != nil {
-				return fmt.Errorf("read stdin: %w", err)
+			case len(args) == 0 && g.stdinIsTerminal():
+				s, err := g.prompt("plaintext")
+				if err != nil {
+					return err
+				}
+				pt = []byte(s)
+			default:
+				if pt, err = io.ReadAll(g.io.In); err != nil {
+					return fmt.Errorf("read stdin: %w", err)
+				}
 			}
 			return f.with(g, cmd, func(ctx context.Context, t *transit.Transit) error {
 				ct, err := t.Encrypt(ctx, f.key, pt, nil, nil)
@@ -117,6 +129,12 @@ Vault creates the key on first use when the token may (transit's upsert).`,
 	}
 	f.add(c)
 	return c
+}
+
+// stdinIsTerminal reports whether stdin is a terminal.
+func (g *globals) stdinIsTerminal() bool {
+	f, ok := g.stdinFile()
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // ciphertextArg checks a CIPHERTEXT argument before any request.

@@ -148,6 +148,29 @@ func TestTransit(t *testing.T) {
 	})
 }
 
+// TestTransitPrompt runs encrypt on a pseudo-terminal: with no argument
+// it asks for the plaintext without echo.
+func TestTransitPrompt(t *testing.T) {
+	scriptBin(t)
+	srv := shared(t)
+	e := newEnv(t, srv)
+	srv.EnableSecrets(t, "cli-prompt", "transit", nil)
+	srv.Write(t, "cli-prompt/keys/app", nil)
+	r := onTTY(t, e, "typed-plain-77\n", "transit", "encrypt", "-mount=cli-prompt", "-key", "app")
+	if r.code != 0 || !strings.Contains(r.stdout, "Plaintext (hidden):") || strings.Contains(r.stdout, "typed-plain-77") {
+		t.Fatalf("encrypt on a terminal: exit %d, output %q (want the prompt, without echo)", r.code, r.stdout)
+	}
+	i := strings.Index(r.stdout, "vault:v1:")
+	if i < 0 {
+		t.Fatalf("encrypt on a terminal printed no ciphertext: %q", r.stdout)
+	}
+	ct := strings.Fields(r.stdout[i:])[0]
+	data := e.vaultJSON("write", "-format=json", "cli-prompt/decrypt/app", "ciphertext="+ct)
+	if got, _ := base64.StdEncoding.DecodeString(data["plaintext"].(string)); string(got) != "typed-plain-77" {
+		t.Errorf("vault decrypt of the prompted plaintext = %q, want %q", got, "typed-plain-77")
+	}
+}
+
 func TestExtraCommandsHelpAndCompletion(t *testing.T) {
 	e := newEnv(t, shared(t))
 	for _, c := range [][]string{{"creds"}, {"lease"}, {"lease", "renew"}, {"lease", "revoke"}, {"lease", "lookup"},
