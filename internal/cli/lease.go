@@ -33,8 +33,8 @@ func leaseRenewCmd(g *globals) *cobra.Command {
 		Short: "Extend a lease",
 		Long: `Ask Vault to extend the lease LEASE_ID by -increment (default: the lease's
 own duration) and print the lease as renewed. Vault may grant less than
-asked: a lease never outlives its role's max TTL. An unknown or expired
-lease exits with code 3.`,
+asked — a lease never outlives its role's max TTL — and then its warning is
+shown on stderr. An unknown or expired lease exits with code 3.`,
 		Example: `  vaultly lease renew database/creds/app/AbC123
   vaultly lease renew -increment 1h database/creds/app/AbC123`,
 		Args: exactArgs("LEASE_ID"),
@@ -61,6 +61,10 @@ lease exits with code 3.`,
 				}
 				if err != nil {
 					return err
+				}
+				// Vault warns when it granted less than asked (max TTL).
+				for _, w := range s.Warnings {
+					fmt.Fprintln(g.io.Err, "Warning: "+strings.Join(strings.Fields(w), " "))
 				}
 				l := leaseOut{ID: s.LeaseID, Duration: s.LeaseDuration, Renewable: s.Renewable}
 				if g.format == "json" {

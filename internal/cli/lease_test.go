@@ -63,6 +63,15 @@ func TestLease(t *testing.T) {
 		if lk.TTL <= 1800 {
 			t.Errorf("ttl after renewing for 1h = %d, want > 1800", lk.TTL)
 		}
+		// The role's max TTL is 2h: Vault grants less and says so.
+		r := d.run("", "lease", "renew", "-increment", "5h", "-format=json", c.LeaseID)
+		var capped credsJSON
+		if err := json.Unmarshal([]byte(r.stdout), &capped); err != nil || r.code != 0 {
+			t.Fatalf("renew -increment 5h: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+		}
+		if capped.LeaseDuration <= 0 || capped.LeaseDuration > 7200 || !strings.Contains(r.stderr, "Warning: ") || !strings.Contains(r.stderr, "max_ttl") {
+			t.Errorf("renew -increment 5h beyond max TTL 2h: duration %d, stderr %q; want <= 7200 and Vault's warning", capped.LeaseDuration, r.stderr)
+		}
 		rows := tableRows(t, d.must("", "lease", "renew", "-increment", "10m", c.LeaseID))
 		if rows["lease_id"] != c.LeaseID || rows["lease_duration"] != "10m0s" || rows["lease_renewable"] != "true" {
 			t.Errorf("lease renew table = %v, want %s 10m0s true", rows, c.LeaseID)
