@@ -8,7 +8,7 @@
 //	0  success
 //	1  error (Vault error, permission denied, sealed, ...)
 //	2  usage error (unknown command or flag, missing or bad argument)
-//	3  not found (unknown path or key, deleted or destroyed version)
+//	3  not found (unknown path, key or version, deleted or destroyed version, unknown lease, transit key or mount)
 //	4  `status` only: the server is sealed
 //
 // `run` exits with its child's exit code (128+signal when the child was
