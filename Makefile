@@ -3,7 +3,7 @@
 #   make demo   start a throwaway Vault dev server, seed it, run examples/quickstart
 #   make test   everything CI checks (.ci/run calls exactly this)
 #
-# PKGS narrows the Go steps (default ./...), e.g. make test PKGS=./internal/vaulttest/...
+# PKGS narrows the Go steps (default ./...), e.g. make test PKGS=./internal/testing/vaulttest/...
 # The pinned Vault server is built once by scripts/vault-bin.sh (about 6 minutes)
 # and cached in $${VAULTLY_CACHE:-~/.cache/vaultly}; VAULTLY_VAULT_BIN skips that.
 

@@ -18,7 +18,7 @@ import (
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/hashivault"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 	"github.com/vaultly/vaultly/memsecrets"
 	"github.com/vaultly/vaultly/sqlsecrets"
 )

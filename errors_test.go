@@ -104,8 +104,8 @@ func TestWrapErrorOnce(t *testing.T) {
 func TestErrorRetryAfter(t *testing.T) {
 	err := vaultly.WrapError("get", "x", "vault", &driver.Error{Code: driver.ResourceExhausted, RetryAfter: 3 * time.Second})
 	var ve *vaultly.Error
-	if !errors.As(err, &ve) || ve.RetryAfter() != 3*time.Second {
-		t.Errorf("RetryAfter() = %v, want 3s", ve.RetryAfter())
+	if !errors.As(err, &ve) || ve.RetryAfter != 3*time.Second {
+		t.Errorf("RetryAfter = %v, want 3s", ve.RetryAfter)
 	}
 }
 

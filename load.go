@@ -280,14 +280,10 @@ func noKeyError(key string) error {
 func (b *binding) fail(s *Store, err error) *Error {
 	out := &Error{Op: "load " + b.field, Ref: b.ref.String(), Backend: s.Backend().Name()}
 	if e, ok := errors.AsType[*Error](err); ok {
-		out.Code, out.Hint, out.Err, out.retry = e.Code, e.Hint, e.Err, e.retry
+		out.Code, out.Hint, out.Err, out.RetryAfter = e.Code, e.Hint, e.Err, e.RetryAfter
 		if e.Backend != "" {
 			out.Backend = e.Backend
 		}
-		return out
-	}
-	if de, ok := errors.AsType[*driver.Error](err); ok {
-		out.Code, out.Hint, out.Err, out.retry = de.Code, de.Hint, de.Err, de.RetryAfter
 		return out
 	}
 	out.Code, out.Err = CodeOf(err), err

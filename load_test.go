@@ -378,13 +378,16 @@ func TestLoadErrorsKeepCode(t *testing.T) {
 	if got := vaultly.CodeOf(err); got != vaultly.PermissionDenied {
 		t.Errorf("CodeOf = %v, want PermissionDenied (the first field's)", got)
 	}
-	var de *driver.Error
-	if errors.As(err, &de) {
-		t.Errorf("errors.As found a *driver.Error; the Store unpacks them")
-	}
 	var ve *vaultly.Error
 	if !errors.As(err, &ve) {
 		t.Fatalf("errors.As(*vaultly.Error) = false")
+	}
+	var field *vaultly.Error // the first field's error, inside the Load error
+	if !errors.As(ve.Err, &field) {
+		t.Fatalf("Load error %v holds no per-field *vaultly.Error", err)
+	}
+	if errors.As(field.Err, new(*vaultly.Error)) {
+		t.Errorf("the field's error wraps a second *vaultly.Error: %v", field)
 	}
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error shows a value: %v", err)

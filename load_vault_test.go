@@ -14,7 +14,7 @@ import (
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/hashivault"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 // countingBackend counts reads on the way to the real backend.

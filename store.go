@@ -31,8 +31,8 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/vaultly/vaultly/cache"
 	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/cache"
 	"github.com/vaultly/vaultly/retry"
 )
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/vaultly/vaultly/auth/aws"
 	"github.com/vaultly/vaultly/auth/cert"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 // extraMethods returns the setups of the cert and aws methods.

@@ -31,7 +31,7 @@ import (
 	"github.com/vaultly/vaultly/auth/token"
 	"github.com/vaultly/vaultly/auth/userpass"
 	"github.com/vaultly/vaultly/driver"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 func TestMain(m *testing.M) {

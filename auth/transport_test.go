@@ -9,7 +9,7 @@ import (
 
 	"github.com/vaultly/vaultly/auth/userpass"
 	"github.com/vaultly/vaultly/driver"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 // TestLoginTransportErrors checks the codes of logins that never reach a

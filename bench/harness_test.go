@@ -23,7 +23,7 @@ import (
 
 	vaultly "github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/hashivault"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 // The harness is one real Vault dev server shared by every benchmark in a

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	vaultly "github.com/vaultly/vaultly"
-	"github.com/vaultly/vaultly/internal/paired"
+	"github.com/vaultly/vaultly/internal/testing/paired"
 )
 
 // BenchmarkKVReadPaired does one vault/api KVv2 Get and one uncached vaultly

@@ -8,103 +8,46 @@ package driver
 
 import (
 	"context"
-	"errors"
 	"time"
+
+	"github.com/vaultly/vaultly/internal/errs"
 )
 
-// Code classifies a failure. The values are stable and shared with package
-// vaultly, which re-exports them.
-type Code int
+// Code classifies a failure. It is the same type as vaultly.Code.
+type Code = errs.Code
 
 // The codes a backend may report. Unknown is for errors a backend could not
 // classify; the Store treats it as not retryable.
 const (
-	OK Code = iota
-	Unknown
-	NotFound
-	PermissionDenied
-	Unauthenticated
-	Unavailable
-	ResourceExhausted
-	InvalidArgument
-	Config
-	Canceled
-	DeadlineExceeded
-	Conflict // check-and-set mismatch on a write
+	OK                = errs.OK
+	Unknown           = errs.Unknown
+	NotFound          = errs.NotFound
+	PermissionDenied  = errs.PermissionDenied
+	Unauthenticated   = errs.Unauthenticated
+	Unavailable       = errs.Unavailable
+	ResourceExhausted = errs.ResourceExhausted
+	InvalidArgument   = errs.InvalidArgument
+	Config            = errs.Config
+	Canceled          = errs.Canceled
+	DeadlineExceeded  = errs.DeadlineExceeded
+	Conflict          = errs.Conflict  // check-and-set mismatch on a write
+	Malformed         = errs.Malformed // the server's answer could not be understood
 )
 
-var codeNames = [...]string{
-	OK:                "ok",
-	Unknown:           "unknown",
-	NotFound:          "not found",
-	PermissionDenied:  "permission denied",
-	Unauthenticated:   "unauthenticated",
-	Unavailable:       "unavailable",
-	ResourceExhausted: "resource exhausted",
-	InvalidArgument:   "invalid argument",
-	Config:            "configuration",
-	Canceled:          "canceled",
-	DeadlineExceeded:  "deadline exceeded",
-	Conflict:          "conflict",
-}
-
-// String returns the code's lowercase name, as used in error messages.
-func (c Code) String() string {
-	if c >= 0 && int(c) < len(codeNames) {
-		return codeNames[c]
-	}
-	return "unknown"
-}
-
-// Retryable reports whether a failure with this code may succeed if the same
-// request is sent again later.
-func (c Code) Retryable() bool { return c == Unavailable || c == ResourceExhausted }
-
-// Error is how a backend reports a classified failure. The Store copies Code,
-// Hint and RetryAfter into the *vaultly.Error it returns and keeps Err as the
-// cause, so callers never see a *driver.Error.
+// Error is how a backend reports a classified failure. It is the same type
+// as vaultly.Error: a backend sets Code and Err (and Hint, RetryAfter when
+// it knows them), and the Store fills in Op, Ref and Backend on the same
+// value rather than wrapping it again.
 //
 // Neither Err nor Hint may contain a secret value or a token.
-type Error struct {
-	Code       Code
-	Err        error         // the cause, e.g. *api.ResponseError; may be nil
-	Hint       string        // optional one-line advice, e.g. how to undelete a version
-	RetryAfter time.Duration // for ResourceExhausted: the server's Retry-After, if any
-}
-
-func (e *Error) Error() string {
-	msg := e.Code.String()
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
-	}
-	if e.Hint != "" {
-		msg += " (" + e.Hint + ")"
-	}
-	return msg
-}
-
-func (e *Error) Unwrap() error { return e.Err }
+type Error = errs.Error
 
 // NewError returns a *Error with the given code and cause.
-func NewError(code Code, err error) *Error { return &Error{Code: code, Err: err} }
+func NewError(code Code, err error) *Error { return errs.New(code, err) }
 
 // CodeOf returns the code of the first *Error in err's chain. Context errors
 // map to Canceled and DeadlineExceeded; nil maps to OK; anything else to Unknown.
-func CodeOf(err error) Code {
-	if err == nil {
-		return OK
-	}
-	if e, ok := errors.AsType[*Error](err); ok {
-		return e.Code
-	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return Canceled
-	case errors.Is(err, context.DeadlineExceeded):
-		return DeadlineExceeded
-	}
-	return Unknown
-}
+func CodeOf(err error) Code { return errs.CodeOf(err) }
 
 // Entry is one secret entry: every field stored at one path, at one version.
 //

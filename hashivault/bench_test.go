@@ -5,7 +5,7 @@ import (
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/hashivault"
-	"github.com/vaultly/vaultly/internal/paired"
+	"github.com/vaultly/vaultly/internal/testing/paired"
 )
 
 // BenchmarkRead compares, on the same server in one run, an uncached read

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vaultly/vaultly/internal/faultproxy"
+	"github.com/vaultly/vaultly/internal/testing/faultproxy"
 )
 
 // TestTokenChainRealTime is the whole token lifecycle against the real

@@ -11,7 +11,7 @@ import (
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/drivertest"
 	"github.com/vaultly/vaultly/hashivault"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 var mountSeq atomic.Int64

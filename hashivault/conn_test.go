@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/vaultly/vaultly/driver"
-	"github.com/vaultly/vaultly/internal/faultproxy"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/faultproxy"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 func TestConnections(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/driver"
-	"github.com/vaultly/vaultly/internal/faultproxy"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/faultproxy"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 func TestErrorMapping(t *testing.T) {

@@ -39,7 +39,7 @@ import (
 
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/driver"
-	"github.com/vaultly/vaultly/renew"
+	"github.com/vaultly/vaultly/internal/renew"
 )
 
 // Options configures a Backend. A nil *Options means all defaults. Empty

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/vaultly/vaultly/hashivault"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 // BenchmarkIssueCredentials issues database credentials from the real Vault

@@ -3,7 +3,7 @@ package hashivault
 import (
 	"time"
 
-	"github.com/vaultly/vaultly/renew"
+	"github.com/vaultly/vaultly/internal/renew"
 )
 
 // The lease schedule. When to renew, when renewing can no longer help and

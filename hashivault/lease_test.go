@@ -13,8 +13,8 @@ import (
 
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/hashivault"
-	"github.com/vaultly/vaultly/internal/faultproxy"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/faultproxy"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 const renewPath = "/v1/sys/leases/renew"

@@ -11,7 +11,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/goleak"
 
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 // sharedSrv is the package's dev server, started on first use.

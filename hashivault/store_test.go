@@ -7,7 +7,7 @@ import (
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/hashivault"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 	"github.com/vaultly/vaultly/retry"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 // TestCallerClientMustVerifyTLS: a caller-supplied *api.Client configured

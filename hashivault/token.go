@@ -12,7 +12,7 @@ import (
 
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/driver"
-	"github.com/vaultly/vaultly/renew"
+	"github.com/vaultly/vaultly/internal/renew"
 )
 
 // Login backoff bounds: after a failed login, requests that need a new

@@ -16,8 +16,8 @@ import (
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/approle"
 	"github.com/vaultly/vaultly/driver"
-	"github.com/vaultly/vaultly/internal/faultproxy"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/faultproxy"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 func appRole(t testing.TB, mount, roleID, secretID string) auth.Method {

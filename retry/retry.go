@@ -124,8 +124,9 @@ func NextDelay(backoff, retryAfter time.Duration) time.Duration {
 }
 
 // RetryAfter returns the delay a server asked for before a retry, as carried
-// by err: a *driver.Error's RetryAfter field, or any error in the chain with a
-// RetryAfter() time.Duration method (such as *vaultly.Error). 0 if none.
+// by err: the RetryAfter field of the first *vaultly.Error (driver.Error) in
+// its chain, or of any error in the chain with a RetryAfter() time.Duration
+// method. 0 if none.
 func RetryAfter(err error) time.Duration {
 	if de, ok := errors.AsType[*driver.Error](err); ok && de.RetryAfter > 0 {
 		return de.RetryAfter

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, what `make test` needs beyond Go and is missing:
 #   - PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb): the tests
-#     start their own throwaway clusters (internal/vaulttest);
+#     start their own throwaway clusters (internal/testing/vaulttest);
 #   - a C compiler (gcc), which `go test -race` needs.
 # Does nothing when both are present.
 set -euo pipefail

@@ -16,7 +16,7 @@ import (
 
 	vdriver "github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/hashivault"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 	"github.com/vaultly/vaultly/sqlsecrets"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	vaultly "github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/hashivault"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 	"github.com/vaultly/vaultly/transit"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/vaultly/vaultly"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 	"go.uber.org/goleak"
 )
 

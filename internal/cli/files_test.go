@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/vault/api"
 
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 // inode returns the inode number of name, or 0 when it does not exist.

@@ -14,7 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 // The end-to-end tests build cmd/vaultly once and run the binary against a

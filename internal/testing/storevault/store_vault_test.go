@@ -16,8 +16,8 @@ import (
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/hashivault"
-	"github.com/vaultly/vaultly/internal/faultproxy"
-	"github.com/vaultly/vaultly/internal/vaulttest"
+	"github.com/vaultly/vaultly/internal/testing/faultproxy"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 	"github.com/vaultly/vaultly/retry"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/vaultly/vaultly/cache"
+	"github.com/vaultly/vaultly/internal/cache"
 )
 
 func TestMap(t *testing.T) {
