@@ -18,10 +18,9 @@ import (
 type slowAfterRead struct {
 	*memsecrets.Backend
 	mu       sync.Mutex
-	hold     map[string]bool          // path -> hold its next read
-	read     map[string]chan struct{} // closed once the held read has read
-	release  map[string]chan struct{} // close to let the held read return
-	released bool
+	hold    map[string]bool          // path -> hold its next read
+	read    map[string]chan struct{} // closed once the held read has read
+	release map[string]chan struct{} // close to let the held read return
 }
 
 func newSlowAfterRead() *slowAfterRead {
@@ -173,4 +172,37 @@ func TestStoreInvalidateDropsOlderFlight(t *testing.T) {
 			t.Errorf("Get after the older read ended = %q, %v; want %q", got, err, "a2")
 		}
 	})
+}
+
+// TestStoreStatsEntries: Entries counts cached entries, not the places
+// made for paths that were not found or that failed.
+func TestStoreStatsEntries(t *testing.T) {
+	t.Parallel()
+	mem := memsecrets.New(nil)
+	mem.SetValue("app/a", "a")
+	mem.SetValue("app/b", "b")
+	mem.SetError("app/down", driver.NewError(driver.Unavailable, nil))
+	s := stNew(t, mem, &vaultly.Options{Retry: noRetry})
+	ctx := t.Context()
+	steps := []struct {
+		ref  string
+		want int
+	}{
+		{"app/a", 1},
+		{"app/missing", 1},
+		{"app/a:nokey", 1},
+		{"app/down", 1},
+		{"app/b", 2},
+		{"app/b", 2},
+	}
+	for _, st := range steps {
+		_, _ = s.Get(ctx, st.ref)
+		if got := s.Stats().Entries; got != st.want {
+			t.Errorf("after Get(%q): Stats().Entries = %d, want %d", st.ref, got, st.want)
+		}
+	}
+	s.Invalidate("app/a")
+	if got := s.Stats().Entries; got != 1 {
+		t.Errorf("after Invalidate(app/a): Stats().Entries = %d, want 1", got)
+	}
 }
