@@ -17,7 +17,7 @@ import (
 // that was read on the server before a rotation.
 type slowAfterRead struct {
 	*memsecrets.Backend
-	mu       sync.Mutex
+	mu      sync.Mutex
 	hold    map[string]bool          // path -> hold its next read
 	read    map[string]chan struct{} // closed once the held read has read
 	release map[string]chan struct{} // close to let the held read return
