@@ -90,15 +90,23 @@ type Options struct {
 	// Retry is the policy for every backend call: reads, and Put, Delete
 	// and List (a write retried after an ambiguous failure may create one
 	// more version). Only errors whose code is retryable (Unavailable,
-	// ResourceExhausted) are retried.
+	// ResourceExhausted) are retried, unless Retry.Retryable says otherwise.
+	// The policy's hooks (Retryable, OnRetry) may run on Store goroutines:
+	// a hook that panics is recovered and logged as a warning, and the call
+	// goes on as if the hook were not set. A negative MaxAttempts makes
+	// every backend call fail with InvalidArgument.
 	// Default: nil means retry's defaults: 4 attempts, full-jitter
 	// exponential backoff from 100ms capped at 5s, a 30s budget, Retry-After
 	// honoured. Use &retry.Policy{MaxAttempts: 1} to disable retries.
 	Retry *retry.Policy
 
-	// Logger receives debug records for fetches and retries and warnings
-	// for stale serves and failed background refreshes: paths, codes,
-	// attempts and durations, never values. Default: nil discards.
+	// Logger receives the Store's log records: paths, versions, codes,
+	// attempts and durations, never values or tokens. Routine events
+	// (backend reads, retries) are logged at Debug; only problems worth
+	// acting on are logged at Warn: a stale entry served after a failed
+	// fetch, a failed background refresh, a recovered panic in a retry
+	// hook. Default: nil means slog.Default() (the same default as every
+	// vaultly package); use slog.New(slog.DiscardHandler) to discard.
 	Logger *slog.Logger
 
 	// DefaultKey is the field read by a reference without ":key".
@@ -255,22 +263,24 @@ func (s *Store) retryPolicy(user *retry.Policy) *retry.Policy {
 }
 
 func (s *Store) callRetryable(fn func(error) bool, err error) (ok, panicked bool) {
-	panicked = true
 	defer func() {
-		if panicked {
-			s.recoverHook("Retryable")
+		if r := recover(); r != nil {
+			s.logHookPanic("Retryable", r)
+			panicked = true
 		}
 	}()
-	ok = fn(err)
-	panicked = false
-	return ok, false
+	return fn(err), false
 }
 
 // recoverHook, deferred, turns a panic in a user hook into a warning.
 func (s *Store) recoverHook(hook string) {
 	if r := recover(); r != nil {
-		s.log.Warn("vaultly: recovered a panic in retry.Policy."+hook, "backend", s.name, "panic", fmt.Sprint(r))
+		s.logHookPanic(hook, r)
 	}
+}
+
+func (s *Store) logHookPanic(hook string, r any) {
+	s.log.Warn("vaultly: recovered a panic in retry.Policy."+hook, "backend", s.name, "panic", fmt.Sprint(r))
 }
 
 // String describes the Store by its backend's name; it never prints cached

@@ -1,14 +1,19 @@
 package vaultly_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/memsecrets"
+	"github.com/vaultly/vaultly/retry"
 )
 
 // slowAfterRead is a memsecrets backend (hidden behind driver.Backend, so
@@ -204,5 +209,39 @@ func TestStoreStatsEntries(t *testing.T) {
 	s.Invalidate("app/a")
 	if got := s.Stats().Entries; got != 1 {
 		t.Errorf("after Invalidate(app/a): Stats().Entries = %d, want 1", got)
+	}
+}
+
+// TestStoreRetryHookPanics: a retry hook that panics on a Store goroutine,
+// where no caller could recover it, is recovered and logged as a warning,
+// and the read goes on.
+func TestStoreRetryHookPanics(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		policy retry.Policy
+		hook   string
+	}{
+		{"OnRetry", retry.Policy{MaxAttempts: 3, OnRetry: func(int, error, time.Duration) { panic("hook bug") }}, "OnRetry"},
+		{"Retryable", retry.Policy{MaxAttempts: 3, Retryable: func(error) bool { panic("hook bug") }}, "Retryable"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				mem := memsecrets.New(nil)
+				mem.SetValue("app/a", "v")
+				mem.FailNext(1, driver.NewError(driver.Unavailable, nil))
+				var logs bytes.Buffer
+				s := vaultly.New(mem, &vaultly.Options{Retry: &tc.policy, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+				defer s.Close()
+				if got, err := s.Get(t.Context(), "app/a"); err != nil || got != "v" {
+					t.Errorf("Get = %q, %v; want %q after one retry", got, err, "v")
+				}
+				if want := "level=WARN msg=\"vaultly: recovered a panic in retry.Policy." + tc.hook + "\""; !strings.Contains(logs.String(), want) {
+					t.Errorf("log = %q, want it to contain %q", logs.String(), want)
+				}
+			})
+		})
 	}
 }
