@@ -69,6 +69,8 @@ func TestOptionsNeverPrintCredentials(t *testing.T) {
 	tokenM := must(token.New(&token.Options{Token: auth.FromString(canary)}))
 	approleM := must(approle.New(&approle.Options{RoleID: auth.FromString(canary + "-role"), SecretID: auth.FromString(canary)}))
 	jwtM := must(jwt.New(&jwt.Options{JWT: auth.FromString(canary), Role: "r"}))
+	userpassM := must(userpass.New(&userpass.Options{Username: "u", Password: auth.FromString(canary)}))
+	ldapM := must(ldap.New(&ldap.Options{Username: "u", Password: auth.FromString(canary)}))
 	awsM := must(aws.New(&aws.Options{Role: "r", Region: "us-east-1", AccessKeyID: auth.FromString("AKIA" + canary), SecretAccessKey: auth.FromString(canary), SessionToken: auth.FromString(canary + "-session")}))
 	fc := hashivault.FileConfig{Address: "http://127.0.0.1:1", Token: canary,
 		Auth: &hashivault.FileAuth{Method: "approle", Params: map[string]string{"role_id": "r", "secret_id": canary}}}
@@ -86,6 +88,9 @@ func TestOptionsNeverPrintCredentials(t *testing.T) {
 		{"approle.Method", approleM},
 		{"userpass.Options", userpass.Options{Username: "u", Password: auth.FromString(canary)}},
 		{"ldap.Options", ldap.Options{Username: "u", Password: auth.FromString(canary)}},
+		{"userpass.Method", userpassM},
+		{"ldap.Method", ldapM},
+		{"auth.Credential", auth.FromString(canary)},
 		{"jwt.Options", jwt.Options{JWT: auth.FromString(canary)}},
 		{"jwt.Method", jwtM},
 		{"aws.Options", aws.Options{AccessKeyID: auth.FromString("id"), SecretAccessKey: auth.FromString(canary), SessionToken: auth.FromString(canary)}},
