@@ -22,7 +22,7 @@ import (
 
 func appRole(t testing.TB, mount, roleID, secretID string) auth.Method {
 	t.Helper()
-	m, err := approle.New(&approle.Options{Mount: mount, RoleID: roleID, SecretID: secretID})
+	m, err := approle.New(&approle.Options{Mount: mount, RoleID: auth.FromString(roleID), SecretID: auth.FromString(secretID)})
 	if err != nil {
 		t.Fatal(err)
 	}
