@@ -3,6 +3,7 @@ package vaultly
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -694,7 +695,7 @@ func castEntry(fields map[string]string, dst reflect.Value) error {
 		for k, raw := range fields {
 			v := reflect.New(t.Elem()).Elem()
 			if err := castString(raw, v); err != nil {
-				return errors.New("key " + strconv.Quote(k) + ": " + err.Error())
+				return fmt.Errorf("key %q: %w", k, err)
 			}
 			m.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), v)
 		}
@@ -720,7 +721,7 @@ func castEntry(fields map[string]string, dst reflect.Value) error {
 				continue
 			}
 			if err := castString(raw, dst.Field(i)); err != nil {
-				return errors.New("key " + strconv.Quote(name) + ": " + err.Error())
+				return fmt.Errorf("key %q: %w", name, err)
 			}
 		}
 		return nil
