@@ -163,16 +163,16 @@ func checkCastable(t reflect.Type) error {
 			return nil
 		}
 		if t.Kind() == reflect.Struct && isLive(t) {
-			return errors.New("unsupported type " + t.String() + " inside a value")
+			return tagErr(ErrUnsupportedType, "unsupported type "+t.String()+" inside a value")
 		}
 		return nil // encoding/json decides at Load time
 	case reflect.Pointer:
 		if t.Elem().Kind() == reflect.Pointer {
-			return errors.New("unsupported type " + t.String())
+			return tagErr(ErrUnsupportedType, "unsupported type "+t.String())
 		}
 		return checkCastable(t.Elem())
 	}
-	return errors.New("unsupported type " + t.String())
+	return tagErr(ErrUnsupportedType, "unsupported type "+t.String())
 }
 
 // isScalar reports whether k is a string, bool or number kind: a value

@@ -1,6 +1,7 @@
 package vaultly
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,9 @@ func TestParseTagErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("parseTag(%q) = %q, want it to contain %q", tt.tag, err, tt.want)
+			}
+			if !errors.Is(err, ErrInvalidArgument) {
+				t.Errorf("parseTag(%q) = %q, want errors.Is(err, ErrInvalidArgument)", tt.tag, err)
 			}
 		})
 	}
