@@ -52,6 +52,7 @@ type jsonStruct struct {
 }
 
 func TestCastString(t *testing.T) {
+	t.Parallel()
 	mustURL := func(s string) *url.URL {
 		u, err := url.Parse(s)
 		if err != nil {
@@ -131,6 +132,7 @@ func TestCastString(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestCastStringErrors(t *testing.T) {
+	t.Parallel()
 	const canary = "Zq9canaryXw"
 	tests := []struct {
 		name    string
@@ -186,6 +188,7 @@ func TestCastStringErrors(t *testing.T) {
 }
 
 func TestCheckCastable(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		typ  reflect.Type
 		want string // "" = ok

@@ -17,6 +17,7 @@ import (
 )
 
 func TestGetAs(t *testing.T) {
+	t.Parallel()
 	b := newEntries(map[string]map[string]string{
 		"app": {"s": " x ", "n": "42", "neg": "-7", "b": "yes", "d": "1m", "u": "https://h/p", "j": `{"a":[1,2]}`, "big": "300", "value": "dflt", "f": "2.5"},
 	})
@@ -55,6 +56,7 @@ func TestGetAs(t *testing.T) {
 }
 
 func TestGetAsErrors(t *testing.T) {
+	t.Parallel()
 	b := newEntries(map[string]map[string]string{"app": {"n": canary, "big": "300"}})
 	s := newStore(t, b)
 	ctx := t.Context()

@@ -25,9 +25,9 @@ type LoadOptions struct {
 	Parallelism int
 }
 
-// DefaultLoadParallelism is the number of entries Load reads at once unless
+// defaultLoadParallelism is the number of entries Load reads at once unless
 // LoadOptions.Parallelism says otherwise.
-const DefaultLoadParallelism = 8
+const defaultLoadParallelism = 8
 
 // Load fills the tagged fields of the struct dst points to with secrets
 // read through s:
@@ -166,7 +166,7 @@ type fetched struct {
 // par at a time, and waits for all of them.
 func fetchAll(ctx context.Context, s *Store, bs []*binding, par int) map[loadKey]*fetched {
 	if par <= 0 {
-		par = DefaultLoadParallelism
+		par = defaultLoadParallelism
 	}
 	ttls := map[loadKey]time.Duration{}
 	var keys []loadKey
@@ -372,7 +372,7 @@ func (p *planner) lookup(sc *scope, name string) (string, error) {
 		if !ok || !sf.IsExported() {
 			continue
 		}
-		if _, tagged := sf.Tag.Lookup(TagName); tagged {
+		if _, tagged := sf.Tag.Lookup(tagName); tagged {
 			return "", tagErr(ErrInvalidPlaceholder, "placeholder {"+name+"} names a secret field")
 		}
 		fv, err := sc.v.FieldByIndexErr(sf.Index)
@@ -409,7 +409,7 @@ func (p *planner) walk(v reflect.Value, t reflect.Type, path string, steps []int
 		sf := t.Field(i)
 		field := path + "." + sf.Name
 		fsteps := append(append([]int(nil), steps...), i)
-		tag, tagged := sf.Tag.Lookup(TagName)
+		tag, tagged := sf.Tag.Lookup(tagName)
 		if tag == "-" {
 			continue
 		}
@@ -588,7 +588,7 @@ func hasTags(t reflect.Type, seen map[reflect.Type]bool) bool {
 	seen[t] = true
 	for i := range t.NumField() {
 		sf := t.Field(i)
-		if _, ok := sf.Tag.Lookup(TagName); ok {
+		if _, ok := sf.Tag.Lookup(tagName); ok {
 			return true
 		}
 		if st, _ := nestedStruct(sf.Type); st != nil && hasTags(st, seen) {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,7 +19,16 @@ import (
 	"github.com/vaultly/vaultly/memsecrets"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(stopVaultAfter{m}) }
+
+// stopVaultAfter stops the shared Vault server once the tests have run,
+// before goleak looks for goroutines left behind.
+type stopVaultAfter struct{ m *testing.M }
+
+func (s stopVaultAfter) Run() int {
+	defer sharedVault.Stop()
+	return s.m.Run()
+}
 
 // entries is a tiny in-test backend: path -> fields, counting reads per
 // path. Fields hold text as backends deliver it (non-strings as JSON).
@@ -92,7 +102,7 @@ func (b *entries) callCounts() map[string]int {
 
 func newStore(t testing.TB, b driver.Backend) *vaultly.Store {
 	t.Helper()
-	s := vaultly.New(b, nil)
+	s := vaultly.New(b, &vaultly.Options{Logger: quiet})
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
@@ -143,6 +153,7 @@ func testData() map[string]map[string]string {
 }
 
 func TestLoad(t *testing.T) {
+	t.Parallel()
 	b := newEntries(testData())
 	s := newStore(t, b)
 	cfg := Config{Env: "prod", Plain: "keep"}
@@ -202,6 +213,7 @@ func TestLoad(t *testing.T) {
 }
 
 func TestLoadValidation(t *testing.T) {
+	t.Parallel()
 	type unexported struct {
 		//lint:ignore U1000 a tag on an unexported field is what this case tests
 		ok     string `secret:"a:b"`
@@ -324,6 +336,7 @@ func TestLoadValidation(t *testing.T) {
 }
 
 func TestLoadMissing(t *testing.T) {
+	t.Parallel()
 	type App struct {
 		A string        `secret:"app/a:x"`
 		B vaultly.Value `secret:"app/b"`
@@ -374,6 +387,7 @@ func TestLoadMissing(t *testing.T) {
 }
 
 func TestLoadErrorsKeepCode(t *testing.T) {
+	t.Parallel()
 	type App struct {
 		A string `secret:"denied:x"`
 		B string `secret:"down:x,optional"`
@@ -411,6 +425,7 @@ func TestLoadErrorsKeepCode(t *testing.T) {
 }
 
 func TestLoadCastErrorNamesFieldNotValue(t *testing.T) {
+	t.Parallel()
 	const canary = "Zq9canaryXw"
 	type App struct {
 		Port  int                  `secret:"app:port"`
@@ -445,6 +460,7 @@ func TestLoadCastErrorNamesFieldNotValue(t *testing.T) {
 }
 
 func TestLoadParallelBound(t *testing.T) {
+	t.Parallel()
 	data := map[string]map[string]string{}
 	type Wide struct {
 		F [20]string // untagged arrays are ignored
@@ -458,26 +474,27 @@ func TestLoadParallelBound(t *testing.T) {
 	for i := range 6 {
 		data[fmt.Sprintf("p/%d", i)] = map[string]string{"k": "v"}
 	}
-	for _, par := range []int{1, 2, 6} {
+	for _, par := range []int{1, 2, 6, 10} {
 		t.Run(fmt.Sprint(par), func(t *testing.T) {
-			b := newEntries(data)
-			b.delay = 20 * time.Millisecond
-			s := newStore(t, b)
-			var w Wide
-			if err := s.Load(t.Context(), &w, &vaultly.LoadOptions{Parallelism: par}); err != nil {
-				t.Fatal(err)
-			}
-			if got := b.maxIn.Load(); got > int64(par) {
-				t.Errorf("max concurrent reads = %d, want <= %d", got, par)
-			}
-			if par > 1 && b.maxIn.Load() < 2 {
-				t.Errorf("max concurrent reads = %d, want reads in parallel", b.maxIn.Load())
-			}
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				b := newEntries(data)
+				b.delay = 20 * time.Millisecond // on the fake clock: reads overlap exactly as far as allowed
+				s := newStore(t, b)
+				var w Wide
+				if err := s.Load(t.Context(), &w, &vaultly.LoadOptions{Parallelism: par}); err != nil {
+					t.Fatal(err)
+				}
+				if got, want := b.maxIn.Load(), int64(min(par, 6)); got != want {
+					t.Errorf("max concurrent reads = %d, want %d", got, want)
+				}
+			})
 		})
 	}
 }
 
 func TestLoadVersionAndTTL(t *testing.T) {
+	t.Parallel()
 	type App struct {
 		V1  string `secret:"app:k,version=1"`
 		V2  string `secret:"app:k,version=2"`
@@ -505,6 +522,7 @@ func TestLoadVersionAndTTL(t *testing.T) {
 }
 
 func TestLoad50Fields10Paths(t *testing.T) {
+	t.Parallel()
 	b := memsecrets.New(nil)
 	setFifty(b)
 	s := newStore(t, b)
@@ -647,6 +665,7 @@ type Node struct {
 }
 
 func TestLoadNesting(t *testing.T) {
+	t.Parallel()
 	type Root struct {
 		Embedded
 		Region string
@@ -719,6 +738,7 @@ type inner struct {
 }
 
 func TestLoadUnexportedEmbedded(t *testing.T) {
+	t.Parallel()
 	type Outer struct {
 		inner // promoted exported fields are settable, as in encoding/json
 	}

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// TagName is the struct tag Load reads.
-const TagName = "secret"
+// tagName is the struct tag Load reads.
+const tagName = "secret"
 
 // Sentinels for the errors of struct tags and field types, found before any
 // I/O (go-envconfig's style). A failing field's *Error has code

@@ -10,6 +10,7 @@ import (
 )
 
 func TestParseTag(t *testing.T) {
+	t.Parallel()
 	type result struct {
 		Ref       string
 		Vars      []string
@@ -56,6 +57,7 @@ func TestParseTag(t *testing.T) {
 }
 
 func TestParseTagErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		tag  string
 		want string
@@ -102,6 +104,7 @@ func TestParseTagErrors(t *testing.T) {
 }
 
 func TestParseTagDefaultNotInErrors(t *testing.T) {
+	t.Parallel()
 	const canary = "Zq9canaryXw"
 	for _, tag := range []string{"a,required,default=" + canary, "a,optional,required,default=" + canary} {
 		_, err := parseTag(tag)
@@ -115,6 +118,7 @@ func TestParseTagDefaultNotInErrors(t *testing.T) {
 }
 
 func TestJoinPath(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ prefix, p, want string }{
 		{"", "a/b", "a/b"},
 		{"x", "", "x"},
