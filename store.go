@@ -169,6 +169,8 @@ type Store struct {
 	evict      sync.Mutex
 
 	st counters
+
+	unwatch func() // removes the Store's driver.ChangeNotifier registration; nil without one
 }
 
 type refSlot struct {
@@ -306,7 +308,7 @@ func New(b driver.Backend, opts *Options) *Store {
 	s.retry = &p
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if cn, ok := b.(driver.ChangeNotifier); ok {
-		cn.OnChange(s.Invalidate)
+		s.unwatch = cn.OnChange(s.Invalidate)
 	}
 	return s
 }
@@ -487,6 +489,9 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.closedFlag.Store(true)
 	s.mu.Unlock()
+	if s.unwatch != nil {
+		s.unwatch()
+	}
 	s.cancel()
 	s.wg.Wait()
 	dynErr := s.closeDynamics()
