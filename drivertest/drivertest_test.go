@@ -127,7 +127,7 @@ var broken = map[string]func(*memsecrets.Backend) driver.Backend{
 	"LeaseRevoke":      func(m *memsecrets.Backend) driver.Backend { return keepsRevoked{m} },
 	"LeaseRenewCapped": func(m *memsecrets.Backend) driver.Backend { return uncapped{m} },
 	"LeaseUnknown":     func(m *memsecrets.Backend) driver.Backend { return unknownIsInvalid{m} },
-	"NotFound": func(m *memsecrets.Backend) driver.Backend { return nilNotFound{m} },
+	"NotFound":         func(m *memsecrets.Backend) driver.Backend { return nilNotFound{m} },
 	"EntriesNotShared": func(m *memsecrets.Backend) driver.Backend {
 		return &shared{Backend: m, seen: map[string]*driver.Entry{}}
 	},
