@@ -15,10 +15,10 @@ TESTFLAGS   ?= -race -shuffle=on -count=1 -timeout 30m
 
 # Steps run one after another, in the order listed, even under make -j.
 .NOTPARALLEL:
-.PHONY: test check demo bench deps install-deps vault fmt-check vet staticcheck tidy-check gotest
+.PHONY: test check demo bench deps install-deps vault fmt-check vet staticcheck tidy-check vulncheck gotest
 
-## test: install what is missing, then gofmt, vet, staticcheck, tidy, go test (-race, real Vault + PostgreSQL)
-test: deps fmt-check vet staticcheck tidy-check gotest
+## test: install what is missing, then gofmt, vet, staticcheck, tidy, govulncheck, go test (-race, real Vault + PostgreSQL)
+test: deps fmt-check vet staticcheck tidy-check vulncheck gotest
 
 ## check: alias of test
 check: test
@@ -59,6 +59,10 @@ tidy-check:
 	@echo "==> go mod tidy -diff"
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	@cd tools/vault && $(GO) mod tidy -diff || { echo "tools/vault/go.mod is not tidy: run go mod tidy there"; exit 1; }
+
+## vulncheck: govulncheck against a pinned copy of the Go vulnerability database (fails on reachable third-party vulnerabilities)
+vulncheck:
+	@bash scripts/vulncheck.sh
 
 # go test runs last so its summary lines end the output (CI reads them).
 gotest:
