@@ -3,6 +3,7 @@ package auth_test
 import (
 	"testing"
 
+	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/aws"
 	"github.com/vaultly/vaultly/auth/cert"
 	"github.com/vaultly/vaultly/internal/testing/vaulttest"
@@ -53,12 +54,12 @@ func (e *env) awsSetup(t *testing.T) *vaulttest.STS {
 func (e *env) awsMethod(t *testing.T) method {
 	e.awsSetup(t)
 	good, err := aws.New(&aws.Options{Mount: "aws-iam", Role: "app", ServerID: "vaultly.test",
-		AccessKeyID: awsKeyID, SecretAccessKeyFile: e.file(t, "aws-secret", awsSecret)})
+		AccessKeyID: auth.FromString(awsKeyID), SecretAccessKey: auth.FromFile(e.file(t, "aws-secret", awsSecret))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const wrong = "vaultlyWrongSecretAccessKey000000000001"
-	bad, err := aws.New(&aws.Options{Mount: "aws-iam", Role: "app", ServerID: "vaultly.test", AccessKeyID: awsKeyID, SecretAccessKey: wrong})
+	bad, err := aws.New(&aws.Options{Mount: "aws-iam", Role: "app", ServerID: "vaultly.test", AccessKeyID: auth.FromString(awsKeyID), SecretAccessKey: auth.FromString(wrong)})
 	if err != nil {
 		t.Fatal(err)
 	}

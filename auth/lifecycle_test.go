@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/approle"
 	"github.com/vaultly/vaultly/hashivault"
 )
@@ -15,7 +16,7 @@ import (
 func TestConcurrentLogin(t *testing.T) {
 	e := newEnv(t)
 	roleID, sid := e.appRole(t, "approle")
-	m, err := approle.New(&approle.Options{RoleID: roleID, SecretIDFile: e.file(t, "sid", sid)})
+	m, err := approle.New(&approle.Options{RoleID: auth.FromString(roleID), SecretID: auth.FromFile(e.file(t, "sid", sid))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestReloginPicksUpRotatedSecretID(t *testing.T) {
 	roleID, sid := e.appRole(t, "approle")
 	e.srv.Write(t, "auth/approle/role/app", map[string]any{"token_policies": "approle", "token_ttl": "4s", "token_max_ttl": "4s"})
 	f := e.file(t, "sid", sid)
-	m, err := approle.New(&approle.Options{RoleID: roleID, SecretIDFile: f})
+	m, err := approle.New(&approle.Options{RoleID: auth.FromString(roleID), SecretID: auth.FromFile(f)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/jimlambrt/gldap/testdirectory"
 	"go.uber.org/goleak"
 
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/approle"
 	"github.com/vaultly/vaultly/auth/jwt"
@@ -106,12 +107,12 @@ type method struct {
 
 func (e *env) tokenMethod(t *testing.T) method {
 	tok := e.srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"token"}})
-	good, err := token.New(&token.Options{File: e.file(t, "token", tok)})
+	good, err := token.New(&token.Options{Token: auth.FromFile(e.file(t, "token", tok))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const wrong = "hvs.wrongwrongwrongwrongwrong"
-	bad, err := token.New(&token.Options{Token: wrong})
+	bad, err := token.New(&token.Options{Token: auth.FromString(wrong)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,12 +139,12 @@ func (e *env) newSecretID(t *testing.T, mount string) string {
 
 func (e *env) appRoleMethod(t *testing.T) method {
 	roleID, secretID := e.appRole(t, "apps")
-	good, err := approle.New(&approle.Options{Mount: "apps", RoleID: roleID, SecretIDFile: e.file(t, "secret-id", secretID)})
+	good, err := approle.New(&approle.Options{Mount: "apps", RoleID: auth.FromString(roleID), SecretID: auth.FromFile(e.file(t, "secret-id", secretID))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const wrong = "00000000-1111-2222-3333-444444444444"
-	bad, err := approle.New(&approle.Options{Mount: "apps", RoleID: roleID, SecretID: wrong})
+	bad, err := approle.New(&approle.Options{Mount: "apps", RoleID: auth.FromString(roleID), SecretID: auth.FromString(wrong)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,12 +155,12 @@ func (e *env) userpassMethod(t *testing.T) method {
 	e.srv.EnableAuth(t, "userpass", "userpass")
 	e.srv.Write(t, "auth/userpass/users/alice", map[string]any{"password": "correct-horse", "token_policies": "userpass"})
 	t.Setenv("TEST_USERPASS_PASSWORD", "correct-horse")
-	good, err := userpass.New(&userpass.Options{Username: "alice", PasswordEnv: "TEST_USERPASS_PASSWORD"})
+	good, err := userpass.New(&userpass.Options{Username: "alice", Password: auth.FromEnv("TEST_USERPASS_PASSWORD")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const wrong = "battery-staple-wrong"
-	bad, err := userpass.New(&userpass.Options{Username: "alice", Password: wrong})
+	bad, err := userpass.New(&userpass.Options{Username: "alice", Password: auth.FromString(wrong)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,12 +180,12 @@ func (e *env) ldapMethod(t *testing.T) method {
 		"groupdn":  "ou=groups,dc=example,dc=org",
 	})
 	e.srv.Write(t, "auth/corp-ldap/users/alice", map[string]any{"policies": "ldap"})
-	good, err := ldap.New(&ldap.Options{Mount: "corp-ldap", Username: "alice", PasswordFile: e.file(t, "ldap-pw", "ldap-secret-pw")})
+	good, err := ldap.New(&ldap.Options{Mount: "corp-ldap", Username: "alice", Password: auth.FromFile(e.file(t, "ldap-pw", "ldap-secret-pw"))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const wrong = "ldap-wrong-pw"
-	bad, err := ldap.New(&ldap.Options{Mount: "corp-ldap", Username: "alice", Password: wrong})
+	bad, err := ldap.New(&ldap.Options{Mount: "corp-ldap", Username: "alice", Password: auth.FromString(wrong)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +246,7 @@ func (e *env) jwtSetup(t *testing.T) *jwtIssuer {
 
 func (e *env) jwtMethod(t *testing.T) method {
 	j := e.jwtSetup(t)
-	good, err := jwt.New(&jwt.Options{Role: "ci", File: e.file(t, "jwt", j.sign(t, "ci-job"))})
+	good, err := jwt.New(&jwt.Options{Role: "ci", JWT: auth.FromFile(e.file(t, "jwt", j.sign(t, "ci-job")))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,6 +292,14 @@ func (e *env) kubeMethod(t *testing.T) method {
 	return method{name: "kubernetes", describ: "kubernetes at auth/k8s", good: good, bad: bad, badCred: wrong}
 }
 
+// errPrefix returns how the error of a failed login through the method
+// that describes itself as describ ("approle at auth/apps") begins:
+// "vaultly: login auth/apps (vault): unauthenticated: approle: ".
+func errPrefix(describ string) string {
+	method, ref, _ := strings.Cut(describ, " at ")
+	return "vaultly: login " + ref + " (vault): unauthenticated: " + method + ": "
+}
+
 // TestLoginEveryMethod logs in with every method against one real Vault
 // server, reads a secret its policy allows, is refused one it does not, and
 // checks that bad credentials are Unauthenticated errors that name the
@@ -327,8 +336,14 @@ func TestLoginEveryMethod(t *testing.T) {
 			}
 			msg := err.Error()
 			t.Logf("bad credentials: %s", msg)
-			if !strings.Contains(msg, m.describ) {
-				t.Errorf("bad-credentials error %q does not name %q", msg, m.describ)
+			if want := errPrefix(m.describ); !strings.HasPrefix(msg, want) {
+				t.Errorf("bad-credentials error %q does not start with %q", msg, want)
+			}
+			if !errors.Is(err, vaultly.ErrUnauthenticated) {
+				t.Errorf("errors.Is(err, vaultly.ErrUnauthenticated) = false for %v", err)
+			}
+			if _, ok := errors.AsType[*api.ResponseError](err); !ok {
+				t.Errorf("errors.As(err, **api.ResponseError) = false for %v", err)
 			}
 			js, _ := json.Marshal(err)
 			if strings.Contains(msg, m.badCred) || strings.Contains(fmt.Sprintf("%+v %#v", err, err), m.badCred) || strings.Contains(string(js), m.badCred) {

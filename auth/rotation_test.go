@@ -33,7 +33,7 @@ func TestRotatedCredentialFile(t *testing.T) {
 		{"approle secret_id file", func(t *testing.T) rotation {
 			roleID, sid := e.appRole(t, "approle")
 			f := e.file(t, "rot-secret-id", sid)
-			m, err := approle.New(&approle.Options{RoleID: roleID, SecretIDFile: f})
+			m, err := approle.New(&approle.Options{RoleID: auth.FromString(roleID), SecretID: auth.FromFile(f)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestRotatedCredentialFile(t *testing.T) {
 		{"jwt file", func(t *testing.T) rotation {
 			j := e.jwtSetup(t)
 			f := e.file(t, "rot-jwt", j.sign(t, "ci-job"))
-			m, err := jwt.New(&jwt.Options{Role: "ci", File: f})
+			m, err := jwt.New(&jwt.Options{Role: "ci", JWT: auth.FromFile(f)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +71,7 @@ func TestRotatedCredentialFile(t *testing.T) {
 		{"token file", func(t *testing.T) rotation {
 			old := e.srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"default"}})
 			f := e.file(t, "rot-token", old)
-			m, err := token.New(&token.Options{File: f})
+			m, err := token.New(&token.Options{Token: auth.FromFile(f)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func TestRotatedCredentialFile(t *testing.T) {
 			e.srv.EnableAuth(t, "up-rot", "userpass")
 			e.srv.Write(t, "auth/up-rot/users/bob", map[string]any{"password": "first-password"})
 			f := e.file(t, "rot-pw", "first-password")
-			m, err := userpass.New(&userpass.Options{Mount: "up-rot", Username: "bob", PasswordFile: f})
+			m, err := userpass.New(&userpass.Options{Mount: "up-rot", Username: "bob", Password: auth.FromFile(f)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +138,7 @@ func TestWrappedSecretID(t *testing.T) {
 	ctx := context.Background()
 	newMethod := func(t *testing.T, file string) auth.Method {
 		t.Helper()
-		m, err := approle.New(&approle.Options{RoleID: roleID, SecretIDFile: file, Wrapped: true, RoleName: "app"})
+		m, err := approle.New(&approle.Options{RoleID: auth.FromString(roleID), SecretID: auth.FromFile(file), Wrapped: true, RoleName: "app"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func TestWrappedSecretID(t *testing.T) {
 		if got, want := driver.CodeOf(err), driver.Unauthenticated; got != want {
 			t.Fatalf("second Login: code %v, want %v (err %v)", got, want, err)
 		}
-		for _, want := range []string{"approle at auth/approle", "already used or has expired", "may have been intercepted"} {
+		for _, want := range []string{errPrefix("approle at auth/approle"), "already used or has expired", "may have been intercepted"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("second Login error %q does not contain %q", err, want)
 			}
@@ -206,7 +206,7 @@ func TestRemoveSecretIDFile(t *testing.T) {
 	e := newEnv(t)
 	roleID, sid := e.appRole(t, "approle")
 	f := e.file(t, "secret-id", sid)
-	m, err := approle.New(&approle.Options{RoleID: roleID, SecretIDFile: f, RemoveSecretIDFile: true})
+	m, err := approle.New(&approle.Options{RoleID: auth.FromString(roleID), SecretID: auth.FromFile(f), RemoveSecretIDFile: true})
 	if err != nil {
 		t.Fatal(err)
 	}

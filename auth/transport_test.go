@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/userpass"
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/internal/testing/vaulttest"
@@ -48,11 +49,11 @@ func TestLoginTransportErrors(t *testing.T) {
 		}, "userpass", driver.Unavailable, "cannot reach vault"},
 		// Vault answers 403 for an unknown path without a token, so this is
 		// indistinguishable from bad credentials; the message names the mount.
-		{"method not enabled at mount", e.loginClient, "nothing-here", driver.Unauthenticated, "userpass at auth/nothing-here"},
+		{"method not enabled at mount", e.loginClient, "nothing-here", driver.Unauthenticated, errPrefix("userpass at auth/nothing-here")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := userpass.New(&userpass.Options{Mount: tt.mount, Username: "alice", Password: "pw-not-leaked"})
+			m, err := userpass.New(&userpass.Options{Mount: tt.mount, Username: "alice", Password: auth.FromString("pw-not-leaked")})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -240,7 +240,7 @@ func (s *settings) setCreds(tok string, m auth.Method) error {
 		s.created = !isTok
 		return nil
 	}
-	tm, err := token.New(&token.Options{Token: tok})
+	tm, err := token.New(&token.Options{Token: auth.FromString(tok)})
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func ExampleNew() {
 // AppRole login with the secret_id read from a file at every login; the
 // token is renewed in the background and replaced before it expires.
 func ExampleNew_appRole() {
-	m, err := approle.New(&approle.Options{RoleIDEnv: "APP_ROLE_ID", SecretIDFile: "/run/secrets/secret_id"})
+	m, err := approle.New(&approle.Options{RoleID: auth.FromEnv("APP_ROLE_ID"), SecretID: auth.FromFile("/run/secrets/secret_id")})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/approle"
 	"github.com/vaultly/vaultly/hashivault"
 	"github.com/vaultly/vaultly/transit"
@@ -28,7 +29,7 @@ path "transit/decrypt/app" { capabilities = ["update"] }
 		t.Fatal(err)
 	}
 	sec := e.srv.Write(t, "auth/approle/role/app/secret-id", nil)
-	m, err := approle.New(&approle.Options{RoleID: rs.Data["role_id"].(string), SecretID: sec.Data["secret_id"].(string)})
+	m, err := approle.New(&approle.Options{RoleID: auth.FromString(rs.Data["role_id"].(string)), SecretID: auth.FromString(sec.Data["secret_id"].(string))})
 	if err != nil {
 		t.Fatal(err)
 	}

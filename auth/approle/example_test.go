@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/approle"
 	"github.com/vaultly/vaultly/hashivault"
 )
@@ -13,8 +14,8 @@ import (
 // that a deployment tool rotates; both are read again at every login.
 func Example() {
 	m, err := approle.New(&approle.Options{
-		RoleIDEnv:    "APP_ROLE_ID",
-		SecretIDFile: "/run/secrets/vault-secret-id",
+		RoleID:   auth.FromEnv("APP_ROLE_ID"),
+		SecretID: auth.FromFile("/run/secrets/vault-secret-id"),
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -30,8 +31,8 @@ func Example() {
 // wrapping token was created.
 func Example_wrapped() {
 	m, err := approle.New(&approle.Options{
-		RoleID:             "db0e8a7c-…",
-		SecretIDFile:       "/run/secrets/wrapped-secret-id",
+		RoleID:             auth.FromString("db0e8a7c-…"),
+		SecretID:           auth.FromFile("/run/secrets/wrapped-secret-id"),
 		Wrapped:            true,
 		RoleName:           "app",
 		RemoveSecretIDFile: true,

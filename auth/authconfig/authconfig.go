@@ -48,7 +48,7 @@ import (
 	"github.com/vaultly/vaultly/auth/ldap"
 	"github.com/vaultly/vaultly/auth/token"
 	"github.com/vaultly/vaultly/auth/userpass"
-	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/errs"
 )
 
 // builder makes a method from the mount and a parameter reader.
@@ -83,7 +83,7 @@ func Params(method string) ([]string, error) {
 	if !ok {
 		return nil, configErr("unknown auth method %q (known: %s)", method, strings.Join(Methods(), ", "))
 	}
-	p := &params{method: method, m: map[string]string{}, used: map[string]bool{}}
+	p := &params{method: method, mount: method, m: map[string]string{}, used: map[string]bool{}}
 	_, _ = b("", p) // reads every parameter before validating; the error is expected
 	names := make([]string, 0, len(p.used))
 	for k := range p.used {
@@ -102,12 +102,18 @@ func FromParams(method, mount string, values map[string]string) (auth.Method, er
 	if !ok {
 		return nil, configErr("unknown auth method %q (known: %s)", method, strings.Join(Methods(), ", "))
 	}
-	p := &params{method: method, m: values, used: map[string]bool{}}
+	p := &params{method: method, mount: mount, m: values, used: map[string]bool{}}
+	if p.mount == "" {
+		p.mount = strings.ToLower(method)
+	}
 	m, err := b(mount, p)
-	if err != nil {
+	if err := p.unused(); err != nil {
 		return nil, err
 	}
-	if err := p.unused(); err != nil {
+	if p.err != nil {
+		return nil, p.err
+	}
+	if err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -115,7 +121,7 @@ func FromParams(method, mount string, values map[string]string) (auth.Method, er
 
 // ErrNoCredentials is returned by FromEnv when the environment holds no
 // Vault credentials; callers fall back to their next configuration source.
-var ErrNoCredentials = &driver.Error{Code: driver.Config, Err: errors.New("no vault credentials in the environment: set VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID")}
+var ErrNoCredentials = &errs.Error{Op: "login", Code: errs.Config, Err: errors.New("no vault credentials in the environment: set VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID")}
 
 // FromEnv builds a method from the vault CLI's environment:
 //
@@ -135,47 +141,33 @@ func FromEnv() (auth.Method, error) {
 	case sid && !role:
 		return nil, configErr("VAULT_SECRET_ID is set without VAULT_ROLE_ID")
 	case role:
-		o := &approle.Options{RoleIDEnv: "VAULT_ROLE_ID"}
+		o := &approle.Options{RoleID: auth.FromEnv("VAULT_ROLE_ID")}
 		if sid {
-			o.SecretIDEnv = "VAULT_SECRET_ID"
+			o.SecretID = auth.FromEnv("VAULT_SECRET_ID")
 		}
 		return approle.New(o)
 	case tok:
-		return token.New(&token.Options{Env: "VAULT_TOKEN"})
+		return token.New(&token.Options{Token: auth.FromEnv("VAULT_TOKEN")})
 	}
 	return nil, ErrNoCredentials
 }
 
 func buildToken(mount string, p *params) (auth.Method, error) {
-	v, env, file := p.cred("token")
-	return token.New(&token.Options{Mount: mount, Token: v, Env: env, File: file})
+	return token.New(&token.Options{Mount: mount, Token: p.cred("token")})
 }
 
 func buildAppRole(mount string, p *params) (auth.Method, error) {
-	o := &approle.Options{Mount: mount}
-	o.RoleID, o.RoleIDEnv, o.RoleIDFile = p.cred("role_id")
-	o.SecretID, o.SecretIDEnv, o.SecretIDFile = p.cred("secret_id")
-	var err error
-	if o.RemoveSecretIDFile, err = p.bool("remove_secret_id_file"); err != nil {
-		return nil, err
-	}
-	if o.Wrapped, err = p.bool("wrapped"); err != nil {
-		return nil, err
-	}
-	o.RoleName = p.str("role")
+	o := &approle.Options{Mount: mount, RoleID: p.cred("role_id"), SecretID: p.cred("secret_id"),
+		RemoveSecretIDFile: p.bool("remove_secret_id_file"), Wrapped: p.bool("wrapped"), RoleName: p.str("role")}
 	return approle.New(o)
 }
 
 func buildUserpass(mount string, p *params) (auth.Method, error) {
-	o := &userpass.Options{Mount: mount, Username: p.str("username")}
-	o.Password, o.PasswordEnv, o.PasswordFile = p.cred("password")
-	return userpass.New(o)
+	return userpass.New(&userpass.Options{Mount: mount, Username: p.str("username"), Password: p.cred("password")})
 }
 
 func buildLDAP(mount string, p *params) (auth.Method, error) {
-	o := &ldap.Options{Mount: mount, Username: p.str("username")}
-	o.Password, o.PasswordEnv, o.PasswordFile = p.cred("password")
-	return ldap.New(o)
+	return ldap.New(&ldap.Options{Mount: mount, Username: p.str("username"), Password: p.cred("password")})
 }
 
 func buildKubernetes(mount string, p *params) (auth.Method, error) {
@@ -183,9 +175,7 @@ func buildKubernetes(mount string, p *params) (auth.Method, error) {
 }
 
 func buildJWT(mount string, p *params) (auth.Method, error) {
-	o := &jwt.Options{Mount: mount, Role: p.str("role")}
-	o.JWT, o.Env, o.File = p.cred("jwt")
-	return jwt.New(o)
+	return jwt.New(&jwt.Options{Mount: mount, Role: p.str("role"), JWT: p.cred("jwt")})
 }
 
 func buildCert(mount string, p *params) (auth.Method, error) {
@@ -193,19 +183,18 @@ func buildCert(mount string, p *params) (auth.Method, error) {
 }
 
 func buildAWS(mount string, p *params) (auth.Method, error) {
-	o := &aws.Options{Mount: mount, Role: p.str("role"), Region: p.str("region"),
-		STSEndpoint: p.str("sts_endpoint"), ServerID: p.str("server_id_header")}
-	o.AccessKeyID, o.AccessKeyIDEnv, o.AccessKeyIDFile = p.cred("access_key")
-	o.SecretAccessKey, o.SecretAccessKeyEnv, o.SecretAccessKeyFile = p.cred("secret_key")
-	o.SessionToken, o.SessionTokenEnv, o.SessionTokenFile = p.cred("session_token")
-	return aws.New(o)
+	return aws.New(&aws.Options{Mount: mount, Role: p.str("role"), Region: p.str("region"),
+		STSEndpoint: p.str("sts_endpoint"), ServerID: p.str("server_id_header"),
+		AccessKeyID: p.cred("access_key"), SecretAccessKey: p.cred("secret_key"), SessionToken: p.cred("session_token")})
 }
 
-// params reads parameters and remembers which were used.
+// params reads parameters, remembers which were used and keeps the first
+// bad value's error.
 type params struct {
-	method string
-	m      map[string]string
-	used   map[string]bool
+	method, mount string
+	m             map[string]string
+	used          map[string]bool
+	err           error
 }
 
 func (p *params) str(name string) string {
@@ -213,19 +202,43 @@ func (p *params) str(name string) string {
 	return p.m[name]
 }
 
-// cred returns NAME, NAME_env and NAME_file.
-func (p *params) cred(name string) (v, env, file string) {
-	return p.str(name), p.str(name + "_env"), p.str(name + "_file")
+// cred returns the credential NAME, NAME_env or NAME_file gives; more than
+// one of them is an error.
+func (p *params) cred(name string) auth.Credential {
+	v, env, file := p.str(name), p.str(name+"_env"), p.str(name+"_file")
+	n := 0
+	for _, s := range []string{v, env, file} {
+		if s != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		p.fail("%s: give only one of %s, %s_env and %s_file", p.method, name, name, name)
+	}
+	switch {
+	case v != "":
+		return auth.FromString(v)
+	case env != "":
+		return auth.FromEnv(env)
+	}
+	return auth.FromFile(file)
 }
 
-func (p *params) bool(name string) (bool, error) {
+func (p *params) fail(format string, args ...any) {
+	if p.err == nil {
+		p.err = &errs.Error{Op: "login", Ref: "auth/" + strings.Trim(p.mount, "/"), Code: errs.Config, Err: fmt.Errorf(format, args...)}
+	}
+}
+
+func (p *params) bool(name string) bool {
 	switch strings.ToLower(p.str(name)) {
 	case "", "false", "0", "no":
-		return false, nil
+		return false
 	case "true", "1", "yes":
-		return true, nil
+		return true
 	}
-	return false, configErr("%s: parameter %s must be true or false", p.method, name)
+	p.fail("%s: parameter %s must be true or false", p.method, name)
+	return false
 }
 
 func (p *params) unused() error {
@@ -244,9 +257,11 @@ func (p *params) unused() error {
 		known = append(known, k)
 	}
 	slices.Sort(known)
-	return configErr("%s: unknown parameter(s) %s (known: %s)", p.method, strings.Join(bad, ", "), strings.Join(known, ", "))
+	p.err = nil
+	p.fail("%s: unknown parameter(s) %s (known: %s)", p.method, strings.Join(bad, ", "), strings.Join(known, ", "))
+	return p.err
 }
 
 func configErr(format string, args ...any) error {
-	return &driver.Error{Code: driver.Config, Err: fmt.Errorf(format, args...)}
+	return &errs.Error{Op: "login", Code: errs.Config, Err: fmt.Errorf(format, args...)}
 }

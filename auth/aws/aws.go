@@ -26,9 +26,8 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/vaultly/vaultly/auth"
-	"github.com/vaultly/vaultly/auth/internal/cred"
 	"github.com/vaultly/vaultly/auth/internal/login"
-	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/errs"
 )
 
 // ServerIDHeader is the header Vault checks against iam_server_id_header_value.
@@ -54,24 +53,24 @@ type Options struct {
 	// needed when the mount sets iam_server_id_header_value. Default: none.
 	ServerID string
 
-	// AccessKeyID, AccessKeyIDEnv or AccessKeyIDFile give an explicit
-	// access key ID; SecretAccessKey(…) and SessionToken(…) likewise. All
-	// are read at every Login. Default: none, so the standard AWS
-	// credential chain is used.
-	AccessKeyID, AccessKeyIDEnv, AccessKeyIDFile             string
-	SecretAccessKey, SecretAccessKeyEnv, SecretAccessKeyFile string
-	SessionToken, SessionTokenEnv, SessionTokenFile          string
+	// AccessKeyID and SecretAccessKey (both or neither) and SessionToken
+	// (optional, with the other two) give explicit keys: auth.FromString,
+	// auth.FromEnv or auth.FromFile, read at every Login. Default: unset,
+	// so the standard AWS credential chain is used.
+	AccessKeyID, SecretAccessKey, SessionToken auth.Credential
 
 	// Credentials, if set, supplies the credentials instead (called at every
 	// Login). Default nil.
 	Credentials awssdk.CredentialsProvider
 }
 
-// Method logs in with AWS IAM credentials. Create it with New.
+// Method logs in with AWS IAM credentials. Create it with New. It prints
+// as Describe for every verb.
 type Method struct {
-	mount, role, region, endpoint, serverID string
-	keyID, secret, session                  cred.Source
-	provider                                awssdk.CredentialsProvider
+	login.Base
+	role, region, endpoint, serverID string
+	keyID, secret, session           auth.Credential
+	provider                         awssdk.CredentialsProvider
 }
 
 var (
@@ -79,20 +78,21 @@ var (
 	_ auth.Describer = (*Method)(nil)
 )
 
-// New checks opts and returns the method.
+// New checks opts and returns the method. Keys given by halves, or both
+// keys and a provider, are a Config error.
 func New(opts *Options) (*Method, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
 	m := &Method{
-		mount:    login.Mount(opts.Mount, "aws"),
+		Base:     login.NewBase("aws", opts.Mount),
 		role:     opts.Role,
 		region:   opts.Region,
 		endpoint: opts.STSEndpoint,
 		serverID: opts.ServerID,
-		keyID:    cred.Source{Name: "access_key", Value: opts.AccessKeyID, Env: opts.AccessKeyIDEnv, File: opts.AccessKeyIDFile},
-		secret:   cred.Source{Name: "secret_key", Value: opts.SecretAccessKey, Env: opts.SecretAccessKeyEnv, File: opts.SecretAccessKeyFile},
-		session:  cred.Source{Name: "session_token", Value: opts.SessionToken, Env: opts.SessionTokenEnv, File: opts.SessionTokenFile},
+		keyID:    opts.AccessKeyID,
+		secret:   opts.SecretAccessKey,
+		session:  opts.SessionToken,
 		provider: opts.Credentials,
 	}
 	if m.region == "" {
@@ -104,39 +104,31 @@ func New(opts *Options) (*Method, error) {
 			m.endpoint = "https://sts." + m.region + ".amazonaws.com/"
 		}
 	}
-	for _, s := range []cred.Source{m.keyID, m.secret, m.session} {
-		if err := s.Check(); err != nil {
-			return nil, login.Prefix("aws", m.mount, err)
-		}
-	}
 	if m.keyID.IsSet() != m.secret.IsSet() {
-		return nil, login.Fail("aws", m.mount, driver.Config, "access_key and secret_key must be given together")
+		return nil, login.Fail(m.Base, errs.Config, "an access key id and a secret access key must be given together")
 	}
 	if m.session.IsSet() && !m.keyID.IsSet() {
-		return nil, login.Fail("aws", m.mount, driver.Config, "session_token needs access_key and secret_key")
+		return nil, login.Fail(m.Base, errs.Config, "a session token needs an access key id and a secret access key")
 	}
 	if m.provider != nil && m.keyID.IsSet() {
-		return nil, login.Fail("aws", m.mount, driver.Config, "give either explicit keys or a credentials provider")
+		return nil, login.Fail(m.Base, errs.Config, "give either explicit keys or a credentials provider")
 	}
 	return m, nil
 }
-
-// Describe returns "aws at auth/<mount>".
-func (m *Method) Describe() string { return login.Describe("aws", m.mount) }
 
 func (m *Method) credentials(ctx context.Context) (awssdk.Credentials, error) {
 	if m.keyID.IsSet() {
 		var c awssdk.Credentials
 		var err error
-		if c.AccessKeyID, err = m.keyID.Read(); err != nil {
-			return c, login.Prefix("aws", m.mount, err)
+		if c.AccessKeyID, err = login.Credential(m.Base, "access key id", m.keyID); err != nil {
+			return c, err
 		}
-		if c.SecretAccessKey, err = m.secret.Read(); err != nil {
-			return c, login.Prefix("aws", m.mount, err)
+		if c.SecretAccessKey, err = login.Credential(m.Base, "secret access key", m.secret); err != nil {
+			return c, err
 		}
 		if m.session.IsSet() {
-			if c.SessionToken, err = m.session.Read(); err != nil {
-				return c, login.Prefix("aws", m.mount, err)
+			if c.SessionToken, err = login.Credential(m.Base, "session token", m.session); err != nil {
+				return c, err
 			}
 		}
 		return c, nil
@@ -145,16 +137,16 @@ func (m *Method) credentials(ctx context.Context) (awssdk.Credentials, error) {
 	if p == nil {
 		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(m.region))
 		if err != nil {
-			return awssdk.Credentials{}, login.Fail("aws", m.mount, driver.Config, "cannot load the AWS configuration: %v", err)
+			return awssdk.Credentials{}, login.FailCause(m.Base, errs.Config, err, "cannot load the AWS configuration")
 		}
 		p = cfg.Credentials
 	}
 	if p == nil {
-		return awssdk.Credentials{}, login.Fail("aws", m.mount, driver.Config, "no AWS credentials found")
+		return awssdk.Credentials{}, login.Fail(m.Base, errs.Config, "no AWS credentials found")
 	}
 	c, err := p.Retrieve(ctx)
 	if err != nil {
-		return c, login.Fail("aws", m.mount, driver.Unauthenticated, "cannot get AWS credentials: %v", err)
+		return c, login.FailCause(m.Base, errs.Unauthenticated, err, "cannot get AWS credentials")
 	}
 	return c, nil
 }
@@ -169,14 +161,14 @@ func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, er
 	if err != nil {
 		return nil, err
 	}
-	return login.Write(ctx, client, "aws", m.mount, "login", data, creds.SecretAccessKey, creds.SessionToken)
+	return login.Write(ctx, m.Base, client, "login", data, creds.SecretAccessKey, creds.SessionToken)
 }
 
 // loginData builds the signed request Vault expects.
 func (m *Method) loginData(ctx context.Context, creds awssdk.Credentials, now time.Time) (map[string]any, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.endpoint, strings.NewReader(stsBody))
 	if err != nil {
-		return nil, login.Fail("aws", m.mount, driver.Config, "bad sts endpoint %q", m.endpoint)
+		return nil, login.Fail(m.Base, errs.Config, "bad sts endpoint %q", m.endpoint)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 	if m.serverID != "" {
@@ -184,11 +176,11 @@ func (m *Method) loginData(ctx context.Context, creds awssdk.Credentials, now ti
 	}
 	sum := sha256.Sum256([]byte(stsBody))
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "sts", m.region, now); err != nil {
-		return nil, login.Fail("aws", m.mount, driver.Unauthenticated, "cannot sign the sts request")
+		return nil, login.Fail(m.Base, errs.Unauthenticated, "cannot sign the sts request")
 	}
 	headers, err := json.Marshal(req.Header)
 	if err != nil {
-		return nil, login.Fail("aws", m.mount, driver.Unknown, "cannot encode the sts request headers")
+		return nil, login.Fail(m.Base, errs.Unknown, "cannot encode the sts request headers")
 	}
 	data := map[string]any{
 		"iam_http_request_method": http.MethodPost,

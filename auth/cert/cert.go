@@ -22,7 +22,7 @@ import (
 
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/internal/login"
-	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/errs"
 )
 
 // Options configures a certificate login.
@@ -37,9 +37,11 @@ type Options struct {
 	CertFile, KeyFile string
 }
 
-// Method logs in with a client certificate. Create it with New.
+// Method logs in with a client certificate. Create it with New. It prints
+// as Describe for every verb.
 type Method struct {
-	mount, name       string
+	login.Base
+	name              string
 	certFile, keyFile string
 }
 
@@ -48,26 +50,24 @@ var (
 	_ auth.Describer = (*Method)(nil)
 )
 
-// New checks opts and returns the method.
+// New checks opts and returns the method. A missing file name is a Config
+// error.
 func New(opts *Options) (*Method, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	m := &Method{mount: login.Mount(opts.Mount, "cert"), name: opts.Name, certFile: opts.CertFile, keyFile: opts.KeyFile}
+	m := &Method{Base: login.NewBase("cert", opts.Mount), name: opts.Name, certFile: opts.CertFile, keyFile: opts.KeyFile}
 	if m.certFile == "" || m.keyFile == "" {
-		return nil, login.Fail("cert", m.mount, driver.Config, "cert_file and key_file are required")
+		return nil, login.Fail(m.Base, errs.Config, "a certificate file and a key file are required")
 	}
 	return m, nil
 }
-
-// Describe returns "cert at auth/<mount>".
-func (m *Method) Describe() string { return login.Describe("cert", m.mount) }
 
 // Login loads the key pair and logs in at auth/<mount>/login over a TLS
 // connection that presents it.
 func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, error) {
 	if client == nil {
-		return nil, login.Fail("cert", m.mount, driver.Config, "nil vault client")
+		return nil, login.Fail(m.Base, errs.Config, "nil vault client")
 	}
 	pair, err := m.load()
 	if err != nil {
@@ -76,7 +76,7 @@ func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, er
 	cfg := client.CloneConfig()
 	tr, ok := cfg.HttpClient.Transport.(*http.Transport)
 	if !ok || tr == nil {
-		return nil, login.Fail("cert", m.mount, driver.Config, "the vault client's HTTP transport is not an *http.Transport; cannot add a client certificate")
+		return nil, login.Fail(m.Base, errs.Config, "the vault client's HTTP transport is not an *http.Transport; cannot add a client certificate")
 	}
 	tr = tr.Clone()
 	if tr.TLSClientConfig == nil {
@@ -88,7 +88,7 @@ func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, er
 	cfg.HttpClient.Transport = tr
 	lc, err := api.NewClient(cfg)
 	if err != nil {
-		return nil, login.Fail("cert", m.mount, driver.Config, "cannot create login client: %v", err)
+		return nil, login.Fail(m.Base, errs.Config, "cannot create login client: %v", err)
 	}
 	lc.SetHeaders(client.Headers())
 	lc.ClearToken()
@@ -96,22 +96,22 @@ func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, er
 	if m.name != "" {
 		data["name"] = m.name
 	}
-	return login.WriteWith(ctx, lc, "cert", m.mount, "login", data)
+	return login.WriteWith(ctx, m.Base, lc, "login", data)
 }
 
 func (m *Method) load() (tls.Certificate, error) {
-	for _, f := range []struct{ name, path string }{{"cert_file", m.certFile}, {"key_file", m.keyFile}} {
+	for _, f := range []struct{ name, path string }{{"certificate file", m.certFile}, {"key file", m.keyFile}} {
 		if _, err := os.Stat(f.path); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return tls.Certificate{}, login.Fail("cert", m.mount, driver.Config, "%s %s does not exist", f.name, f.path)
+				return tls.Certificate{}, login.Fail(m.Base, errs.Config, "the %s %s does not exist", f.name, f.path)
 			}
-			return tls.Certificate{}, login.Fail("cert", m.mount, driver.Config, "cannot read %s %s", f.name, f.path)
+			return tls.Certificate{}, login.Fail(m.Base, errs.Config, "cannot read the %s %s", f.name, f.path)
 		}
 	}
 	pair, err := tls.LoadX509KeyPair(m.certFile, m.keyFile)
 	if err != nil {
 		// tls errors describe the PEM structure, not key material.
-		return tls.Certificate{}, login.Fail("cert", m.mount, driver.Config, "cannot load key pair from %s and %s: %v", m.certFile, m.keyFile, err)
+		return tls.Certificate{}, login.Fail(m.Base, errs.Config, "cannot load key pair from %s and %s: %v", m.certFile, m.keyFile, err)
 	}
 	return pair, nil
 }

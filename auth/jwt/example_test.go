@@ -6,12 +6,13 @@ import (
 	"log"
 	"os"
 
+	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/jwt"
 )
 
 // A CI job's OIDC token, read from a file at every login.
 func Example() {
-	m, err := jwt.New(&jwt.Options{Mount: "gitlab", Role: "ci", File: "/run/ci/id_token"})
+	m, err := jwt.New(&jwt.Options{Mount: "gitlab", Role: "ci", JWT: auth.FromFile("/run/ci/id_token")})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package jwt logs in to Vault with the JWT/OIDC auth method's JWT flow
-// (auth/<mount>/login with a role and a signed JWT). The JWT comes from a
-// string, an environment variable, a file or a function, read again at every
-// Login so short-lived tokens rotated on disk are picked up.
+// (auth/<mount>/login with a role and a signed JWT). The JWT comes from an
+// auth.Credential (a string, an environment variable, a file) or from a
+// function, read again at every Login, so short-lived tokens rotated on
+// disk are picked up.
 //
 // A *Method is safe for concurrent use (Options.Func must be too) and holds
 // nothing that must be closed.
@@ -9,39 +10,38 @@ package jwt
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/hashicorp/vault/api"
 
 	"github.com/vaultly/vaultly/auth"
-	"github.com/vaultly/vaultly/auth/internal/cred"
 	"github.com/vaultly/vaultly/auth/internal/login"
-	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/errs"
 )
 
-// Options configures a JWT login. Give exactly one of JWT, Env, File, Func.
+// Options configures a JWT login. Give exactly one of JWT and Func.
 type Options struct {
 	// Mount is where the method is enabled. Default "jwt" (auth/jwt).
 	Mount string
 	// Role is the JWT auth role. Default: the mount's default_role.
 	Role string
-	// JWT is the token itself.
-	JWT string
-	// Env is an environment variable holding the JWT, read at every Login.
-	Env string
-	// File is a file holding the JWT, read at every Login.
-	File string
-	// Func returns a JWT; called at every Login. Its error is reported with
-	// code Unauthenticated unless it is already a *driver.Error.
+	// JWT is the token: auth.FromString, auth.FromEnv or auth.FromFile,
+	// read at every Login.
+	JWT auth.Credential
+	// Func returns a JWT; called at every Login. Its error keeps its code
+	// when it is a *vaultly.Error and is Unauthenticated otherwise.
+	// It must be safe for concurrent use.
 	Func func(ctx context.Context) (string, error)
 }
 
-// Method logs in with a JWT. Create it with New.
+// Method logs in with a JWT. Create it with New. It prints as Describe for
+// every verb.
 type Method struct {
-	mount string
-	role  string
-	src   cred.Source
-	fn    func(ctx context.Context) (string, error)
+	login.Base
+	role string
+	jwt  auth.Credential
+	fn   func(ctx context.Context) (string, error)
 }
 
 var (
@@ -49,44 +49,36 @@ var (
 	_ auth.Describer = (*Method)(nil)
 )
 
-// New checks opts and returns the method.
+// New checks opts and returns the method. Neither or both of JWT and Func
+// is a Config error.
 func New(opts *Options) (*Method, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	m := &Method{
-		mount: login.Mount(opts.Mount, "jwt"),
-		role:  opts.Role,
-		src:   cred.Source{Name: "jwt", Value: opts.JWT, Env: opts.Env, File: opts.File},
-		fn:    opts.Func,
-	}
-	n := m.src.Count()
-	if m.fn != nil {
-		n++
-	}
-	if n != 1 {
-		return nil, login.Fail("jwt", m.mount, driver.Config, "give exactly one of jwt, jwt_env, jwt_file or a func")
+	m := &Method{Base: login.NewBase("jwt", opts.Mount), role: opts.Role, jwt: opts.JWT, fn: opts.Func}
+	switch {
+	case !m.jwt.IsSet() && m.fn == nil:
+		return nil, login.Fail(m.Base, errs.Config, "a jwt is required")
+	case m.jwt.IsSet() && m.fn != nil:
+		return nil, login.Fail(m.Base, errs.Config, "give a jwt source or a func, not both")
 	}
 	return m, nil
 }
 
-// Describe returns "jwt at auth/<mount>".
-func (m *Method) Describe() string { return login.Describe("jwt", m.mount) }
-
 func (m *Method) read(ctx context.Context) (string, error) {
 	if m.fn == nil {
-		return m.src.Read()
+		return login.Credential(m.Base, "jwt", m.jwt)
 	}
 	v, err := m.fn(ctx)
 	if err != nil {
-		if _, ok := err.(*driver.Error); ok {
-			return "", err
+		if _, ok := errors.AsType[*errs.Error](err); !ok {
+			err = &errs.Error{Code: errs.Unauthenticated, Err: err}
 		}
-		return "", &driver.Error{Code: driver.Unauthenticated, Err: err}
+		return "", login.Prefix(m.Base, "jwt func", err)
 	}
 	v = strings.TrimSpace(v)
 	if v == "" {
-		return "", &driver.Error{Code: driver.Config, Err: errorString("jwt func returned an empty token")}
+		return "", login.Fail(m.Base, errs.Config, "the jwt func returned an empty token")
 	}
 	return v, nil
 }
@@ -95,15 +87,11 @@ func (m *Method) read(ctx context.Context) (string, error) {
 func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, error) {
 	tok, err := m.read(ctx)
 	if err != nil {
-		return nil, login.Prefix("jwt", m.mount, err)
+		return nil, err
 	}
 	data := map[string]any{"jwt": tok}
 	if m.role != "" {
 		data["role"] = m.role
 	}
-	return login.Write(ctx, client, "jwt", m.mount, "login", data, tok)
+	return login.Write(ctx, m.Base, client, "login", data, tok)
 }
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }

@@ -12,9 +12,8 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/vaultly/vaultly/auth"
-	"github.com/vaultly/vaultly/auth/internal/cred"
 	"github.com/vaultly/vaultly/auth/internal/login"
-	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/errs"
 )
 
 // DefaultJWTFile is where Kubernetes mounts the service-account token.
@@ -31,11 +30,12 @@ type Options struct {
 	JWTFile string
 }
 
-// Method logs in with a Kubernetes service-account token. Create it with New.
+// Method logs in with a Kubernetes service-account token. Create it with
+// New. It prints as Describe for every verb.
 type Method struct {
-	mount string
-	role  string
-	src   cred.Source
+	login.Base
+	role string
+	jwt  auth.Credential
 }
 
 var (
@@ -43,31 +43,27 @@ var (
 	_ auth.Describer = (*Method)(nil)
 )
 
-// New checks opts and returns the method.
+// New checks opts and returns the method. A missing role is a Config error.
 func New(opts *Options) (*Method, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	m := &Method{mount: login.Mount(opts.Mount, "kubernetes"), role: opts.Role}
 	file := opts.JWTFile
 	if file == "" {
 		file = DefaultJWTFile
 	}
-	m.src = cred.Source{Name: "jwt", File: file}
+	m := &Method{Base: login.NewBase("kubernetes", opts.Mount), role: opts.Role, jwt: auth.FromFile(file)}
 	if m.role == "" {
-		return nil, login.Fail("kubernetes", m.mount, driver.Config, "role is required")
+		return nil, login.Fail(m.Base, errs.Config, "role is required")
 	}
 	return m, nil
 }
 
-// Describe returns "kubernetes at auth/<mount>".
-func (m *Method) Describe() string { return login.Describe("kubernetes", m.mount) }
-
 // Login reads the service-account JWT and logs in at auth/<mount>/login.
 func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, error) {
-	tok, err := m.src.Read()
+	tok, err := login.Credential(m.Base, "jwt", m.jwt)
 	if err != nil {
-		return nil, login.Prefix("kubernetes", m.mount, err)
+		return nil, err
 	}
-	return login.Write(ctx, client, "kubernetes", m.mount, "login", map[string]any{"role": m.role, "jwt": tok}, tok)
+	return login.Write(ctx, m.Base, client, "login", map[string]any{"role": m.role, "jwt": tok}, tok)
 }

@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/ldap"
 )
 
 func Example() {
-	m, err := ldap.New(&ldap.Options{Mount: "corp-ldap", Username: "alice", PasswordFile: "/run/secrets/ldap-password"})
+	m, err := ldap.New(&ldap.Options{Mount: "corp-ldap", Username: "alice", Password: auth.FromFile("/run/secrets/ldap-password")})
 	if err != nil {
 		log.Fatal(err)
 	}

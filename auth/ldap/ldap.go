@@ -1,56 +1,42 @@
 // Package ldap logs in to Vault with the LDAP auth method: a username and a
-// password, the password read from a string, an environment variable or a
-// file at every Login.
+// password, the password an auth.Credential read again at every Login.
 //
 // A *Method is safe for concurrent use and holds nothing that must be closed.
 package ldap
 
 import (
-	"context"
-
-	"github.com/hashicorp/vault/api"
-
 	"github.com/vaultly/vaultly/auth"
-	"github.com/vaultly/vaultly/auth/internal/cred"
 	"github.com/vaultly/vaultly/auth/internal/login"
 )
 
-// Options configures a LDAP login.
+// Options configures an LDAP login.
 type Options struct {
 	// Mount is where the method is enabled. Default "ldap" (auth/ldap).
 	Mount string
 	// Username is required.
 	Username string
-	// Password, PasswordEnv (an environment variable name) or PasswordFile
-	// (a path) give the password, read at every Login. One is required.
-	Password, PasswordEnv, PasswordFile string
+	// Password is required: auth.FromString, auth.FromEnv or auth.FromFile.
+	Password auth.Credential
 }
 
-// Method logs in with LDAP. Create it with New.
-type Method struct{ p *login.Password }
+// Method logs in with LDAP at auth/<mount>/login/<username>. Create it
+// with New. It prints as Describe for every verb.
+type Method struct{ *login.Password }
 
 var (
 	_ auth.Method    = (*Method)(nil)
 	_ auth.Describer = (*Method)(nil)
 )
 
-// New checks opts and returns the method.
+// New checks opts and returns the method. A missing username or password
+// is a Config error.
 func New(opts *Options) (*Method, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	p, err := login.NewPassword("ldap", opts.Mount, opts.Username,
-		cred.Source{Name: "password", Value: opts.Password, Env: opts.PasswordEnv, File: opts.PasswordFile})
+	p, err := login.NewPassword("ldap", opts.Mount, opts.Username, opts.Password)
 	if err != nil {
 		return nil, err
 	}
-	return &Method{p: p}, nil
-}
-
-// Describe returns "ldap at auth/<mount>".
-func (m *Method) Describe() string { return m.p.Describe() }
-
-// Login reads the password and logs in at auth/<mount>/login/<username>.
-func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, error) {
-	return m.p.Login(ctx, client)
+	return &Method{p}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/token"
 )
 
@@ -20,7 +21,7 @@ func Example() {
 
 // A token file written by Vault Agent is read again at every use.
 func Example_file() {
-	m, err := token.New(&token.Options{File: "/run/vault/token"})
+	m, err := token.New(&token.Options{Token: auth.FromFile("/run/vault/token")})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -17,32 +17,26 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/vaultly/vaultly/auth"
-	"github.com/vaultly/vaultly/auth/internal/cred"
 	"github.com/vaultly/vaultly/auth/internal/login"
-	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/errs"
 )
 
-// Options says where the token comes from. Give at most one of Token, Env
-// and File. With none, the vault CLI's order applies: the VAULT_TOKEN
-// environment variable, then the file ~/.vault-token.
+// Options says where the token comes from. With Token unset, the vault
+// CLI's order applies: the VAULT_TOKEN environment variable, then the file
+// ~/.vault-token.
 type Options struct {
-	// Token is the token itself. Default: unset.
-	Token string
-	// Env is the name of an environment variable holding the token, read at
-	// every Login. Default: unset (see above for the fallback).
-	Env string
-	// File is the path of a file holding the token, read at every Login.
-	// Default: unset.
-	File string
+	// Token is the token: auth.FromString, auth.FromEnv or auth.FromFile,
+	// read at every Login. Default: unset (see above for the fallback).
+	Token auth.Credential
 	// Mount is the token auth mount. Default "token".
 	Mount string
 }
 
-// Method logs in with a token. Create it with New.
+// Method logs in with a token. Create it with New. It prints as Describe
+// for every verb.
 type Method struct {
-	src      cred.Source
-	fallback bool
-	mount    string
+	login.Base
+	tok auth.Credential
 }
 
 var (
@@ -50,24 +44,14 @@ var (
 	_ auth.Describer = (*Method)(nil)
 )
 
-// New returns a token method. Giving more than one source is a Config error.
+// New returns a token method. It never fails today; the error is kept for
+// settings a later version may check.
 func New(opts *Options) (*Method, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	m := &Method{
-		src:   cred.Source{Name: "token", Value: opts.Token, Env: opts.Env, File: opts.File},
-		mount: login.Mount(opts.Mount, "token"),
-	}
-	if err := m.src.Check(); err != nil {
-		return nil, login.Prefix("token", m.mount, err)
-	}
-	m.fallback = !m.src.IsSet()
-	return m, nil
+	return &Method{Base: login.NewBase("token", opts.Mount), tok: opts.Token}, nil
 }
-
-// Describe returns "token at auth/token".
-func (m *Method) Describe() string { return login.Describe("token", m.mount) }
 
 // DefaultFile returns the path the vault CLI stores its token in:
 // ~/.vault-token.
@@ -80,18 +64,18 @@ func DefaultFile() string {
 }
 
 func (m *Method) read() (string, error) {
-	if !m.fallback {
-		return m.src.Read()
+	if m.tok.IsSet() {
+		return login.Credential(m.Base, "token", m.tok)
 	}
-	if v, err := (cred.Source{Name: "token", Env: "VAULT_TOKEN"}).Read(); err == nil {
+	if v, err := auth.FromEnv("VAULT_TOKEN").Read(); err == nil {
 		return v, nil
 	}
 	if f := DefaultFile(); f != "" {
-		if v, err := (cred.Source{Name: "token", File: f}).Read(); err == nil {
+		if v, err := auth.FromFile(f).Read(); err == nil {
 			return v, nil
 		}
 	}
-	return "", &driver.Error{Code: driver.Config, Err: login.NewErr(m.Describe()+": no token: set VAULT_TOKEN or run `vault login` to write ~/.vault-token", nil)}
+	return "", login.Fail(m.Base, errs.Config, "no token: set VAULT_TOKEN or write the token to ~/.vault-token")
 }
 
 // Login reads the token, looks it up (auth/token/lookup-self) and returns it
@@ -100,19 +84,19 @@ func (m *Method) read() (string, error) {
 func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, error) {
 	tok, err := m.read()
 	if err != nil {
-		return nil, login.Prefix("token", m.mount, err)
+		return nil, err
 	}
-	lc, err := login.Client(client)
+	lc, err := login.Client(m.Base, client)
 	if err != nil {
 		return nil, err
 	}
 	lc.SetToken(tok)
-	sec, err := lc.Logical().ReadWithContext(ctx, "auth/"+m.mount+"/lookup-self")
+	sec, err := lc.Logical().ReadWithContext(ctx, "auth/"+login.MountOf(m.Base)+"/lookup-self")
 	if err != nil {
-		return nil, login.Error("token", m.mount, err, tok)
+		return nil, login.Error(m.Base, err, tok)
 	}
 	if sec == nil || sec.Data == nil {
-		return nil, login.Fail("token", m.mount, driver.Unauthenticated, "token lookup returned nothing")
+		return nil, login.FailCause(m.Base, errs.Malformed, nil, "the token lookup returned nothing")
 	}
 	out := &api.Secret{RequestID: sec.RequestID, Auth: &api.SecretAuth{ClientToken: tok}}
 	a := out.Auth

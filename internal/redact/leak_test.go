@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/vaultly/vaultly"
+	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/approle"
 	"github.com/vaultly/vaultly/auth/aws"
 	"github.com/vaultly/vaultly/auth/jwt"
@@ -19,6 +20,7 @@ import (
 	"github.com/vaultly/vaultly/auth/userpass"
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/hashivault"
+	"github.com/vaultly/vaultly/internal/lease"
 	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 	"github.com/vaultly/vaultly/sqlsecrets"
 	"github.com/vaultly/vaultly/transit"
@@ -65,10 +67,12 @@ func must[T any](v T, err error) T {
 // TestOptionsNeverPrintCredentials renders every exported type that holds a
 // credential, as a value and as a pointer, and looks for the credential.
 func TestOptionsNeverPrintCredentials(t *testing.T) {
-	tokenM := must(token.New(&token.Options{Token: canary}))
-	approleM := must(approle.New(&approle.Options{RoleID: canary + "-role", SecretID: canary}))
-	jwtM := must(jwt.New(&jwt.Options{JWT: canary, Role: "r"}))
-	awsM := must(aws.New(&aws.Options{Role: "r", Region: "us-east-1", AccessKeyID: "AKIA" + canary, SecretAccessKey: canary, SessionToken: canary + "-session"}))
+	tokenM := must(token.New(&token.Options{Token: auth.FromString(canary)}))
+	approleM := must(approle.New(&approle.Options{RoleID: auth.FromString(canary + "-role"), SecretID: auth.FromString(canary)}))
+	jwtM := must(jwt.New(&jwt.Options{JWT: auth.FromString(canary), Role: "r"}))
+	userpassM := must(userpass.New(&userpass.Options{Username: "u", Password: auth.FromString(canary)}))
+	ldapM := must(ldap.New(&ldap.Options{Username: "u", Password: auth.FromString(canary)}))
+	awsM := must(aws.New(&aws.Options{Role: "r", Region: "us-east-1", AccessKeyID: auth.FromString("AKIA" + canary), SecretAccessKey: auth.FromString(canary), SessionToken: auth.FromString(canary + "-session")}))
 	fc := hashivault.FileConfig{Address: "http://127.0.0.1:1", Token: canary,
 		Auth: &hashivault.FileAuth{Method: "approle", Params: map[string]string{"role_id": "r", "secret_id": canary}}}
 	tests := []struct {
@@ -79,15 +83,18 @@ func TestOptionsNeverPrintCredentials(t *testing.T) {
 		{"hashivault.Options with proxy password", hashivault.Options{ProxyURL: "http://u:" + canary + "@proxy:3128", Address: "https://u:" + canary + "@vault:8200"}},
 		{"hashivault.FileConfig", fc},
 		{"hashivault.FileAuth", *fc.Auth},
-		{"token.Options", token.Options{Token: canary}},
+		{"token.Options", token.Options{Token: auth.FromString(canary)}},
 		{"token.Method", tokenM},
-		{"approle.Options", approle.Options{RoleID: "role", SecretID: canary}},
+		{"approle.Options", approle.Options{RoleID: auth.FromString("role"), SecretID: auth.FromString(canary)}},
 		{"approle.Method", approleM},
-		{"userpass.Options", userpass.Options{Username: "u", Password: canary}},
-		{"ldap.Options", ldap.Options{Username: "u", Password: canary}},
-		{"jwt.Options", jwt.Options{JWT: canary}},
+		{"userpass.Options", userpass.Options{Username: "u", Password: auth.FromString(canary)}},
+		{"ldap.Options", ldap.Options{Username: "u", Password: auth.FromString(canary)}},
+		{"userpass.Method", userpassM},
+		{"ldap.Method", ldapM},
+		{"auth.Credential", auth.FromString(canary)},
+		{"jwt.Options", jwt.Options{JWT: auth.FromString(canary)}},
 		{"jwt.Method", jwtM},
-		{"aws.Options", aws.Options{AccessKeyID: "id", SecretAccessKey: canary, SessionToken: canary}},
+		{"aws.Options", aws.Options{AccessKeyID: auth.FromString("id"), SecretAccessKey: auth.FromString(canary), SessionToken: auth.FromString(canary)}},
 		{"aws.Method", awsM},
 		{"sqlsecrets.Credentials", sqlsecrets.Credentials{Username: "u", Password: vaultly.NewSecret(canary), Generation: 1}},
 		{"transit.EncryptItem", transit.EncryptItem{Plaintext: []byte(canary)}},
@@ -135,8 +142,8 @@ func TestEntriesNeverPrintValues(t *testing.T) {
 		}
 	}
 	// A lease event as the lease watcher delivers it.
-	ev := driver.LeaseEvent{Kind: driver.LeaseRotated, Leased: &driver.Leased{Entry: &driver.Entry{Fields: map[string]string{"password": canary}}}}
-	checkNoCanary(t, "driver.LeaseEvent", ev, canary)
+	ev := lease.Event{Kind: lease.Rotated, Secret: &lease.Secret{Entry: &driver.Entry{Fields: map[string]string{"password": canary}, Lease: &driver.Lease{ID: "p/1"}}}}
+	checkNoCanary(t, "lease.Event", ev, canary)
 }
 
 // TestOptionsStillShowSettings keeps the redacted forms useful: the
@@ -149,9 +156,10 @@ func TestOptionsStillShowSettings(t *testing.T) {
 	}{
 		{"%+v", hashivault.Options{Address: "http://a:1", Token: canary}, "Token:[redacted]"},
 		{"%+v", hashivault.Options{Address: "http://a:1"}, "Address:http://a:1"},
-		{"%#v", token.Options{Token: canary}, `token.Options{Token:"[redacted]"`},
-		{"%+v", userpass.Options{Username: "alice", Password: canary}, "Username:alice Password:[redacted]"},
-		{"%+v", userpass.Options{Username: "alice"}, "Password: "},
+		{"%#v", token.Options{Token: auth.FromString(canary)}, `token.Options{Token:auth.FromString("[redacted]")`},
+		{"%+v", approle.Options{RoleID: auth.FromEnv("APP_ROLE_ID"), SecretID: auth.FromFile("/run/sid")}, "RoleID:env:APP_ROLE_ID SecretID:file:/run/sid"},
+		{"%+v", userpass.Options{Username: "alice", Password: auth.FromString(canary)}, "Username:alice Password:[redacted]"},
+		{"%+v", userpass.Options{Username: "alice"}, "Password:}"},
 		{"%v", &hashivault.FileConfig{Address: "http://a:1", Token: canary}, "token=[redacted]"},
 		{"%v", hashivault.FileAuth{Method: "approle", Params: map[string]string{"secret_id": canary}}, "params=[secret_id]"},
 	}

@@ -1,6 +1,7 @@
-// Package login holds what every vaultly auth method shares: mount path
-// normalisation, the login write and error classification that never lets a
-// credential into an error message.
+// Package login holds what every vaultly auth method shares: the embedded
+// Base (name, mount, printed forms), mount path normalisation, the login
+// write, and error classification that never lets a credential into an
+// error message.
 package login
 
 import (
@@ -9,14 +10,20 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 
 	"github.com/hashicorp/vault/api"
 
-	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/auth"
+	"github.com/vaultly/vaultly/internal/errs"
 )
+
+// Op is the operation every auth error names.
+const Op = "login"
 
 // Mount normalises a mount path: "", "/approle/", "auth/approle" all become
 // "approle" (the default when empty is def).
@@ -30,51 +37,40 @@ func Mount(mount, def string) string {
 	return m
 }
 
-// Describe returns "approle at auth/approle".
-func Describe(method, mount string) string { return method + " at auth/" + mount }
+// Base is embedded in every method type: it names the method and its mount
+// and gives the method Describe, Format and LogValue, which print "approle
+// at auth/apps" for every verb and never a credential the method holds.
+// Its fields are unexported, so nothing outside this package changes them.
+type Base struct{ method, mount string }
 
-// Client returns a copy of c, with the same address, TLS, namespace and
-// headers but no token, so that a stale token never rides along on a login.
-func Client(c *api.Client) (*api.Client, error) {
-	if c == nil {
-		return nil, &driver.Error{Code: driver.Config, Err: errors.New("login: nil vault client")}
-	}
-	cc, err := c.CloneWithHeaders()
-	if err != nil {
-		return nil, &driver.Error{Code: driver.Config, Err: fmt.Errorf("login: clone client: %w", err)}
-	}
-	cc.ClearToken()
-	return cc, nil
-}
+// NewBase returns the Base of method at mount ("" and the usual spellings
+// normalise as Mount does; the default mount is the method's name).
+func NewBase(method, mount string) Base { return Base{method: method, mount: Mount(mount, method)} }
 
-// Write posts data to auth/<mount>/<path> with a token-less copy of c and
-// returns the auth response. secrets are the credential values sent; they
-// are removed from any error text the server sends back.
-func Write(ctx context.Context, c *api.Client, method, mount, path string, data map[string]any, secrets ...string) (*api.Secret, error) {
-	lc, err := Client(c)
-	if err != nil {
-		return nil, err
-	}
-	return WriteWith(ctx, lc, method, mount, path, data, secrets...)
-}
+// Describe returns "<method> at auth/<mount>".
+func (b Base) Describe() string { return b.method + " at auth/" + b.mount }
 
-// WriteWith is Write with a client the caller prepared (it must hold no token).
-func WriteWith(ctx context.Context, lc *api.Client, method, mount, path string, data map[string]any, secrets ...string) (*api.Secret, error) {
-	sec, err := lc.Logical().WriteWithContext(ctx, "auth/"+mount+"/"+path, data)
-	if err != nil {
-		return nil, Error(method, mount, err, secrets...)
-	}
-	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
-		return nil, &driver.Error{Code: driver.Unknown, Err: NewErr(Describe(method, mount)+": login response has no token", nil)}
-	}
-	return sec, nil
-}
+// Format prints Describe for every verb, so printing a method never shows
+// the credential it holds.
+func (b Base) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, b.Describe()) }
+
+// LogValue is Describe, for log/slog.
+func (b Base) LogValue() slog.Value { return slog.StringValue(b.Describe()) }
+
+// Method returns the method's name, e.g. "approle".
+func Method(b Base) string { return b.method }
+
+// MountOf returns the normalised mount, e.g. "approle".
+func MountOf(b Base) string { return b.mount }
+
+// Ref returns "auth/<mount>", the reference auth errors carry.
+func Ref(b Base) string { return "auth/" + b.mount }
 
 // Err is the cause of every login error: a one-line message that names the
-// method and mount and never a credential. The original error (for example
-// an *api.ResponseError) stays reachable with errors.As.
-// Its fields are unexported so that encoding it (JSON, %+v of the struct)
-// shows nothing of the cause.
+// method and never a credential. The original error (for example an
+// *api.ResponseError) stays reachable with errors.As. Its fields are
+// unexported so that encoding it (JSON, %+v of the struct) shows nothing of
+// the cause.
 type Err struct {
 	msg   string
 	cause error
@@ -86,29 +82,111 @@ func NewErr(msg string, cause error) *Err { return &Err{msg: msg, cause: cause} 
 func (e *Err) Error() string { return e.msg }
 func (e *Err) Unwrap() error { return e.cause }
 
-// Error classifies err from a login request to method at mount and returns a
-// *driver.Error whose text has every secret redacted.
-func Error(method, mount string, err error, secrets ...string) error {
+// Fail returns a *vaultly.Error of code for b (op "login", ref
+// "auth/<mount>") whose message is "<method>: " and the formatted text. It
+// is for settings and answers the method checks itself; format and args
+// must hold no credential.
+func Fail(b Base, code errs.Code, format string, args ...any) error {
+	return &errs.Error{Op: Op, Ref: Ref(b), Code: code, Err: NewErr(b.method+": "+fmt.Sprintf(format, args...), nil)}
+}
+
+// FailCause is Fail with a cause kept reachable through errors.As, for a
+// message the method writes about a server answer (backend "vault").
+func FailCause(b Base, code errs.Code, cause error, msg string) error {
+	return &errs.Error{Op: Op, Ref: Ref(b), Backend: "vault", Code: code, Err: NewErr(b.method+": "+msg, cause)}
+}
+
+// Credential reads c, the method's credential called param (e.g.
+// "secret_id"), and names the method and param in a read error, which keeps
+// its code and stays reachable with errors.As.
+func Credential(b Base, param string, c auth.Credential) (string, error) {
+	v, err := c.Read()
+	if err != nil {
+		return "", Prefix(b, param, err)
+	}
+	return v, nil
+}
+
+// Prefix gives err (a credential read error, an error of a caller's func)
+// the method's op and ref and the message "<method>: <param>: <err>" (no
+// param when it is "" or the method's name),
+// keeping its code (Unknown when it has none), hint and chain.
+func Prefix(b Base, param string, err error) error {
+	msg := b.method + ": "
+	if param != "" && param != b.method {
+		msg += param + ": "
+	}
+	out := &errs.Error{Op: Op, Ref: Ref(b), Code: errs.CodeOf(err)}
+	if e, ok := errors.AsType[*errs.Error](err); ok {
+		out.Hint = e.Hint
+		if e.Err != nil {
+			msg += e.Err.Error()
+		} else {
+			msg += e.Code.String()
+		}
+	} else {
+		msg += err.Error()
+	}
+	out.Err = NewErr(msg, err)
+	return out
+}
+
+// Client returns a copy of c, with the same address, TLS, namespace and
+// headers but no token, so that a stale token never rides along on a login.
+func Client(b Base, c *api.Client) (*api.Client, error) {
+	if c == nil {
+		return nil, Fail(b, errs.Config, "nil vault client")
+	}
+	cc, err := c.CloneWithHeaders()
+	if err != nil {
+		return nil, &errs.Error{Op: Op, Ref: Ref(b), Code: errs.Config, Err: NewErr(b.method+": cannot copy the vault client", err)}
+	}
+	cc.ClearToken()
+	return cc, nil
+}
+
+// Write posts data to auth/<mount>/<path> with a token-less copy of c and
+// returns the auth response. secrets are the credential values sent; they
+// are removed from any error text the server sends back.
+func Write(ctx context.Context, b Base, c *api.Client, path string, data map[string]any, secrets ...string) (*api.Secret, error) {
+	lc, err := Client(b, c)
+	if err != nil {
+		return nil, err
+	}
+	return WriteWith(ctx, b, lc, path, data, secrets...)
+}
+
+// WriteWith is Write with a client the caller prepared (it must hold no token).
+func WriteWith(ctx context.Context, b Base, lc *api.Client, path string, data map[string]any, secrets ...string) (*api.Secret, error) {
+	sec, err := lc.Logical().WriteWithContext(ctx, "auth/"+b.mount+"/"+path, data)
+	if err != nil {
+		return nil, Error(b, err, secrets...)
+	}
+	if sec == nil || sec.Auth == nil || sec.Auth.ClientToken == "" {
+		return nil, FailCause(b, errs.Malformed, nil, "the login response has no token")
+	}
+	return sec, nil
+}
+
+// Error classifies err from a login request of b and returns a
+// *vaultly.Error whose text has every secret redacted. An *Error already in
+// err's chain keeps its code.
+func Error(b Base, err error, secrets ...string) error {
 	if err == nil {
 		return nil
 	}
-	var de *driver.Error
-	if errors.As(err, &de) {
-		return err
+	if _, ok := errors.AsType[*errs.Error](err); ok {
+		return Prefix(b, "", err)
 	}
-	code, detail := Classify(err)
-	msg := Describe(method, mount) + ": login failed"
-	if detail != "" {
-		msg += ": " + Redact(detail, secrets...)
-	}
-	return &driver.Error{Code: code, Err: NewErr(msg, err)}
+	code, detail, hint := Classify(err)
+	return &errs.Error{Op: Op, Ref: Ref(b), Backend: "vault", Code: code, Hint: hint,
+		Err: NewErr(b.method+": "+Redact(detail, secrets...), err)}
 }
 
-// Classify maps a vault/api error to a code and a short description built
-// from the server's error list (never the request URL or body).
-func Classify(err error) (driver.Code, string) {
-	var re *api.ResponseError
-	if errors.As(err, &re) {
+// Classify maps a vault/api error to a code, a short description built
+// from the server's error list (never the request URL or body) and a hint.
+func Classify(err error) (code errs.Code, detail, hint string) {
+	if re, ok := errors.AsType[*api.ResponseError](err); ok {
 		detail := fmt.Sprintf("vault answered %d", re.StatusCode)
 		if len(re.Errors) > 0 {
 			detail += ": " + strings.Join(re.Errors, "; ")
@@ -116,61 +194,44 @@ func Classify(err error) (driver.Code, string) {
 		detail = strings.Join(strings.Fields(detail), " ")
 		switch {
 		case re.StatusCode == http.StatusTooManyRequests:
-			return driver.ResourceExhausted, detail
+			return errs.ResourceExhausted, detail, ""
 		case re.StatusCode >= 500:
-			return driver.Unavailable, detail
+			return errs.Unavailable, detail, ""
 		case re.StatusCode == http.StatusNotFound:
 			// Usually "no handler for route": the method is not enabled at this mount.
-			return driver.Config, detail + " (is the auth method enabled at this mount?)"
+			return errs.Config, detail, "is the auth method enabled at this mount?"
 		default:
-			return driver.Unauthenticated, detail
+			return errs.Unauthenticated, detail, ""
 		}
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
-		return driver.Canceled, "canceled"
+		return errs.Canceled, "canceled", ""
 	case errors.Is(err, context.DeadlineExceeded):
-		return driver.DeadlineExceeded, "deadline exceeded"
+		return errs.DeadlineExceeded, "deadline exceeded", ""
 	}
 	var ua x509.UnknownAuthorityError
 	var hn x509.HostnameError
 	var cv *tls.CertificateVerificationError
 	if errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &cv) {
-		return driver.Config, "tls: the vault server's certificate cannot be verified (check the CA and server name)"
+		return errs.Config, "tls: the vault server's certificate cannot be verified", "check the CA and the server name"
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return driver.Unavailable, "cannot reach vault"
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return errs.Unavailable, "cannot reach vault", ""
 	}
-	var oe *net.OpError
-	if errors.As(err, &oe) {
-		return driver.Unavailable, "cannot reach vault"
+	if _, ok := errors.AsType[*net.OpError](err); ok {
+		return errs.Unavailable, "cannot reach vault", ""
 	}
-	return driver.Unknown, "request failed"
+	return errs.Unknown, "request failed", ""
 }
 
-// Redact replaces every non-empty secret in s with "[redacted]".
+// Redact replaces every secret of 4 or more characters in s with
+// "[redacted]" (a shorter one would match ordinary text).
 func Redact(s string, secrets ...string) string {
 	for _, sec := range secrets {
 		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
+			s = strings.ReplaceAll(s, sec, auth.Redacted)
 		}
 	}
 	return s
-}
-
-// Fail returns a *driver.Error with code and a message prefixed by the
-// method's description.
-func Fail(method, mount string, code driver.Code, format string, args ...any) error {
-	return &driver.Error{Code: code, Err: NewErr(Describe(method, mount)+": "+fmt.Sprintf(format, args...), nil)}
-}
-
-// Prefix adds the method's description to a credential-source error (from
-// package cred), keeping its code.
-func Prefix(method, mount string, err error) error {
-	var de *driver.Error
-	if errors.As(err, &de) {
-		return &driver.Error{Code: de.Code, Hint: de.Hint, Err: NewErr(Describe(method, mount)+": "+de.Err.Error(), de.Err)}
-	}
-	return &driver.Error{Code: driver.Unknown, Err: NewErr(Describe(method, mount)+": "+err.Error(), err)}
 }

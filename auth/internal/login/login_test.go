@@ -9,7 +9,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
-	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/errs"
 )
 
 func TestMount(t *testing.T) {
@@ -28,25 +28,32 @@ func TestError(t *testing.T) {
 	tests := []struct {
 		name string
 		err  error
-		code driver.Code
+		code errs.Code
 	}{
-		{"400", &api.ResponseError{StatusCode: 400, Errors: []string{"invalid secret " + secret}}, driver.Unauthenticated},
-		{"403", &api.ResponseError{StatusCode: 403, Errors: []string{"permission denied"}}, driver.Unauthenticated},
-		{"404", &api.ResponseError{StatusCode: 404, Errors: []string{"no handler for route"}}, driver.Config},
-		{"429", &api.ResponseError{StatusCode: 429}, driver.ResourceExhausted},
-		{"503", &api.ResponseError{StatusCode: 503, Errors: []string{"Vault is sealed"}}, driver.Unavailable},
-		{"canceled", fmt.Errorf("put: %w", context.Canceled), driver.Canceled},
-		{"other", errors.New("boom " + secret), driver.Unknown},
+		{"400", &api.ResponseError{StatusCode: 400, Errors: []string{"invalid secret " + secret}}, errs.Unauthenticated},
+		{"403", &api.ResponseError{StatusCode: 403, Errors: []string{"permission denied"}}, errs.Unauthenticated},
+		{"404", &api.ResponseError{StatusCode: 404, Errors: []string{"no handler for route"}}, errs.Config},
+		{"429", &api.ResponseError{StatusCode: 429}, errs.ResourceExhausted},
+		{"503", &api.ResponseError{StatusCode: 503, Errors: []string{"Vault is sealed"}}, errs.Unavailable},
+		{"canceled", fmt.Errorf("put: %w", context.Canceled), errs.Canceled},
+		{"other", errors.New("boom " + secret), errs.Unknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Error("approle", "apps", tt.err, secret)
-			if got := driver.CodeOf(err); got != tt.code {
+			err := Error(NewBase("approle", "apps"), tt.err, secret)
+			if got := errs.CodeOf(err); got != tt.code {
 				t.Errorf("code = %v, want %v (err %v)", got, tt.code, err)
 			}
+			if !errors.Is(err, errs.Sentinel(tt.code)) {
+				t.Errorf("errors.Is(err, sentinel of %v) = false", tt.code)
+			}
+			e, ok := errors.AsType[*errs.Error](err)
+			if !ok || e.Op != "login" || e.Ref != "auth/apps" {
+				t.Errorf("error = %#v, want an *Error with op login and ref auth/apps", err)
+			}
 			msg := err.Error()
-			if !strings.Contains(msg, "approle at auth/apps") {
-				t.Errorf("error %q does not name the method and mount", msg)
+			if want := "vaultly: login auth/apps (vault): " + tt.code.String() + ": approle: "; !strings.HasPrefix(msg, want) {
+				t.Errorf("error %q does not start with %q", msg, want)
 			}
 			if strings.Contains(msg, secret) {
 				t.Errorf("error %q contains the credential", msg)
@@ -55,5 +62,33 @@ func TestError(t *testing.T) {
 				t.Errorf("errors.Is(err, cause) = false; the cause must stay reachable")
 			}
 		})
+	}
+}
+
+func TestBasePrints(t *testing.T) {
+	b := NewBase("approle", "/auth/team/apps/")
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+		if got, want := fmt.Sprintf(verb, b), "approle at auth/team/apps"; got != want {
+			t.Errorf("Sprintf(%q, base) = %q, want %q", verb, got, want)
+		}
+	}
+	if got, want := b.LogValue().String(), "approle at auth/team/apps"; got != want {
+		t.Errorf("LogValue() = %q, want %q", got, want)
+	}
+}
+
+func TestPrefixKeepsCode(t *testing.T) {
+	b := NewBase("jwt", "")
+	cause := &errs.Error{Code: errs.Config, Hint: "h", Err: errors.New("file /x does not exist")}
+	err := Prefix(b, "jwt", cause)
+	if got, want := err.Error(), "vaultly: login auth/jwt: configuration: jwt: file /x does not exist (h)"; got != want {
+		t.Errorf("Prefix() = %q, want %q", got, want)
+	}
+	if !errors.Is(err, cause) || !errors.Is(err, errs.Sentinel(errs.Config)) {
+		t.Errorf("Prefix() chain lost the cause or the code: %v", err)
+	}
+	plain := Prefix(b, "", errors.New("boom"))
+	if got := errs.CodeOf(plain); got != errs.Unknown {
+		t.Errorf("Prefix(plain error) code = %v, want unknown", got)
 	}
 }
