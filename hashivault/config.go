@@ -8,10 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/authconfig"
 	"github.com/vaultly/vaultly/auth/token"
-	"github.com/vaultly/vaultly/driver"
 )
 
 // EnvOptions returns the settings the vault CLI's environment gives. It is
@@ -34,8 +34,16 @@ import (
 //	                       vaultly always verifies TLS
 //
 // VAULT_TOKEN together with VAULT_ROLE_ID or VAULT_SECRET_ID is a Config
-// error. Errors name the variable, never its value.
+// error. Errors (Op "env") name the variable, never its value.
 func EnvOptions() (*Options, error) {
+	o, err := envOptions()
+	if err != nil {
+		return nil, vaultly.WrapError("env", "", backendName, err)
+	}
+	return o, nil
+}
+
+func envOptions() (*Options, error) {
 	o := &Options{
 		Address:       os.Getenv("VAULT_ADDR"),
 		Namespace:     os.Getenv("VAULT_NAMESPACE"),
@@ -97,8 +105,10 @@ type settings struct {
 	source       string      // where the credentials came from, for errors and logs
 }
 
+// configError is a bare Config error; New and NewSysClient give it Op
+// "connect".
 func configError(msg string) error {
-	return &driver.Error{Code: driver.Config, Err: errors.New(msg)}
+	return &vaultly.Error{Code: vaultly.Config, Err: errors.New(msg)}
 }
 
 func first(vals ...string) string {

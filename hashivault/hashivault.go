@@ -38,6 +38,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/internal/renew"
@@ -184,7 +185,7 @@ func New(ctx context.Context, opts *Options) (*Backend, error) {
 	}
 	s, err := resolve(opts)
 	if err != nil {
-		return nil, err
+		return nil, vaultly.WrapError("connect", "", backendName, err)
 	}
 	b := &Backend{s: s, log: opts.Logger, reuse: opts.ReuseConnection == nil || *opts.ReuseConnection}
 	if b.log == nil {
@@ -197,14 +198,14 @@ func New(ctx context.Context, opts *Options) (*Backend, error) {
 		b.fresh = func() (*conn, error) { return newClient(s) }
 	}
 	if b.cur, err = b.fresh(); err != nil {
-		return nil, err
+		return nil, vaultly.WrapError("connect", "", backendName, err)
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	lease, err := b.start(ctx)
 	if err != nil {
 		b.cancel()
 		b.cur.closeIdle()
-		return nil, err
+		return nil, vaultly.WrapError("login", "", backendName, err)
 	}
 	if lease.TTL > 0 {
 		b.loop.Store(renew.Start(lease, (*tokenTarget)(b), &renew.Options{
@@ -269,7 +270,7 @@ func (b *Backend) Close() error {
 		c := b.cur
 		b.mu.Unlock()
 		if rerr := c.c.Auth().Token().RevokeSelfWithContext(ctx, ""); rerr != nil {
-			err = mapError(rerr, b.currentToken())
+			err = vaultly.WrapError("close", "", backendName, mapError(rerr, b.currentToken()))
 		}
 		cancel()
 	}
@@ -378,7 +379,7 @@ func (b *Backend) Call(ctx context.Context, fn func(ctx context.Context, c *api.
 		if c := driver.CodeOf(lerr); c == driver.Canceled || c == driver.DeadlineExceeded {
 			code = c
 		}
-		return &driver.Error{Code: code, Err: &vaultError{msg: "token rejected and logging in again failed: " + scrub(lerr.Error(), b.currentToken()), cause: lerr}}
+		return &driver.Error{Code: code, Err: &vaultError{msg: "token rejected and logging in again failed: " + scrub(causeText(lerr), b.currentToken()), cause: lerr}}
 	}
 	_, err = b.callOnce(ctx, fn)
 	if err != nil && badToken(err) {
