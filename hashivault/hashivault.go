@@ -116,8 +116,12 @@ type Options struct {
 	// ConfigFile is the config file to read. Default DefaultConfigPath(),
 	// where a missing file is fine; "-" disables the file.
 	ConfigFile string
-	// Logger receives logins, renewal failures and re-logins; never a token.
-	// Default slog.Default().
+	// Logger receives the token's lifecycle, never a token. Routine events
+	// (logged in, saved token looked up, renewed, replaced before its max
+	// TTL) are Debug, so a logger at the usual Info level shows nothing
+	// while all is well; what needs attention is Warn: a failed renewal or
+	// login, a token Vault rejected and the re-login it caused. Default
+	// (nil): slog.Default().
 	Logger *slog.Logger
 }
 
