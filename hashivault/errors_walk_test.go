@@ -130,7 +130,11 @@ func TestEveryErrorIsAVaultlyError(t *testing.T) {
 				return err
 			})
 		}, code: vaultly.Unavailable, resp: 503},
-		{fn: "Backend.Lease", why: "server down", call: func() error { return e(down.Lease(ctx, "database/creds/x", nil)) },
+		{fn: "Backend.IssueLease", why: "server down", call: func() error { return e(down.IssueLease(ctx, "database/creds/x")) },
+			code: vaultly.Unavailable, resp: 503},
+		{fn: "Backend.RenewLease", why: "server down", call: func() error { return e(down.RenewLease(ctx, "database/creds/x/abc", time.Minute)) },
+			code: vaultly.Unavailable, resp: 503},
+		{fn: "Backend.RevokeLease", why: "server down", call: func() error { return down.RevokeLease(ctx, "database/creds/x/abc") },
 			code: vaultly.Unavailable, resp: 503},
 
 		// Management: op, path and backend filled.
