@@ -219,7 +219,7 @@ func TestBadInput(t *testing.T) {
 		unwritten string // a path that must not exist afterwards
 	}{
 		{"unknown path", []string{"get", "cli/bad/none"}, nil, ExitNotFound, "vaultly: get cli/bad/none (vault): not found", ""},
-		{"unknown key", []string{"get", "cli/bad/app:nokey"}, nil, ExitNotFound, `no field "nokey"`, ""},
+		{"unknown key", []string{"get", "cli/bad/app:nokey"}, nil, ExitNotFound, `no key "nokey"`, ""},
 		{"unknown version", []string{"get", "-version", "7", "cli/bad/app"}, nil, ExitNotFound, "not found", ""},
 		{"bad reference", []string{"get", "cli/../etc"}, nil, ExitUsage, `invalid reference: path segment ".." not allowed`, ""},
 		{"bad uri", []string{"get", "vault://cli/bad/app?ver=1"}, nil, ExitUsage, `unknown query parameter "ver"`, ""},
