@@ -80,7 +80,7 @@ func ExampleStore_Load_errors() {
 	fmt.Println(s.Load(context.Background(), &Bad{}, nil))
 	// Output:
 	// not found
-	// vaultly: load: not found: 3 fields failed: load Config.Password myapp/db:password (memory): not found: entry has no key "password"; load Config.Port myapp/db:port: invalid argument: cannot convert value to int: invalid syntax; load Config.APIKey myapp/api:key (memory): not found: no entry
+	// vaultly: load: not found: 3 fields failed: load Config.Password myapp/db:password (memory): not found: no key "password" in entry; the entry has "port"; load Config.Port myapp/db:port: invalid argument: cannot convert value to int: invalid syntax; load Config.APIKey myapp/api:key (memory): not found: no entry
 	// vaultly: load Bad.Password: invalid argument: tag options optional and required conflict
 }
 

@@ -6,10 +6,9 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/vaultly/vaultly/driver"
+	"golang.org/x/sync/errgroup"
 )
 
 // LoadOptions tunes Load. The zero value (or nil) is ready to use.
@@ -158,7 +157,7 @@ type loadKey struct {
 func (b *binding) loadKey() loadKey { return loadKey{b.ref.Path, b.ref.Version} }
 
 type fetched struct {
-	entry *driver.Entry
+	entry *Entry
 	err   error
 }
 
@@ -185,18 +184,17 @@ func fetchAll(ctx context.Context, s *Store, bs []*binding, par int) map[loadKey
 	for _, k := range keys {
 		out[k] = &fetched{}
 	}
-	sem := make(chan struct{}, par)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(par)
 	for _, k := range keys {
 		f := out[k]
 		ro := &ReadOptions{TTL: ttls[k]}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			f.entry, f.err = s.Entry(ctx, k.path, k.version, ro)
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return out
 }
 
@@ -241,7 +239,7 @@ func (b *binding) resolve(s *Store, f *fetched) (reflect.Value, *Error) {
 			if b.optional || b.def != nil {
 				return v.Elem(), nil
 			}
-			return reflect.Value{}, b.fail(s, noKeyError(b.ref.Key))
+			return reflect.Value{}, b.fail(s, noKeyError(b.ref.Key, f.entry.Fields))
 		}
 		if err := castString(raw, tmp); err != nil {
 			return reflect.Value{}, b.invalid(err)
@@ -263,16 +261,12 @@ func (b *binding) resolve(s *Store, f *fetched) (reflect.Value, *Error) {
 	}
 	raw, ok := f.entry.Fields[b.ref.Key]
 	if !ok {
-		return missing(noKeyError(b.ref.Key))
+		return missing(noKeyError(b.ref.Key, f.entry.Fields))
 	}
 	if err := castString(raw, v); err != nil {
 		return reflect.Value{}, b.invalid(err)
 	}
 	return v, nil
-}
-
-func noKeyError(key string) error {
-	return driver.NewError(NotFound, errors.New("entry has no key "+strconv.Quote(key)))
 }
 
 // fail turns a read error into the field's error, keeping the code, hint,

@@ -330,7 +330,7 @@ func TestLoadMissing(t *testing.T) {
 		t.Errorf("CodeOf(err) = %v, want NotFound", got)
 	}
 	msg := err.Error()
-	for _, want := range []string{"2 fields failed", "load App.B app/b:value (test): not found", `load App.C app/a:nokey (test): not found: entry has no key "nokey"`} {
+	for _, want := range []string{"2 fields failed", "load App.B app/b:value (test): not found", `load App.C app/a:nokey (test): not found: no key "nokey" in entry; the entry has "x", "x2"`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("Load() = %q, want it to contain %q", msg, want)
 		}

@@ -19,20 +19,20 @@ package vaultly
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/internal/cache"
+	"github.com/vaultly/vaultly/internal/entrycache"
+	"github.com/vaultly/vaultly/internal/errs"
 	"github.com/vaultly/vaultly/retry"
 )
 
@@ -90,15 +90,23 @@ type Options struct {
 	// Retry is the policy for every backend call: reads, and Put, Delete
 	// and List (a write retried after an ambiguous failure may create one
 	// more version). Only errors whose code is retryable (Unavailable,
-	// ResourceExhausted) are retried.
+	// ResourceExhausted) are retried, unless Retry.Retryable says otherwise.
+	// The policy's hooks (Retryable, OnRetry) may run on Store goroutines:
+	// a hook that panics is recovered and logged as a warning, and the call
+	// goes on as if the hook were not set. A negative MaxAttempts makes
+	// every backend call fail with InvalidArgument.
 	// Default: nil means retry's defaults: 4 attempts, full-jitter
 	// exponential backoff from 100ms capped at 5s, a 30s budget, Retry-After
 	// honoured. Use &retry.Policy{MaxAttempts: 1} to disable retries.
 	Retry *retry.Policy
 
-	// Logger receives debug records for fetches and retries and warnings
-	// for stale serves and failed background refreshes: paths, codes,
-	// attempts and durations, never values. Default: nil discards.
+	// Logger receives the Store's log records: paths, versions, codes,
+	// attempts and durations, never values or tokens. Routine events
+	// (backend reads, retries) are logged at Debug; only problems worth
+	// acting on are logged at Warn: a stale entry served after a failed
+	// fetch, a failed background refresh, a recovered panic in a retry
+	// hook. Default: nil means slog.Default() (the same default as every
+	// vaultly package); use slog.New(slog.DiscardHandler) to discard.
 	Logger *slog.Logger
 
 	// DefaultKey is the field read by a reference without ":key".
@@ -130,7 +138,7 @@ type Stats struct {
 	Refreshes       uint64 // background refreshes started
 	RefreshFailures uint64 // background refreshes that failed
 	Evictions       uint64 // entries evicted to respect MaxEntries
-	Entries         int    // entries cached now
+	Entries         int    // entries cached now (a path that was not found holds none)
 }
 
 // Store is the concrete type application code reads secrets through. It
@@ -141,22 +149,16 @@ type Stats struct {
 // waits for the background refreshes it started, drops the cached secrets
 // and, unless Options.KeepBackendOpen, closes the backend.
 type Store struct {
-	b          driver.Backend
-	name       string
-	defKey     string
-	ttl        time.Duration
-	maxEntries int
-	ahead      float64
-	stale      time.Duration
-	retry      *retry.Policy
-	log        *slog.Logger
-	keepOpen   bool
+	b        driver.Backend
+	name     string
+	defKey   string
+	ttl      time.Duration
+	stale    time.Duration
+	retry    *retry.Policy
+	log      *slog.Logger
+	keepOpen bool
 
-	refs    cache.Map[*refSlot]   // raw reference string -> parsed reference and its slot
-	entries cache.Map[*entrySlot] // entryKey(path, version) -> slot
-	flight  singleflight.Group
-	epoch   atomic.Uint64 // bumped by every invalidation; fetches that saw an older epoch do not cache
-	gen     atomic.Uint64 // generation of the last entryState published
+	c *entrycache.Cache[*Entry] // entries, references, reads in flight
 
 	ctx    context.Context // cancelled by Close; parent of background work
 	cancel context.CancelFunc
@@ -166,88 +168,13 @@ type Store struct {
 	dyns   map[dynCloser]struct{} // Dynamics opened on the Store and not closed yet
 
 	closedFlag atomic.Bool // closed, for lock-free checks
-	evict      sync.Mutex
 
 	st counters
 }
 
-type refSlot struct {
-	ref  Ref // Key resolved
-	key  string
-	slot atomic.Pointer[entrySlot]
-	memo atomic.Pointer[refMemo] // the key's value in one entryState
-}
-
-// refMemo saves a hit the lookup of the key in the entry's fields. It
-// names the entryState by generation, not pointer, so that it never keeps
-// an old entry alive.
-type refMemo struct {
-	gen uint64
-	v   string
-}
-
-type entrySlot struct {
-	key        string
-	path       string
-	version    int
-	state      atomic.Pointer[entryState] // nil: nothing cached
-	used       atomic.Bool                // hit since the last eviction sweep
-	refreshing atomic.Bool
-	dead       atomic.Bool // removed from the map
-}
-
-// entryState is one fetched entry. It is never modified once published,
-// except for the two flags its timers set.
-type entryState struct {
-	e       *driver.Entry
-	fetched time.Time
-	r       float64 // refresh jitter in [0, 1)
-	gen     uint64  // unique per Store
-
-	// For the Store's default TTL, freshness and refresh-ahead are flags set
-	// by timers, so that a hit reads no clock (time.Now is far slower than
-	// the rest of a hit on some virtual machines).
-	expired atomic.Bool // past the default TTL
-	due     atomic.Bool // past the refresh-ahead point
-
-	mu      sync.Mutex
-	stopped bool
-	timers  []*time.Timer
-}
-
-// after runs fn after d unless st is stopped first.
-func (st *entryState) after(d time.Duration, fn func()) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if !st.stopped {
-		st.timers = append(st.timers, time.AfterFunc(d, fn))
-	}
-}
-
-func (st *entryState) stop() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.stopped = true
-	for _, t := range st.timers {
-		t.Stop()
-	}
-	st.timers = nil
-}
-
-// fresh reports whether st may be served under ttl; defTTL is the Store's.
-func (st *entryState) fresh(ttl, defTTL time.Duration) bool {
-	if ttl == defTTL && ttl != NoCache {
-		return !st.expired.Load()
-	}
-	return cache.Fresh(time.Now(), st.fetched, ttl)
-}
-
-// refreshDue reports whether a hit under ttl should start a refresh.
-func (st *entryState) refreshDue(ttl, defTTL time.Duration, ahead float64) bool {
-	if ttl == defTTL {
-		return st.due.Load()
-	}
-	return cache.RefreshDue(time.Now(), st.fetched, ttl, ahead, st.r)
+// counters are the Store's own; hits and evictions are the cache's.
+type counters struct {
+	misses, calls, errors, retries, stale, refreshes, refreshFailures entrycache.Counter
 }
 
 // New returns a Store reading through b. See Options for the defaults.
@@ -256,14 +183,12 @@ func New(b driver.Backend, opts *Options) *Store {
 		opts = &Options{}
 	}
 	s := &Store{
-		b:          b,
-		name:       b.Name(),
-		ttl:        opts.TTL,
-		maxEntries: opts.MaxEntries,
-		ahead:      opts.RefreshAhead,
-		stale:      opts.StaleOnError,
-		log:        opts.Logger,
-		keepOpen:   opts.KeepBackendOpen,
+		b:        b,
+		name:     b.Name(),
+		ttl:      opts.TTL,
+		stale:    opts.StaleOnError,
+		log:      opts.Logger,
+		keepOpen: opts.KeepBackendOpen,
 	}
 	switch {
 	case s.ttl == 0:
@@ -271,14 +196,16 @@ func New(b driver.Backend, opts *Options) *Store {
 	case s.ttl < 0:
 		s.ttl = NoCache
 	}
-	if s.maxEntries <= 0 {
-		s.maxEntries = DefaultMaxEntries
+	maxEntries := opts.MaxEntries
+	if maxEntries <= 0 {
+		maxEntries = DefaultMaxEntries
 	}
-	if s.ahead == 0 {
-		s.ahead = DefaultRefreshAhead
+	ahead := opts.RefreshAhead
+	if ahead == 0 {
+		ahead = DefaultRefreshAhead
 	}
 	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+		s.log = slog.Default()
 	}
 	s.defKey = opts.DefaultKey
 	if s.defKey == "" {
@@ -288,27 +215,72 @@ func New(b driver.Backend, opts *Options) *Store {
 			s.defKey = DefaultKey
 		}
 	}
-	p := retry.Policy{}
-	if opts.Retry != nil {
-		p = *opts.Retry
-	}
-	userRetryable, userOnRetry := p.Retryable, p.OnRetry
-	if userRetryable == nil {
-		p.Retryable = func(err error) bool { return CodeOf(err).Retryable() }
-	}
-	p.OnRetry = func(attempt int, err error, d time.Duration) {
-		s.st.retries.add(1)
-		s.log.Debug("vaultly: retrying backend call", "backend", s.name, "attempt", attempt, "code", CodeOf(err).String(), "delay", d)
-		if userOnRetry != nil {
-			userOnRetry(attempt, err, d)
-		}
-	}
-	s.retry = &p
+	s.retry = s.retryPolicy(opts.Retry)
+	s.c = entrycache.New(entrycache.Options[*Entry]{
+		TTL:          s.ttl,
+		RefreshAhead: ahead,
+		MaxEntries:   maxEntries,
+		Field: func(e *Entry, k string) (string, bool) {
+			v, ok := e.Fields[k]
+			return v, ok
+		},
+	})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if cn, ok := b.(driver.ChangeNotifier); ok {
 		cn.OnChange(s.Invalidate)
 	}
 	return s
+}
+
+// retryPolicy is the user's policy with the Store's counting and logging
+// added. The user's hooks run on Store goroutines, where no caller could
+// recover a panic: a hook that panics is logged and treated as absent
+// for that call.
+func (s *Store) retryPolicy(user *retry.Policy) *retry.Policy {
+	p := retry.Policy{}
+	if user != nil {
+		p = *user
+	}
+	userRetryable, userOnRetry := p.Retryable, p.OnRetry
+	p.Retryable = func(err error) bool {
+		if userRetryable != nil {
+			ok, panicked := s.callRetryable(userRetryable, err)
+			if !panicked {
+				return ok
+			}
+		}
+		return CodeOf(err).Retryable()
+	}
+	p.OnRetry = func(attempt int, err error, d time.Duration) {
+		s.st.retries.Add(1)
+		s.log.Debug("vaultly: retrying backend call", "backend", s.name, "attempt", attempt, "code", CodeOf(err).String(), "delay", d)
+		if userOnRetry != nil {
+			defer s.recoverHook("OnRetry")
+			userOnRetry(attempt, err, d)
+		}
+	}
+	return &p
+}
+
+func (s *Store) callRetryable(fn func(error) bool, err error) (ok, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logHookPanic("Retryable", r)
+			panicked = true
+		}
+	}()
+	return fn(err), false
+}
+
+// recoverHook, deferred, turns a panic in a user hook into a warning.
+func (s *Store) recoverHook(hook string) {
+	if r := recover(); r != nil {
+		s.logHookPanic(hook, r)
+	}
+}
+
+func (s *Store) logHookPanic(hook string, r any) {
+	s.log.Warn("vaultly: recovered a panic in retry.Policy."+hook, "backend", s.name, "panic", fmt.Sprint(r))
 }
 
 // String describes the Store by its backend's name; it never prints cached
@@ -326,40 +298,30 @@ func (s *Store) DefaultKey() string { return s.defKey }
 
 // Get returns the value named by ref ("path[:key]" or "vault://path[:key][?version=N]")
 // using the Store's default TTL. A cached hit takes no lock and allocates
-// nothing. A missing entry or key is an error with code NotFound.
+// nothing. A missing entry or key is an error with code NotFound; for a
+// missing key it names the keys the entry has.
 func (s *Store) Get(ctx context.Context, ref string) (string, error) {
-	if rs, ok := s.refs.Load(ref); ok {
-		if es := rs.slot.Load(); es != nil {
-			if st := es.state.Load(); st != nil && !st.expired.Load() {
-				var v string
-				if m := rs.memo.Load(); m != nil && m.gen == st.gen {
-					v = m.v
-				} else if v, ok = st.e.Fields[rs.key]; ok {
-					rs.memo.Store(&refMemo{gen: st.gen, v: v})
-				} else {
-					return s.getRef(ctx, rs, s.ttl)
-				}
-				s.st.hits.add(1)
-				if !es.used.Load() {
-					es.used.Store(true)
-				}
-				if st.due.Load() {
-					s.refreshAhead(es)
-				}
-				return v, nil
-			}
-		}
-		return s.getRef(ctx, rs, s.ttl)
+	r, v, res := s.c.Get(ref)
+	switch res {
+	case entrycache.Hit:
+		return v, nil
+	case entrycache.HitDue:
+		s.refreshAhead(r.Slot())
+		return v, nil
+	case entrycache.Miss:
+		return s.getRef(ctx, r)
 	}
-	r, err := ParseRef(ref)
+	p, err := ParseRef(ref)
 	if err != nil {
 		return "", s.wrap("get", "", err)
 	}
 	if s.isClosed() {
-		return "", s.closedErr("get", r.String())
+		return "", s.closedErr("get", p.String())
 	}
-	rs := s.refSlotFor(ref, r)
-	return s.getRef(ctx, rs, s.ttl)
+	if p.Key == "" {
+		p.Key = s.defKey
+	}
+	return s.getRef(ctx, s.c.Register(ref, p.Path, p.Version, p.Key))
 }
 
 // GetRef is Get for a parsed reference, with per-read options.
@@ -379,7 +341,7 @@ func (s *Store) GetRef(ctx context.Context, r Ref, o *ReadOptions) (string, erro
 
 // Entry returns every field of the entry at path (version 0 = latest),
 // cached like Get. The returned Entry is shared: callers must not modify it.
-func (s *Store) Entry(ctx context.Context, path string, version int, o *ReadOptions) (*driver.Entry, error) {
+func (s *Store) Entry(ctx context.Context, path string, version int, o *ReadOptions) (*Entry, error) {
 	p, err := CleanPath(path)
 	if err != nil {
 		return nil, s.wrap("get", "", err)
@@ -390,9 +352,15 @@ func (s *Store) Entry(ctx context.Context, path string, version int, o *ReadOpti
 	return s.entry(ctx, "get", Ref{Path: p, Version: version}, s.readTTL(o))
 }
 
-// Refresh fetches the entry named by ref again, bypassing the cache, and
-// caches the result. On failure the cached entry is kept (and may be served
-// stale if Options.StaleOnError allows) and the error is returned.
+// Refresh reads the entry named by ref again, bypassing the cache, and
+// caches the result. The read begins after Refresh is called: Refresh never
+// settles for a read that was already in flight, so a Refresh made right
+// after a rotation sees the new value, and a Get after a successful Refresh
+// returns the value it read or a newer one. Reads are cached in the order
+// they began: an older read still in flight cannot overwrite it.
+//
+// On failure the cached entry is kept (and may be served stale if
+// Options.StaleOnError allows) and the error is returned.
 func (s *Store) Refresh(ctx context.Context, ref string) error {
 	r, err := ParseRef(ref)
 	if err != nil {
@@ -401,30 +369,22 @@ func (s *Store) Refresh(ctx context.Context, ref string) error {
 	if s.isClosed() {
 		return s.closedErr("refresh", r.String())
 	}
-	es := s.slotFor(r.Path, r.Version)
-	_, err = s.fetch(ctx, "refresh", r, es, forceFetch)
+	_, err = s.fetch(ctx, "refresh", r, s.c.Slot(r.Path, r.Version), NoCache, true)
 	return err
 }
 
-// RefreshAll refreshes every cached entry, a few at a time, and returns the
-// failures joined (each a *Error naming its path).
+// RefreshAll refreshes every cached entry, like Refresh, a few at a time,
+// and returns the failures joined (each a *Error naming its path).
 func (s *Store) RefreshAll(ctx context.Context) error {
-	var slots []*entrySlot
-	s.entries.Range(func(_ string, es *entrySlot) bool {
-		if es.state.Load() != nil {
-			slots = append(slots, es)
-		}
-		return true
-	})
 	var (
 		mu   sync.Mutex
 		errs []error
 		g    errgroup.Group
 	)
-	g.SetLimit(8)
-	for _, es := range slots {
+	g.SetLimit(refreshAllParallelism)
+	for _, es := range s.c.Cached() {
 		g.Go(func() error {
-			if _, err := s.fetch(ctx, "refresh", es.ref(), es, forceFetch); err != nil {
+			if _, err := s.fetch(ctx, "refresh", slotRef(es), es, NoCache, true); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -436,41 +396,33 @@ func (s *Store) RefreshAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+const refreshAllParallelism = 8
+
 // Invalidate drops every cached version of path, so the next read fetches
-// it. Fetches already in flight for path are not cached. An invalid path
-// is ignored.
+// it. Reads of path already in flight are neither cached nor joined by
+// later readers; reads of other paths are not affected. An invalid path is
+// ignored.
 func (s *Store) Invalidate(path string) {
 	p, err := CleanPath(path)
 	if err != nil {
 		return
 	}
-	s.epoch.Add(1)
-	prefix := p + "\x00"
-	dropped := map[*entrySlot]bool{}
-	s.entries.Range(func(k string, es *entrySlot) bool {
-		if k == p || strings.HasPrefix(k, prefix) {
-			s.drop(es)
-			s.flight.Forget(k)
-			dropped[es] = true
-		}
-		return true
-	})
-	s.forgetMemos(dropped)
+	s.c.Invalidate(p)
 }
 
 // Stats returns a snapshot of the Store's counters.
 func (s *Store) Stats() Stats {
 	return Stats{
-		Hits:            s.st.hits.load(),
-		Misses:          s.st.misses.load(),
-		BackendCalls:    s.st.calls.load(),
-		Errors:          s.st.errors.load(),
-		Retries:         s.st.retries.load(),
-		StaleServes:     s.st.stale.load(),
-		Refreshes:       s.st.refreshes.load(),
-		RefreshFailures: s.st.refreshFailures.load(),
-		Evictions:       s.st.evictions.load(),
-		Entries:         s.entries.Len(),
+		Hits:            s.c.Hits(),
+		Misses:          s.st.misses.Load(),
+		BackendCalls:    s.st.calls.Load(),
+		Errors:          s.st.errors.Load(),
+		Retries:         s.st.retries.Load(),
+		StaleServes:     s.st.stale.Load(),
+		Refreshes:       s.st.refreshes.Load(),
+		RefreshFailures: s.st.refreshFailures.Load(),
+		Evictions:       s.c.Evictions(),
+		Entries:         s.c.Len(),
 	}
 }
 
@@ -490,13 +442,7 @@ func (s *Store) Close() error {
 	s.cancel()
 	s.wg.Wait()
 	dynErr := s.closeDynamics()
-	s.entries.Range(func(_ string, es *entrySlot) bool {
-		es.dead.Store(true)
-		s.drop(es)
-		return true
-	})
-	s.entries.Clear()
-	s.refs.Clear()
+	s.c.Clear()
 	if s.keepOpen {
 		return dynErr
 	}
@@ -507,6 +453,10 @@ func (s *Store) Close() error {
 }
 
 // --- internals ---
+
+type slot = entrycache.Slot[*Entry]
+
+func slotRef(es *slot) Ref { return Ref{Path: es.Path(), Version: es.Version()} }
 
 func (s *Store) readTTL(o *ReadOptions) time.Duration {
 	if o == nil || o.TTL == 0 {
@@ -522,47 +472,38 @@ func (s *Store) wrap(op, ref string, err error) error {
 	return WrapError(op, ref, s.name, err)
 }
 
-func (s *Store) field(e *driver.Entry, r Ref) (string, error) {
+func (s *Store) field(e *Entry, r Ref) (string, error) {
 	if v, ok := e.Fields[r.Key]; ok {
 		return v, nil
 	}
-	return "", &Error{Op: "get", Ref: r.String(), Backend: s.name, Code: NotFound,
-		Err: errors.New("no key " + strconv.Quote(r.Key) + " in entry")}
+	return "", s.wrap("get", r.String(), noKeyError(r.Key, e.Fields))
 }
 
-// hit records a cache hit and starts a refresh-ahead when due.
-func (s *Store) hit(es *entrySlot, st *entryState, ttl time.Duration) {
-	s.st.hits.add(1)
-	if !es.used.Load() {
-		es.used.Store(true)
-	}
-	if st.refreshDue(ttl, s.ttl, s.ahead) {
-		s.refreshAhead(es)
-	}
+// noKeyError is the NotFound error for a key the entry lacks; it names the
+// keys the entry has (names, never values).
+func noKeyError(key string, fields map[string]string) *Error {
+	return errs.Msg(NotFound, "no key "+strconv.Quote(key)+" in entry; "+keyNames(fields))
 }
 
-func (s *Store) refreshAhead(es *entrySlot) {
-	if es.refreshing.Load() || !es.refreshing.CompareAndSwap(false, true) {
+func (s *Store) refreshAhead(es *slot) {
+	if !es.TryStartRefresh() {
 		return
 	}
 	if !s.track() {
-		es.refreshing.Store(false)
+		es.EndRefresh()
 		return
 	}
-	s.st.refreshes.add(1)
+	s.st.refreshes.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer es.refreshing.Store(false)
+		defer es.EndRefresh()
 		start := time.Now()
-		st := es.state.Load()
-		if _, err := s.fetch(s.ctx, "refresh", es.ref(), es, forceFetch); err != nil {
-			s.st.refreshFailures.add(1)
-			if st != nil && es.state.Load() == st && st.due.Load() {
-				// Do not try again at every hit: wait a while first.
-				st.due.Store(false)
-				st.after(cache.RefreshRetryDelay(s.ttl), func() { st.due.Store(true) })
-			}
-			s.log.Warn("vaultly: background refresh failed", "backend", s.name, "path", es.path, "version", es.version, "code", CodeOf(err).String(), "elapsed", time.Since(start))
+		it := es.Item()
+		if _, err := s.fetch(s.ctx, "refresh", slotRef(es), es, NoCache, true); err != nil {
+			s.st.refreshFailures.Add(1)
+			// Do not try again at every hit: wait a while first.
+			s.c.BackOff(es, it, cache.RefreshRetryDelay(s.ttl))
+			s.log.Warn("vaultly: background refresh failed", "backend", s.name, "path", es.Path(), "version", es.Version(), "code", CodeOf(err).String(), "elapsed", time.Since(start))
 		}
 	}()
 }
@@ -578,84 +519,43 @@ func (s *Store) track() bool {
 	return true
 }
 
-func (s *Store) refSlotFor(raw string, r Ref) *refSlot {
-	if r.Key == "" {
-		r.Key = s.defKey
-	}
-	rs := &refSlot{ref: r, key: r.Key}
-	rs.slot.Store(s.slotFor(r.Path, r.Version))
-	// Memoise the parse for the hot path, within a bound so that callers
-	// passing ever-new strings cannot grow memory without limit.
-	if s.refs.Len() < 4*s.maxEntries {
-		if old, loaded := s.refs.LoadOrStore(raw, rs); loaded {
-			return old
-		}
-	}
-	return rs
-}
-
-// entryKey is the cache key of an entry: the path for the latest version
-// (no allocation), path NUL version otherwise. Paths hold no NUL.
-func entryKey(path string, version int) string {
-	if version == 0 {
-		return path
-	}
-	return path + "\x00" + strconv.Itoa(version)
-}
-
-func (es *entrySlot) ref() Ref { return Ref{Path: es.path, Version: es.version} }
-
-func (s *Store) slotFor(path string, version int) *entrySlot {
-	k := entryKey(path, version)
-	if es, ok := s.entries.Load(k); ok {
-		return es
-	}
-	es, loaded := s.entries.LoadOrStore(k, &entrySlot{key: k, path: path, version: version})
-	if !loaded && s.entries.Len() > s.maxEntries {
-		s.evictSome(k)
-	}
-	return es
-}
-
 // getRef is the slow path of Get.
-func (s *Store) getRef(ctx context.Context, rs *refSlot, ttl time.Duration) (string, error) {
-	es := rs.slot.Load()
+func (s *Store) getRef(ctx context.Context, r *entrycache.Ref[*Entry]) (string, error) {
+	ref := Ref{Path: r.Path, Version: r.Version, Key: r.Key}
 	if s.isClosed() {
-		return "", s.closedErr("get", rs.ref.String())
+		return "", s.closedErr("get", ref.String())
 	}
-	if es == nil || es.dead.Load() {
-		es = s.slotFor(rs.ref.Path, rs.ref.Version)
-		rs.slot.Store(es)
-	}
-	e, err := s.read(ctx, "get", rs.ref, es, ttl)
+	e, err := s.read(ctx, "get", ref, s.c.SlotOf(r), s.ttl)
 	if err != nil {
 		return "", err
 	}
-	return s.field(e, rs.ref)
+	return s.field(e, ref)
 }
 
-func (s *Store) entry(ctx context.Context, op string, r Ref, ttl time.Duration) (*driver.Entry, error) {
+func (s *Store) entry(ctx context.Context, op string, r Ref, ttl time.Duration) (*Entry, error) {
 	if s.isClosed() {
 		return nil, s.closedErr(op, r.String())
 	}
-	return s.read(ctx, op, r, s.slotFor(r.Path, r.Version), ttl)
+	return s.read(ctx, op, r, s.c.Slot(r.Path, r.Version), ttl)
 }
 
 // read serves es from the cache when fresh under ttl, else fetches it.
-func (s *Store) read(ctx context.Context, op string, r Ref, es *entrySlot, ttl time.Duration) (*driver.Entry, error) {
-	if st := es.state.Load(); st != nil && st.fresh(ttl, s.ttl) {
-		s.hit(es, st, ttl)
-		return st.e, nil
+func (s *Store) read(ctx context.Context, op string, r Ref, es *slot, ttl time.Duration) (*Entry, error) {
+	if it, due := s.c.Lookup(es, ttl); it != nil {
+		if due {
+			s.refreshAhead(es)
+		}
+		return it.Value, nil
 	}
-	s.st.misses.add(1)
-	e, err := s.fetch(ctx, op, r, es, ttl)
+	s.st.misses.Add(1)
+	e, err := s.fetch(ctx, op, r, es, ttl, false)
 	if err == nil {
 		return e, nil
 	}
-	if st := es.state.Load(); st != nil && staleCode(CodeOf(err)) && cache.StaleUsable(time.Now(), st.fetched, ttl, s.stale) {
-		s.st.stale.add(1)
-		s.log.Warn("vaultly: serving stale entry after failed fetch", "backend", s.name, "path", es.path, "version", es.version, "code", CodeOf(err).String(), "age", time.Since(st.fetched))
-		return st.e, nil
+	if it := es.Item(); it != nil && staleCode(CodeOf(err)) && cache.StaleUsable(time.Now(), it.Fetched, ttl, s.stale) {
+		s.st.stale.Add(1)
+		s.log.Warn("vaultly: serving stale entry after failed fetch", "backend", s.name, "path", es.Path(), "version", es.Version(), "code", CodeOf(err).String(), "age", time.Since(it.Fetched))
+		return it.Value, nil
 	}
 	return nil, err
 }
@@ -668,48 +568,55 @@ func staleCode(c Code) bool {
 	return false
 }
 
-// fetch reads es from the backend through single flight and caches it.
-// The backend call runs on a context detached from ctx (values kept,
-// cancellation dropped) and cancelled only by Close or the retry budget;
-// ctx only bounds how long this caller waits.
+// fetch reads es from the backend, sharing the read in flight (single
+// flight), and caches the result. With fresh, it shares only a read that
+// begins after fetch was called. The backend call runs on a context
+// detached from ctx (values kept, cancellation dropped) and cancelled only
+// by Close or the retry budget; ctx only bounds how long this caller waits.
 //
-// ttl is the caller's: a flight that starts after another has just
-// published a fresh entry serves that entry instead of reading again.
-// forceFetch always reads.
-func (s *Store) fetch(ctx context.Context, op string, r Ref, es *entrySlot, ttl time.Duration) (*driver.Entry, error) {
+// ttl is the caller's: a read that begins just after another has published
+// an entry fresh under ttl serves that entry instead of reading again
+// (never with fresh).
+func (s *Store) fetch(ctx context.Context, op string, r Ref, es *slot, ttl time.Duration, fresh bool) (*Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, s.wrap(op, r.String(), err)
 	}
-	epoch := s.epoch.Load()
-	ch := s.flight.DoChan(es.key, func() (any, error) {
+	call, leader := es.Join(fresh)
+	if leader {
 		if !s.track() {
-			return nil, errClosed
+			s.c.Finish(es, call, nil, errClosed, false)
+		} else {
+			go s.run(context.WithoutCancel(ctx), es, call, ttl, fresh)
 		}
-		defer s.wg.Done()
-		if ttl != forceFetch {
-			if st := es.state.Load(); st != nil && st.fresh(ttl, s.ttl) {
-				return st.e, nil
-			}
-		}
-		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		defer cancel()
-		stop := context.AfterFunc(s.ctx, cancel)
-		defer stop()
-		return s.load(fctx, es, epoch)
-	})
+	}
 	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, WrapError(op, r.String(), s.name, res.Err)
+	case <-call.Done():
+		e, err := call.Result()
+		if err != nil {
+			return nil, WrapError(op, r.String(), s.name, err)
 		}
-		return res.Val.(*driver.Entry), nil
+		return e, nil
 	case <-ctx.Done():
 		return nil, s.wrap(op, r.String(), ctx.Err())
 	}
 }
 
-// forceFetch as the ttl of fetch means: read even if a fresh entry is cached.
-const forceFetch time.Duration = NoCache
+// run performs the read call stands for and finishes it.
+func (s *Store) run(ctx context.Context, es *slot, call *entrycache.Call[*Entry], ttl time.Duration, fresh bool) {
+	defer s.wg.Done()
+	if !fresh {
+		if it := s.c.Fresh(es, ttl); it != nil {
+			s.c.Finish(es, call, it.Value, nil, false)
+			return
+		}
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel)
+	defer stop()
+	e, err := s.load(fctx, es)
+	s.c.Finish(es, call, e, err, s.ttl != NoCache)
+}
 
 var errClosed = driver.NewError(Canceled, errors.New("store is closed"))
 
@@ -717,21 +624,18 @@ func (s *Store) closedErr(op, ref string) error { return s.wrap(op, ref, errClos
 
 func (s *Store) isClosed() bool { return s.closedFlag.Load() }
 
-// load performs the backend read with retries and caches the result.
-func (s *Store) load(ctx context.Context, es *entrySlot, epoch uint64) (*driver.Entry, error) {
+// load performs the backend read with retries.
+func (s *Store) load(ctx context.Context, es *slot) (*Entry, error) {
 	start := time.Now()
 	attempts := 0
 	var e *driver.Entry
 	err := retry.Do(ctx, s.retry, func(ctx context.Context, attempt int) error {
 		attempts = attempt
-		s.st.calls.add(1)
+		s.st.calls.Add(1)
 		var err error
-		e, err = s.b.Read(ctx, es.path, es.version)
+		e, err = s.b.Read(ctx, es.Path(), es.Version())
 		if err == nil && e == nil {
 			err = driver.NewError(NotFound, errors.New("backend returned no entry"))
-		}
-		if err == nil && e.Fields == nil {
-			e.Fields = map[string]string{}
 		}
 		return err
 	})
@@ -739,105 +643,12 @@ func (s *Store) load(ctx context.Context, es *entrySlot, epoch uint64) (*driver.
 		if s.ctx.Err() != nil && CodeOf(err) != NotFound {
 			err = errClosed
 		}
-		s.st.errors.add(1)
-		s.log.Debug("vaultly: backend read failed", "backend", s.name, "path", es.path, "version", es.version, "code", CodeOf(err).String(), "attempts", attempts, "elapsed", time.Since(start))
+		s.st.errors.Add(1)
+		s.log.Debug("vaultly: backend read failed", "backend", s.name, "path", es.Path(), "version", es.Version(), "code", CodeOf(err).String(), "attempts", attempts, "elapsed", time.Since(start))
 		return nil, err
 	}
-	s.log.Debug("vaultly: backend read", "backend", s.name, "path", es.path, "version", es.version, "attempts", attempts, "elapsed", time.Since(start))
-	if s.ttl != NoCache && s.epoch.Load() == epoch && !es.dead.Load() {
-		s.publish(es, e, epoch)
-	}
-	return e, nil
-}
-
-// publish caches e in es, with timers for the default TTL and refresh-ahead.
-// An invalidation that races with it wins: the entry is dropped again.
-func (s *Store) publish(es *entrySlot, e *driver.Entry, epoch uint64) {
-	st := &entryState{e: e, fetched: time.Now(), r: rand.Float64(), gen: s.gen.Add(1)}
-	if s.ttl != UntilRefreshed {
-		st.after(s.ttl, func() { st.expired.Store(true) })
-		if d := cache.RefreshAfter(s.ttl, s.ahead, st.r); d > 0 {
-			st.after(d, func() { st.due.Store(true) })
-		}
-	}
-	if old := es.state.Swap(st); old != nil {
-		old.stop()
-	}
-	if es.dead.Load() || s.epoch.Load() != epoch { // evicted, closed or invalidated meanwhile
-		if es.state.CompareAndSwap(st, nil) {
-			st.stop()
-		}
-	}
-}
-
-// drop forgets what es caches.
-func (s *Store) drop(es *entrySlot) {
-	if old := es.state.Swap(nil); old != nil {
-		old.stop()
-	}
-}
-
-// forgetMemos clears the memoised values of references to the given slots,
-// so that no copy of a dropped secret stays reachable from the Store.
-func (s *Store) forgetMemos(slots map[*entrySlot]bool) {
-	if len(slots) == 0 {
-		return
-	}
-	s.refs.Range(func(_ string, rs *refSlot) bool {
-		if slots[rs.slot.Load()] {
-			rs.memo.Store(nil)
-		}
-		return true
-	})
-}
-
-// evictSome brings the number of entries down to 90% of MaxEntries.
-// keep is the key of the slot being added, which is never evicted.
-func (s *Store) evictSome(keep string) {
-	if !s.evict.TryLock() {
-		return // another goroutine is sweeping
-	}
-	defer s.evict.Unlock()
-	target := s.maxEntries * 9 / 10
-	if s.entries.Len() <= s.maxEntries {
-		return
-	}
-	evicted := map[*entrySlot]bool{}
-	defer func() { s.forgetMemos(evicted) }()
-	remove := func(k string, es *entrySlot) {
-		if _, ok := s.entries.Delete(k); ok {
-			es.dead.Store(true)
-			s.drop(es)
-			s.st.evictions.add(1)
-			evicted[es] = true
-		}
-	}
-	// Pass 1: expired; pass 2: not used since the last sweep (this includes
-	// empty slots); pass 3: any.
-	for pass := 1; pass <= 3 && s.entries.Len() > target; pass++ {
-		s.entries.Range(func(k string, es *entrySlot) bool {
-			if s.entries.Len() <= target {
-				return false
-			}
-			if k == keep {
-				return true
-			}
-			st := es.state.Load()
-			switch pass {
-			case 1:
-				if st != nil && !st.fresh(s.ttl, s.ttl) {
-					remove(k, es)
-				}
-			case 2:
-				if !es.used.Swap(false) {
-					remove(k, es)
-				}
-			default:
-				remove(k, es)
-			}
-			return true
-		})
-	}
+	s.log.Debug("vaultly: backend read", "backend", s.name, "path", es.Path(), "version", es.Version(), "attempts", attempts, "elapsed", time.Since(start))
+	return entryOf(e), nil
 }
 
 // Put writes fields as a new version of the entry at path, through the
@@ -853,7 +664,7 @@ func (s *Store) Put(ctx context.Context, path string, fields map[string]any) err
 		return s.wrap("put", p, driver.NewError(InvalidArgument, errors.New("backend does not support writing")))
 	}
 	err = retry.Do(ctx, s.retry, func(ctx context.Context, _ int) error {
-		s.st.calls.add(1)
+		s.st.calls.Add(1)
 		return w.Write(ctx, p, fields)
 	})
 	s.Invalidate(p)
@@ -872,7 +683,7 @@ func (s *Store) Delete(ctx context.Context, path string) error {
 		return s.wrap("delete", p, driver.NewError(InvalidArgument, errors.New("backend does not support writing")))
 	}
 	err = retry.Do(ctx, s.retry, func(ctx context.Context, _ int) error {
-		s.st.calls.add(1)
+		s.st.calls.Add(1)
 		return w.Delete(ctx, p)
 	})
 	s.Invalidate(p)
@@ -896,7 +707,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	}
 	var names []string
 	err := retry.Do(ctx, s.retry, func(ctx context.Context, _ int) error {
-		s.st.calls.add(1)
+		s.st.calls.Add(1)
 		var err error
 		names, err = l.List(ctx, p)
 		return err
@@ -905,35 +716,4 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 		return nil, s.wrap("list", p, err)
 	}
 	return names, nil
-}
-
-// counters are striped so that concurrent hits on many CPUs do not fight
-// over one cache line.
-type counters struct {
-	hits, misses, calls, errors, retries, stale, refreshes, refreshFailures, evictions stripedCounter
-}
-
-const stripes = 16
-
-type stripedCounter struct {
-	c [stripes]struct {
-		n atomic.Uint64
-		_ [56]byte
-	}
-}
-
-// add picks a stripe from the address of a local variable: goroutines run
-// on different stacks, so concurrent readers mostly hit different stripes,
-// at no cost (a random number costs more than the rest of a cache hit).
-func (c *stripedCounter) add(n uint64) {
-	var x byte
-	c.c[(uintptr(unsafe.Pointer(&x))>>12)%stripes].n.Add(n)
-}
-
-func (c *stripedCounter) load() uint64 {
-	var t uint64
-	for i := range c.c {
-		t += c.c[i].n.Load()
-	}
-	return t
 }

@@ -28,7 +28,7 @@ func ExampleStore_Get() {
 	fmt.Println(errors.Is(err, vaultly.ErrNotFound), err)
 	// Output:
 	// app 5432 1
-	// true vaultly: get myapp/db:nope (memory): not found: no key "nope" in entry
+	// true vaultly: get myapp/db:nope (memory): not found: no key "nope" in entry; the entry has "password", "port", "username"
 }
 
 func ExampleStore_GetRef() {

@@ -3,6 +3,8 @@ package hashivault
 import (
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,5 +103,86 @@ func TestTLS(t *testing.T) {
 				t.Fatalf("New+Read error = %v, want code %v", err, tt.wantCode)
 			}
 		})
+	}
+}
+
+// TestFreshClientsOverlap: with ReuseConnection false every request builds
+// its own client (reading the TLS files), and none of them waits for
+// another's build. Each build here blocks, as on a slow disk, until all n
+// requests are building at once (or 2s pass); the proxy, which holds every
+// read 500ms, must then see all n reads in flight together. Builds made
+// one at a time under a lock would reach the proxy 2s apart, one by one.
+func TestFreshClientsOverlap(t *testing.T) {
+	t.Parallel()
+	const n = 5
+	srv := shared(t)
+	srv.PutKV(t, "overlap/app", map[string]any{"value": "v"})
+	proxy := faultproxy.Start(t, srv.Addr, nil)
+	no := false
+	b := newBackend(t, &Options{Address: proxy.URL, Token: srv.Token, KVVersion: 2, ReuseConnection: &no})
+	readPath := "/v1/secret/data/overlap/app"
+	proxy.Inject(faultproxy.Fault{Match: faultproxy.Path(readPath), Stall: 500 * time.Millisecond})
+
+	var (
+		mu       sync.Mutex
+		building int
+		all      = make(chan struct{})
+	)
+	realFresh := b.fresh
+	b.fresh = func() (*conn, error) {
+		c, err := realFresh()
+		mu.Lock()
+		building++
+		if building == n {
+			close(all)
+		}
+		mu.Unlock()
+		select {
+		case <-all:
+		case <-time.After(2 * time.Second):
+		}
+		return c, err
+	}
+
+	var (
+		wg       sync.WaitGroup
+		errs     = make(chan error, n)
+		maxSeen  atomic.Int32
+		sampling = make(chan struct{})
+	)
+	go func() {
+		for {
+			select {
+			case <-sampling:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			held := 0
+			for _, r := range proxy.Requests(func(p string) bool { return p == readPath }) {
+				if r.Status == 0 {
+					held++
+				}
+			}
+			if int32(held) > maxSeen.Load() {
+				maxSeen.Store(int32(held))
+			}
+		}
+	}()
+	for range n {
+		wg.Go(func() {
+			_, err := b.Read(ctxT(t, 20*time.Second), "overlap/app", 0)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(sampling)
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Read: %v", err)
+		}
+	}
+	if got := maxSeen.Load(); got != n {
+		t.Errorf("reads in flight together at the proxy = %d, want %d (client builds must not queue on a lock)", got, n)
 	}
 }

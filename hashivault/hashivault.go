@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/driver"
@@ -129,23 +130,30 @@ type Backend struct {
 	onChange atomic.Pointer[func(string)]
 	closed   atomic.Bool
 
-	mu      sync.Mutex // guards the fields below
-	cur     *conn      // long-lived client (token set)
-	token   string
-	gen     uint64 // incremented at every login
-	lease   renew.Lease
-	lastUse time.Time
+	// ctx is cancelled by Close; work shared by several callers (a login,
+	// the KV version detection) runs under it, counted by running.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	running sync.WaitGroup
+	flights singleflight.Group // "login/<gen>", "kv"
 
-	loginMu    sync.Mutex // serialises logins; guards the fields below
+	// mu guards the fields below. It is never held across I/O: building a
+	// client, a login or a request happen outside it.
+	mu         sync.Mutex
+	shut       bool  // Close has begun: no new shared work
+	cur        *conn // long-lived client (token set)
+	token      string
+	gen        uint64 // incremented at every login
+	lease      renew.Lease
+	lastUse    time.Time
 	loginFails int
 	nextLogin  time.Time
 	loginErr   error
 	increment  time.Duration // TTL asked for at renewal
 
-	kvMu sync.Mutex             // serialises KV version detection
-	kv   atomic.Pointer[kvInfo] // nil until known
+	kv atomic.Pointer[kvInfo] // nil until known
 
-	loop *renew.Loop
+	loop atomic.Pointer[renew.Loop]
 }
 
 var (
@@ -191,22 +199,24 @@ func New(ctx context.Context, opts *Options) (*Backend, error) {
 	if b.cur, err = b.fresh(); err != nil {
 		return nil, err
 	}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
 	lease, err := b.start(ctx)
 	if err != nil {
+		b.cancel()
 		b.cur.closeIdle()
 		return nil, err
 	}
 	if lease.TTL > 0 {
-		b.loop = renew.Start(lease, (*tokenTarget)(b), &renew.Options{
+		b.loop.Store(renew.Start(lease, (*tokenTarget)(b), &renew.Options{
 			OnError: func(op string, err error, retryIn time.Duration) {
 				b.log.Warn("vaultly: token "+op+" failed", "error", err.Error(), "retry_in", retryIn)
 			},
 			OnRenew: func(l renew.Lease, final bool) {
 				if final {
-					b.log.Info("vaultly: token reached its maximum ttl; logging in again before it expires", "ttl", l.TTL)
+					b.log.Debug("vaultly: token reached its maximum ttl; logging in again before it expires", "ttl", l.TTL)
 				}
 			},
-		})
+		}))
 	}
 	return b, nil
 }
@@ -242,9 +252,16 @@ func (b *Backend) Close() error {
 	if !b.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	if b.loop != nil {
-		b.loop.Stop()
+	if l := b.loop.Load(); l != nil {
+		l.Stop()
 	}
+	// No new shared work; cancel what runs (a login nobody waits for any
+	// more) and wait for it.
+	b.mu.Lock()
+	b.shut = true
+	b.mu.Unlock()
+	b.cancel()
+	b.running.Wait()
 	var err error
 	if b.s.RevokeOnClose && b.s.created {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -266,31 +283,42 @@ var errClosed = &driver.Error{Code: driver.Canceled, Err: errors.New("vault back
 
 // acquire returns the client to use for one call and the token generation
 // it carries, applying IdleTimeout and ReuseConnection. release must be
-// called when the call is done.
+// called when the call is done. A new client (which reads the TLS files) is
+// built outside b.mu, so concurrent calls never queue behind it.
 func (b *Backend) acquire() (c *conn, gen uint64, release func(), err error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := time.Now()
 	if !b.reuse {
+		b.mu.Lock()
+		tok, gen := b.token, b.gen
+		b.mu.Unlock()
 		fc, err := b.fresh()
 		if err != nil {
 			return nil, 0, nil, err
 		}
-		fc.c.SetToken(b.token)
-		return fc, b.gen, fc.closeIdle, nil
+		fc.c.SetToken(tok)
+		return fc, gen, fc.closeIdle, nil
 	}
+	b.mu.Lock()
+	now := time.Now()
 	if b.s.IdleTimeout > 0 && b.s.Client == nil && !b.lastUse.IsZero() && now.Sub(b.lastUse) > b.s.IdleTimeout {
+		stale := b.cur
+		b.mu.Unlock()
 		fc, err := b.fresh()
 		if err != nil {
 			return nil, 0, nil, err
 		}
-		fc.c.SetToken(b.token)
-		old := b.cur
-		b.cur = fc
-		old.closeIdle()
+		b.mu.Lock()
+		if b.cur == stale {
+			fc.c.SetToken(b.token)
+			b.cur = fc
+		} else {
+			stale = fc // another call replaced it first: drop ours
+		}
+		defer stale.closeIdle()
 	}
 	b.lastUse = now
-	return b.cur, b.gen, b.touch, nil
+	c, gen = b.cur, b.gen
+	b.mu.Unlock()
+	return c, gen, b.touch, nil
 }
 
 func (b *Backend) touch() {
@@ -350,9 +378,15 @@ func (b *Backend) Call(ctx context.Context, fn func(ctx context.Context, c *api.
 		if c := driver.CodeOf(lerr); c == driver.Canceled || c == driver.DeadlineExceeded {
 			code = c
 		}
-		return &driver.Error{Code: code, Err: &vaultError{msg: "token rejected and login again failed: " + scrub(lerr.Error(), b.currentToken()), cause: lerr}}
+		return &driver.Error{Code: code, Err: &vaultError{msg: "token rejected and logging in again failed: " + scrub(lerr.Error(), b.currentToken()), cause: lerr}}
 	}
 	_, err = b.callOnce(ctx, fn)
+	if err != nil && badToken(err) {
+		_, msg := classify(err)
+		return &driver.Error{Code: driver.Unauthenticated, Err: &vaultError{
+			msg:   "token rejected; logged in again and the new token was rejected too: " + scrub(msg, b.currentToken()),
+			cause: err}}
+	}
 	return b.mapErr(ctx, err)
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
 )
 
@@ -21,46 +22,73 @@ import (
 // else detected once (like `vault kv`, from sys/internal/ui/mounts/<mount>)
 // and remembered.
 func (b *Backend) KVVersion(ctx context.Context) (int, error) {
-	v, _, err := b.kvLayout(ctx)
-	return v, err
+	v, _, err := b.kvLayout(ctx, "")
+	if err != nil {
+		return 0, vaultly.WrapError("kv-version", b.s.Mount, b.Name(), err)
+	}
+	return v, nil
 }
 
 // kvLayout returns the KV version and the prefix of every API path: for v1
 // "<mount>/", for v2 the mount's own path (the "data/" or "metadata/"
-// segment goes after it) and the sub-path of Mount inside it.
-func (b *Backend) kvLayout(ctx context.Context) (int, kvPaths, error) {
-	if l := b.kv.Load(); l != nil {
-		return l.version, l.paths, nil
-	}
-	b.kvMu.Lock()
-	defer b.kvMu.Unlock()
+// segment goes after it) and the sub-path of Mount inside it. The detection
+// is a single flight on a detached context: concurrent first calls share
+// one request, and each caller leaves when its own ctx ends. path, the
+// entry the caller is after ("" for none), only goes into error messages.
+func (b *Backend) kvLayout(ctx context.Context, path string) (int, kvPaths, error) {
 	if l := b.kv.Load(); l != nil {
 		return l.version, l.paths, nil
 	}
 	if b.s.KVVersion != 0 {
-		b.kv.Store(&kvInfo{b.s.KVVersion, kvPaths{mount: b.s.Mount + "/"}})
-		return b.s.KVVersion, kvPaths{mount: b.s.Mount + "/"}, nil
+		l := &kvInfo{b.s.KVVersion, kvPaths{mount: b.s.Mount + "/"}}
+		b.kv.Store(l)
+		return l.version, l.paths, nil
 	}
+	ch := b.flights.DoChan("kv", func() (any, error) {
+		if l := b.kv.Load(); l != nil {
+			return l, nil
+		}
+		dctx, done, err := b.detach(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		l, err := b.detectKV(dctx)
+		if err != nil {
+			return nil, err
+		}
+		b.kv.Store(l)
+		return l, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return 0, kvPaths{}, b.detectError(r.Err, path)
+		}
+		l := r.Val.(*kvInfo)
+		return l.version, l.paths, nil
+	case <-ctx.Done():
+		return 0, kvPaths{}, mapError(ctx.Err())
+	}
+}
+
+// detectKV reads the mount's description the way `vault kv` does.
+func (b *Backend) detectKV(ctx context.Context) (*kvInfo, error) {
 	var sec *api.Secret
 	err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
 		var err error
-		sec, err = c.Logical().ReadWithContext(ctx, "sys/internal/ui/mounts/"+b.s.Mount)
+		sec, err = c.Logical().ReadWithContext(ctx, b.mountsPath())
 		return err
 	})
 	if err != nil {
-		if de, ok := errors.AsType[*driver.Error](err); ok && de.Code == driver.PermissionDenied {
-			c := *de
-			c.Hint = "check that a kv mount exists at " + b.s.Mount + " (Options.Mount) and that the token may read sys/internal/ui/mounts/" + b.s.Mount + ", or set Options.KVVersion"
-			return 0, kvPaths{}, &c
-		}
-		return 0, kvPaths{}, err
+		return nil, err
 	}
 	if sec == nil || sec.Data == nil {
-		return 0, kvPaths{}, &driver.Error{Code: driver.NotFound, Err: fmt.Errorf("no kv mount at %s", b.s.Mount)}
+		return nil, &driver.Error{Code: driver.NotFound, Err: fmt.Errorf("no kv mount at %s", b.s.Mount)}
 	}
 	typ, _ := sec.Data["type"].(string)
 	if typ != "kv" && typ != "generic" {
-		return 0, kvPaths{}, &driver.Error{Code: driver.Config, Err: fmt.Errorf("mount %s is a %q secrets engine, not kv", b.s.Mount, typ)}
+		return nil, &driver.Error{Code: driver.Config, Err: fmt.Errorf("mount %s is a %q secrets engine, not kv", b.s.Mount, typ)}
 	}
 	v := 1
 	if opts, ok := sec.Data["options"].(map[string]any); ok {
@@ -75,8 +103,30 @@ func (b *Backend) kvLayout(ctx context.Context) (int, kvPaths, error) {
 			p = kvPaths{mount: mp, sub: sub}
 		}
 	}
-	b.kv.Store(&kvInfo{v, p})
-	return v, p, nil
+	return &kvInfo{v, p}, nil
+}
+
+// mountsPath is the API path the KV version is detected from.
+func (b *Backend) mountsPath() string { return "sys/internal/ui/mounts/" + b.s.Mount }
+
+// detectError words a failed detection for the caller reading path: a
+// permission error says which policy line is missing (and names path, since
+// the failing request was not for it). Other failures (a sealed or
+// unreachable server, an expired token) keep the text they have: they are
+// not about the mount.
+func (b *Backend) detectError(err error, path string) error {
+	de, ok := errors.AsType[*driver.Error](err)
+	if !ok || de.Code != driver.PermissionDenied {
+		return err
+	}
+	c := *de
+	what := "mount " + b.s.Mount
+	if path != "" {
+		what += " (reading " + path + ")"
+	}
+	c.Err = &vaultError{msg: "cannot detect the kv version of " + what + ": " + de.Err.Error(), cause: de.Err}
+	c.Hint = fmt.Sprintf(`the token's policy needs path %q { capabilities = ["read"] }, or set Options.KVVersion to 1 or 2 to skip detection`, b.mountsPath())
+	return &c
 }
 
 // kvInfo is what kvLayout detected, stored once.
@@ -102,9 +152,9 @@ func (p kvPaths) v2(kind, path string) string { return p.mount + kind + "/" + p.
 // ("data", "metadata", "delete", "undelete", "destroy"; ignored for KV v1).
 // Management calls use it.
 func (b *Backend) KVPath(ctx context.Context, kind, path string) (string, int, error) {
-	v, p, err := b.kvLayout(ctx)
+	v, p, err := b.kvLayout(ctx, path)
 	if err != nil {
-		return "", 0, err
+		return "", 0, vaultly.WrapError("kv-path", path, b.Name(), err)
 	}
 	if v == 1 {
 		return p.v1(path), 1, nil
@@ -141,7 +191,7 @@ func (b *Backend) Read(ctx context.Context, path string, version int) (*driver.E
 	if version < 0 {
 		return nil, &driver.Error{Code: driver.InvalidArgument, Err: fmt.Errorf("read %s: negative version", path)}
 	}
-	v, p, err := b.kvLayout(ctx)
+	v, p, err := b.kvLayout(ctx, path)
 	if err != nil {
 		return nil, err
 	}

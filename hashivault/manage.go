@@ -119,7 +119,7 @@ func (b *Backend) Put(ctx context.Context, path string, fields map[string]any, o
 		fields = map[string]any{}
 	}
 	var out *VersionMetadata
-	err = b.kvCall(ctx, "", func(ctx context.Context, c *api.Client, v2 bool) error {
+	err = b.kvCall(ctx, p, "", func(ctx context.Context, c *api.Client, v2 bool) error {
 		if !v2 {
 			if opts.CAS != nil {
 				return kvInvalid("check-and-set needs a kv v2 mount")
@@ -166,7 +166,7 @@ func (b *Backend) Patch(ctx context.Context, path string, fields map[string]any,
 		opts = &PatchOptions{}
 	}
 	var out *VersionMetadata
-	err = b.kvCall(ctx, "patch needs a kv v2 mount; use put", func(ctx context.Context, c *api.Client, _ bool) error {
+	err = b.kvCall(ctx, p, "patch needs a kv v2 mount; use put", func(ctx context.Context, c *api.Client, _ bool) error {
 		body := map[string]any{"data": fields}
 		if opts.CAS != nil {
 			body["options"] = map[string]any{"cas": *opts.CAS}
@@ -255,7 +255,7 @@ func (b *Backend) GetEntry(ctx context.Context, path string, version int) (*KVEn
 		return nil, vaultly.WrapError(op, ref, b.Name(), kvInvalid("version must not be negative"))
 	}
 	var out *KVEntry
-	err = b.kvCall(ctx, "", func(ctx context.Context, c *api.Client, v2 bool) error {
+	err = b.kvCall(ctx, p, "", func(ctx context.Context, c *api.Client, v2 bool) error {
 		if !v2 {
 			if version != 0 {
 				return kvInvalid("versions need a kv v2 mount")
@@ -316,7 +316,7 @@ func (b *Backend) Delete(ctx context.Context, path string) error {
 	if err != nil {
 		return vaultly.WrapError(op, path, b.Name(), err)
 	}
-	err = b.kvCall(ctx, "", func(ctx context.Context, c *api.Client, v2 bool) error {
+	err = b.kvCall(ctx, p, "", func(ctx context.Context, c *api.Client, v2 bool) error {
 		target := b.kvV1Path(ctx, p)
 		if v2 {
 			target = b.kvV2Path(ctx, "metadata", p)
@@ -348,7 +348,7 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 		}
 	}
 	var out []string
-	err := b.kvCall(ctx, "", func(ctx context.Context, c *api.Client, v2 bool) error {
+	err := b.kvCall(ctx, p, "", func(ctx context.Context, c *api.Client, v2 bool) error {
 		target := strings.TrimSuffix(b.kvV1Path(ctx, p), "/")
 		if v2 {
 			target = strings.TrimSuffix(b.kvV2Path(ctx, "metadata", p), "/")
@@ -412,7 +412,7 @@ func (b *Backend) versionsOp(ctx context.Context, op, endpoint, path string, ver
 			return vaultly.WrapError(op, p, b.Name(), kvInvalid("versions must be positive integers"))
 		}
 	}
-	err = b.kvCall(ctx, "versions need a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
+	err = b.kvCall(ctx, p, "versions need a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
 		// The server accepts version operations on a missing entry without
 		// complaint; check first so a typo in the path is reported.
 		if _, err := b.kvReadMetadata(ctx, c, p); err != nil {
@@ -436,7 +436,7 @@ func (b *Backend) ReadMetadata(ctx context.Context, path string) (*Metadata, err
 		return nil, vaultly.WrapError(op, path, b.Name(), err)
 	}
 	var out *Metadata
-	err = b.kvCall(ctx, "metadata needs a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
+	err = b.kvCall(ctx, p, "metadata needs a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
 		d, err := b.kvReadMetadata(ctx, c, p)
 		if err != nil {
 			return err
@@ -480,7 +480,7 @@ func (b *Backend) WriteMetadata(ctx context.Context, path string, u *MetadataUpd
 	if u.CustomMetadata != nil {
 		body["custom_metadata"] = u.CustomMetadata
 	}
-	err = b.kvCall(ctx, "metadata needs a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
+	err = b.kvCall(ctx, p, "metadata needs a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
 		if _, err := c.Logical().WriteWithContext(ctx, b.kvV2Path(ctx, "metadata", p), body); err != nil {
 			return kvWriteError(err)
 		}
@@ -495,7 +495,7 @@ func (b *Backend) ReadKVConfig(ctx context.Context) (*KVConfig, error) {
 	const op = "read-kv-config"
 	mount := strings.Trim(b.Mount(), "/")
 	var out *KVConfig
-	err := b.kvCall(ctx, "engine config needs a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
+	err := b.kvCall(ctx, "", "engine config needs a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
 		// KVPath gives "<engine mount>/config/<sub-path>"; config is per engine.
 		cfg := b.kvV2Path(ctx, "config", "")
 		if i := strings.Index(cfg, "config/"); i >= 0 {
@@ -530,19 +530,21 @@ var (
 	_ driver.Lister = (*Backend)(nil)
 )
 
-// kvCall runs fn through b.Call with the mount's KV version known (v2).
-// A non-empty v1Err means the operation needs KV v2: on a KV v1 mount it
-// fails with code InvalidArgument and that text, and fn is not called.
-func (b *Backend) kvCall(ctx context.Context, v1Err string, fn func(ctx context.Context, c *api.Client, v2 bool) error) error {
+// kvCall runs fn through b.Call with the mount's KV version known (v2),
+// detecting it first when needed (p, the entry's path, goes into a
+// detection error). A non-empty v1Err means the operation needs KV v2: on a
+// KV v1 mount it fails with code InvalidArgument and that text, and fn is
+// not called.
+func (b *Backend) kvCall(ctx context.Context, p, v1Err string, fn func(ctx context.Context, c *api.Client, v2 bool) error) error {
+	v, _, err := b.kvLayout(ctx, p)
+	if err != nil {
+		return err
+	}
+	if v != 2 && v1Err != "" {
+		return kvInvalid("%s", v1Err)
+	}
 	return b.Call(ctx, func(ctx context.Context, c *api.Client) error {
-		v2, err := b.kvIsV2(ctx)
-		if err != nil {
-			return err
-		}
-		if !v2 && v1Err != "" {
-			return kvInvalid("%s", v1Err)
-		}
-		return fn(ctx, c, v2)
+		return fn(ctx, c, v == 2)
 	})
 }
 
@@ -575,24 +577,14 @@ func errNoEntryToPatch() error {
 	return &driver.Error{Code: driver.NotFound, Err: errors.New("no entry to patch"), Hint: "use put to create it"}
 }
 
-func (b *Backend) kvIsV2(ctx context.Context) (bool, error) {
-	v, err := b.KVVersion(ctx)
-	if err != nil {
-		return false, err
-	}
-	return v == 2, nil
+// kvV1Path and kvV2Path return API paths; callers run inside kvCall, so the
+// layout is known.
+func (b *Backend) kvV1Path(_ context.Context, p string) string {
+	return b.kv.Load().paths.v1(p)
 }
 
-// kvV1Path and kvV2Path return API paths through KVPath; callers have
-// checked kvIsV2 first, so the layout is known and KVPath cannot fail.
-func (b *Backend) kvV1Path(ctx context.Context, p string) string {
-	ap, _, _ := b.KVPath(ctx, "data", p)
-	return ap
-}
-
-func (b *Backend) kvV2Path(ctx context.Context, kind, p string) string {
-	ap, _, _ := b.KVPath(ctx, kind, p)
-	return ap
+func (b *Backend) kvV2Path(_ context.Context, kind, p string) string {
+	return b.kv.Load().paths.v2(kind, p)
 }
 
 func kvInvalid(format string, args ...any) error {

@@ -223,7 +223,7 @@ func (b *Backend) ReadAPIPath(ctx context.Context, path string) (string, error) 
 		return "", vaultly.WrapError("read-api-path", path, b.Name(), err)
 	}
 	var out string
-	err = b.kvCall(ctx, "", func(ctx context.Context, c *api.Client, v2 bool) error {
+	err = b.kvCall(ctx, p, "", func(ctx context.Context, c *api.Client, v2 bool) error {
 		out = b.kvV1Path(ctx, p)
 		if v2 {
 			out = b.kvV2Path(ctx, "data", p)

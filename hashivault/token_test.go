@@ -290,3 +290,138 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// waitFor polls cond every 10ms until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// rejectedReads counts the requests to path the server answered 403.
+func rejectedReads(p *faultproxy.Proxy, path string) int {
+	n := 0
+	for _, r := range p.Requests(func(q string) bool { return q == path }) {
+		if r.Status == 403 {
+			n++
+		}
+	}
+	return n
+}
+
+// inFlight reports whether the proxy holds a request to path that has not
+// been answered yet.
+func inFlight(p *faultproxy.Proxy, path string) bool {
+	for _, r := range p.Requests(func(q string) bool { return q == path }) {
+		if r.Status == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// TestDeadlineDuringLogin: a login stalled by the proxy does not hold
+// anyone hostage. A caller whose token was rejected joins the login in
+// progress and leaves it when its own deadline ends (100 ms; tolerance:
+// it must return within 1 s, while the login stalls 3 s); the login itself
+// runs on a detached context, so when every waiter has left it still
+// finishes and installs its token for everyone — no second login.
+func TestDeadlineDuringLogin(t *testing.T) {
+	t.Parallel()
+	const (
+		deadline  = 100 * time.Millisecond
+		tolerance = time.Second // on a loaded 2-core machine; the stall is 3x longer
+		stall     = 3 * time.Second
+	)
+	srv := shared(t)
+	srv.PutKV(t, "deadline/app", map[string]any{"value": "v"})
+	mount, roleID, secretID := setupAppRole(t, srv, "approle-deadline", map[string]any{"token_ttl": "1h"})
+	proxy := faultproxy.Start(t, srv.Addr, nil)
+	b := newBackend(t, &Options{Address: proxy.URL, Auth: appRole(t, mount, roleID, secretID), KVVersion: 2, Timeout: 10 * time.Second})
+	loginPath := "/v1/auth/" + mount + "/login"
+	revoke := func() {
+		t.Helper()
+		if err := srv.Client(t).Auth().Token().RevokeTreeWithContext(context.Background(), b.currentToken()); err != nil {
+			t.Fatalf("revoke: %v", err)
+		}
+	}
+	read := func(d time.Duration) (time.Duration, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		start := time.Now()
+		_, err := b.Read(ctx, "deadline/app", 0)
+		return time.Since(start), err
+	}
+
+	t.Run("waiter leaves at its deadline", func(t *testing.T) {
+		revoke()
+		proxy.Inject(faultproxy.Fault{Match: faultproxy.Path(loginPath), Stall: stall, Times: 1})
+		first := make(chan error, 1)
+		go func() { _, err := read(30 * time.Second); first <- err }() // starts the login
+		waitFor(t, 5*time.Second, "the re-login never reached the proxy", func() bool { return inFlight(proxy, loginPath) })
+		// A short read joins the login only if its own read got the 403 in
+		// time; on a loaded machine one may not, so try a few and require
+		// that at least one did.
+		joined := 0
+		for i := range 3 {
+			before := rejectedReads(proxy, "/v1/secret/data/deadline/app")
+			took, err := read(deadline)
+			if got := driver.CodeOf(err); got != driver.DeadlineExceeded {
+				t.Errorf("read #%d with a %v deadline during the login = %v (code %v), want code deadline exceeded", i, deadline, err, got)
+			}
+			if took > deadline+tolerance {
+				t.Errorf("read #%d with a %v deadline returned after %v, want within %v (the login stalls %v)", i, deadline, took, deadline+tolerance, stall)
+			}
+			if rejectedReads(proxy, "/v1/secret/data/deadline/app") > before {
+				joined++
+			}
+		}
+		if joined == 0 {
+			t.Errorf("no short read met the rejected token within its deadline, so none waited for the login")
+		}
+		if !inFlight(proxy, loginPath) {
+			t.Fatalf("the login finished before the short reads did; the test proves nothing")
+		}
+		if err := <-first; err != nil {
+			t.Errorf("the read that started the login = %v, want success once the login ends", err)
+		}
+		if got := proxy.Count(loginPath); got != 2 {
+			t.Errorf("logins = %d, want 2 (New, one re-login)", got)
+		}
+	})
+
+	t.Run("login outlives its waiters and installs its token", func(t *testing.T) {
+		revoke()
+		before := proxy.Count(loginPath)
+		proxy.Inject(faultproxy.Fault{Match: faultproxy.Path(loginPath), Stall: time.Second, Times: 1})
+		// The caller that starts the login gives up while it runs.
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { _, err := b.Read(ctx, "deadline/app", 0); done <- err }()
+		waitFor(t, 5*time.Second, "the re-login never reached the proxy", func() bool { return inFlight(proxy, loginPath) })
+		cancel()
+		select {
+		case err := <-done:
+			if got := driver.CodeOf(err); got != driver.Canceled {
+				t.Errorf("read cancelled during the login = %v (code %v), want code canceled", err, got)
+			}
+		case <-time.After(tolerance):
+			t.Errorf("read cancelled during the login did not return within %v", tolerance)
+		}
+		waitFor(t, 10*time.Second, "the detached login did not finish", func() bool {
+			rs := proxy.Requests(func(q string) bool { return q == loginPath })
+			return len(rs) == before+1 && rs[len(rs)-1].Status == 200
+		})
+		if _, err := read(5 * time.Second); err != nil {
+			t.Errorf("read after the detached login = %v, want success", err)
+		}
+		if got := proxy.Count(loginPath) - before; got != 1 {
+			t.Errorf("logins after the revocation = %d, want 1: the detached login's token serves everyone", got)
+		}
+	})
+}

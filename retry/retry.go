@@ -30,7 +30,9 @@ const (
 // means the documented default.
 type Policy struct {
 	// MaxAttempts is the number of attempts, the first included.
-	// Default: 0 means DefaultMaxAttempts (4); 1 disables retries.
+	// Default: 0 means DefaultMaxAttempts (4); 1 disables retries. There is
+	// no "unlimited" (Budget and the caller's context bound the retries): a
+	// negative value is an error, returned by Do without calling fn.
 	MaxAttempts int
 
 	// Initial is the backoff cap before the second attempt.
@@ -58,6 +60,8 @@ type Policy struct {
 	// to be waited. Default: nil.
 	OnRetry func(attempt int, err error, delay time.Duration)
 }
+
+var errNegativeAttempts = driver.NewError(driver.InvalidArgument, errors.New("retry.Policy.MaxAttempts is negative; use 1 to disable retries"))
 
 func (p *Policy) maxAttempts() int {
 	if p == nil || p.MaxAttempts <= 0 {
@@ -143,7 +147,13 @@ func RetryAfter(err error) time.Duration {
 // unchanged. attempt is 1 for the first call. ctx is checked between
 // attempts: when it is done, Do stops waiting and returns fn's last error.
 // fn receives a context bounded by the budget.
+//
+// A policy with a negative MaxAttempts makes Do return an InvalidArgument
+// error at once, without calling fn.
 func Do(ctx context.Context, p *Policy, fn func(ctx context.Context, attempt int) error) error {
+	if p != nil && p.MaxAttempts < 0 {
+		return errNegativeAttempts
+	}
 	if b := p.budget(); b > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, b)

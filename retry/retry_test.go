@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -220,4 +221,19 @@ func TestDoBudgetBoundsAttempts(t *testing.T) {
 			t.Errorf("Do error = %v, want the attempt's deadline error", err)
 		}
 	})
+}
+
+// TestDoNegativeMaxAttempts: a negative MaxAttempts is an error (it is not
+// "unlimited", as in some retry libraries, nor the default), reported
+// without calling fn.
+func TestDoNegativeMaxAttempts(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	err := retry.Do(t.Context(), &retry.Policy{MaxAttempts: -1}, func(context.Context, int) error { calls++; return nil })
+	if calls != 0 {
+		t.Errorf("fn called %d times, want 0", calls)
+	}
+	if driver.CodeOf(err) != driver.InvalidArgument || !strings.Contains(fmt.Sprint(err), "MaxAttempts") {
+		t.Errorf("Do with MaxAttempts -1 = %v, want an InvalidArgument error naming MaxAttempts", err)
+	}
 }

@@ -1,0 +1,546 @@
+// Package entrycache is the cache behind vaultly's Store: fetched entries
+// keyed by path and version, the references that read them, the read in
+// flight for each entry, and the timers, counters and eviction that keep it
+// bounded. It knows nothing about backends: the Store decides when to read,
+// runs the read, and hands the result to Finish.
+//
+// # Generations
+//
+// Every read of an entry gets a generation from a counter of the entry's
+// slot when it begins. A result is published only if no read that began
+// later has been published already, and only if the entry was not
+// invalidated after the read began; so results are published in the order
+// the reads began, and an invalidation drops exactly the reads of its own
+// path that it overtook. A reader joins the read in flight, unless it asks
+// for a fresh value (Join with fresh), in which case it joins only a read
+// that began after it asked, and otherwise begins its own.
+//
+// # Hot path
+//
+// Get, the lookup of a warm reference, takes no lock, reads no clock and
+// allocates nothing: the reference string maps to its Ref, the Ref points
+// to its Slot, the Slot to its Item, and the key's value is memoised per
+// Item. Expiry under the default TTL and the refresh-ahead point are flags
+// set by timers.
+//
+// # Storage
+//
+// The maps from strings to refs and slots are behind the unexported type
+// table; replacing its implementation changes nothing outside this file.
+//
+// A *Cache is safe for concurrent use. It starts no goroutines of its own
+// (timers run their flag-setting functions on the runtime's); Clear stops
+// every timer.
+package entrycache
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vaultly/vaultly/internal/cache"
+)
+
+// table is the concurrent string-keyed map the cache is built on. Reads
+// must take no lock and allocate nothing.
+type table[V any] = cache.Map[V]
+
+// Special TTL values.
+const (
+	NoCache        = cache.NoCache
+	UntilRefreshed = cache.UntilRefreshed
+)
+
+// Options configures a Cache.
+type Options[V any] struct {
+	// TTL is the default time an item is served: a positive duration,
+	// NoCache or UntilRefreshed. The hot path (Get) serves under it.
+	TTL time.Duration
+	// RefreshAhead is the fraction of TTL after which a hit reports that a
+	// refresh is due (see cache.RefreshAfter); outside (0, 1) never.
+	RefreshAhead float64
+	// MaxEntries bounds the number of slots; > 0.
+	MaxEntries int
+	// Field returns the value of key in an item's value.
+	Field func(v V, key string) (string, bool)
+}
+
+// Cache holds the items of type V fetched for (path, version) slots.
+type Cache[V any] struct {
+	ttl        time.Duration
+	ahead      float64
+	maxEntries int
+	field      func(V, string) (string, bool)
+
+	refs  table[*Ref[V]]  // raw reference string -> ref
+	slots table[*Slot[V]] // key(path, version) -> slot
+
+	cached    atomic.Int64  // slots holding an item
+	stamp     atomic.Uint64 // last item stamp, unique per cache
+	evictMu   sync.Mutex
+	hits      Counter
+	evictions Counter
+}
+
+// New returns an empty Cache.
+func New[V any](o Options[V]) *Cache[V] {
+	return &Cache[V]{ttl: o.TTL, ahead: o.RefreshAhead, maxEntries: o.MaxEntries, field: o.Field}
+}
+
+// Ref is one parsed reference: the key Key of the entry at Path, Version.
+type Ref[V any] struct {
+	Path    string
+	Version int
+	Key     string
+	slot    atomic.Pointer[Slot[V]]
+	memo    atomic.Pointer[memo]
+}
+
+// Slot returns the slot r reads (which may have been removed since; see SlotOf).
+func (r *Ref[V]) Slot() *Slot[V] { return r.slot.Load() }
+
+// memo saves a hit the lookup of a ref's key: the value in the item with
+// the given stamp. It names the item by stamp, not pointer, so that it
+// never keeps a replaced item alive.
+type memo struct {
+	stamp uint64
+	v     string
+}
+
+// Slot is the cache place of one (path, version): what is cached, the
+// newest read in flight and the generations that order them.
+type Slot[V any] struct {
+	key        string
+	path       string
+	version    int
+	item       atomic.Pointer[Item[V]] // nil: nothing cached
+	call       atomic.Pointer[Call[V]] // the newest read in flight, or nil
+	seq        atomic.Uint64           // generation of the last read begun
+	floor      atomic.Uint64           // reads of a generation <= floor may not publish
+	used       atomic.Bool             // hit since the last eviction sweep
+	refreshing atomic.Bool
+	dead       atomic.Bool // removed from the cache
+}
+
+// Path and Version name the slot's entry.
+func (s *Slot[V]) Path() string { return s.path }
+
+// Version is the slot's entry version (0: latest).
+func (s *Slot[V]) Version() int { return s.version }
+
+// Item returns what the slot caches, fresh or not, or nil.
+func (s *Slot[V]) Item() *Item[V] { return s.item.Load() }
+
+// Item is one published read. It is never modified once published, except
+// for the two flags its timers set.
+type Item[V any] struct {
+	Value   V
+	Fetched time.Time
+	gen     uint64
+	stamp   uint64
+	r       float64 // refresh jitter in [0, 1)
+
+	expired atomic.Bool // past the default TTL
+	due     atomic.Bool // past the refresh-ahead point
+
+	mu      sync.Mutex
+	stopped bool
+	timers  []*time.Timer
+}
+
+// after runs fn after d unless it is stopped first.
+func (it *Item[V]) after(d time.Duration, fn func()) {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	if !it.stopped {
+		it.timers = append(it.timers, time.AfterFunc(d, fn))
+	}
+}
+
+func (it *Item[V]) stop() {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	it.stopped = true
+	for _, t := range it.timers {
+		t.Stop()
+	}
+	it.timers = nil
+}
+
+// fresh reports whether it may be served under ttl.
+func (c *Cache[V]) fresh(it *Item[V], ttl time.Duration) bool {
+	if ttl == c.ttl && ttl != NoCache {
+		return !it.expired.Load()
+	}
+	return cache.Fresh(time.Now(), it.Fetched, ttl)
+}
+
+func (c *Cache[V]) refreshDue(it *Item[V], ttl time.Duration) bool {
+	if ttl == c.ttl {
+		return it.due.Load()
+	}
+	return cache.RefreshDue(time.Now(), it.Fetched, ttl, c.ahead, it.r)
+}
+
+// Result says what Get found.
+type Result int
+
+const (
+	Unknown Result = iota // the reference string was never registered
+	Miss                  // registered, but nothing fresh with its key is cached
+	Hit                   // a fresh value
+	HitDue                // a fresh value, and a refresh ahead of expiry is due
+)
+
+// Get is the hot path: the value of the registered reference raw under the
+// default TTL. On Hit and HitDue it counts a hit; on Miss it returns the
+// Ref for the slow path; on Unknown the reference must be parsed and
+// registered with Register.
+func (c *Cache[V]) Get(raw string) (r *Ref[V], v string, res Result) {
+	r, ok := c.refs.Load(raw)
+	if !ok {
+		return nil, "", Unknown
+	}
+	s := r.slot.Load()
+	if s == nil {
+		return r, "", Miss
+	}
+	it := s.item.Load()
+	if it == nil || it.expired.Load() {
+		return r, "", Miss
+	}
+	if m := r.memo.Load(); m != nil && m.stamp == it.stamp {
+		v = m.v
+	} else if v, ok = c.field(it.Value, r.Key); ok {
+		r.memo.Store(&memo{stamp: it.stamp, v: v})
+	} else {
+		return r, "", Miss
+	}
+	c.hits.Add(1)
+	if !s.used.Load() {
+		s.used.Store(true)
+	}
+	if it.due.Load() {
+		return r, v, HitDue
+	}
+	return r, v, Hit
+}
+
+// Register returns the Ref for the reference string raw, parsed into path,
+// version and key, creating it (and its slot) if needed. Registrations are
+// bounded (4 × MaxEntries), so that callers passing ever-new strings cannot
+// grow memory without limit; beyond it the Ref works but is not kept.
+func (c *Cache[V]) Register(raw, path string, version int, key string) *Ref[V] {
+	r := &Ref[V]{Path: path, Version: version, Key: key}
+	r.slot.Store(c.Slot(path, version))
+	if c.refs.Len() < 4*c.maxEntries {
+		if old, loaded := c.refs.LoadOrStore(raw, r); loaded {
+			return old
+		}
+	}
+	return r
+}
+
+// SlotOf returns r's slot, finding or making a new one when the old one
+// was removed.
+func (c *Cache[V]) SlotOf(r *Ref[V]) *Slot[V] {
+	s := r.slot.Load()
+	if s == nil || s.dead.Load() {
+		s = c.Slot(r.Path, r.Version)
+		r.slot.Store(s)
+	}
+	return s
+}
+
+// key is the slot key: the path for the latest version (no allocation),
+// path NUL version otherwise. Paths hold no NUL.
+func key(path string, version int) string {
+	if version == 0 {
+		return path
+	}
+	return path + "\x00" + strconv.Itoa(version)
+}
+
+// Slot returns the slot of (path, version), making it if needed. Making one
+// beyond MaxEntries evicts others first (see evict).
+func (c *Cache[V]) Slot(path string, version int) *Slot[V] {
+	k := key(path, version)
+	if s, ok := c.slots.Load(k); ok {
+		return s
+	}
+	s, loaded := c.slots.LoadOrStore(k, &Slot[V]{key: k, path: path, version: version})
+	if !loaded && c.slots.Len() > c.maxEntries {
+		c.evict(k)
+	}
+	return s
+}
+
+// Lookup returns s's item if it is fresh under ttl, counting a hit, and
+// whether a refresh ahead of expiry is due; nil if nothing fresh is cached.
+func (c *Cache[V]) Lookup(s *Slot[V], ttl time.Duration) (it *Item[V], due bool) {
+	it = s.item.Load()
+	if it == nil || !c.fresh(it, ttl) {
+		return nil, false
+	}
+	c.hits.Add(1)
+	if !s.used.Load() {
+		s.used.Store(true)
+	}
+	return it, c.refreshDue(it, ttl)
+}
+
+// Fresh returns s's item if it is fresh under ttl, without counting a hit.
+func (c *Cache[V]) Fresh(s *Slot[V], ttl time.Duration) *Item[V] {
+	if it := s.item.Load(); it != nil && c.fresh(it, ttl) {
+		return it
+	}
+	return nil
+}
+
+// Call is one read of a slot's entry in flight. Readers that join it wait
+// on Done, then read Result.
+type Call[V any] struct {
+	gen  uint64
+	done chan struct{}
+	val  V
+	err  error
+}
+
+// Done is closed when the read has ended.
+func (c *Call[V]) Done() <-chan struct{} { return c.done }
+
+// Result is the read's value or error; valid once Done is closed.
+func (c *Call[V]) Result() (V, error) { return c.val, c.err }
+
+// Join returns the read in flight for s that the caller may share, or
+// begins a new one, which the caller (the leader) must run and end with
+// Finish. A read may be shared if it began after the last invalidation of
+// s; with fresh, only if it began after Join was called, so that the value
+// the caller gets was read after it asked.
+func (s *Slot[V]) Join(fresh bool) (call *Call[V], leader bool) {
+	after := s.floor.Load()
+	if fresh {
+		after = s.seq.Load()
+	}
+	for {
+		cur := s.call.Load()
+		if cur != nil && cur.gen > after {
+			return cur, false
+		}
+		n := &Call[V]{gen: s.seq.Add(1), done: make(chan struct{})}
+		if s.call.CompareAndSwap(cur, n) {
+			return n, true
+		}
+	}
+}
+
+// Finish ends call with its result and wakes its readers. With publish and
+// a nil err, v is cached in s first — unless a read of s that began later
+// has been published already, or s was invalidated or removed after call
+// began.
+func (c *Cache[V]) Finish(s *Slot[V], call *Call[V], v V, err error, publish bool) {
+	if err == nil && publish {
+		c.publish(s, call.gen, v)
+	}
+	call.val, call.err = v, err
+	s.call.CompareAndSwap(call, nil)
+	close(call.done)
+	if err != nil && s.item.Load() == nil && s.call.Load() == nil {
+		// Nothing cached for this entry: do not keep a slot for it (a path
+		// that is not found would otherwise hold one until evicted).
+		c.remove(s, false)
+	}
+}
+
+func (c *Cache[V]) publish(s *Slot[V], gen uint64, v V) {
+	if s.dead.Load() || gen <= s.floor.Load() {
+		return
+	}
+	it := &Item[V]{Value: v, Fetched: time.Now(), gen: gen, stamp: c.stamp.Add(1), r: rand.Float64()}
+	for {
+		cur := s.item.Load()
+		if cur != nil && cur.gen >= gen {
+			return // a read that began later is cached already
+		}
+		if s.item.CompareAndSwap(cur, it) {
+			if cur != nil {
+				cur.stop()
+			} else {
+				c.cached.Add(1)
+			}
+			break
+		}
+	}
+	if c.ttl != UntilRefreshed {
+		it.after(c.ttl, func() { it.expired.Store(true) })
+		if d := cache.RefreshAfter(c.ttl, c.ahead, it.r); d > 0 {
+			it.after(d, func() { it.due.Store(true) })
+		}
+	}
+	// An invalidation or removal that raced with the swap wins.
+	if s.dead.Load() || gen <= s.floor.Load() {
+		c.dropItem(s, it)
+	}
+}
+
+// dropItem removes it from s if it is still what s caches.
+func (c *Cache[V]) dropItem(s *Slot[V], it *Item[V]) {
+	if s.item.CompareAndSwap(it, nil) {
+		it.stop()
+		c.cached.Add(-1)
+	}
+}
+
+// drop forgets what s caches.
+func (c *Cache[V]) drop(s *Slot[V]) {
+	if old := s.item.Swap(nil); old != nil {
+		old.stop()
+		c.cached.Add(-1)
+	}
+}
+
+// TryStartRefresh reports whether the caller may start the one refresh
+// ahead of expiry of s; it must call EndRefresh when done.
+func (s *Slot[V]) TryStartRefresh() bool {
+	return !s.refreshing.Load() && s.refreshing.CompareAndSwap(false, true)
+}
+
+// EndRefresh ends what TryStartRefresh started.
+func (s *Slot[V]) EndRefresh() { s.refreshing.Store(false) }
+
+// BackOff delays the next refresh-ahead of it, if it is still s's item and
+// due: hits report a refresh due again only after d.
+func (c *Cache[V]) BackOff(s *Slot[V], it *Item[V], d time.Duration) {
+	if it == nil || s.item.Load() != it || !it.due.Load() {
+		return
+	}
+	it.due.Store(false)
+	it.after(d, func() { it.due.Store(true) })
+}
+
+// Invalidate drops every cached version of path and keeps the reads of
+// them in flight from being published or joined. Reads of other paths are
+// untouched.
+func (c *Cache[V]) Invalidate(path string) {
+	prefix := path + "\x00"
+	dropped := map[*Slot[V]]bool{}
+	c.slots.Range(func(k string, s *Slot[V]) bool {
+		if k == path || strings.HasPrefix(k, prefix) {
+			for {
+				f, n := s.floor.Load(), s.seq.Load()
+				if n <= f || s.floor.CompareAndSwap(f, n) {
+					break
+				}
+			}
+			c.drop(s)
+			dropped[s] = true
+		}
+		return true
+	})
+	c.forgetMemos(dropped)
+}
+
+// Cached returns the slots that hold an item now.
+func (c *Cache[V]) Cached() []*Slot[V] {
+	var out []*Slot[V]
+	c.slots.Range(func(_ string, s *Slot[V]) bool {
+		if s.item.Load() != nil {
+			out = append(out, s)
+		}
+		return true
+	})
+	return out
+}
+
+// Len is the number of entries cached now (slots holding an item).
+func (c *Cache[V]) Len() int { return int(c.cached.Load()) }
+
+// Hits is the number of hits counted by Get and Lookup.
+func (c *Cache[V]) Hits() uint64 { return c.hits.Load() }
+
+// Evictions is the number of slots evicted to respect MaxEntries.
+func (c *Cache[V]) Evictions() uint64 { return c.evictions.Load() }
+
+// Clear drops everything and stops every timer. Reads still in flight
+// publish nothing.
+func (c *Cache[V]) Clear() {
+	c.slots.Range(func(_ string, s *Slot[V]) bool {
+		s.dead.Store(true)
+		c.drop(s)
+		return true
+	})
+	c.slots.Clear()
+	c.refs.Clear()
+}
+
+// remove deletes s from the cache. With evicted it counts an eviction.
+func (c *Cache[V]) remove(s *Slot[V], evicted bool) bool {
+	if _, ok := c.slots.CompareAndDelete(s.key, func(cur *Slot[V]) bool { return cur == s }); !ok {
+		return false
+	}
+	s.dead.Store(true)
+	c.drop(s)
+	if evicted {
+		c.evictions.Add(1)
+	}
+	return true
+}
+
+// forgetMemos clears the memoised values of references to the given slots,
+// so that no copy of a dropped secret stays reachable from the cache.
+func (c *Cache[V]) forgetMemos(slots map[*Slot[V]]bool) {
+	if len(slots) == 0 {
+		return
+	}
+	c.refs.Range(func(_ string, r *Ref[V]) bool {
+		if slots[r.slot.Load()] {
+			r.memo.Store(nil)
+		}
+		return true
+	})
+}
+
+// evict brings the number of slots down to 90% of MaxEntries: expired
+// items first, then slots with no hit since the previous sweep (this
+// includes slots with nothing cached), then any. keep is the key of the
+// slot being added, which is never evicted. One sweep runs at a time; a
+// caller that finds one running goes on at once.
+func (c *Cache[V]) evict(keep string) {
+	if !c.evictMu.TryLock() {
+		return
+	}
+	defer c.evictMu.Unlock()
+	target := c.maxEntries * 9 / 10
+	if c.slots.Len() <= c.maxEntries {
+		return
+	}
+	evicted := map[*Slot[V]]bool{}
+	defer func() { c.forgetMemos(evicted) }()
+	for pass := 1; pass <= 3 && c.slots.Len() > target; pass++ {
+		c.slots.Range(func(k string, s *Slot[V]) bool {
+			if c.slots.Len() <= target {
+				return false
+			}
+			if k == keep {
+				return true
+			}
+			it := s.item.Load()
+			var ok bool
+			switch pass {
+			case 1:
+				ok = it != nil && !c.fresh(it, c.ttl)
+			case 2:
+				ok = !s.used.Swap(false)
+			default:
+				ok = true
+			}
+			if ok && c.remove(s, true) {
+				evicted[s] = true
+			}
+			return true
+		})
+	}
+}
