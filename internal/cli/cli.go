@@ -104,7 +104,7 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 		}
 		return code
 	}
-	fmt.Fprintln(stdio.Err, "Error: "+err.Error())
+	fmt.Fprintln(stdio.Err, "Error: "+g.errText(err))
 	if code == ExitUsage && cmd != nil {
 		fmt.Fprintf(stdio.Err, "Run '%s -help' for usage.\n", cmd.CommandPath())
 	}

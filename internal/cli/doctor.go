@@ -119,13 +119,13 @@ collected) and from environment variables whose value is a vault:// URI
 
 			sc, err := g.sysClient()
 			if err != nil {
-				add("config", false, err.Error())
+				add("config", false, g.errText(err))
 				return report()
 			}
 			addr := sc.Address()
 			st, err := sc.SealStatus(ctx)
 			if err != nil {
-				add("address", false, addr+": "+err.Error())
+				add("address", false, addr+": "+g.errText(err))
 				return report()
 			}
 			add("address", true, fmt.Sprintf("%s answers (vault %s)", addr, st.Version))
@@ -141,25 +141,25 @@ collected) and from environment variables whose value is a vault:// URI
 			add("seal", true, "unsealed")
 			b, err := g.backend(ctx)
 			if err != nil {
-				add("auth", false, err.Error())
+				add("auth", false, g.errText(err))
 				return report()
 			}
 			defer b.Close()
 			info, err := b.LookupSelf(ctx)
 			if err != nil {
-				add("auth", false, err.Error())
+				add("auth", false, g.errText(err))
 				return report()
 			}
 			add("auth", true, fmt.Sprintf("token %s, policies %s, ttl %s", info.DisplayName, strings.Join(info.Policies, ","), durText(info.TTL)))
 			for _, p := range paths {
 				api, err := b.ReadAPIPath(ctx, p)
 				if err != nil {
-					add("path "+p, false, err.Error())
+					add("path "+p, false, g.errText(err))
 					continue
 				}
 				caps, err := b.Capabilities(ctx, api)
 				if err != nil {
-					add("path "+p, false, err.Error())
+					add("path "+p, false, g.errText(err))
 					continue
 				}
 				pc := pathCheck{Path: p, APIPath: api, Capabilities: caps, CanRead: hashivault.CanRead(caps)}

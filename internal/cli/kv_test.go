@@ -252,7 +252,7 @@ func TestBadInput(t *testing.T) {
 		{"meta put bad custom metadata", []string{"meta", "put", "-custom-metadata", "novalue", "cli/bad/new8"}, nil, ExitUsage, "KEY=VALUE", ""},
 		{"meta put bad duration", []string{"meta", "put", "-delete-version-after", "soon", "cli/bad/new9"}, nil, ExitUsage, "invalid argument", ""},
 		{"kv-config extra argument", []string{"kv-config", "x"}, nil, ExitUsage, "too many arguments", ""},
-		{"kv-config unknown mount", []string{"kv-config", "-mount", "nomount"}, nil, ExitError, "check that a kv mount exists at nomount", ""},
+		{"kv-config unknown mount", []string{"kv-config", "-mount", "nomount"}, nil, ExitError, "check that -mount names a kv mount", ""},
 		{"status extra argument", []string{"status", "x"}, nil, ExitUsage, "too many arguments", ""},
 		{"logout extra argument", []string{"logout", "x"}, nil, ExitUsage, "too many arguments", ""},
 		{"login bad parameter", []string{"login", "-method", "approle", "role_id"}, nil, ExitUsage, "want NAME=VALUE", ""},

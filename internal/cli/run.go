@@ -175,7 +175,7 @@ func (r *runner) run(ctx context.Context) (int, error) {
 			case <-tick:
 				nv, err := r.resolve(ctx)
 				if err != nil {
-					fmt.Fprintf(r.g.io.Err, "vaultly: checking for changes: %v\n", err)
+					fmt.Fprintf(r.g.io.Err, "vaultly: checking for changes: %s\n", r.g.errText(err))
 					continue
 				}
 				if maps.Equal(nv, vals) {
