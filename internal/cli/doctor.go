@@ -9,10 +9,14 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/hashivault"
 )
+
+// doctorParallel bounds the paths doctor checks at the same time.
+const doctorParallel = 8
 
 var (
 	uriRE    = regexp.MustCompile(`vault://[^\s"'` + "`" + `<>]+`)
@@ -151,20 +155,39 @@ collected) and from environment variables whose value is a vault:// URI
 				return report()
 			}
 			add("auth", true, fmt.Sprintf("token %s, policies %s, ttl %s", info.DisplayName, strings.Join(info.Policies, ","), durText(info.TTL)))
-			for _, p := range paths {
-				api, err := b.ReadAPIPath(ctx, p)
-				if err != nil {
-					add("path "+p, false, g.errText(err))
+			// Two requests a path, up to doctorParallel paths at a time;
+			// results are reported in path order.
+			type result struct {
+				pc  *pathCheck
+				err error
+			}
+			results := make([]result, len(paths))
+			var eg errgroup.Group
+			eg.SetLimit(doctorParallel)
+			for i, p := range paths {
+				eg.Go(func() error {
+					api, err := b.ReadAPIPath(ctx, p)
+					if err != nil {
+						results[i].err = err
+						return nil
+					}
+					caps, err := b.Capabilities(ctx, api)
+					if err != nil {
+						results[i].err = err
+						return nil
+					}
+					results[i].pc = &pathCheck{Path: p, APIPath: api, Capabilities: caps, CanRead: hashivault.CanRead(caps)}
+					return nil
+				})
+			}
+			_ = eg.Wait() // every error is kept per path
+			for i, r := range results {
+				if r.err != nil {
+					add("path "+paths[i], false, g.errText(r.err))
 					continue
 				}
-				caps, err := b.Capabilities(ctx, api)
-				if err != nil {
-					add("path "+p, false, g.errText(err))
-					continue
-				}
-				pc := pathCheck{Path: p, APIPath: api, Capabilities: caps, CanRead: hashivault.CanRead(caps)}
-				pcs = append(pcs, pc)
-				failed = failed || !pc.CanRead
+				pcs = append(pcs, *r.pc)
+				failed = failed || !r.pc.CanRead
 			}
 			if len(paths) == 0 {
 				add("paths", true, "no paths to check: give -config FILE or REF arguments")
