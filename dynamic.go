@@ -5,32 +5,39 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/lease"
 )
 
 // Dynamic keeps a dynamic secret current: credentials that the backend
 // issues afresh and binds to a lease, such as Vault's database/creds/ROLE.
-// The backend renews the lease, issues a replacement before the lease can no
-// longer be extended (keeping both valid during an overlap), and replaces it
-// at once when the lease is found revoked.
+// Its own goroutine (package internal/lease, the one lease engine) renews
+// the lease on the schedule the token uses, issues a replacement before the
+// lease can no longer be extended (keeping both valid during an overlap),
+// and replaces it at once when the lease is found revoked. The backend only
+// answers the three lease requests of driver.Leaser.
 //
-// T is the struct the secret's fields decode into, with the cast rules of
-// Load: each exported field reads the key named by its `secret:"KEY"` tag,
-// or its name in lower case; Secret[T] fields keep the value redacted.
+// T is what the secret's fields decode into, by the whole-entry rule of
+// Load (a `secret:"PATH"` tag without ":KEY" on a map or struct field): a
+// struct gets each exported field from the key named by its json tag, or
+// its Go name matched case-insensitively; json:"-" skips a field; a key the
+// secret lacks leaves the field zero. A map[string]V gets every key. Values
+// follow the cast rules of Load; Secret[T] fields keep them redacted.
 // [DatabaseCredentials] fits every database secrets engine.
 //
 // A *Dynamic is safe for concurrent use. It must be closed: Close stops the
-// backend's renewals and the subscribers' goroutines.
+// renewals and the subscribers' goroutines (Store.Close closes the ones
+// still open).
 type Dynamic[T any] struct {
 	path    string
 	backend string
-	w       driver.LeaseWatcher
-	fields  []dynField
+	w       *lease.Watcher
 
 	mu     sync.Mutex // guards cur updates, subs, closed, owner
 	cur    atomic.Pointer[Leased[T]]
@@ -41,8 +48,8 @@ type Dynamic[T any] struct {
 
 // DatabaseCredentials are the fields every database secrets engine returns.
 type DatabaseCredentials struct {
-	Username string         `secret:"username"`
-	Password Secret[string] `secret:"password"`
+	Username string         `json:"username"`
+	Password Secret[string] `json:"password"`
 }
 
 // Leased is one generation of a dynamic secret, decoded. A Leased is never
@@ -57,33 +64,37 @@ type LeaseInfo struct {
 	ID         string    // the lease ID (not a secret: it cannot read the credentials)
 	Generation uint64    // 1 for the first secret issued, +1 for each replacement
 	Issued     time.Time // when the secret was issued
-	Expires    time.Time // when the lease ends unless renewed
+	Expires    time.Time // when the lease ends unless renewed; zero for a lease without an end
 	Renewable  bool
 }
 
 // DynamicEventKind says what happened to a dynamic secret.
-type DynamicEventKind = driver.LeaseEventKind
+type DynamicEventKind int
 
 // The kinds of DynamicEvent.
 const (
-	LeaseRenewed = driver.LeaseRenewed // the lease was extended
-	LeaseRotated = driver.LeaseRotated // new credentials replaced the previous ones, which stay valid until retired
-	LeaseRetired = driver.LeaseRetired // a generation must no longer be used
-	LeaseFailed  = driver.LeaseFailed  // a renewal or issue failed; retried on its own
+	LeaseRenewed DynamicEventKind = DynamicEventKind(lease.Renewed) // the lease was extended
+	LeaseRotated DynamicEventKind = DynamicEventKind(lease.Rotated) // new credentials replaced the previous ones, which stay valid until retired
+	LeaseRetired DynamicEventKind = DynamicEventKind(lease.Retired) // a generation must no longer be used
+	LeaseFailed  DynamicEventKind = DynamicEventKind(lease.Failed)  // a renewal or issue failed; retried on its own
 )
+
+// String returns the kind's lowercase name: "renewed", "rotated",
+// "retired" or "failed".
+func (k DynamicEventKind) String() string { return lease.Kind(k).String() }
 
 // DynamicEvent is one change, as delivered to subscribers.
 type DynamicEvent[T any] struct {
 	Kind     DynamicEventKind
 	Leased   *Leased[T] // the generation concerned (the new one for LeaseRotated)
 	Previous *Leased[T] // LeaseRotated only: the generation replaced
-	Err      error      // LeaseFailed only; a *Error, never containing a secret
+	Err      error      // LeaseFailed only; a *Error (Op "renew" or "issue"), never containing a secret
 }
 
 // DynamicOptions configures OpenDynamic. nil means the defaults.
 type DynamicOptions struct {
 	// Increment is the extension asked for at each renewal. Default: 0, the
-	// lease's own duration.
+	// lease's own duration. Negative is an InvalidArgument error.
 	Increment time.Duration
 	// RevokeOnClose revokes the leases still alive when the Dynamic is
 	// closed. Default: false (they expire on their own).
@@ -93,12 +104,13 @@ type DynamicOptions struct {
 // OpenDynamic issues the dynamic secret at path (a full backend path such
 // as "database/creds/app", not a KV reference) through the Store's backend
 // and keeps it current until Close. The backend must implement
-// driver.Leaser (hashivault.Backend does); otherwise the error has code
-// Config. The first issue happens before OpenDynamic returns, and its
-// failure is returned. Dynamic secrets bypass the Store's cache: every
-// OpenDynamic issues its own credentials. Close the Dynamic when done; one
-// still open when the Store is closed is closed by Store.Close first (its
-// renewal needs the Store's backend).
+// driver.Leaser (hashivault and memsecrets do); otherwise the error has
+// code Config. T is checked (see Dynamic) before anything is issued. The
+// first issue happens before OpenDynamic returns, and its failure is
+// returned. Dynamic secrets bypass the Store's cache: every OpenDynamic
+// issues its own credentials. Close the Dynamic when done; one still open
+// when the Store is closed is closed by Store.Close first (its renewal
+// needs the Store's backend).
 func OpenDynamic[T any](ctx context.Context, s *Store, path string, opts *DynamicOptions) (*Dynamic[T], error) {
 	d := new(Dynamic[T])
 	if err := d.open(ctx, s.Backend(), path, opts); err != nil {
@@ -127,12 +139,11 @@ func (d *Dynamic[T]) open(ctx context.Context, b driver.Backend, path string, op
 	if !ok {
 		return &Error{Op: op, Ref: path, Backend: name, Code: Config, Err: errors.New("backend does not issue dynamic secrets")}
 	}
-	fields, err := dynFields(reflect.TypeFor[T]())
-	if err != nil {
+	if err := checkDynamicType(reflect.TypeFor[T]()); err != nil {
 		return &Error{Op: op, Ref: path, Backend: name, Code: InvalidArgument, Err: err}
 	}
-	d.path, d.backend, d.fields, d.subs = ref.Path, name, fields, map[*subscriber[T]]struct{}{}
-	w, err := l.Lease(ctx, ref.Path, &driver.LeaseOptions{
+	d.path, d.backend, d.subs = ref.Path, name, map[*subscriber[T]]struct{}{}
+	w, err := lease.Start(ctx, l, ref.Path, &lease.Options{
 		Increment:     opts.Increment,
 		RevokeOnClose: opts.RevokeOnClose,
 		Notify:        d.notify,
@@ -143,7 +154,7 @@ func (d *Dynamic[T]) open(ctx context.Context, b driver.Backend, path string, op
 	d.mu.Lock()
 	d.w = w
 	var derr error
-	if d.cur.Load() == nil {
+	if d.cur.Load() == nil { // else an event came first and set it
 		var v *Leased[T]
 		v, derr = d.decode(w.Current(), nil)
 		if derr == nil {
@@ -166,7 +177,7 @@ func (d *Dynamic[T]) Current() *Leased[T] {
 	if v := d.cur.Load(); v != nil {
 		return v
 	}
-	// Only between the backend's first issue and OpenDynamic's return.
+	// Only between the first issue and OpenDynamic's return.
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.cur.Load()
@@ -202,9 +213,10 @@ func (d *Dynamic[T]) Subscribe(fn func(DynamicEvent[T])) (stop func()) {
 	}
 }
 
-// Close stops renewing, revokes the leases if DynamicOptions.RevokeOnClose
-// is set (ctx bounds that), delivers the events already queued to
-// subscribers and waits for them. Safe to call more than once.
+// Close stops renewing and waits for the lease goroutine, revokes the
+// leases if DynamicOptions.RevokeOnClose is set (ctx bounds that), delivers
+// the events already queued to subscribers and waits for them. Safe to call
+// more than once.
 func (d *Dynamic[T]) Close(ctx context.Context) error {
 	err := d.w.Close(ctx)
 	d.mu.Lock()
@@ -222,28 +234,26 @@ func (d *Dynamic[T]) Close(ctx context.Context) error {
 	return WrapError("revoke", d.path, d.backend, err)
 }
 
-// notify runs on the backend's lease goroutine.
-func (d *Dynamic[T]) notify(ev driver.LeaseEvent) {
+// notify runs on the lease goroutine, one event at a time.
+func (d *Dynamic[T]) notify(ev lease.Event) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cur := d.cur.Load()
-	out := DynamicEvent[T]{Kind: ev.Kind}
+	out := DynamicEvent[T]{Kind: DynamicEventKind(ev.Kind)}
 	if ev.Err != nil {
-		out.Err = WrapError("lease", d.path, d.backend, ev.Err)
+		out.Err = WrapError(ev.Op, d.path, d.backend, ev.Err)
 	}
 	var err error
 	switch ev.Kind {
-	case driver.LeaseRenewed:
-		out.Leased, err = d.decode(ev.Leased, cur)
-	case driver.LeaseRotated:
-		out.Leased, err = d.decode(ev.Leased, nil)
+	case lease.Rotated:
+		out.Leased, err = d.decode(ev.Secret, nil)
 		out.Previous = cur
 	default:
-		out.Leased, err = d.decode(ev.Leased, cur)
+		out.Leased, err = d.decode(ev.Secret, cur)
 	}
 	if err != nil {
 		out = DynamicEvent[T]{Kind: LeaseFailed, Leased: cur, Err: err}
-	} else if ev.Kind == driver.LeaseRenewed || ev.Kind == driver.LeaseRotated {
+	} else if ev.Kind == lease.Renewed || ev.Kind == lease.Rotated {
 		d.cur.Store(out.Leased)
 	}
 	for s := range d.subs {
@@ -251,80 +261,38 @@ func (d *Dynamic[T]) notify(ev driver.LeaseEvent) {
 	}
 }
 
-// decode converts l; when same holds the same generation its Value is
+// decode converts s; when same holds the same generation its Value is
 // reused rather than decoded again.
-func (d *Dynamic[T]) decode(l *driver.Leased, same *Leased[T]) (*Leased[T], error) {
-	info := LeaseInfo{Generation: l.Generation, Issued: l.Issued, Expires: l.Expires, Renewable: l.Renewable}
-	if l.Entry.Lease != nil {
-		info.ID = l.Entry.Lease.ID
-	}
-	if same != nil && same.Lease.Generation == l.Generation {
+func (d *Dynamic[T]) decode(s *lease.Secret, same *Leased[T]) (*Leased[T], error) {
+	info := LeaseInfo{ID: s.ID(), Generation: s.Generation, Issued: s.Issued, Expires: s.Expires, Renewable: s.Renewable}
+	if same != nil && same.Lease.Generation == s.Generation {
 		return &Leased[T]{Value: same.Value, Lease: info}, nil
 	}
 	out := &Leased[T]{Lease: info}
-	v := reflect.ValueOf(&out.Value).Elem()
-	for _, f := range d.fields {
-		raw, ok := l.Entry.Fields[f.key]
-		if !ok {
-			if f.optional {
-				continue
-			}
-			return nil, &Error{Op: "dynamic", Ref: d.path + ":" + f.key, Backend: d.backend, Code: NotFound, Err: errors.New("field " + f.name + ": key not in the issued secret")}
-		}
-		if err := castString(raw, v.FieldByIndex(f.index)); err != nil {
-			return nil, &Error{Op: "dynamic", Ref: d.path + ":" + f.key, Backend: d.backend, Code: InvalidArgument, Err: errors.New("field " + f.name + ": " + err.Error())}
-		}
+	if err := castEntry(s.Entry.Fields, reflect.ValueOf(&out.Value).Elem()); err != nil {
+		return nil, &Error{Op: "dynamic", Ref: d.path, Backend: d.backend, Code: InvalidArgument, Err: err}
 	}
 	return out, nil
 }
 
-type dynField struct {
-	name     string
-	key      string
-	index    []int
-	optional bool
-}
-
-// dynFields lists the fields of T that a dynamic secret fills. Tag grammar:
-// `secret:"KEY"` or `secret:"KEY,optional"`; `secret:"-"` skips the field.
-func dynFields(t reflect.Type) ([]dynField, error) {
-	if t.Kind() != reflect.Struct {
-		return nil, errors.New("type " + t.String() + " is not a struct")
+// checkDynamicType checks that t takes a whole entry, by Load's rule
+// (checkEntryType). A struct field tagged `secret` is an error rather than
+// ignored: Dynamic once read keys from `secret:"KEY"`, which now means a
+// path, so the message says what to write instead.
+func checkDynamicType(t reflect.Type) error {
+	if !isWholeEntryType(t) {
+		return errors.New("type " + t.String() + " does not take a whole entry: use a struct or a map[string]V")
 	}
-	var out []dynField
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		tag, hasTag := sf.Tag.Lookup("secret")
-		if !sf.IsExported() {
-			if hasTag {
-				return nil, errors.New("field " + sf.Name + ": tag on an unexported field")
+	if st := unwrapEntryType(t); st.Kind() == reflect.Struct {
+		for i := range st.NumField() {
+			sf := st.Field(i)
+			if tag, ok := sf.Tag.Lookup(TagName); ok {
+				key, _, _ := strings.Cut(tag, ",")
+				return errors.New("field " + sf.Name + ": a secret tag does not apply to a field of a dynamic secret; name its key with json:" + strconv.Quote(key))
 			}
-			continue
 		}
-		if tag == "-" {
-			continue
-		}
-		key, opt, _ := strings.Cut(tag, ",")
-		f := dynField{name: sf.Name, key: key, index: sf.Index}
-		switch opt {
-		case "":
-		case "optional":
-			f.optional = true
-		default:
-			return nil, errors.New("field " + sf.Name + ": unknown tag option " + opt)
-		}
-		if strings.ContainsAny(key, "/:") {
-			return nil, errors.New("field " + sf.Name + ": tag must be a key, not a path")
-		}
-		if f.key == "" {
-			f.key = strings.ToLower(sf.Name)
-		}
-		if err := checkCastable(sf.Type); err != nil {
-			return nil, errors.New("field " + sf.Name + ": " + err.Error())
-		}
-		out = append(out, f)
 	}
-	return out, nil
+	return checkEntryType(t)
 }
 
 // subscriber delivers events in order from its own goroutine.

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/vaultly/vaultly"
@@ -23,168 +26,383 @@ import (
 	"github.com/vaultly/vaultly/sqlsecrets"
 )
 
-// leaserStub is a driver.Backend + driver.Leaser whose watcher the test
-// drives by hand, to check the typed handle's own guarantees (decoding,
-// event order, no dropped events). The lease behaviour itself is tested
-// against the real Vault server in hashivault and below.
-type leaserStub struct {
-	fields map[string]string
-	err    error
+// The typed handle over memsecrets' fake leases, inside synctest bubbles:
+// the whole lease engine (internal/lease) runs as it does against Vault, on
+// a fake clock. The real-server tests are TestDynamicRealRotation below,
+// hashivault/lease_test.go and sqlsecrets.
 
-	mu sync.Mutex
-	w  *watcherStub
+// vaultRole is a database role as the real-Vault tests configure it: ttl
+// 4s, max 8s, durations reported in whole seconds.
+func vaultRole() memsecrets.Role {
+	return memsecrets.Role{TTL: 4 * time.Second, MaxTTL: 8 * time.Second, Granularity: time.Second}
 }
 
-func (s *leaserStub) Read(context.Context, string, int) (*driver.Entry, error) {
-	return nil, driver.NewError(driver.NotFound, errors.New("nothing"))
-}
-func (s *leaserStub) Name() string { return "stub" }
-func (s *leaserStub) Close() error { return nil }
-
-func (s *leaserStub) Lease(ctx context.Context, path string, opts *driver.LeaseOptions) (driver.LeaseWatcher, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
-	w := &watcherStub{notify: opts.Notify, path: path, fields: s.fields}
-	w.cur = w.leased(1)
-	w.min = 1
-	s.mu.Lock()
-	s.w = w
-	s.mu.Unlock()
-	return w, nil
-}
-
-type watcherStub struct {
-	notify func(driver.LeaseEvent)
-	path   string
-	fields map[string]string
-	mu     sync.Mutex
-	cur    *driver.Leased
-	min    uint64
-	closed bool
-}
-
-func (w *watcherStub) leased(gen uint64) *driver.Leased {
-	f := map[string]string{}
-	for k, v := range w.fields {
-		f[k] = fmt.Sprintf("%s-%d", v, gen)
-	}
-	now := time.Now()
-	return &driver.Leased{Entry: &driver.Entry{Path: w.path, Fields: f, Lease: &driver.Lease{ID: fmt.Sprintf("%s/%d", w.path, gen)}},
-		Generation: gen, Issued: now, Expires: now.Add(time.Minute), Renewable: true}
-}
-
-// rotate publishes generation gen, as the backend does.
-func (w *watcherStub) rotate(gen uint64) {
-	w.mu.Lock()
-	prev := w.cur
-	w.cur = w.leased(gen)
-	cur := w.cur
-	w.mu.Unlock()
-	w.notify(driver.LeaseEvent{Kind: driver.LeaseRotated, Leased: cur, Previous: prev})
-}
-
-func (w *watcherStub) Current() *driver.Leased {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.cur
-}
-func (w *watcherStub) MinValid() uint64 { w.mu.Lock(); defer w.mu.Unlock(); return w.min }
-func (w *watcherStub) Close(context.Context) error {
-	w.mu.Lock()
-	w.closed = true
-	w.mu.Unlock()
-	return nil
-}
-
-func newStubStore(t *testing.T, b *leaserStub) *vaultly.Store {
+func newLeaseStore(t *testing.T, path string, r memsecrets.Role) (*memsecrets.Backend, *vaultly.Store) {
 	t.Helper()
+	b := memsecrets.New(nil)
+	b.SetRole(path, r)
 	s := vaultly.New(b, nil)
 	t.Cleanup(func() { s.Close() })
-	return s
+	return b, s
 }
 
+type dbEvent = vaultly.DynamicEvent[vaultly.DatabaseCredentials]
+
+// seen is one event as a subscriber saw it, with the fake clock's time and
+// whether the leases concerned were still alive then.
+type seen struct {
+	Kind      string
+	Gen, Prev uint64
+	User      string
+	Alive     bool // the lease of Leased
+	PrevAlive bool // the lease of Previous
+	at        time.Time
+}
+
+type eventLog struct {
+	b  *memsecrets.Backend
+	mu sync.Mutex
+	ev []seen
+}
+
+func (l *eventLog) add(ev dbEvent) {
+	now := time.Now()
+	st, _ := l.b.Lease(ev.Leased.Lease.ID)
+	e := seen{Kind: ev.Kind.String(), Gen: ev.Leased.Lease.Generation, User: ev.Leased.Value.Username, Alive: st.Alive(now), at: now}
+	if ev.Previous != nil {
+		ps, _ := l.b.Lease(ev.Previous.Lease.ID)
+		e.Prev, e.PrevAlive = ev.Previous.Lease.Generation, ps.Alive(now)
+	}
+	l.mu.Lock()
+	l.ev = append(l.ev, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) get() []seen {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.ev)
+}
+
+// TestDynamicRenewRotateRetire: a ttl 4s / max 8s role for 20s: each
+// generation is renewed twice, replaced before its max TTL while it still
+// works, retired while it still works, and Current always holds a live
+// lease with its decoded credentials.
+func TestDynamicRenewRotateRetire(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, s := newLeaseStore(t, "database/creds/app", vaultRole())
+		d, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), s, "database/creds/app", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := &eventLog{b: b}
+		d.Subscribe(log.add)
+		start := time.Now()
+		for time.Since(start) < 20*time.Second {
+			time.Sleep(50 * time.Millisecond)
+			cur := d.Current()
+			st, _ := b.Lease(cur.Lease.ID)
+			if !st.Alive(time.Now()) {
+				t.Fatalf("at +%v Current() is generation %d, whose lease has ended", time.Since(start), cur.Lease.Generation)
+			}
+			if want := fmt.Sprintf("app-%d", st.N); cur.Value.Username != want || cur.Value.Password.Reveal() != want+"-password" {
+				t.Fatalf("at +%v Current() = user %q, want %q with its password", time.Since(start), cur.Value.Username, want)
+			}
+			if d.MinValid() > cur.Lease.Generation {
+				t.Fatalf("MinValid() = %d > current generation %d", d.MinValid(), cur.Lease.Generation)
+			}
+		}
+		if err := d.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		got := log.get()
+		var want []seen
+		for g := uint64(1); g <= 2; g++ {
+			user := fmt.Sprintf("app-%d", g)
+			want = append(want,
+				seen{Kind: "renewed", Gen: g, User: user, Alive: true},
+				seen{Kind: "renewed", Gen: g, User: user, Alive: true},
+				seen{Kind: "rotated", Gen: g + 1, Prev: g, User: fmt.Sprintf("app-%d", g+1), Alive: true, PrevAlive: true},
+				seen{Kind: "retired", Gen: g, User: user, Alive: true})
+		}
+		if len(got) < len(want) {
+			t.Fatalf("events in 20s: %v, want at least %d", got, len(want))
+		}
+		if diff := cmp.Diff(want, got[:len(want)], cmpopts.IgnoreUnexported(seen{})); diff != "" {
+			t.Errorf("events (-want +got):\n%s", diff)
+		}
+		for _, e := range got {
+			if e.Kind == "rotated" {
+				st, _ := b.Lease(fmt.Sprintf("database/creds/app/%d", e.Prev))
+				// The replacement is issued at 2/3 (±10%) of the time left
+				// as last reported, in whole seconds: at worst 2s reported
+				// for 2s left, so at least 2s - 2s×0.77 = 0.47s of overlap.
+				if overlap := st.MaxEnd.Sub(e.at); overlap < 450*time.Millisecond {
+					t.Errorf("generation %d replaced %v before its max TTL, want an overlap >= 450ms", e.Prev, overlap)
+				}
+			}
+		}
+		if n := b.CallCount(memsecrets.OpRevoke, "database/creds/app"); n != 0 {
+			t.Errorf("revocations without RevokeOnClose = %d, want 0", n)
+		}
+	})
+}
+
+// TestDynamicLostLease: a lease revoked behind the handle's back is noticed
+// at its next renewal (one renew request), retired at once, and replaced.
+func TestDynamicLostLease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, s := newLeaseStore(t, "database/creds/app", vaultRole())
+		d, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), s, "database/creds/app", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close(t.Context())
+		var (
+			mu   sync.Mutex
+			errs []error
+		)
+		log := &eventLog{b: b}
+		d.Subscribe(func(ev dbEvent) {
+			log.add(ev)
+			if ev.Err != nil {
+				mu.Lock()
+				errs = append(errs, ev.Err)
+				mu.Unlock()
+			}
+		})
+		lost := d.Current().Lease.ID
+		b.Revoke(lost)
+		time.Sleep(3500 * time.Millisecond) // the renewal at ~2.7s finds it gone
+		synctest.Wait()
+		want := []seen{
+			{Kind: "failed", Gen: 1, User: "app-1"},
+			{Kind: "retired", Gen: 1, User: "app-1"},
+			{Kind: "rotated", Gen: 2, Prev: 1, User: "app-2", Alive: true},
+		}
+		if diff := cmp.Diff(want, log.get(), cmpopts.IgnoreUnexported(seen{})); diff != "" {
+			t.Errorf("events (-want +got):\n%s", diff)
+		}
+		if got := d.Current().Lease.Generation; got != 2 || d.MinValid() != 2 {
+			t.Errorf("after the loss: generation %d, MinValid %d; want 2, 2", got, d.MinValid())
+		}
+		if st, _ := b.Lease(lost); st.Renewals != 0 {
+			t.Errorf("lost lease renewed %d times, want 0", st.Renewals)
+		}
+		renews := 0
+		for _, c := range b.Calls() {
+			if c.Op == memsecrets.OpRenew && c.LeaseID == lost {
+				renews++
+			}
+		}
+		if renews != 1 {
+			t.Errorf("renew requests for the lost lease = %d, want 1", renews)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(errs) != 1 {
+			t.Fatalf("failure errors = %v, want 1", errs)
+		}
+		err = errs[0]
+		var ve *vaultly.Error
+		if !errors.As(err, &ve) || !errors.Is(err, vaultly.ErrNotFound) || ve.Op != "renew" || ve.Ref != "database/creds/app" || ve.Backend != "memory" {
+			t.Errorf("failure error = %#v (%v), want a *vaultly.Error renew database/creds/app (memory) with code NotFound", ve, err)
+		}
+	})
+}
+
+// TestDynamicCloseRevokes: with RevokeOnClose, Close revokes every lease
+// still alive — the current one and the previous one during the overlap —
+// and nothing without it.
+func TestDynamicCloseRevokes(t *testing.T) {
+	for _, revoke := range []bool{false, true} {
+		t.Run(fmt.Sprint("revoke=", revoke), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b, s := newLeaseStore(t, "database/creds/app", vaultRole())
+				d, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), s, "database/creds/app", &vaultly.DynamicOptions{RevokeOnClose: revoke})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for d.Current().Lease.Generation < 2 {
+					time.Sleep(100 * time.Millisecond)
+				}
+				if err := d.Close(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				now := time.Now()
+				var alive []string
+				for _, st := range b.Leases("") {
+					if st.Alive(now) {
+						alive = append(alive, st.ID)
+					}
+				}
+				var want []string
+				if !revoke {
+					want = []string{"database/creds/app/1", "database/creds/app/2"}
+				}
+				if diff := cmp.Diff(want, alive); diff != "" {
+					t.Errorf("leases alive after Close right after a rotation (-want +got):\n%s", diff)
+				}
+				if err := d.Close(t.Context()); err != nil {
+					t.Errorf("second Close = %v", err)
+				}
+			})
+		})
+	}
+}
+
+// TestDynamicCloseRevokeError: a failed revocation is a *vaultly.Error
+// naming the path.
+func TestDynamicCloseRevokeError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, s := newLeaseStore(t, "database/creds/app", vaultRole())
+		d, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), s, "database/creds/app", &vaultly.DynamicOptions{RevokeOnClose: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.SetError("database/creds/app", driver.NewError(driver.Unavailable, errors.New("down")))
+		err = d.Close(t.Context())
+		if !errors.Is(err, vaultly.ErrUnavailable) || !strings.Contains(err.Error(), "revoke database/creds/app (memory)") {
+			t.Errorf("Close with a failing revocation = %v, want an unavailable error naming revoke database/creds/app", err)
+		}
+	})
+}
+
+// TestDynamicWholeEntryRule: T follows Load's whole-entry rule: json names,
+// case-insensitive Go names, json:"-", casts, Secret fields, a map, and a
+// missing key leaving the field zero.
+func TestDynamicWholeEntryRule(t *testing.T) {
+	type AWS struct {
+		AccessKey string                 `json:"access_key"`
+		SecretKey vaultly.Secret[string] `json:"secret_key"`
+		Token     vaultly.Secret[string] `json:"security_token"` // not issued: stays zero
+		TTL       int                    // matched by Go name, case-insensitively
+		Skip      string                 `json:"-"`
+	}
+	synctest.Test(t, func(t *testing.T) {
+		b, s := newLeaseStore(t, "aws/creds/deploy", memsecrets.Role{TTL: time.Hour, Fields: func(n int) map[string]any {
+			return map[string]any{"access_key": fmt.Sprint("AK", n), "secret_key": "sk", "ttl": 3600, "skip": "x"}
+		}})
+		_ = b
+		d, err := vaultly.OpenDynamic[AWS](t.Context(), s, "aws/creds/deploy", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close(t.Context())
+		v := d.Current().Value
+		got := []any{v.AccessKey, v.SecretKey.Reveal(), v.Token.Reveal(), v.TTL, v.Skip}
+		if diff := cmp.Diff([]any{"AK1", "sk", "", 3600, ""}, got); diff != "" {
+			t.Errorf("decoded fields (-want +got):\n%s", diff)
+		}
+		m, err := vaultly.OpenDynamic[map[string]string](t.Context(), s, "aws/creds/deploy", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(t.Context())
+		if diff := cmp.Diff(map[string]string{"access_key": "AK2", "secret_key": "sk", "ttl": "3600", "skip": "x"}, m.Current().Value); diff != "" {
+			t.Errorf("map decoded (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestDynamicSubscribeDeliversEveryEvent: 500 rotations (1000 events) reach
+// a fast subscriber and one blocked until the end, both complete and in
+// order, while the renewals go on.
 func TestDynamicSubscribeDeliversEveryEvent(t *testing.T) {
-	b := &leaserStub{fields: map[string]string{"username": "u", "password": "p"}}
-	s := newStubStore(t, b)
-	d, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), s, "database/creds/app", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const n = 500
-	var (
-		mu        sync.Mutex
-		slow, all []uint64
-		release   = make(chan struct{})
-	)
-	stopSlow := d.Subscribe(func(ev vaultly.DynamicEvent[vaultly.DatabaseCredentials]) {
-		<-release // blocks until every event has been published
+	synctest.Test(t, func(t *testing.T) {
+		_, s := newLeaseStore(t, "database/creds/app", memsecrets.Role{TTL: 3 * time.Second, MaxTTL: 3 * time.Second, NotRenewable: true})
+		d, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), s, "database/creds/app", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 500
+		var (
+			mu        sync.Mutex
+			slow, all []string
+			release   = make(chan struct{})
+		)
+		name := func(ev dbEvent) string { return fmt.Sprintf("%s %d", ev.Kind, ev.Leased.Lease.Generation) }
+		stopSlow := d.Subscribe(func(ev dbEvent) {
+			<-release // blocks until every event has been published
+			mu.Lock()
+			slow = append(slow, name(ev))
+			mu.Unlock()
+		})
+		defer stopSlow()
+		d.Subscribe(func(ev dbEvent) {
+			mu.Lock()
+			all = append(all, name(ev))
+			mu.Unlock()
+		})
+		for d.Current().Lease.Generation < n+1 {
+			time.Sleep(time.Second)
+		}
+		if got := d.Current().Value.Username; got != fmt.Sprintf("app-%d", n+1) {
+			t.Errorf("Current().Value.Username = %q, want app-%d", got, n+1)
+		}
+		time.Sleep(2 * time.Second) // generation n is retired
+		close(release)
+		if err := d.Close(t.Context()); err != nil { // delivers what is queued
+			t.Fatal(err)
+		}
+		var want []string
+		for gen := 2; gen <= n+1; gen++ {
+			want = append(want, fmt.Sprint("rotated ", gen), fmt.Sprint("retired ", gen-1))
+		}
 		mu.Lock()
-		slow = append(slow, ev.Leased.Lease.Generation)
-		mu.Unlock()
+		defer mu.Unlock()
+		if len(all) > len(want) {
+			all, slow = all[:len(want)], slow[:min(len(slow), len(want))]
+		}
+		if diff := cmp.Diff(want, all); diff != "" {
+			t.Errorf("fast subscriber's events (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(want, slow); diff != "" {
+			t.Errorf("slow subscriber's events (-want +got):\n%s", diff)
+		}
 	})
-	defer stopSlow()
-	d.Subscribe(func(ev vaultly.DynamicEvent[vaultly.DatabaseCredentials]) {
-		mu.Lock()
-		all = append(all, ev.Leased.Lease.Generation)
-		mu.Unlock()
-	})
-	for gen := uint64(2); gen < n+2; gen++ {
-		b.w.rotate(gen)
-	}
-	if got := d.Current().Lease.Generation; got != n+1 {
-		t.Errorf("Current().Lease.Generation = %d, want %d", got, n+1)
-	}
-	if got := d.Current().Value.Username; got != fmt.Sprintf("u-%d", n+1) {
-		t.Errorf("Current().Value.Username = %q, want %q", got, fmt.Sprintf("u-%d", n+1))
-	}
-	close(release)
-	if err := d.Close(t.Context()); err != nil { // delivers what is queued
-		t.Fatal(err)
-	}
-	var want []uint64
-	for gen := uint64(2); gen < n+2; gen++ {
-		want = append(want, gen)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if diff := cmp.Diff(want, slow); diff != "" {
-		t.Errorf("slow subscriber's events (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(want, all); diff != "" {
-		t.Errorf("fast subscriber's events (-want +got):\n%s", diff)
-	}
 }
 
 func TestDynamicSubscribeStop(t *testing.T) {
-	b := &leaserStub{fields: map[string]string{"username": "u", "password": "p"}}
-	d, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), newStubStore(t, b), "database/creds/app", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close(t.Context())
-	got := make(chan uint64, 10)
-	stop := d.Subscribe(func(ev vaultly.DynamicEvent[vaultly.DatabaseCredentials]) { got <- ev.Leased.Lease.Generation })
-	b.w.rotate(2)
-	if g := <-got; g != 2 {
-		t.Fatalf("first event generation = %d, want 2", g)
-	}
-	stop()
-	stop() // twice is fine
-	b.w.rotate(3)
-	d.Close(t.Context())
-	if len(got) != 0 {
-		t.Errorf("events after stop: %d, want 0", len(got))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		_, s := newLeaseStore(t, "database/creds/app", memsecrets.Role{TTL: 3 * time.Second, NotRenewable: true})
+		d, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), s, "database/creds/app", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close(t.Context())
+		got := make(chan uint64, 10)
+		stop := d.Subscribe(func(ev dbEvent) { got <- ev.Leased.Lease.Generation })
+		if g := <-got; g != 2 {
+			t.Fatalf("first event generation = %d, want 2", g)
+		}
+		stop()
+		stop() // twice is fine
+		n := len(got)
+		time.Sleep(10 * time.Second) // several more rotations
+		if len(got) != n {
+			t.Errorf("events after stop: %d, want 0", len(got)-n)
+		}
+	})
 }
 
 func TestOpenDynamicErrors(t *testing.T) {
 	type bad struct {
-		C chan int `secret:"username"`
+		C chan int `json:"c"`
 	}
-	type notStruct = string
-	b := &leaserStub{fields: map[string]string{"username": "u", "password": "p"}}
-	s := newStubStore(t, b)
+	type oldTags struct {
+		Token string `secret:"token"`
+	}
+	type badCast struct {
+		Port int `json:"port"`
+	}
+	b := memsecrets.New(nil)
+	b.SetRole("database/creds/app", memsecrets.Role{TTL: time.Hour})
+	b.SetRole("weird/creds", memsecrets.Role{TTL: time.Hour, Fields: func(int) map[string]any { return map[string]any{"port": "pw-c4n4ry"} }})
+	b.SetRole("denied/creds", memsecrets.Role{TTL: time.Hour})
+	b.SetError("denied/creds", driver.NewError(driver.PermissionDenied, errors.New("denied")))
+	s := vaultly.New(b, nil)
+	defer s.Close()
 	tests := []struct {
 		name string
 		open func() error
@@ -203,28 +421,36 @@ func TestOpenDynamicErrors(t *testing.T) {
 			_, err := vaultly.OpenDynamic[bad](t.Context(), s, "database/creds/app", nil)
 			return err
 		}, vaultly.InvalidArgument, "field C"},
-		{"not a struct", func() error {
-			_, err := vaultly.OpenDynamic[notStruct](t.Context(), s, "database/creds/app", nil)
+		{"not a whole entry", func() error {
+			_, err := vaultly.OpenDynamic[string](t.Context(), s, "database/creds/app", nil)
 			return err
-		}, vaultly.InvalidArgument, "not a struct"},
-		{"missing key", func() error {
-			type creds struct {
-				Token string `secret:"token"`
-			}
-			_, err := vaultly.OpenDynamic[creds](t.Context(), s, "database/creds/app", nil)
+		}, vaultly.InvalidArgument, "does not take a whole entry"},
+		{"secret tag from the old grammar", func() error {
+			_, err := vaultly.OpenDynamic[oldTags](t.Context(), s, "database/creds/app", nil)
 			return err
-		}, vaultly.NotFound, "field Token"},
+		}, vaultly.InvalidArgument, `field Token: a secret tag does not apply to a field of a dynamic secret; name its key with json:"token"`},
+		{"issued value does not cast", func() error {
+			_, err := vaultly.OpenDynamic[badCast](t.Context(), s, "weird/creds", nil)
+			return err
+		}, vaultly.InvalidArgument, `key "port"`},
+		{"negative increment", func() error {
+			_, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), s, "database/creds/app", &vaultly.DynamicOptions{Increment: -time.Second})
+			return err
+		}, vaultly.InvalidArgument, "increment"},
 		{"backend without leases", func() error {
 			m := vaultly.New(plainBackend{}, nil)
 			defer m.Close()
 			_, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), m, "database/creds/app", nil)
 			return err
 		}, vaultly.Config, "does not issue"},
-		{"issue fails", func() error {
-			s := newStubStore(t, &leaserStub{err: driver.NewError(driver.PermissionDenied, errors.New("denied"))})
-			_, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), s, "database/creds/app", nil)
+		{"no role", func() error {
+			_, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), s, "database/creds/nope", nil)
 			return err
-		}, vaultly.PermissionDenied, "database/creds/app"},
+		}, vaultly.NotFound, "dynamic database/creds/nope (memory)"},
+		{"issue fails", func() error {
+			_, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), s, "denied/creds", nil)
+			return err
+		}, vaultly.PermissionDenied, "denied/creds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,10 +461,18 @@ func TestOpenDynamicErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.text) {
 				t.Errorf("error %q does not mention %q", err, tt.text)
 			}
-			if strings.Contains(err.Error(), "p-1") {
-				t.Errorf("error %q contains the password", err)
+			if strings.Contains(err.Error(), "c4n4ry") || strings.Contains(err.Error(), "-password") {
+				t.Errorf("error %q contains a secret value", err)
+			}
+			if _, ok := errors.AsType[*vaultly.Error](err); !ok {
+				t.Errorf("error %T is not a *vaultly.Error", err)
 			}
 		})
+	}
+	// Failures before the first issue issue nothing; a failed decode
+	// revokes nothing either (RevokeOnClose unset) but stops the watcher.
+	for _, st := range b.Leases("database/creds/app") {
+		t.Errorf("lease %s issued by a failed OpenDynamic", st.ID)
 	}
 }
 
@@ -251,25 +485,27 @@ func (plainBackend) Name() string { return "plain" }
 func (plainBackend) Close() error { return nil }
 
 func TestOpenDynamics(t *testing.T) {
-	b := &leaserStub{fields: map[string]string{"username": "u", "password": "p"}}
-	s := newStubStore(t, b)
+	b := memsecrets.New(nil)
+	b.SetRole("database/creds/app", memsecrets.Role{TTL: time.Hour})
+	s := vaultly.New(b, nil)
+	defer s.Close()
 	type Config struct {
 		Name string                                        // untouched
 		DB   *vaultly.Dynamic[vaultly.DatabaseCredentials] `dynamic:"database/creds/app"`
 	}
 	var cfg Config
-	closeAll, err := vaultly.OpenDynamics(t.Context(), s, &cfg, nil)
+	closeAll, err := vaultly.OpenDynamics(t.Context(), s, &cfg, &vaultly.DynamicOptions{RevokeOnClose: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.DB.Current().Value.Username; got != "u-1" {
-		t.Errorf("cfg.DB.Current().Value.Username = %q, want u-1", got)
+	if got := cfg.DB.Current().Value.Username; got != "app-1" {
+		t.Errorf("cfg.DB.Current().Value.Username = %q, want app-1", got)
 	}
 	if err := closeAll(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if !b.w.closed {
-		t.Error("closeAll did not close the handle")
+	if st, _ := b.Lease("database/creds/app/1"); !st.Revoked {
+		t.Error("closeAll did not close the handle (its lease is not revoked)")
 	}
 
 	type unexported struct {
@@ -310,6 +546,7 @@ func TestOpenDynamics(t *testing.T) {
 // events arrive in order, the password never prints, new credentials log in
 // and a pool through sqlsecrets.FromDynamic keeps working.
 func TestDynamicRealRotation(t *testing.T) {
+	t.Parallel()
 	v := vaulttest.Start(t, nil)
 	pg := vaulttest.StartPostgres(t)
 	path := v.ConfigureDatabase(t, pg, "database", vaulttest.DatabaseRole{Name: "app", DefaultTTL: "4s", MaxTTL: "8s"})

@@ -170,6 +170,8 @@ type Store struct {
 	closedFlag atomic.Bool // closed, for lock-free checks
 
 	st counters
+
+	unwatch func() // removes the Store's driver.ChangeNotifier registration; nil without one
 }
 
 // counters are the Store's own; hits and evictions are the cache's.
@@ -227,7 +229,7 @@ func New(b driver.Backend, opts *Options) *Store {
 	})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if cn, ok := b.(driver.ChangeNotifier); ok {
-		cn.OnChange(s.Invalidate)
+		s.unwatch = cn.OnChange(s.Invalidate)
 	}
 	return s
 }
@@ -439,6 +441,9 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.closedFlag.Store(true)
 	s.mu.Unlock()
+	if s.unwatch != nil {
+		s.unwatch()
+	}
 	s.cancel()
 	s.wg.Wait()
 	dynErr := s.closeDynamics()

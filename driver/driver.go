@@ -1,5 +1,18 @@
 // Package driver defines the small interface a vaultly backend implements,
-// plus optional interfaces for abilities only some backends have.
+// plus optional interfaces for abilities only some backends have, which the
+// portable layer discovers by type assertion:
+//
+//	DefaultKeyer    the field a reference without ":key" reads, if not "value"
+//	Writer          Write and Delete entries
+//	Lister          List the names under a prefix
+//	ChangeNotifier  announce changes made around the Store (OnChange)
+//	Leaser          issue, renew and revoke leased dynamic secrets
+//
+// Every method is a request and nothing more: a backend starts no goroutine
+// of its own for the portable layer (the lease schedule, the cache's
+// refreshes and retries run in package vaultly, which stops them in Close).
+// memsecrets implements every optional interface; drivertest checks each
+// one a backend implements.
 //
 // Application code does not use this package: it uses *vaultly.Store, which
 // adds caching, single flight, retries, error wrapping and logging on top of
@@ -70,11 +83,11 @@ type Metadata struct {
 	CustomMetadata map[string]string
 }
 
-// Lease describes a lease attached to a dynamic secret.
+// Lease describes a lease attached to a dynamic secret (see Leaser).
 type Lease struct {
-	ID        string
-	Duration  time.Duration
-	Renewable bool
+	ID        string        // the lease ID; not a secret (it cannot read the secret)
+	Duration  time.Duration // time left from when it was issued or renewed; 0 = no end
+	Renewable bool          // whether RenewLease may extend it
 }
 
 // Backend is what every secret store implements. It must be safe for
@@ -115,9 +128,17 @@ type Lister interface {
 }
 
 // ChangeNotifier is implemented by backends whose entries can change through
-// calls that bypass the Store (management APIs). The Store registers fn when
-// it is created; the backend calls fn(path) after every successful write,
-// patch, delete, undelete or destroy of path, so the cached entry is dropped.
+// calls that bypass the Store (management APIs, a file edited by hand). The
+// Store registers fn when it is created and removes it when it is closed;
+// the backend calls fn(path) after every change of path it knows of (write,
+// patch, delete, undelete, destroy), so the cached entry is dropped.
 type ChangeNotifier interface {
-	OnChange(fn func(path string))
+	// OnChange adds fn to the functions called on a change and returns a
+	// function that removes it. Registrations are independent: each added
+	// fn is called (in no set order, possibly concurrently for different
+	// changes) until its own remove is called; remove may be called more
+	// than once; fn is not called for a change that starts after remove has
+	// returned. fn must return quickly and must not call OnChange or a
+	// remove function.
+	OnChange(fn func(path string)) (remove func())
 }

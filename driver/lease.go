@@ -5,96 +5,37 @@ import (
 	"time"
 )
 
-// Leaser is implemented by backends that issue dynamic secrets: entries that
-// are created afresh by each read and bound to a lease (database
-// credentials, cloud keys, ...). The backend keeps the lease alive, replaces
-// the secret before the lease can no longer be extended, and reports every
-// change through LeaseOptions.Notify.
+// Leaser is implemented by backends that issue dynamic secrets: entries
+// created afresh by each issue and bound to a lease (database credentials,
+// cloud keys, ...). It is three requests and nothing else: the backend runs
+// no goroutine of its own. The portable layer (vaultly.OpenDynamic) owns the
+// schedule — when to renew, when to issue a replacement, when to retire the
+// old one, how to back off — and calls these methods from the goroutine it
+// starts and stops.
+//
+// Errors are *Error values whose codes the schedule acts on:
+//
+//	NotFound         IssueLease: nothing at path. RenewLease: the lease no
+//	                 longer exists (revoked, expired, forgotten by the
+//	                 server); it is replaced at once and never renewed again.
+//	InvalidArgument  IssueLease: what is at path has no lease. RenewLease:
+//	                 the lease exists but cannot be extended; it is replaced
+//	                 while it still works.
+//	anything else    retried with backoff, bounded by the lease's end.
 type Leaser interface {
-	// Lease issues a secret at path and keeps it current until the returned
-	// LeaseWatcher is closed. The first issue happens before Lease returns:
-	// a failure is returned as an error and nothing keeps running.
-	Lease(ctx context.Context, path string, opts *LeaseOptions) (LeaseWatcher, error)
-}
+	// IssueLease issues a new secret at path (a full backend path such as
+	// "database/creds/app", not relative to a KV mount). The entry's Lease
+	// is set, with a non-empty ID and Duration the time left from now (0
+	// for a lease without an end).
+	IssueLease(ctx context.Context, path string) (*Entry, error)
 
-// LeaseOptions configures a lease watch. A nil *LeaseOptions means defaults.
-type LeaseOptions struct {
-	// Increment is the lease extension asked for at each renewal.
-	// Default: 0, the lease's own duration as first issued.
-	Increment time.Duration
+	// RenewLease asks for the lease id to be extended by increment from now
+	// (0: the backend's default, usually the lease's own duration) and
+	// returns the lease as renewed: Duration is the time granted from now,
+	// which may be less than asked when the lease is capped by a maximum.
+	RenewLease(ctx context.Context, id string, increment time.Duration) (*Lease, error)
 
-	// RevokeOnClose revokes the current lease, and every older lease still
-	// alive, when the watcher is closed. Default: false (leases expire on
-	// their own).
-	RevokeOnClose bool
-
-	// Notify, if set, is called for every event, in order, from the
-	// watcher's own goroutine. It must return quickly and must not call
-	// the watcher's Close. Default: nil (no notifications).
-	Notify func(LeaseEvent)
-}
-
-// Leased is one generation of a dynamic secret: the entry as issued plus
-// its lease as last renewed. A Leased value is never modified once
-// published; a renewal publishes a new one with the same Generation.
-type Leased struct {
-	Entry      *Entry    // the issued fields; Entry.Lease holds the lease ID
-	Generation uint64    // 1 for the first secret issued, +1 for each new one
-	Issued     time.Time // when the secret was issued
-	Expires    time.Time // when the lease ends unless renewed
-	Renewable  bool      // whether the lease can still be renewed
-}
-
-// LeaseEventKind says what happened to a watched lease.
-type LeaseEventKind int
-
-const (
-	// LeaseRenewed: the current lease was extended; Leased.Expires is new.
-	LeaseRenewed LeaseEventKind = iota + 1
-	// LeaseRotated: a new secret replaced the current one. The previous one
-	// (Previous) stays valid until it is retired.
-	LeaseRotated
-	// LeaseRetired: Leased's generation must no longer be used (its lease
-	// ends soon, or it was found revoked). Everything opened with it, such
-	// as database connections, should be closed.
-	LeaseRetired
-	// LeaseFailed: a renewal or an issue failed; Err says why. The watcher
-	// keeps retrying on its own.
-	LeaseFailed
-)
-
-var leaseEventNames = [...]string{
-	LeaseRenewed: "renewed",
-	LeaseRotated: "rotated",
-	LeaseRetired: "retired",
-	LeaseFailed:  "failed",
-}
-
-// String returns the kind's lowercase name.
-func (k LeaseEventKind) String() string {
-	if k > 0 && int(k) < len(leaseEventNames) {
-		return leaseEventNames[k]
-	}
-	return "unknown"
-}
-
-// LeaseEvent is one change to a watched lease.
-type LeaseEvent struct {
-	Kind     LeaseEventKind
-	Leased   *Leased // the generation concerned (the new one for LeaseRotated)
-	Previous *Leased // LeaseRotated only: the generation replaced
-	Err      error   // LeaseFailed only; never contains a secret
-}
-
-// LeaseWatcher keeps one dynamic secret current. It is safe for concurrent
-// use.
-type LeaseWatcher interface {
-	// Current returns the newest generation; never nil.
-	Current() *Leased
-	// MinValid returns the oldest generation that may still be used: every
-	// generation below it has been retired. It never decreases.
-	MinValid() uint64
-	// Close stops the watcher, waits for its goroutine, and revokes the
-	// leases if LeaseOptions.RevokeOnClose is set. ctx bounds the revocation.
-	Close(ctx context.Context) error
+	// RevokeLease ends the lease id now, and with it the secret. Revoking a
+	// lease that no longer exists is not an error.
+	RevokeLease(ctx context.Context, id string) error
 }

@@ -12,18 +12,23 @@
 // The suite checks the driver.Backend contract (NotFound is an error, JSON
 // values arrive as their JSON text, entries are not shared between reads,
 // context cancellation, concurrent use) and, when the backend implements
-// them, versions, driver.Writer and driver.Lister. Subtests use paths under
-// "conformance/<subtest>/" so a harness may share one server between them.
+// them, versions, driver.Writer, driver.Lister, driver.ChangeNotifier and
+// driver.Leaser (whose harness implements LeaseHarness as well). Subtests
+// use paths under "conformance/<subtest>/" so a harness may share one server
+// between them. A backend that implements an optional interface always runs
+// its cases: a Leaser whose harness is no LeaseHarness fails.
 package drivertest
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -56,6 +61,16 @@ type Capabilities struct {
 	Versions bool
 }
 
+// LeaseHarness is implemented by the Harness of a backend that implements
+// driver.Leaser.
+type LeaseHarness interface {
+	// LeasePath makes a path where IssueLease issues secrets bound to
+	// renewable leases of ttl, which no renewal extends past maxTTL after
+	// their issue, and returns it. ttl and maxTTL are whole seconds, at
+	// least one minute.
+	LeasePath(ctx context.Context, ttl, maxTTL time.Duration) (string, error)
+}
+
 // HarnessMaker returns a new Harness for one subtest.
 type HarnessMaker func(ctx context.Context, t *testing.T) (Harness, error)
 
@@ -78,6 +93,13 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 		{"Versions", testVersions},
 		{"Writer", testWriter},
 		{"Lister", testLister},
+		{"ChangeNotifier", testChangeNotifier},
+		{"LeaseIssue", testLeaseIssue},
+		{"LeaseRenew", testLeaseRenew},
+		{"LeaseRenewCapped", testLeaseRenewCapped},
+		{"LeaseRevoke", testLeaseRevoke},
+		{"LeaseUnknown", testLeaseUnknown},
+		{"LeaseCanceledContext", testLeaseCanceled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -368,5 +390,199 @@ func testLister(t *testing.T, h Harness, b driver.Backend) {
 	slices.Sort(got)
 	if diff := cmp.Diff([]string{"x", "y/"}, got); diff != "" {
 		t.Errorf("List(%q) mismatch (-want +got):\n%s", base, diff)
+	}
+}
+
+func testChangeNotifier(t *testing.T, h Harness, b driver.Backend) {
+	cn, ok := b.(driver.ChangeNotifier)
+	if !ok {
+		t.Skipf("%T does not implement driver.ChangeNotifier", b)
+	}
+	w, ok := b.(driver.Writer)
+	if !ok {
+		t.Skipf("%T implements driver.ChangeNotifier but not driver.Writer: the suite has no way to make a change", b)
+	}
+	var mu sync.Mutex
+	got := map[string][]string{}
+	rec := func(name string) func(string) {
+		return func(p string) {
+			mu.Lock()
+			got[name] = append(got[name], p)
+			mu.Unlock()
+		}
+	}
+	p := path(t, "e")
+	removeA := cn.OnChange(rec("a"))
+	removeB := cn.OnChange(rec("b"))
+	write := func(value string) {
+		t.Helper()
+		if err := w.Write(t.Context(), p, map[string]any{"value": value}); err != nil {
+			t.Fatalf("Write(%q): %v", p, err)
+		}
+	}
+	write("1")
+	removeA()
+	removeA() // twice is fine
+	write("2")
+	if err := w.Delete(t.Context(), p); err != nil {
+		t.Fatalf("Delete(%q): %v", p, err)
+	}
+	removeB()
+	write("3")
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string][]string{"a": {p}, "b": {p, p, p}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("OnChange calls per registration after write, remove a, write, delete, remove b, write (-want +got):\n%s", diff)
+	}
+}
+
+// leaser returns b as a driver.Leaser with a LeaseHarness, or skips.
+func leaser(t *testing.T, h Harness, b driver.Backend) (driver.Leaser, LeaseHarness) {
+	t.Helper()
+	l, ok := b.(driver.Leaser)
+	if !ok {
+		t.Skipf("%T does not implement driver.Leaser", b)
+	}
+	lh, ok := h.(LeaseHarness)
+	if !ok {
+		t.Fatalf("%T implements driver.Leaser but the harness %T is no drivertest.LeaseHarness", b, h)
+	}
+	return l, lh
+}
+
+func leasePath(t *testing.T, lh LeaseHarness, ttl, maxTTL time.Duration) string {
+	t.Helper()
+	p, err := lh.LeasePath(t.Context(), ttl, maxTTL)
+	if err != nil {
+		t.Fatalf("harness LeasePath(%v, %v): %v", ttl, maxTTL, err)
+	}
+	return p
+}
+
+func issue(t *testing.T, l driver.Leaser, p string) *driver.Entry {
+	t.Helper()
+	e, err := l.IssueLease(t.Context(), p)
+	if err != nil {
+		t.Fatalf("IssueLease(%q): %v", p, err)
+	}
+	if e == nil || e.Lease == nil || e.Lease.ID == "" {
+		t.Fatalf("IssueLease(%q) = %v, want an entry with a lease ID", p, e)
+	}
+	return e
+}
+
+func testLeaseIssue(t *testing.T, h Harness, b driver.Backend) {
+	l, lh := leaser(t, h, b)
+	const ttl = time.Minute
+	p := leasePath(t, lh, ttl, 2*ttl)
+	e1, e2 := issue(t, l, p), issue(t, l, p)
+	for i, e := range []*driver.Entry{e1, e2} {
+		if len(e.Fields) == 0 {
+			t.Errorf("issue %d: Fields empty, want the issued secret", i+1)
+		}
+		if d := e.Lease.Duration; d <= 0 || d > ttl {
+			t.Errorf("issue %d: Lease.Duration = %v, want in (0, %v]", i+1, d, ttl)
+		}
+		if !e.Lease.Renewable {
+			t.Errorf("issue %d: Lease.Renewable = false, want true", i+1)
+		}
+	}
+	if e1.Lease.ID == e2.Lease.ID {
+		t.Errorf("two issues at %q share the lease ID %q", p, e1.Lease.ID)
+	}
+	if cmp.Equal(e1.Fields, e2.Fields) {
+		t.Errorf("two issues at %q returned the same fields (%v), want a new secret each", p, slices.Sorted(maps.Keys(e1.Fields)))
+	}
+	e1.Fields["extra"] = "x"
+	if _, ok := issue(t, l, p).Fields["extra"]; ok {
+		t.Error("a later issue sees a field added to an earlier entry")
+	}
+}
+
+func testLeaseRenew(t *testing.T, h Harness, b driver.Backend) {
+	l, lh := leaser(t, h, b)
+	const ttl = time.Minute
+	e := issue(t, l, leasePath(t, lh, ttl, 10*ttl))
+	for _, inc := range []time.Duration{0, ttl, 2 * ttl} {
+		got, err := l.RenewLease(t.Context(), e.Lease.ID, inc)
+		if err != nil {
+			t.Fatalf("RenewLease(%q, %v): %v", e.Lease.ID, inc, err)
+		}
+		want := inc
+		if inc == 0 {
+			want = ttl // the lease's own duration
+		}
+		// Vault counts whole seconds: a renewal may grant a second less.
+		if got.Duration < want-time.Second || got.Duration > want {
+			t.Errorf("RenewLease(%q, %v).Duration = %v, want %v (or 1s less)", e.Lease.ID, inc, got.Duration, want)
+		}
+		if !got.Renewable || got.ID != e.Lease.ID {
+			t.Errorf("RenewLease(%q, %v) = ID %q renewable %v, want the same ID, renewable", e.Lease.ID, inc, got.ID, got.Renewable)
+		}
+	}
+}
+
+func testLeaseRenewCapped(t *testing.T, h Harness, b driver.Backend) {
+	l, lh := leaser(t, h, b)
+	const ttl, maxTTL = time.Minute, 2 * time.Minute
+	e := issue(t, l, leasePath(t, lh, ttl, maxTTL))
+	got, err := l.RenewLease(t.Context(), e.Lease.ID, time.Hour)
+	if err != nil {
+		t.Fatalf("RenewLease(%q, 1h): %v", e.Lease.ID, err)
+	}
+	// Capped at what is left of the max TTL; the test took less than a
+	// minute to get here.
+	if got.Duration <= maxTTL-time.Minute || got.Duration > maxTTL {
+		t.Errorf("RenewLease(%q, 1h) on a lease with max TTL %v: Duration = %v, want in (%v, %v]", e.Lease.ID, maxTTL, got.Duration, maxTTL-time.Minute, maxTTL)
+	}
+}
+
+func testLeaseRevoke(t *testing.T, h Harness, b driver.Backend) {
+	l, lh := leaser(t, h, b)
+	p := leasePath(t, lh, time.Minute, 2*time.Minute)
+	e, other := issue(t, l, p), issue(t, l, p)
+	if err := l.RevokeLease(t.Context(), e.Lease.ID); err != nil {
+		t.Fatalf("RevokeLease(%q): %v", e.Lease.ID, err)
+	}
+	_, err := l.RenewLease(t.Context(), e.Lease.ID, 0)
+	wantCode(t, fmt.Sprintf("RenewLease(%q) after RevokeLease", e.Lease.ID), err, driver.NotFound)
+	if err := l.RevokeLease(t.Context(), e.Lease.ID); err != nil {
+		t.Errorf("RevokeLease(%q) a second time = %v, want nil", e.Lease.ID, err)
+	}
+	if _, err := l.RenewLease(t.Context(), other.Lease.ID, 0); err != nil {
+		t.Errorf("RenewLease(%q) of another lease after a revocation = %v, want nil", other.Lease.ID, err)
+	}
+}
+
+func testLeaseUnknown(t *testing.T, h Harness, b driver.Backend) {
+	l, lh := leaser(t, h, b)
+	p := leasePath(t, lh, time.Minute, 2*time.Minute)
+	e := issue(t, l, p)
+	unknown := e.Lease.ID + "x"
+	_, err := l.RenewLease(t.Context(), unknown, 0)
+	wantCode(t, fmt.Sprintf("RenewLease(%q) of a lease never issued", unknown), err, driver.NotFound)
+	if err := l.RevokeLease(t.Context(), unknown); err != nil {
+		t.Errorf("RevokeLease(%q) of a lease never issued = %v, want nil", unknown, err)
+	}
+	missing := p + "-missing"
+	_, err = l.IssueLease(t.Context(), missing)
+	wantCode(t, fmt.Sprintf("IssueLease(%q)", missing), err, driver.NotFound, driver.InvalidArgument)
+}
+
+func testLeaseCanceled(t *testing.T, h Harness, b driver.Backend) {
+	l, lh := leaser(t, h, b)
+	p := leasePath(t, lh, time.Minute, 2*time.Minute)
+	e := issue(t, l, p)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := l.IssueLease(ctx, p)
+	wantCode(t, "IssueLease with a cancelled context", err, driver.Canceled)
+	_, err = l.RenewLease(ctx, e.Lease.ID, 0)
+	wantCode(t, "RenewLease with a cancelled context", err, driver.Canceled)
+	err = l.RevokeLease(ctx, e.Lease.ID)
+	wantCode(t, "RevokeLease with a cancelled context", err, driver.Canceled)
+	if _, err := l.RenewLease(t.Context(), e.Lease.ID, 0); err != nil {
+		t.Errorf("RenewLease after a cancelled RevokeLease = %v, want nil: the lease must still exist", err)
 	}
 }

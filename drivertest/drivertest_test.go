@@ -2,11 +2,14 @@ package drivertest_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/drivertest"
@@ -30,6 +33,14 @@ func (h *harness) Capabilities() drivertest.Capabilities {
 	return drivertest.Capabilities{Versions: true}
 }
 func (h *harness) Close() {}
+
+var roleSeq atomic.Int64
+
+func (h *harness) LeasePath(_ context.Context, ttl, maxTTL time.Duration) (string, error) {
+	p := fmt.Sprintf("database/creds/role%d", roleSeq.Add(1))
+	h.mem.SetRole(p, memsecrets.Role{TTL: ttl, MaxTTL: maxTTL})
+	return p, nil
+}
 
 // nilNotFound answers a missing entry with an empty entry and no error.
 type nilNotFound struct{ *memsecrets.Backend }
@@ -76,8 +87,47 @@ func (b noVersions) Read(ctx context.Context, p string, _ int) (*driver.Entry, e
 	return b.Backend.Read(ctx, p, 0)
 }
 
+// stickyListeners cannot remove a registration.
+type stickyListeners struct{ *memsecrets.Backend }
+
+func (b stickyListeners) OnChange(fn func(string)) func() {
+	b.Backend.OnChange(fn)
+	return func() {}
+}
+
+// keepsRevoked answers RevokeLease without revoking.
+type keepsRevoked struct{ *memsecrets.Backend }
+
+func (keepsRevoked) RevokeLease(context.Context, string) error { return nil }
+
+// uncapped ignores the max TTL: it grants every increment in full.
+type uncapped struct{ *memsecrets.Backend }
+
+func (b uncapped) RenewLease(ctx context.Context, id string, inc time.Duration) (*driver.Lease, error) {
+	l, err := b.Backend.RenewLease(ctx, id, inc)
+	if err == nil && inc > 0 {
+		l.Duration = inc
+	}
+	return l, err
+}
+
+// unknownIsInvalid answers a renewal of a lost lease with InvalidArgument.
+type unknownIsInvalid struct{ *memsecrets.Backend }
+
+func (b unknownIsInvalid) RenewLease(ctx context.Context, id string, inc time.Duration) (*driver.Lease, error) {
+	l, err := b.Backend.RenewLease(ctx, id, inc)
+	if driver.CodeOf(err) == driver.NotFound {
+		return nil, driver.NewError(driver.InvalidArgument, err)
+	}
+	return l, err
+}
+
 var broken = map[string]func(*memsecrets.Backend) driver.Backend{
-	"NotFound": func(m *memsecrets.Backend) driver.Backend { return nilNotFound{m} },
+	"ChangeNotifier":   func(m *memsecrets.Backend) driver.Backend { return stickyListeners{m} },
+	"LeaseRevoke":      func(m *memsecrets.Backend) driver.Backend { return keepsRevoked{m} },
+	"LeaseRenewCapped": func(m *memsecrets.Backend) driver.Backend { return uncapped{m} },
+	"LeaseUnknown":     func(m *memsecrets.Backend) driver.Backend { return unknownIsInvalid{m} },
+	"NotFound":         func(m *memsecrets.Backend) driver.Backend { return nilNotFound{m} },
 	"EntriesNotShared": func(m *memsecrets.Backend) driver.Backend {
 		return &shared{Backend: m, seen: map[string]*driver.Entry{}}
 	},
@@ -115,4 +165,38 @@ func TestSuitePassesMemsecrets(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(context.Context, *testing.T) (drivertest.Harness, error) {
 		return &harness{mem: memsecrets.New(nil), make: func(m *memsecrets.Backend) driver.Backend { return m }}, nil
 	})
+}
+
+// A Leaser whose harness cannot make lease paths fails the lease cases
+// rather than skipping them.
+type noLeaseHarness struct{ h *harness }
+
+func (n noLeaseHarness) MakeBackend(ctx context.Context) (driver.Backend, error) {
+	return n.h.MakeBackend(ctx)
+}
+func (n noLeaseHarness) Put(ctx context.Context, p string, f map[string]any) (int, error) {
+	return n.h.Put(ctx, p, f)
+}
+func (n noLeaseHarness) Capabilities() drivertest.Capabilities { return n.h.Capabilities() }
+func (n noLeaseHarness) Close()                                {}
+
+func TestLeaserWithoutLeaseHarnessChild(t *testing.T) {
+	if os.Getenv("DRIVERTEST_NOLEASEHARNESS") == "" {
+		t.Skip("run by TestLeaserNeedsLeaseHarness")
+	}
+	drivertest.RunConformanceTests(t, func(context.Context, *testing.T) (drivertest.Harness, error) {
+		return noLeaseHarness{&harness{mem: memsecrets.New(nil), make: func(m *memsecrets.Backend) driver.Backend { return m }}}, nil
+	})
+}
+
+func TestLeaserNeedsLeaseHarness(t *testing.T) {
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestLeaserWithoutLeaseHarnessChild$", "-test.v")
+	cmd.Env = append(os.Environ(), "DRIVERTEST_NOLEASEHARNESS=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("conformance suite passed a Leaser without a LeaseHarness:\n%s", out)
+	}
+	if want := "--- FAIL: TestLeaserWithoutLeaseHarnessChild/LeaseIssue"; !strings.Contains(string(out), want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
 }

@@ -16,6 +16,11 @@
 // and the line and column. Write and Delete (driver.Writer) rewrite the file
 // atomically with mode 0600. There are no versions.
 //
+// It implements driver.ChangeNotifier: after a Write or Delete, and when a
+// call finds the file edited and reads it again, every path whose entry
+// changed is announced, so a Store drops those cached entries even when it
+// did not make the change.
+//
 // A *Backend is safe for concurrent use; Close does nothing.
 package filesecrets
 
@@ -36,6 +41,7 @@ import (
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/internal/atomicfile"
 	"github.com/vaultly/vaultly/internal/fieldtext"
+	"github.com/vaultly/vaultly/internal/notify"
 	"github.com/vaultly/vaultly/internal/pathlist"
 )
 
@@ -50,6 +56,8 @@ type Backend struct {
 	file string
 	name string
 
+	listeners notify.Listeners
+
 	mu      sync.Mutex
 	entries map[string]map[string]string
 	size    int64
@@ -57,9 +65,10 @@ type Backend struct {
 }
 
 var (
-	_ driver.Backend = (*Backend)(nil)
-	_ driver.Writer  = (*Backend)(nil)
-	_ driver.Lister  = (*Backend)(nil)
+	_ driver.Backend        = (*Backend)(nil)
+	_ driver.Writer         = (*Backend)(nil)
+	_ driver.Lister         = (*Backend)(nil)
+	_ driver.ChangeNotifier = (*Backend)(nil)
 )
 
 // New reads file and returns a Backend over it. A missing file is a Config
@@ -71,34 +80,64 @@ func New(file string, opts *Options) (*Backend, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.reload(true); err != nil {
+	if _, err := b.reload(true); err != nil {
 		return nil, err
 	}
 	return b, nil
 }
 
+// OnChange adds fn, called with each path whose entry changed, and returns
+// a function that removes it (driver.ChangeNotifier).
+func (b *Backend) OnChange(fn func(path string)) (remove func()) { return b.listeners.Add(fn) }
+
+func (b *Backend) announce(paths []string) {
+	for _, p := range paths {
+		b.listeners.Notify(p)
+	}
+}
+
+// changedPaths lists, sorted, the paths whose fields differ between two
+// versions of the file.
+func changedPaths(old, next map[string]map[string]string) []string {
+	var out []string
+	for p, f := range next {
+		if o, ok := old[p]; !ok || !maps.Equal(o, f) {
+			out = append(out, p)
+		}
+	}
+	for p := range old {
+		if _, ok := next[p]; !ok {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Name returns the backend's name ("file" unless Options.Name is set).
 func (b *Backend) Name() string { return b.name }
 
-// reload rereads the file if it changed (or always with force). b.mu held.
-func (b *Backend) reload(force bool) error {
+// reload rereads the file if it changed (or always with force), and
+// returns the paths whose entries changed. b.mu held.
+func (b *Backend) reload(force bool) ([]string, error) {
 	fi, err := os.Stat(b.file)
 	if err != nil {
-		return driver.NewError(driver.Config, fmt.Errorf("secrets file: %w", err))
+		return nil, driver.NewError(driver.Config, fmt.Errorf("secrets file: %w", err))
 	}
 	if !force && fi.Size() == b.size && fi.ModTime().Equal(b.mtime) {
-		return nil
+		return nil, nil
 	}
 	data, err := os.ReadFile(b.file)
 	if err != nil {
-		return driver.NewError(driver.Config, fmt.Errorf("secrets file: %w", err))
+		return nil, driver.NewError(driver.Config, fmt.Errorf("secrets file: %w", err))
 	}
 	entries, err := Parse(data)
 	if err != nil {
-		return driver.NewError(driver.Config, fmt.Errorf("secrets file %s:%w", b.file, err))
+		return nil, driver.NewError(driver.Config, fmt.Errorf("secrets file %s:%w", b.file, err))
 	}
+	changed := changedPaths(b.entries, entries)
 	b.entries, b.size, b.mtime = entries, fi.Size(), fi.ModTime()
-	return nil
+	return changed, nil
 }
 
 // Parse decodes the file format into entries (path → fields as text).
@@ -202,11 +241,13 @@ func (b *Backend) Read(ctx context.Context, path string, version int) (*driver.E
 		return nil, driver.NewError(driver.NotFound, errors.New("secrets files have no versions"))
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if err := b.reload(false); err != nil {
+	changed, err := b.reload(false)
+	f, ok := b.entries[path]
+	b.mu.Unlock()
+	b.announce(changed)
+	if err != nil {
 		return nil, err
 	}
-	f, ok := b.entries[path]
 	if !ok {
 		return nil, driver.NewError(driver.NotFound, errors.New("no entry in secrets file"))
 	}
@@ -234,25 +275,33 @@ func (b *Backend) Delete(ctx context.Context, path string) error {
 }
 
 func (b *Backend) update(change func(map[string]map[string]string)) error {
+	changed, err := b.updateLocked(change)
+	b.announce(changed)
+	return err
+}
+
+func (b *Backend) updateLocked(change func(map[string]map[string]string)) ([]string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.reload(false); err != nil {
-		return err
+	changed, err := b.reload(false)
+	if err != nil {
+		return changed, err
 	}
 	next := maps.Clone(b.entries)
 	change(next)
 	data, err := encode(next)
 	if err != nil {
-		return driver.NewError(driver.InvalidArgument, err)
+		return changed, driver.NewError(driver.InvalidArgument, err)
 	}
 	if err := atomicfile.WriteFile(b.file, data); err != nil {
-		return driver.NewError(driver.Unavailable, fmt.Errorf("writing secrets file: %w", err))
+		return changed, driver.NewError(driver.Unavailable, fmt.Errorf("writing secrets file: %w", err))
 	}
+	changed = append(changed, changedPaths(b.entries, next)...)
 	b.entries = next
 	if fi, err := os.Stat(b.file); err == nil {
 		b.size, b.mtime = fi.Size(), fi.ModTime()
 	}
-	return nil
+	return changed, nil
 }
 
 // encode writes entries back, sorted, with each field as a JSON string
@@ -282,11 +331,14 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 		return nil, err
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if err := b.reload(false); err != nil {
-		return nil, err
+	changed, err := b.reload(false)
+	var names []string
+	if err == nil {
+		names = pathlist.Children(maps.Keys(b.entries), prefix)
 	}
-	return pathlist.Children(maps.Keys(b.entries), prefix), nil
+	b.mu.Unlock()
+	b.announce(changed)
+	return names, err
 }
 
 // Close does nothing.

@@ -192,3 +192,40 @@ func TestReloadAndWrite(t *testing.T) {
 		t.Errorf("Read(a) after Delete = %v, want NotFound", err)
 	}
 }
+
+// TestOnChangeAfterEdit: an edit of the file found by a later call is
+// announced for every path whose entry changed, and for no other.
+func TestOnChangeAfterEdit(t *testing.T) {
+	f := writeFile(t, `{"a": "1", "b": "2", "same": {"k": "v"}}`)
+	b, err := filesecrets.New(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	remove := b.OnChange(func(p string) { got = append(got, p) })
+	edit := func(content string, shift time.Duration) {
+		t.Helper()
+		if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().Add(shift)
+		if err := os.Chtimes(f, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit(`{"a": "changed", "c": "3", "same": {"k": "v"}}`, time.Second)
+	if _, err := b.Read(t.Context(), "same", 0); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a", "b", "c"}, got); diff != "" {
+		t.Errorf("paths announced after an edit (-want +got):\n%s", diff)
+	}
+	remove()
+	edit(`{"a": "again"}`, 2*time.Second)
+	if _, err := b.List(t.Context(), ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Errorf("paths announced after remove: %v", got[3:])
+	}
+}

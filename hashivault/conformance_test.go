@@ -22,6 +22,7 @@ type harness struct {
 	mount   string
 	version int
 	c       *api.Client
+	pg      *vaulttest.Postgres // behind the database mounts of LeasePath (lease_conformance_test.go)
 }
 
 func (h *harness) MakeBackend(ctx context.Context) (driver.Backend, error) {
@@ -47,6 +48,7 @@ func (h *harness) Capabilities() drivertest.Capabilities {
 func (h *harness) Close() {}
 
 func TestConformance(t *testing.T) {
+	pg := vaulttest.StartPostgres(t)
 	for _, v := range []int{2, 1} {
 		t.Run(fmt.Sprintf("KVv%d", v), func(t *testing.T) {
 			srv := hashivault.Shared(t)
@@ -58,7 +60,7 @@ func TestConformance(t *testing.T) {
 				waitKV2(t, c, mount)
 			}
 			drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
-				return &harness{srv: srv, t: t, mount: mount, version: v, c: c}, nil
+				return &harness{srv: srv, t: t, mount: mount, version: v, c: c, pg: pg}, nil
 			})
 		})
 	}

@@ -40,6 +40,7 @@ import (
 
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/notify"
 	"github.com/vaultly/vaultly/internal/renew"
 )
 
@@ -127,7 +128,7 @@ type Backend struct {
 	log      *slog.Logger
 	reuse    bool
 	fresh    func() (*conn, error) // a new client without token
-	onChange atomic.Pointer[func(string)]
+	onChange notify.Listeners
 	closed   atomic.Bool
 
 	// ctx is cancelled by Close; work shared by several callers (a login,
@@ -233,16 +234,15 @@ func (b *Backend) Mount() string { return b.s.Mount }
 // Namespace returns the Vault namespace, or "".
 func (b *Backend) Namespace() string { return b.s.Namespace }
 
-// OnChange registers fn, called with a path after a change made through
-// this backend's management calls (see NotifyChange). Used by the Store.
-func (b *Backend) OnChange(fn func(path string)) { b.onChange.Store(&fn) }
+// OnChange adds fn, called with a path after a change made through this
+// backend's management calls (see NotifyChange), and returns a function
+// that removes it (driver.ChangeNotifier). Used by the Store.
+func (b *Backend) OnChange(fn func(path string)) (remove func()) { return b.onChange.Add(fn) }
 
 // NotifyChange tells the Store that the entry at path changed, so its cached
 // copy is dropped. Management calls use it after every successful change.
 func (b *Backend) NotifyChange(path string) {
-	if fn := b.onChange.Load(); fn != nil && *fn != nil {
-		(*fn)(path)
-	}
+	b.onChange.Notify(path)
 }
 
 // Close stops token renewal and waits for it, revokes the token when

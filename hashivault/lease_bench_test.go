@@ -4,14 +4,16 @@ import (
 	"context"
 	"testing"
 
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/hashivault"
 	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 // BenchmarkIssueCredentials issues database credentials from the real Vault
 // database secrets engine (PostgreSQL behind it): through vault/api directly
-// (one Logical().Read) and through vaultly (Backend.Lease, which issues,
-// starts the renewal goroutine, and Close, which stops it).
+// (one Logical().Read), through the Backend's IssueLease (the same request,
+// mapped to a driver.Entry), and through vaultly.OpenDynamic (which issues
+// and starts the lease goroutine) + Close (which stops it).
 //
 //	go test ./hashivault -run '^$' -bench IssueCredentials -benchtime 200x
 func BenchmarkIssueCredentials(b *testing.B) {
@@ -29,18 +31,27 @@ func BenchmarkIssueCredentials(b *testing.B) {
 			}
 		}
 	})
-	b.Run("vaultly", func(b *testing.B) {
-		be, err := hashivault.New(ctx, &hashivault.Options{Address: v.Addr, Token: v.Token, ConfigFile: "-"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer be.Close()
+	be, err := hashivault.New(ctx, &hashivault.Options{Address: v.Addr, Token: v.Token, ConfigFile: "-"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer be.Close()
+	b.Run("IssueLease", func(b *testing.B) {
 		for b.Loop() {
-			w, err := be.Lease(ctx, path, nil)
-			if err != nil {
-				b.Fatalf("lease %s: %v", path, err)
+			if _, err := be.IssueLease(ctx, path); err != nil {
+				b.Fatalf("issue %s: %v", path, err)
 			}
-			w.Close(ctx)
+		}
+	})
+	b.Run("OpenDynamic", func(b *testing.B) {
+		s := vaultly.New(be, &vaultly.Options{KeepBackendOpen: true})
+		defer s.Close()
+		for b.Loop() {
+			d, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](ctx, s, path, nil)
+			if err != nil {
+				b.Fatalf("open %s: %v", path, err)
+			}
+			d.Close(ctx)
 		}
 	})
 }

@@ -4,8 +4,13 @@
 // It keeps versions (every Set or Write adds one, numbered from 1), records
 // every call (Calls), and can inject errors (SetError, FailNext) or run a
 // hook before each call (SetHook) to block, count or fail it. It implements
-// driver.Backend, driver.Writer, driver.Lister and driver.ChangeNotifier, so
-// a Store in front of it drops its cached entry when the test calls Set.
+// driver.Backend and every optional driver interface: Writer, Lister,
+// DefaultKeyer, ChangeNotifier (a Store in front of it drops its cached
+// entry when the test calls Set), and Leaser — SetRole makes a path issue
+// fake dynamic secrets with leases that have a TTL and a max TTL, can be
+// renewed, and can be lost (Revoke), so that vaultly.OpenDynamic and
+// sqlsecrets are testable without Vault, under testing/synctest too (leases
+// follow time.Now, so a synctest bubble's fake clock drives them).
 //
 //	b := memsecrets.New(nil)
 //	b.Set("myapp/db", map[string]any{"username": "app", "password": "s3cret", "port": 5432})
@@ -28,6 +33,7 @@ import (
 
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/internal/fieldtext"
+	"github.com/vaultly/vaultly/internal/notify"
 	"github.com/vaultly/vaultly/internal/pathlist"
 )
 
@@ -47,13 +53,17 @@ const (
 	OpWrite  = "write"
 	OpDelete = "delete"
 	OpList   = "list"
+	OpIssue  = "issue"  // IssueLease
+	OpRenew  = "renew"  // RenewLease
+	OpRevoke = "revoke" // RevokeLease
 )
 
 // Call is one recorded call to the backend.
 type Call struct {
-	Op      string // OpRead, OpWrite, OpDelete or OpList
-	Path    string // the path, or the prefix for OpList
+	Op      string // one of the Op constants
+	Path    string // the path; the prefix for OpList; the role's path for lease calls ("" for an unknown lease)
 	Version int    // for OpRead: the version asked for (0 = latest)
+	LeaseID string // for OpRenew and OpRevoke: the lease
 }
 
 type version struct {
@@ -72,8 +82,12 @@ type Backend struct {
 	failN     int
 	failErr   error
 	hook      func(ctx context.Context, c Call) error
-	listeners []func(path string)
+	listeners notify.Listeners
 	closed    bool
+
+	roles  map[string]*role
+	leases map[string]*leaseState
+	order  []string // lease IDs in issue order
 }
 
 var (
@@ -82,11 +96,13 @@ var (
 	_ driver.Lister         = (*Backend)(nil)
 	_ driver.ChangeNotifier = (*Backend)(nil)
 	_ driver.DefaultKeyer   = (*Backend)(nil)
+	_ driver.Leaser         = (*Backend)(nil)
 )
 
 // New returns an empty Backend.
 func New(opts *Options) *Backend {
-	b := &Backend{name: "memory", entries: map[string][]version{}, pathErr: map[string]error{}}
+	b := &Backend{name: "memory", entries: map[string][]version{}, pathErr: map[string]error{},
+		roles: map[string]*role{}, leases: map[string]*leaseState{}}
 	if opts != nil {
 		if opts.Name != "" {
 			b.name = opts.Name
@@ -124,11 +140,8 @@ func (b *Backend) set(path string, f map[string]string) int {
 	b.mu.Lock()
 	b.entries[path] = append(b.entries[path], version{fields: f, created: time.Now()})
 	n := len(b.entries[path])
-	ls := slices.Clone(b.listeners)
 	b.mu.Unlock()
-	for _, fn := range ls {
-		fn(path)
-	}
+	b.listeners.Notify(path)
 	return n
 }
 
@@ -138,11 +151,8 @@ func (b *Backend) Remove(path string) {
 	path = strings.TrimPrefix(path, "/")
 	b.mu.Lock()
 	delete(b.entries, path)
-	ls := slices.Clone(b.listeners)
 	b.mu.Unlock()
-	for _, fn := range ls {
-		fn(path)
-	}
+	b.listeners.Notify(path)
 }
 
 // SetError makes every call on path fail with err until SetError(path, nil).
@@ -298,12 +308,11 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 	return pathlist.Children(maps.Keys(b.entries), prefix), nil
 }
 
-// OnChange registers fn, called after every Set, SetValue, Remove, Write
-// and Delete with the path (driver.ChangeNotifier).
-func (b *Backend) OnChange(fn func(path string)) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.listeners = append(b.listeners, fn)
+// OnChange adds fn, called after every Set, SetValue, Remove, Write and
+// Delete with the path, and returns a function that removes it
+// (driver.ChangeNotifier). Each registration is independent.
+func (b *Backend) OnChange(fn func(path string)) (remove func()) {
+	return b.listeners.Add(fn)
 }
 
 // Close marks the backend closed; it keeps working.

@@ -3,7 +3,10 @@ package memsecrets_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -12,7 +15,10 @@ import (
 	"github.com/vaultly/vaultly/memsecrets"
 )
 
-type harness struct{ b *memsecrets.Backend }
+type harness struct {
+	b *memsecrets.Backend
+	n int
+}
 
 func (h *harness) MakeBackend(context.Context) (driver.Backend, error) { return h.b, nil }
 func (h *harness) Put(_ context.Context, path string, fields map[string]any) (int, error) {
@@ -22,6 +28,13 @@ func (h *harness) Capabilities() drivertest.Capabilities {
 	return drivertest.Capabilities{Versions: true}
 }
 func (h *harness) Close() {}
+
+func (h *harness) LeasePath(_ context.Context, ttl, maxTTL time.Duration) (string, error) {
+	h.n++
+	p := fmt.Sprintf("database/creds/role%d", h.n)
+	h.b.SetRole(p, memsecrets.Role{TTL: ttl, MaxTTL: maxTTL})
+	return p, nil
+}
 
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(context.Context, *testing.T) (drivertest.Harness, error) {
@@ -42,7 +55,7 @@ func TestCallsAndInjection(t *testing.T) {
 		t.Errorf("second Set version = %d, want 2", v)
 	}
 	var changed []string
-	b.OnChange(func(p string) { changed = append(changed, p) })
+	remove := b.OnChange(func(p string) { changed = append(changed, p) })
 
 	unavailable := driver.NewError(driver.Unavailable, errors.New("down"))
 	steps := []struct {
@@ -90,6 +103,8 @@ func TestCallsAndInjection(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Remove("b")
+	remove()
+	b.SetValue("after", "removed")
 	if diff := cmp.Diff([]string{"b", "c/d", "a", "b"}, changed); diff != "" {
 		t.Errorf("OnChange paths mismatch (-want +got):\n%s", diff)
 	}
@@ -123,4 +138,131 @@ func TestHookSeesContext(t *testing.T) {
 	if _, err := b.Read(ctx, "a", 0); !errors.Is(err, context.Canceled) {
 		t.Errorf("Read with a blocking hook and cancelled ctx = %v, want context.Canceled", err)
 	}
+}
+
+// TestLeases follows one role's leases on a synctest clock: TTL, renewals
+// up to the max TTL, whole-second reporting, expiry, out-of-band loss, and
+// the calls recorded.
+func TestLeases(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		b := memsecrets.New(nil)
+		b.SetRole("/database/creds/app", memsecrets.Role{TTL: 4 * time.Second, MaxTTL: 8 * time.Second, Granularity: time.Second})
+		e, err := b.IssueLease(ctx, "database/creds/app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := &driver.Entry{Path: "database/creds/app", Fields: map[string]string{"username": "app-1", "password": "app-1-password"},
+			Lease: &driver.Lease{ID: "database/creds/app/1", Duration: 4 * time.Second, Renewable: true}}
+		if diff := cmp.Diff(want, e); diff != "" {
+			t.Errorf("IssueLease (-want +got):\n%s", diff)
+		}
+		issued := time.Now()
+		renew := func(after, inc time.Duration) (*driver.Lease, error) {
+			time.Sleep(time.Until(issued.Add(after)))
+			return b.RenewLease(ctx, e.Lease.ID, inc)
+		}
+		steps := []struct {
+			after, inc time.Duration
+			want       time.Duration // 0: error
+			code       driver.Code
+		}{
+			{2500 * time.Millisecond, 0, 4 * time.Second, driver.OK},         // the TTL again
+			{3 * time.Second, 3 * time.Second, 3 * time.Second, driver.OK},   // the increment
+			{5500 * time.Millisecond, time.Hour, 2 * time.Second, driver.OK}, // capped: 2.5s left, reported 2s
+			{8 * time.Second, time.Second, 0, driver.NotFound},               // past the max TTL: gone
+		}
+		for _, st := range steps {
+			l, err := renew(st.after, st.inc)
+			if got := driver.CodeOf(err); got != st.code {
+				t.Fatalf("at +%v RenewLease(%v) code = %v (%v), want %v", st.after, st.inc, got, err, st.code)
+			}
+			if err == nil && (l.Duration != st.want || !l.Renewable) {
+				t.Errorf("at +%v RenewLease(%v) = %v renewable %v, want %v renewable", st.after, st.inc, l.Duration, l.Renewable, st.want)
+			}
+		}
+		st, _ := b.Lease(e.Lease.ID)
+		if st.Renewals != 3 || st.Alive(time.Now()) || !st.MaxEnd.Equal(issued.Add(8*time.Second)) {
+			t.Errorf("Lease(%q) = %+v, want 3 renewals, ended at its max end", e.Lease.ID, st)
+		}
+
+		// Lost behind the client's back.
+		e2, _ := b.IssueLease(ctx, "database/creds/app")
+		if !b.Revoke(e2.Lease.ID) || b.Revoke("nope") {
+			t.Error("Revoke reports known leases wrongly")
+		}
+		if _, err := b.RenewLease(ctx, e2.Lease.ID, 0); driver.CodeOf(err) != driver.NotFound {
+			t.Errorf("RenewLease of a revoked lease = %v, want NotFound", err)
+		}
+		if err := b.RevokeLease(ctx, e2.Lease.ID); err != nil {
+			t.Errorf("RevokeLease of a revoked lease = %v, want nil", err)
+		}
+
+		// Errors injected on the role's path reach every lease call.
+		b.SetError("database/creds/app", driver.NewError(driver.Unavailable, nil))
+		if _, err := b.RenewLease(ctx, e2.Lease.ID, 0); driver.CodeOf(err) != driver.Unavailable {
+			t.Errorf("RenewLease with an error on the role's path = %v, want Unavailable", err)
+		}
+		b.SetError("database/creds/app", nil)
+
+		var got []memsecrets.Call
+		for _, c := range b.Calls() {
+			got = append(got, memsecrets.Call{Op: c.Op, LeaseID: c.LeaseID})
+		}
+		wantCalls := []memsecrets.Call{{Op: "issue"}, {Op: "renew", LeaseID: "database/creds/app/1"}, {Op: "renew", LeaseID: "database/creds/app/1"},
+			{Op: "renew", LeaseID: "database/creds/app/1"}, {Op: "renew", LeaseID: "database/creds/app/1"}, {Op: "issue"},
+			{Op: "renew", LeaseID: "database/creds/app/2"}, {Op: "revoke", LeaseID: "database/creds/app/2"}, {Op: "renew", LeaseID: "database/creds/app/2"}}
+		if diff := cmp.Diff(wantCalls, got); diff != "" {
+			t.Errorf("calls (-want +got):\n%s", diff)
+		}
+		if n := len(b.Leases("database/creds/app")); n != 2 {
+			t.Errorf("Leases() = %d leases, want 2", n)
+		}
+	})
+}
+
+func TestLeaseRoles(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		b := memsecrets.New(nil)
+		b.Set("kv/plain", map[string]any{"value": "x"})
+		b.SetRole("aws/creds/deploy", memsecrets.Role{TTL: time.Hour, NotRenewable: true,
+			Fields: func(n int) map[string]any { return map[string]any{"access_key": fmt.Sprint("AK", n), "ttl": 3600} }})
+		b.SetRole("forever", memsecrets.Role{})
+
+		e, err := b.IssueLease(ctx, "aws/creds/deploy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(map[string]string{"access_key": "AK1", "ttl": "3600"}, e.Fields); diff != "" {
+			t.Errorf("fields from Role.Fields (-want +got):\n%s", diff)
+		}
+		if e.Lease.Renewable {
+			t.Error("NotRenewable role issued a renewable lease")
+		}
+		if _, err := b.RenewLease(ctx, e.Lease.ID, 0); driver.CodeOf(err) != driver.InvalidArgument {
+			t.Errorf("RenewLease of a lease that is not renewable = %v, want InvalidArgument", err)
+		}
+		f, _ := b.IssueLease(ctx, "forever")
+		if f.Lease.Duration != 0 || f.Lease.Renewable {
+			t.Errorf("a role without TTL issued %+v, want a lease without an end, not renewable", *f.Lease)
+		}
+		tests := []struct {
+			path string
+			want driver.Code
+		}{
+			{"kv/plain", driver.InvalidArgument},
+			{"nothing", driver.NotFound},
+		}
+		for _, tt := range tests {
+			if _, err := b.IssueLease(ctx, tt.path); driver.CodeOf(err) != tt.want {
+				t.Errorf("IssueLease(%q) = %v, want code %v", tt.path, err, tt.want)
+			}
+		}
+		// SetRole again keeps counting: lease IDs stay unique.
+		b.SetRole("aws/creds/deploy", memsecrets.Role{TTL: time.Minute})
+		if e2, _ := b.IssueLease(ctx, "aws/creds/deploy"); e2.Lease.ID != "aws/creds/deploy/2" || !e2.Lease.Renewable {
+			t.Errorf("after SetRole again: lease %+v, want ID aws/creds/deploy/2, renewable", *e2.Lease)
+		}
+	})
 }

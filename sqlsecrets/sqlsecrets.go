@@ -9,7 +9,7 @@
 // with driver.SessionResetter before reusing it, so it never hands out a
 // connection whose role is gone.
 //
-//	d, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](ctx, backend, "database/creds/app", nil)
+//	d, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](ctx, store, "database/creds/app", nil)
 //	...
 //	defer d.Close(ctx)
 //	c, err := sqlsecrets.NewConnector(stdlib.GetDefaultDriver(), sqlsecrets.FromDynamic(d),

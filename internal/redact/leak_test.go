@@ -20,6 +20,7 @@ import (
 	"github.com/vaultly/vaultly/auth/userpass"
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/hashivault"
+	"github.com/vaultly/vaultly/internal/lease"
 	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 	"github.com/vaultly/vaultly/sqlsecrets"
 	"github.com/vaultly/vaultly/transit"
@@ -141,8 +142,8 @@ func TestEntriesNeverPrintValues(t *testing.T) {
 		}
 	}
 	// A lease event as the lease watcher delivers it.
-	ev := driver.LeaseEvent{Kind: driver.LeaseRotated, Leased: &driver.Leased{Entry: &driver.Entry{Fields: map[string]string{"password": canary}}}}
-	checkNoCanary(t, "driver.LeaseEvent", ev, canary)
+	ev := lease.Event{Kind: lease.Rotated, Secret: &lease.Secret{Entry: &driver.Entry{Fields: map[string]string{"password": canary}, Lease: &driver.Lease{ID: "p/1"}}}}
+	checkNoCanary(t, "lease.Event", ev, canary)
 }
 
 // TestOptionsStillShowSettings keeps the redacted forms useful: the
