@@ -16,6 +16,7 @@ import (
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/hint"
 )
 
 // KVVersion returns the KV version of the mount: Options.KVVersion when set,
@@ -128,7 +129,8 @@ func (b *Backend) detectError(err error, path string) error {
 		what += " (reading " + path + ")"
 		example = b.s.Mount + "/data/" + path
 	}
-	c.Err = &vaultError{msg: "cannot detect the kv version of " + what + ": " + causeText(de), cause: de.Err}
+	c.Err = &hint.Mark{Kind: hint.KVDetect, Mount: b.s.Mount, Path: path,
+		Err: &vaultError{msg: "cannot detect the kv version of " + what + ": " + causeText(de), cause: de.Err}}
 	c.Hint = fmt.Sprintf(`either no kv mount is at %s, or the token may use no path under it: vault describes a mount only to a token with a capability in it, e.g. path %q { capabilities = ["read"] }; or set Options.KVVersion to 1 or 2 to skip detection`,
 		b.s.Mount, example)
 	return &c
@@ -344,9 +346,10 @@ func (b *Backend) read2(ctx context.Context, c *api.Client, p kvPaths, path stri
 	}
 	if meta != nil && meta.DeletionTime != "" {
 		if dt, err := time.Parse(time.RFC3339Nano, meta.DeletionTime); err == nil && !dt.After(time.Now()) {
-			e := notFound(nf, "%s of %s was deleted at %s", versionName(meta.Version, at), apiPath, meta.DeletionTime)
-			e.Hint = undeleteHint(path, meta.Version)
-			return nil, e
+			return nil, &driver.Error{Code: driver.NotFound,
+				Err: &hint.Mark{Kind: hint.VersionDeleted, Path: path, Version: meta.Version,
+					Err: &vaultError{msg: fmt.Sprintf("%s of %s was deleted at %s", versionName(meta.Version, at), apiPath, meta.DeletionTime), cause: nf}},
+				Hint: undeleteHint(path, meta.Version)}
 		}
 	}
 	if nf != nil || r.Data == nil || r.Data.Data == nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/hint"
 )
 
 // VersionMetadata describes one version of a KV v2 entry.
@@ -302,7 +303,8 @@ func kvVersionNotFound(p string, vm *VersionMetadata, nf error) error {
 		return &driver.Error{Code: driver.NotFound, Err: &vaultError{msg: fmt.Sprintf("version %d was destroyed", vm.Version), cause: nf},
 			Hint: "a destroyed version cannot be recovered"}
 	case !vm.DeletionTime.IsZero():
-		return &driver.Error{Code: driver.NotFound, Err: &vaultError{msg: fmt.Sprintf("version %d was deleted", vm.Version), cause: nf},
+		return &driver.Error{Code: driver.NotFound,
+			Err:  &hint.Mark{Kind: hint.VersionDeleted, Path: p, Version: vm.Version, Err: &vaultError{msg: fmt.Sprintf("version %d was deleted", vm.Version), cause: nf}},
 			Hint: undeleteHint(p, vm.Version)}
 	}
 	return errNoEntry(nf)
