@@ -52,10 +52,20 @@ func isLive(t reflect.Type) bool {
 	return t.Kind() == reflect.Struct && reflect.PointerTo(t).Implements(liveMarkerType)
 }
 
-// castError is a cast failure: the target type and a reason, never the value.
+// castError is a cast failure: the target type and a reason, never the
+// value. cause is the error of a user's UnmarshalText or UnmarshalJSON (or
+// of encoding/json): errors.Is sees through it (Is), but it is not
+// unwrapped, since its text may quote the value.
 type castError struct {
 	typ    string
 	reason string
+	cause  error
+}
+
+// Is reports whether the cause matches target, so that errors.Is finds a
+// sentinel a user's Unmarshal method wrapped.
+func (e *castError) Is(target error) bool {
+	return e.cause != nil && errors.Is(e.cause, target)
 }
 
 func (e *castError) Error() string {
@@ -153,16 +163,16 @@ func checkCastable(t reflect.Type) error {
 			return nil
 		}
 		if t.Kind() == reflect.Struct && isLive(t) {
-			return errors.New("unsupported type " + t.String() + " inside a value")
+			return tagErr(ErrUnsupportedType, "unsupported type "+t.String()+" inside a value")
 		}
 		return nil // encoding/json decides at Load time
 	case reflect.Pointer:
 		if t.Elem().Kind() == reflect.Pointer {
-			return errors.New("unsupported type " + t.String())
+			return tagErr(ErrUnsupportedType, "unsupported type "+t.String())
 		}
 		return checkCastable(t.Elem())
 	}
-	return errors.New("unsupported type " + t.String())
+	return tagErr(ErrUnsupportedType, "unsupported type "+t.String())
 }
 
 // isScalar reports whether k is a string, bool or number kind: a value
@@ -226,16 +236,19 @@ func castString(raw string, dst reflect.Value) error {
 		switch u := dst.Addr().Interface().(type) {
 		case encoding.TextUnmarshaler:
 			if err := u.UnmarshalText([]byte(raw)); err != nil {
-				return newCastError(t, "rejected by UnmarshalText")
+				return &castError{typ: t.String(), reason: "rejected by UnmarshalText", cause: err}
 			}
 			return nil
 		case json.Unmarshaler:
-			if json.Valid([]byte(raw)) && u.UnmarshalJSON([]byte(raw)) == nil {
-				return nil
+			var first error
+			if json.Valid([]byte(raw)) {
+				if first = u.UnmarshalJSON([]byte(raw)); first == nil {
+					return nil
+				}
 			}
 			q, _ := json.Marshal(raw)
 			if err := u.UnmarshalJSON(q); err != nil {
-				return newCastError(t, "rejected by UnmarshalJSON")
+				return &castError{typ: t.String(), reason: "rejected by UnmarshalJSON", cause: errors.Join(first, err)}
 			}
 			return nil
 		}
@@ -286,7 +299,7 @@ func castString(raw string, dst reflect.Value) error {
 func castJSON(raw string, dst reflect.Value) error {
 	v := reflect.New(dst.Type())
 	if err := json.Unmarshal([]byte(raw), v.Interface()); err != nil {
-		return newCastError(dst.Type(), jsonReason(err))
+		return &castError{typ: dst.Type().String(), reason: jsonReason(err), cause: err}
 	}
 	dst.Set(v.Elem())
 	return nil

@@ -3,6 +3,7 @@ package vaultly
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"net/url"
@@ -51,6 +52,7 @@ type jsonStruct struct {
 }
 
 func TestCastString(t *testing.T) {
+	t.Parallel()
 	mustURL := func(s string) *url.URL {
 		u, err := url.Parse(s)
 		if err != nil {
@@ -130,6 +132,7 @@ func TestCastString(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestCastStringErrors(t *testing.T) {
+	t.Parallel()
 	const canary = "Zq9canaryXw"
 	tests := []struct {
 		name    string
@@ -185,6 +188,7 @@ func TestCastStringErrors(t *testing.T) {
 }
 
 func TestCheckCastable(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		typ  reflect.Type
 		want string // "" = ok
@@ -208,6 +212,82 @@ func TestCheckCastable(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Errorf("checkCastable(%v) = %q, want %q", tt.typ, got, tt.want)
+			}
+		})
+	}
+}
+
+var errBadCard = errors.New("bad card number")
+
+// cardNumber rejects its input with an error that quotes it, wrapping a
+// sentinel the caller tests for.
+type cardNumber string
+
+func (c *cardNumber) UnmarshalText(b []byte) error {
+	if !strings.HasPrefix(string(b), "4") {
+		return fmt.Errorf("card %q: %w", b, errBadCard)
+	}
+	*c = cardNumber(b)
+	return nil
+}
+
+type jsonCard struct{ N string }
+
+func (j *jsonCard) UnmarshalJSON(b []byte) error {
+	return fmt.Errorf("card %s: %w", b, errBadCard)
+}
+
+type withCard struct {
+	Card jsonCard `json:"card"`
+}
+
+// chainTexts returns the Error text of err and of everything reachable by
+// unwrapping it.
+func chainTexts(err error) []string {
+	if err == nil {
+		return nil
+	}
+	out := []string{err.Error()}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		out = append(out, chainTexts(u.Unwrap())...)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			out = append(out, chainTexts(e)...)
+		}
+	}
+	return out
+}
+
+// TestCastUserErrorReachable: an error from a user's UnmarshalText or
+// UnmarshalJSON stays reachable with errors.Is, while its text (which may
+// quote the value) is reachable nowhere in the chain.
+func TestCastUserErrorReachable(t *testing.T) {
+	t.Parallel()
+	const canary = "Zq9canaryXw"
+	tests := []struct {
+		name string
+		typ  reflect.Type
+		raw  string
+	}{
+		{"UnmarshalText", reflect.TypeFor[cardNumber](), canary},
+		{"UnmarshalText via pointer", reflect.TypeFor[*cardNumber](), canary},
+		{"UnmarshalText in Secret", reflect.TypeFor[Secret[cardNumber]](), canary},
+		{"UnmarshalJSON", reflect.TypeFor[jsonCard](), `"` + canary + `"`},
+		{"UnmarshalJSON not JSON", reflect.TypeFor[jsonCard](), canary},
+		{"UnmarshalJSON inside encoding/json", reflect.TypeFor[withCard](), `{"card":"` + canary + `"}`},
+		{"UnmarshalText in a slice", reflect.TypeFor[[]cardNumber](), `["` + canary + `"]`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := castString(tc.raw, reflect.New(tc.typ).Elem())
+			if !errors.Is(err, errBadCard) {
+				t.Errorf("castString(%v) = %v; want errors.Is(err, errBadCard)", tc.typ, err)
+			}
+			for _, s := range chainTexts(err) {
+				if strings.Contains(s, canary) {
+					t.Errorf("castString(%v): %q in the error chain shows the value", tc.typ, s)
+				}
 			}
 		})
 	}

@@ -286,7 +286,7 @@ func checkDynamicType(t reflect.Type) error {
 	if st := unwrapEntryType(t); st.Kind() == reflect.Struct {
 		for i := range st.NumField() {
 			sf := st.Field(i)
-			if tag, ok := sf.Tag.Lookup(TagName); ok {
+			if tag, ok := sf.Tag.Lookup(tagName); ok {
 				key, _, _ := strings.Cut(tag, ",")
 				return errors.New("field " + sf.Name + ": a secret tag does not apply to a field of a dynamic secret; name its key with json:" + strconv.Quote(key))
 			}

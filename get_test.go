@@ -3,7 +3,9 @@ package vaultly_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +13,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultly/vaultly"
+	"github.com/vaultly/vaultly/memsecrets"
 )
 
 func TestGetAs(t *testing.T) {
+	t.Parallel()
 	b := newEntries(map[string]map[string]string{
 		"app": {"s": " x ", "n": "42", "neg": "-7", "b": "yes", "d": "1m", "u": "https://h/p", "j": `{"a":[1,2]}`, "big": "300", "value": "dflt", "f": "2.5"},
 	})
@@ -52,6 +56,7 @@ func TestGetAs(t *testing.T) {
 }
 
 func TestGetAsErrors(t *testing.T) {
+	t.Parallel()
 	b := newEntries(map[string]map[string]string{"app": {"n": canary, "big": "300"}})
 	s := newStore(t, b)
 	ctx := t.Context()
@@ -152,4 +157,57 @@ func benchGetAs[T any](b *testing.B, ctx context.Context, s *vaultly.Store, ref 
 			}
 		}
 	})
+}
+
+var errBadPort = errors.New("port out of service range")
+
+// svcPort rejects ports below 1024 with an error that quotes its input.
+type svcPort int
+
+func (p *svcPort) UnmarshalText(b []byte) error {
+	n, err := strconv.Atoi(string(b))
+	if err != nil || n < 1024 {
+		return fmt.Errorf("port %q: %w", b, errBadPort)
+	}
+	*p = svcPort(n)
+	return nil
+}
+
+// TestUserUnmarshalErrorReachable: Load, GetAs and Live keep a user
+// UnmarshalText error reachable with errors.Is, without its text.
+func TestUserUnmarshalErrorReachable(t *testing.T) {
+	t.Parallel()
+	const canary = "80Zq9canary"
+	mem := memsecrets.New(nil)
+	mem.Set("app/svc", map[string]any{"port": canary})
+	s := vaultly.New(mem, nil)
+	defer s.Close()
+	ctx := t.Context()
+	type Whole struct {
+		Port svcPort `json:"port"`
+	}
+	var cfg struct {
+		Port  svcPort                 `secret:"app/svc:port"`
+		Whole Whole                   `secret:"app/svc"`
+		Map   map[string]svcPort      `secret:"app/svc"`
+		Sec   vaultly.Secret[svcPort] `secret:"app/svc:port"`
+	}
+	loadErr := s.Load(ctx, &cfg, nil)
+	_, getErr := vaultly.GetAs[svcPort](ctx, s, "app/svc:port")
+	l, err := vaultly.NewLive[svcPort](s, "app/svc:port", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, liveErr := l.Get(ctx)
+	for name, err := range map[string]error{"Load": loadErr, "GetAs": getErr, "Live.Get": liveErr} {
+		if !errors.Is(err, errBadPort) || !errors.Is(err, vaultly.ErrInvalidArgument) {
+			t.Errorf("%s error = %v; want errors.Is with errBadPort and ErrInvalidArgument", name, err)
+		}
+		if strings.Contains(fmt.Sprint(err), canary) {
+			t.Errorf("%s error = %q shows the value", name, err)
+		}
+	}
+	if fe := strings.Count(fmt.Sprint(loadErr), "rejected by UnmarshalText"); fe != 4 {
+		t.Errorf("Load error = %q; want 4 fields rejected by UnmarshalText", loadErr)
+	}
 }

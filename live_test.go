@@ -14,6 +14,7 @@ import (
 )
 
 func TestLiveRotates(t *testing.T) {
+	t.Parallel()
 	type App struct {
 		Token vaultly.Live[string]            `secret:"app/token,ttl=nocache"`
 		Limit vaultly.Live[int]               `secret:"app/limits:max,ttl=nocache"`
@@ -79,6 +80,7 @@ func TestLiveRotates(t *testing.T) {
 }
 
 func TestLiveLoadChecks(t *testing.T) {
+	t.Parallel()
 	type App struct {
 		Missing vaultly.Live[string] `secret:"app/none:k"`
 		Bad     vaultly.Live[int]    `secret:"app/a:k"`
@@ -102,6 +104,7 @@ func TestLiveLoadChecks(t *testing.T) {
 }
 
 func TestLiveUnboundAndNewLive(t *testing.T) {
+	t.Parallel()
 	var l vaultly.Live[string]
 	if _, err := l.Get(t.Context()); vaultly.CodeOf(err) != vaultly.Config {
 		t.Errorf("unbound Get() = %v, want a Config error", err)
@@ -155,6 +158,7 @@ func TestLiveUnboundAndNewLive(t *testing.T) {
 }
 
 func TestLiveValuesNotShared(t *testing.T) {
+	t.Parallel()
 	b := newEntries(map[string]map[string]string{"app": {"m": `{"a":1}`}, "whole": {"k": "v"}})
 	s := newStore(t, b)
 	m, err := vaultly.NewLive[map[string]int](s, "app:m", nil)
@@ -182,6 +186,7 @@ func TestLiveValuesNotShared(t *testing.T) {
 // TestLiveTTLSynctest checks, on a fake clock, that a Live field's ttl= is
 // the cache lifetime of its reads: a rotated value shows only after it.
 func TestLiveTTLSynctest(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := newEntries(map[string]map[string]string{"app": {"k": "v1"}})
 		s := vaultly.New(b, &vaultly.Options{TTL: time.Hour, RefreshAhead: -1})

@@ -3,6 +3,7 @@ package vaultly
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -24,9 +25,9 @@ type LoadOptions struct {
 	Parallelism int
 }
 
-// DefaultLoadParallelism is the number of entries Load reads at once unless
+// defaultLoadParallelism is the number of entries Load reads at once unless
 // LoadOptions.Parallelism says otherwise.
-const DefaultLoadParallelism = 8
+const defaultLoadParallelism = 8
 
 // Load fills the tagged fields of the struct dst points to with secrets
 // read through s:
@@ -165,7 +166,7 @@ type fetched struct {
 // par at a time, and waits for all of them.
 func fetchAll(ctx context.Context, s *Store, bs []*binding, par int) map[loadKey]*fetched {
 	if par <= 0 {
-		par = DefaultLoadParallelism
+		par = defaultLoadParallelism
 	}
 	ttls := map[loadKey]time.Duration{}
 	var keys []loadKey
@@ -346,9 +347,12 @@ type planner struct {
 	errs     []*Error
 }
 
-func (p *planner) errorf(field string, msg string) {
-	p.errs = append(p.errs, &Error{Op: "load " + field, Code: InvalidArgument, Err: errors.New(msg)})
+// fail records the error of a field; err is a *tagError or wraps one.
+func (p *planner) fail(field string, err error) {
+	p.errs = append(p.errs, &Error{Op: "load " + field, Code: InvalidArgument, Err: err})
 }
+
+func (p *planner) errorf(field string, kind error, msg string) { p.fail(field, tagErr(kind, msg)) }
 
 // scope is the chain of enclosing struct values for {name} lookups.
 type scope struct {
@@ -359,7 +363,7 @@ type scope struct {
 func (p *planner) lookup(sc *scope, name string) (string, error) {
 	if v, ok := p.vars[name]; ok {
 		if v == "" {
-			return "", errors.New("placeholder {" + name + "} is empty")
+			return "", tagErr(ErrInvalidPlaceholder, "placeholder {"+name+"} is empty")
 		}
 		return v, nil
 	}
@@ -368,12 +372,12 @@ func (p *planner) lookup(sc *scope, name string) (string, error) {
 		if !ok || !sf.IsExported() {
 			continue
 		}
-		if _, tagged := sf.Tag.Lookup(TagName); tagged {
-			return "", errors.New("placeholder {" + name + "} names a secret field")
+		if _, tagged := sf.Tag.Lookup(tagName); tagged {
+			return "", tagErr(ErrInvalidPlaceholder, "placeholder {"+name+"} names a secret field")
 		}
 		fv, err := sc.v.FieldByIndexErr(sf.Index)
 		if err != nil {
-			return "", errors.New("placeholder {" + name + "} is empty")
+			return "", tagErr(ErrInvalidPlaceholder, "placeholder {"+name+"} is empty")
 		}
 		var s string
 		switch fv.Kind() {
@@ -386,14 +390,14 @@ func (p *planner) lookup(sc *scope, name string) (string, error) {
 		case reflect.Bool:
 			s = strconv.FormatBool(fv.Bool())
 		default:
-			return "", errors.New("placeholder {" + name + "} names a field of type " + fv.Type().String() + "; want string, integer or bool")
+			return "", tagErr(ErrInvalidPlaceholder, "placeholder {"+name+"} names a field of type "+fv.Type().String()+"; want string, integer or bool")
 		}
 		if s == "" {
-			return "", errors.New("placeholder {" + name + "} is empty")
+			return "", tagErr(ErrInvalidPlaceholder, "placeholder {"+name+"} is empty")
 		}
 		return s, nil
 	}
-	return "", errors.New("unknown placeholder {" + name + "}: not in LoadOptions.Vars nor an untagged field")
+	return "", tagErr(ErrInvalidPlaceholder, "unknown placeholder {"+name+"}: not in LoadOptions.Vars nor an untagged field")
 }
 
 // walk visits the fields of struct type t (value v, possibly a zero value).
@@ -405,7 +409,7 @@ func (p *planner) walk(v reflect.Value, t reflect.Type, path string, steps []int
 		sf := t.Field(i)
 		field := path + "." + sf.Name
 		fsteps := append(append([]int(nil), steps...), i)
-		tag, tagged := sf.Tag.Lookup(TagName)
+		tag, tagged := sf.Tag.Lookup(tagName)
 		if tag == "-" {
 			continue
 		}
@@ -416,38 +420,38 @@ func (p *planner) walk(v reflect.Value, t reflect.Type, path string, steps []int
 				continue
 			}
 			if !sf.IsExported() && (isPtr || !sf.Anonymous) {
-				p.errorf(field, "unexported field holds secret tags")
+				p.errorf(field, ErrUnexportedField, "unexported field holds secret tags")
 				continue
 			}
 			if visiting[st] {
-				p.errorf(field, "recursive struct type "+st.String())
+				p.errorf(field, ErrUnsupportedType, "recursive struct type "+st.String())
 				continue
 			}
 			p.walk(nestedValue(v.Field(i), st), st, field, fsteps, prefix, sc, visiting)
 			continue
 		}
 		if !sf.IsExported() {
-			p.errorf(field, "tag on unexported field")
+			p.errorf(field, ErrUnexportedField, "tag on unexported field")
 			continue
 		}
 		spec, err := parseTag(tag)
 		if err != nil {
-			p.errorf(field, err.Error())
+			p.fail(field, err)
 			continue
 		}
 		if spec.hasPrefix {
 			st, _ := nestedStruct(sf.Type)
 			if st == nil {
-				p.errorf(field, "tag option prefix= needs a struct or pointer to struct, not "+sf.Type.String())
+				p.errorf(field, ErrInvalidTagOption, "tag option prefix= needs a struct or pointer to struct, not "+sf.Type.String())
 				continue
 			}
 			if visiting[st] {
-				p.errorf(field, "recursive struct type "+st.String())
+				p.errorf(field, ErrUnsupportedType, "recursive struct type "+st.String())
 				continue
 			}
 			pre, err := spec.prefix.expand(func(n string) (string, error) { return p.lookup(sc, n) })
 			if err != nil {
-				p.errorf(field, err.Error())
+				p.fail(field, err)
 				continue
 			}
 			p.walk(nestedValue(v.Field(i), st), st, field, fsteps, joinPath(prefix, pre), sc, visiting)
@@ -467,13 +471,13 @@ func (p *planner) bindField(sc *scope, field string, steps []int, typ reflect.Ty
 		rawPath, err = pathT.expand(lookup)
 	}
 	if err != nil {
-		p.errorf(field, err.Error())
+		p.fail(field, err)
 		return
 	}
 	full := joinPath(prefix, rawPath)
 	cp, err := CleanPath(full)
 	if err != nil {
-		p.errorf(field, "invalid path "+strconv.Quote(full)+": "+strings.TrimPrefix(errors.Unwrap(err).Error(), "invalid reference: "))
+		p.errorf(field, ErrInvalidTagPath, "invalid path "+strconv.Quote(full)+": "+strings.TrimPrefix(errors.Unwrap(err).Error(), "invalid reference: "))
 		return
 	}
 	b.ref = Ref{Path: cp, Version: spec.version}
@@ -483,15 +487,15 @@ func (p *planner) bindField(sc *scope, field string, steps []int, typ reflect.Ty
 			rawKey, err = keyT.expand(lookup)
 		}
 		if err != nil {
-			p.errorf(field, err.Error())
+			p.fail(field, err)
 			return
 		}
 		if rawKey == "" {
-			p.errorf(field, "empty key after ':'")
+			p.errorf(field, ErrInvalidTagPath, "empty key after ':'")
 			return
 		}
 		if msg := checkChars(rawKey); msg != "" {
-			p.errorf(field, "key "+msg)
+			p.errorf(field, ErrInvalidTagPath, "key "+msg)
 			return
 		}
 		b.ref.Key = rawKey
@@ -503,7 +507,7 @@ func (p *planner) bindField(sc *scope, field string, steps []int, typ reflect.Ty
 		b.kind = bindLive
 		target = liveElemOf(typ)
 	case typ.Kind() == reflect.Pointer && isLive(typ.Elem()):
-		p.errorf(field, "use Live[T], not a pointer to it")
+		p.errorf(field, ErrUnsupportedType, "use Live[T], not a pointer to it")
 		return
 	}
 	if !hasKey && isWholeEntryType(target) {
@@ -511,11 +515,11 @@ func (p *planner) bindField(sc *scope, field string, steps []int, typ reflect.Ty
 			b.kind = bindEntry
 		}
 		if err := checkEntryType(target); err != nil {
-			p.errorf(field, err.Error())
+			p.fail(field, err)
 			return
 		}
 		if spec.def != nil {
-			p.errorf(field, "tag option default= does not apply to a whole entry")
+			p.errorf(field, ErrInvalidTagOption, "tag option default= does not apply to a whole entry")
 			return
 		}
 	} else {
@@ -523,12 +527,12 @@ func (p *planner) bindField(sc *scope, field string, steps []int, typ reflect.Ty
 			b.ref.Key = p.defKey
 		}
 		if err := checkCastable(target); err != nil {
-			p.errorf(field, err.Error())
+			p.fail(field, err)
 			return
 		}
 		if spec.def != nil {
 			if err := castString(*spec.def, reflect.New(target).Elem()); err != nil {
-				p.errorf(field, "tag option default= does not convert: "+err.Error())
+				p.errorf(field, ErrInvalidTagOption, "tag option default= does not convert: "+err.Error())
 				return
 			}
 		}
@@ -584,7 +588,7 @@ func hasTags(t reflect.Type, seen map[reflect.Type]bool) bool {
 	seen[t] = true
 	for i := range t.NumField() {
 		sf := t.Field(i)
-		if _, ok := sf.Tag.Lookup(TagName); ok {
+		if _, ok := sf.Tag.Lookup(tagName); ok {
 			return true
 		}
 		if st, _ := nestedStruct(sf.Type); st != nil && hasTags(st, seen) {
@@ -629,7 +633,7 @@ func checkEntryType(t reflect.Type) error {
 	switch t.Kind() {
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String {
-			return errors.New("a whole entry binds to a map with string keys, not " + t.String())
+			return tagErr(ErrUnsupportedType, "a whole entry binds to a map with string keys, not "+t.String())
 		}
 		if err := checkCastable(t.Elem()); err != nil {
 			return err
@@ -642,12 +646,12 @@ func checkEntryType(t reflect.Type) error {
 				continue
 			}
 			if err := checkCastable(sf.Type); err != nil {
-				return errors.New("field " + sf.Name + ": " + err.Error())
+				return fmt.Errorf("field %s: %w", sf.Name, err)
 			}
 		}
 		return nil
 	}
-	return errors.New("a whole entry binds to a map or struct, not " + t.String())
+	return tagErr(ErrUnsupportedType, "a whole entry binds to a map or struct, not "+t.String())
 }
 
 // jsonName is the entry key a struct field binds to: its json tag name, or
@@ -694,7 +698,7 @@ func castEntry(fields map[string]string, dst reflect.Value) error {
 		for k, raw := range fields {
 			v := reflect.New(t.Elem()).Elem()
 			if err := castString(raw, v); err != nil {
-				return errors.New("key " + strconv.Quote(k) + ": " + err.Error())
+				return fmt.Errorf("key %q: %w", k, err)
 			}
 			m.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), v)
 		}
@@ -720,7 +724,7 @@ func castEntry(fields map[string]string, dst reflect.Value) error {
 				continue
 			}
 			if err := castString(raw, dst.Field(i)); err != nil {
-				return errors.New("key " + strconv.Quote(name) + ": " + err.Error())
+				return fmt.Errorf("key %q: %w", name, err)
 			}
 		}
 		return nil

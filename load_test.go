@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,7 +19,16 @@ import (
 	"github.com/vaultly/vaultly/memsecrets"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(stopVaultAfter{m}) }
+
+// stopVaultAfter stops the shared Vault server once the tests have run,
+// before goleak looks for goroutines left behind.
+type stopVaultAfter struct{ m *testing.M }
+
+func (s stopVaultAfter) Run() int {
+	defer sharedVault.Stop()
+	return s.m.Run()
+}
 
 // entries is a tiny in-test backend: path -> fields, counting reads per
 // path. Fields hold text as backends deliver it (non-strings as JSON).
@@ -92,7 +102,7 @@ func (b *entries) callCounts() map[string]int {
 
 func newStore(t testing.TB, b driver.Backend) *vaultly.Store {
 	t.Helper()
-	s := vaultly.New(b, nil)
+	s := vaultly.New(b, &vaultly.Options{Logger: quiet})
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
@@ -143,6 +153,7 @@ func testData() map[string]map[string]string {
 }
 
 func TestLoad(t *testing.T) {
+	t.Parallel()
 	b := newEntries(testData())
 	s := newStore(t, b)
 	cfg := Config{Env: "prod", Plain: "keep"}
@@ -202,6 +213,7 @@ func TestLoad(t *testing.T) {
 }
 
 func TestLoadValidation(t *testing.T) {
+	t.Parallel()
 	type unexported struct {
 		//lint:ignore U1000 a tag on an unexported field is what this case tests
 		ok     string `secret:"a:b"`
@@ -233,6 +245,8 @@ func TestLoadValidation(t *testing.T) {
 		L string             `secret:"l,version=-1"`
 		M *vaultly.Live[int] `secret:"m"`
 		N any                `secret:"n"`
+		O string             `secret:"o,required,default=x"`
+		P string             `secret:""`
 	}
 	type varField struct {
 		Env  []string
@@ -241,40 +255,47 @@ func TestLoadValidation(t *testing.T) {
 		Pw2  string `secret:"a/{Zero}"`
 		Pw3  string `secret:"a/{Pw}"`
 	}
+	type want struct {
+		msg  string // a substring of the field's error
+		kind error  // the sentinel it matches besides ErrInvalidArgument
+	}
 	tests := []struct {
 		name string
 		dst  any
-		want []string // substrings, in order
+		want []want // in field order
 	}{
-		{"not a pointer", badOpt{}, []string{"dst must be a non-nil pointer to a struct"}},
-		{"nil", (*badOpt)(nil), []string{"dst must be a non-nil pointer to a struct"}},
-		{"unexported", &unexported{}, []string{"load unexported.ok: invalid argument: tag on unexported field"}},
-		{"unknown option", &badOpt{}, []string{`load badOpt.A: invalid argument: unknown tag option "bogus"`}},
-		{"nested path", &nested{}, []string{"load nested.DB.Inner.Password: invalid argument: tag options optional and required conflict"}},
-		{"many", &many{}, []string{
-			"many.A: invalid argument: unsupported type chan int",
-			"many.B: invalid argument: tag option ttl= must be a positive duration, nocache or forever",
-			"many.C: invalid argument: tag option default= does not convert: cannot convert value to int: invalid syntax",
-			`many.D: invalid argument: invalid path "d/../e": path segment ".." not allowed`,
-			"many.E: invalid argument: unknown placeholder {Nope}",
-			"many.F: invalid argument: a whole entry binds to a map with string keys, not map[int]string",
-			"many.G: invalid argument: tag option prefix= is for nested structs",
-			"many.H: invalid argument: tag option prefix= needs a struct or pointer to struct, not string",
-			"many.I: invalid argument: tag option default= does not apply to a whole entry",
-			"many.J: invalid argument: empty key after ':'",
-			"many.K: invalid argument: unsupported type complex64",
-			"many.L: invalid argument: tag option version= must be an integer >= 1",
-			"many.M: invalid argument: use Live[T], not a pointer to it",
-			"many.N: invalid argument: unsupported type interface {}",
+		{"not a pointer", badOpt{}, []want{{"dst must be a non-nil pointer to a struct", vaultly.ErrInvalidArgument}}},
+		{"nil", (*badOpt)(nil), []want{{"dst must be a non-nil pointer to a struct", vaultly.ErrInvalidArgument}}},
+		{"unexported", &unexported{}, []want{{"load unexported.ok: invalid argument: tag on unexported field", vaultly.ErrUnexportedField}}},
+		{"unknown option", &badOpt{}, []want{{`load badOpt.A: invalid argument: unknown tag option "bogus"`, vaultly.ErrUnknownTagOption}}},
+		{"nested path", &nested{}, []want{{"load nested.DB.Inner.Password: invalid argument: tag options optional and required conflict", vaultly.ErrInvalidTagOption}}},
+		{"many", &many{}, []want{
+			{"many.A: invalid argument: unsupported type chan int", vaultly.ErrUnsupportedType},
+			{"many.B: invalid argument: tag option ttl= must be a positive duration, nocache or forever", vaultly.ErrInvalidTagOption},
+			{"many.C: invalid argument: tag option default= does not convert: cannot convert value to int: invalid syntax", vaultly.ErrInvalidTagOption},
+			{`many.D: invalid argument: invalid path "d/../e": path segment ".." not allowed`, vaultly.ErrInvalidTagPath},
+			{"many.E: invalid argument: unknown placeholder {Nope}", vaultly.ErrInvalidPlaceholder},
+			{"many.F: invalid argument: a whole entry binds to a map with string keys, not map[int]string", vaultly.ErrUnsupportedType},
+			{"many.G: invalid argument: tag option prefix= is for nested structs", vaultly.ErrInvalidTagOption},
+			{"many.H: invalid argument: tag option prefix= needs a struct or pointer to struct, not string", vaultly.ErrInvalidTagOption},
+			{"many.I: invalid argument: tag option default= does not apply to a whole entry", vaultly.ErrInvalidTagOption},
+			{"many.J: invalid argument: empty key after ':'", vaultly.ErrInvalidTagPath},
+			{"many.K: invalid argument: unsupported type complex64", vaultly.ErrUnsupportedType},
+			{"many.L: invalid argument: tag option version= must be an integer >= 1", vaultly.ErrInvalidTagOption},
+			{"many.M: invalid argument: use Live[T], not a pointer to it", vaultly.ErrUnsupportedType},
+			{"many.N: invalid argument: unsupported type interface {}", vaultly.ErrUnsupportedType},
+			{"many.O: invalid argument: tag options default= and required conflict", vaultly.ErrRequiredWithDefault},
+			{"many.P: invalid argument: tag has no path", vaultly.ErrInvalidTagPath},
 		}},
-		{"placeholders", &varField{Env: []string{"x"}}, []string{
-			"varField.Pw: invalid argument: placeholder {Env} names a field of type []string",
-			"varField.Pw2: invalid argument: placeholder {Zero} is empty",
-			"varField.Pw3: invalid argument: placeholder {Pw} names a secret field",
+		{"placeholders", &varField{Env: []string{"x"}}, []want{
+			{"varField.Pw: invalid argument: placeholder {Env} names a field of type []string", vaultly.ErrInvalidPlaceholder},
+			{"varField.Pw2: invalid argument: placeholder {Zero} is empty", vaultly.ErrInvalidPlaceholder},
+			{"varField.Pw3: invalid argument: placeholder {Pw} names a secret field", vaultly.ErrInvalidPlaceholder},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			b := newEntries(map[string]map[string]string{})
 			s := newStore(t, b)
 			err := s.Load(t.Context(), tt.dst, nil)
@@ -291,14 +312,21 @@ func TestLoadValidation(t *testing.T) {
 			if strings.Contains(msg, "\n") {
 				t.Errorf("Load() error has several lines: %q", msg)
 			}
-			rest := msg
-			for _, w := range tt.want {
-				i := strings.Index(rest, w)
-				if i < 0 {
-					t.Errorf("Load() = %q\nwant it to contain (after the previous ones) %q", msg, w)
-					continue
+			fields := []error{err}
+			if multi, ok := errors.Unwrap(err).(interface{ Unwrap() []error }); ok {
+				fields = multi.Unwrap()
+			}
+			if len(fields) != len(tt.want) {
+				t.Fatalf("Load() reports %d fields, want %d: %q", len(fields), len(tt.want), msg)
+			}
+			for i, w := range tt.want {
+				fe := fields[i]
+				if !strings.Contains(fe.Error(), w.msg) {
+					t.Errorf("field error %d = %q\nwant it to contain %q", i, fe, w.msg)
 				}
-				rest = rest[i+len(w):]
+				if !errors.Is(fe, w.kind) || !errors.Is(fe, vaultly.ErrInvalidArgument) {
+					t.Errorf("field error %q: errors.Is(%v) = %v, errors.Is(ErrInvalidArgument) = %v; want both", fe, w.kind, errors.Is(fe, w.kind), errors.Is(fe, vaultly.ErrInvalidArgument))
+				}
 			}
 			if got := b.total.Load(); got != 0 {
 				t.Errorf("backend reads = %d, want 0 (validation comes before any I/O)", got)
@@ -308,6 +336,7 @@ func TestLoadValidation(t *testing.T) {
 }
 
 func TestLoadMissing(t *testing.T) {
+	t.Parallel()
 	type App struct {
 		A string        `secret:"app/a:x"`
 		B vaultly.Value `secret:"app/b"`
@@ -358,6 +387,7 @@ func TestLoadMissing(t *testing.T) {
 }
 
 func TestLoadErrorsKeepCode(t *testing.T) {
+	t.Parallel()
 	type App struct {
 		A string `secret:"denied:x"`
 		B string `secret:"down:x,optional"`
@@ -395,6 +425,7 @@ func TestLoadErrorsKeepCode(t *testing.T) {
 }
 
 func TestLoadCastErrorNamesFieldNotValue(t *testing.T) {
+	t.Parallel()
 	const canary = "Zq9canaryXw"
 	type App struct {
 		Port  int                  `secret:"app:port"`
@@ -429,6 +460,7 @@ func TestLoadCastErrorNamesFieldNotValue(t *testing.T) {
 }
 
 func TestLoadParallelBound(t *testing.T) {
+	t.Parallel()
 	data := map[string]map[string]string{}
 	type Wide struct {
 		F [20]string // untagged arrays are ignored
@@ -442,26 +474,27 @@ func TestLoadParallelBound(t *testing.T) {
 	for i := range 6 {
 		data[fmt.Sprintf("p/%d", i)] = map[string]string{"k": "v"}
 	}
-	for _, par := range []int{1, 2, 6} {
+	for _, par := range []int{1, 2, 6, 10} {
 		t.Run(fmt.Sprint(par), func(t *testing.T) {
-			b := newEntries(data)
-			b.delay = 20 * time.Millisecond
-			s := newStore(t, b)
-			var w Wide
-			if err := s.Load(t.Context(), &w, &vaultly.LoadOptions{Parallelism: par}); err != nil {
-				t.Fatal(err)
-			}
-			if got := b.maxIn.Load(); got > int64(par) {
-				t.Errorf("max concurrent reads = %d, want <= %d", got, par)
-			}
-			if par > 1 && b.maxIn.Load() < 2 {
-				t.Errorf("max concurrent reads = %d, want reads in parallel", b.maxIn.Load())
-			}
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				b := newEntries(data)
+				b.delay = 20 * time.Millisecond // on the fake clock: reads overlap exactly as far as allowed
+				s := newStore(t, b)
+				var w Wide
+				if err := s.Load(t.Context(), &w, &vaultly.LoadOptions{Parallelism: par}); err != nil {
+					t.Fatal(err)
+				}
+				if got, want := b.maxIn.Load(), int64(min(par, 6)); got != want {
+					t.Errorf("max concurrent reads = %d, want %d", got, want)
+				}
+			})
 		})
 	}
 }
 
 func TestLoadVersionAndTTL(t *testing.T) {
+	t.Parallel()
 	type App struct {
 		V1  string `secret:"app:k,version=1"`
 		V2  string `secret:"app:k,version=2"`
@@ -489,6 +522,7 @@ func TestLoadVersionAndTTL(t *testing.T) {
 }
 
 func TestLoad50Fields10Paths(t *testing.T) {
+	t.Parallel()
 	b := memsecrets.New(nil)
 	setFifty(b)
 	s := newStore(t, b)
@@ -631,6 +665,7 @@ type Node struct {
 }
 
 func TestLoadNesting(t *testing.T) {
+	t.Parallel()
 	type Root struct {
 		Embedded
 		Region string
@@ -703,6 +738,7 @@ type inner struct {
 }
 
 func TestLoadUnexportedEmbedded(t *testing.T) {
+	t.Parallel()
 	type Outer struct {
 		inner // promoted exported fields are settable, as in encoding/json
 	}

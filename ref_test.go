@@ -10,6 +10,7 @@ import (
 )
 
 func TestParseRef(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in      string
 		want    vaultly.Ref
@@ -52,6 +53,7 @@ func TestParseRef(t *testing.T) {
 }
 
 func TestParseRefErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want string // in the message
@@ -107,6 +109,7 @@ func TestParseRefErrors(t *testing.T) {
 }
 
 func TestCleanPath(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, want string
 		wantErr  bool

@@ -46,17 +46,17 @@ const (
 	UntilRefreshed time.Duration = cache.UntilRefreshed
 )
 
-// Defaults for zero Options fields.
+// Defaults for zero Options fields (documented on each field).
 const (
-	DefaultTTL          = 5 * time.Minute
-	DefaultMaxEntries   = 10000
-	DefaultRefreshAhead = 0.75
+	defaultTTL          = 5 * time.Minute
+	defaultMaxEntries   = 10000
+	defaultRefreshAhead = 0.75
 )
 
 // Options configures a Store. A nil *Options means all defaults.
 type Options struct {
 	// TTL is how long a fetched entry is served from the cache.
-	// Default: 0 means DefaultTTL (5m). NoCache and UntilRefreshed are
+	// Default: 0 means 5m. NoCache and UntilRefreshed are
 	// accepted; other negative values mean NoCache.
 	TTL time.Duration
 
@@ -66,7 +66,7 @@ type Options struct {
 	// no cache hit since they were fetched or since the previous eviction
 	// sweep (a second-chance approximation of least-recently-used), then
 	// any, down to 90% of MaxEntries.
-	// Default: 0 means DefaultMaxEntries (10000).
+	// Default: 0 means 10000.
 	MaxEntries int
 
 	// RefreshAhead is the fraction of an entry's TTL after which a read
@@ -76,7 +76,7 @@ type Options struct {
 	// so entries fetched together do not refresh together. The reader gets
 	// the cached value at once. Refreshes run in goroutines owned by the
 	// Store; Close stops and waits for them.
-	// Default: 0 means DefaultRefreshAhead (0.75); negative or >= 1 disables.
+	// Default: 0 means 0.75; negative or >= 1 disables.
 	RefreshAhead float64
 
 	// StaleOnError is the maximum time past its expiry that a cached entry
@@ -194,17 +194,17 @@ func New(b driver.Backend, opts *Options) *Store {
 	}
 	switch {
 	case s.ttl == 0:
-		s.ttl = DefaultTTL
+		s.ttl = defaultTTL
 	case s.ttl < 0:
 		s.ttl = NoCache
 	}
 	maxEntries := opts.MaxEntries
 	if maxEntries <= 0 {
-		maxEntries = DefaultMaxEntries
+		maxEntries = defaultMaxEntries
 	}
 	ahead := opts.RefreshAhead
 	if ahead == 0 {
-		ahead = DefaultRefreshAhead
+		ahead = defaultRefreshAhead
 	}
 	if s.log == nil {
 		s.log = slog.Default()

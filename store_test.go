@@ -24,9 +24,19 @@ import (
 // with memsecrets.Set are not announced to the Store.
 type stPlain struct{ driver.Backend }
 
+// quiet is the logger of tests that do not look at logs.
+var quiet = slog.New(slog.DiscardHandler)
+
 func stNew(t *testing.T, b driver.Backend, opts *vaultly.Options) *vaultly.Store {
 	t.Helper()
-	s := vaultly.New(b, opts)
+	o := vaultly.Options{Logger: quiet}
+	if opts != nil {
+		o = *opts
+		if o.Logger == nil {
+			o.Logger = quiet
+		}
+	}
+	s := vaultly.New(b, &o)
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -44,6 +54,7 @@ func stReads(b *memsecrets.Backend) int {
 var noRetry = &retry.Policy{MaxAttempts: 1}
 
 func TestStoreGet(t *testing.T) {
+	t.Parallel()
 	b := memsecrets.New(nil)
 	b.Set("myapp/db", map[string]any{"username": "app", "password": "hunter2", "port": 5432, "value": "dflt"})
 	b.Set("myapp/db", map[string]any{"username": "app2", "password": "hunter3"})
@@ -111,6 +122,7 @@ func TestStoreGet(t *testing.T) {
 }
 
 func TestStoreOneReadPerEntry(t *testing.T) {
+	t.Parallel()
 	b := memsecrets.New(nil)
 	b.Set("myapp/db", map[string]any{"username": "app", "password": "pw"})
 	s := stNew(t, b, nil)
@@ -136,6 +148,7 @@ type stKeyed struct {
 func (k stKeyed) DefaultKey() string { return k.key }
 
 func TestStoreDefaultKey(t *testing.T) {
+	t.Parallel()
 	b := memsecrets.New(nil)
 	b.Set("p", map[string]any{"value": "v", "data": "d", "custom": "c"})
 	tests := []struct {
@@ -166,6 +179,7 @@ func TestStoreDefaultKey(t *testing.T) {
 }
 
 func TestStoreTTL(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		ttl       time.Duration // Options.TTL
@@ -230,6 +244,7 @@ func TestStoreTTL(t *testing.T) {
 
 // TestStoreSingleFlight: 100 goroutines on one cold key make one backend call.
 func TestStoreSingleFlight(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := memsecrets.New(nil)
 		b.SetValue("cold", "v")
@@ -265,6 +280,7 @@ func TestStoreSingleFlight(t *testing.T) {
 // TestStoreSingleFlightRealTime is the same without a fake clock: the
 // backend blocks until every goroutine has asked.
 func TestStoreSingleFlightRealTime(t *testing.T) {
+	t.Parallel()
 	b := memsecrets.New(nil)
 	b.SetValue("cold", "v")
 	release := make(chan struct{})
@@ -304,6 +320,7 @@ func TestStoreSingleFlightRealTime(t *testing.T) {
 // TestStoreCancelledCaller: a caller whose context is cancelled returns at
 // once; the fetch goes on for the other waiters.
 func TestStoreCancelledCaller(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		b := memsecrets.New(nil)
 		b.SetValue("k", "v")
@@ -351,6 +368,7 @@ func TestStoreCancelledCaller(t *testing.T) {
 }
 
 func TestStoreRefreshAhead(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		mem := memsecrets.New(nil)
 		mem.SetValue("k", "v1")
@@ -392,6 +410,7 @@ func TestStoreRefreshAhead(t *testing.T) {
 }
 
 func TestStoreRefreshAheadDisabled(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		mem := memsecrets.New(nil)
 		mem.SetValue("k", "v1")
@@ -408,6 +427,7 @@ func TestStoreRefreshAheadDisabled(t *testing.T) {
 }
 
 func TestStoreStaleOnError(t *testing.T) {
+	t.Parallel()
 	unavailable := driver.NewError(driver.Unavailable, errors.New("sealed"))
 	notFound := driver.NewError(driver.NotFound, errors.New("gone"))
 	denied := driver.NewError(driver.PermissionDenied, errors.New("policy"))
@@ -462,6 +482,7 @@ func TestStoreStaleOnError(t *testing.T) {
 }
 
 func TestStoreRetry(t *testing.T) {
+	t.Parallel()
 	unavailable := driver.NewError(driver.Unavailable, errors.New("503"))
 	tests := []struct {
 		name      string
@@ -510,6 +531,7 @@ func TestStoreRetry(t *testing.T) {
 }
 
 func TestStoreErrorWrappedOnce(t *testing.T) {
+	t.Parallel()
 	cause := errors.New("upstream said no")
 	mem := memsecrets.New(nil)
 	mem.SetError("k", &driver.Error{Code: driver.PermissionDenied, Err: cause, Hint: "check the policy"})
@@ -538,6 +560,7 @@ func TestStoreErrorWrappedOnce(t *testing.T) {
 }
 
 func TestStoreInvalidateAndChanges(t *testing.T) {
+	t.Parallel()
 	mem := memsecrets.New(nil)
 	mem.Set("app/db", map[string]any{"password": "one"})
 	s := stNew(t, mem, &vaultly.Options{TTL: vaultly.UntilRefreshed})
@@ -588,6 +611,7 @@ func TestStoreInvalidateAndChanges(t *testing.T) {
 }
 
 func TestStoreRefresh(t *testing.T) {
+	t.Parallel()
 	mem := memsecrets.New(nil)
 	mem.SetValue("a", "a1")
 	mem.SetValue("b", "b1")
@@ -634,6 +658,7 @@ func TestStoreRefresh(t *testing.T) {
 }
 
 func TestStoreEntry(t *testing.T) {
+	t.Parallel()
 	mem := memsecrets.New(nil)
 	mem.Set("db", map[string]any{"u": "x", "n": 1})
 	mem.Set("db", map[string]any{"u": "y"})
@@ -664,6 +689,7 @@ func TestStoreEntry(t *testing.T) {
 }
 
 func TestStoreEviction(t *testing.T) {
+	t.Parallel()
 	mem := memsecrets.New(nil)
 	for i := range 50 {
 		mem.SetValue(fmt.Sprint("k", i), fmt.Sprint("v", i))
@@ -692,6 +718,7 @@ func TestStoreEviction(t *testing.T) {
 // TestStoreEvictionKeepsHotEntries: an entry read between every insertion
 // survives the sweeps (second chance); entries read once do not.
 func TestStoreEvictionKeepsHotEntries(t *testing.T) {
+	t.Parallel()
 	mem := memsecrets.New(nil)
 	mem.SetValue("hot", "h")
 	for i := range 100 {
@@ -716,6 +743,7 @@ func TestStoreEvictionKeepsHotEntries(t *testing.T) {
 }
 
 func TestStoreClose(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name          string
 		keepOpen      bool
@@ -756,6 +784,7 @@ func TestStoreClose(t *testing.T) {
 // TestStoreCloseStopsRefresh: Close cancels and waits for a refresh that is
 // blocked in the backend.
 func TestStoreCloseStopsRefresh(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		mem := memsecrets.New(nil)
 		mem.SetValue("k", "v")
@@ -784,6 +813,7 @@ func TestStoreCloseStopsRefresh(t *testing.T) {
 
 // TestStoreConcurrentCachedReads: 20 goroutines × 200,000 cached reads.
 func TestStoreConcurrentCachedReads(t *testing.T) {
+	t.Parallel()
 	mem := memsecrets.New(nil)
 	mem.Set("app/db", map[string]any{"username": "u", "password": "p"})
 	mem.SetValue("app/key", "k")
@@ -820,6 +850,7 @@ func TestStoreConcurrentCachedReads(t *testing.T) {
 }
 
 func TestStoreLogsNoValues(t *testing.T) {
+	t.Parallel()
 	const canary = "canary-7f3e9a"
 	var logs bytes.Buffer
 	mem := memsecrets.New(nil)
@@ -856,6 +887,7 @@ func TestStoreLogsNoValues(t *testing.T) {
 // TestStoreRefreshAheadFailureBacksOff: a failed background refresh is not
 // retried at every hit but after a delay; readers keep the cached value.
 func TestStoreRefreshAheadFailureBacksOff(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		mem := memsecrets.New(nil)
 		mem.SetValue("k", "v1")

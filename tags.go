@@ -1,14 +1,66 @@
 package vaultly
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// TagName is the struct tag Load reads.
-const TagName = "secret"
+// tagName is the struct tag Load reads.
+const tagName = "secret"
+
+// Sentinels for the errors of struct tags and field types, found before any
+// I/O (go-envconfig's style). A failing field's *Error has code
+// InvalidArgument, and errors.Is matches both ErrInvalidArgument and one of
+// these:
+//
+//	if errors.Is(err, vaultly.ErrUnknownTagOption) { ... }
+var (
+	// ErrUnknownTagOption: an option name the grammar does not have.
+	ErrUnknownTagOption error = tagKind("unknown tag option")
+	// ErrInvalidTagOption: an option with a bad or missing value, given
+	// twice, or where it does not apply (default= on a whole entry, prefix=
+	// on a field that is not a struct or next to a path or other options,
+	// optional with required).
+	ErrInvalidTagOption error = tagKind("invalid tag option")
+	// ErrRequiredWithDefault: required and default= together.
+	ErrRequiredWithDefault error = tagKind("tag options required and default= conflict")
+	// ErrInvalidTagPath: no path, or a malformed path or key ("..",
+	// empty segments or key, control characters, unbalanced braces).
+	ErrInvalidTagPath error = tagKind("invalid path in tag")
+	// ErrInvalidPlaceholder: a {name} that is not a Go identifier, not in
+	// LoadOptions.Vars nor an untagged field, empty, of a type other than
+	// string, integer or bool, or naming a secret field.
+	ErrInvalidPlaceholder error = tagKind("invalid placeholder")
+	// ErrUnexportedField: a tag on an unexported field, or an unexported
+	// struct field holding tags.
+	ErrUnexportedField error = tagKind("tag on an unexported field")
+	// ErrUnsupportedType: a field type the cast rules cannot produce (chan,
+	// func, complex, interface, a map without string keys for a whole
+	// entry, a pointer to Live, a recursive struct).
+	ErrUnsupportedType error = tagKind("unsupported field type")
+)
+
+// tagKind is the type of the tag sentinels: each also matches
+// ErrInvalidArgument.
+type tagKind string
+
+func (k tagKind) Error() string { return "vaultly: " + string(k) }
+
+// Is makes errors.Is(k, ErrInvalidArgument) true.
+func (k tagKind) Is(target error) bool { return target == ErrInvalidArgument }
+
+// tagError is one tag or type problem: its message (which names options,
+// placeholders and types, never a value or default= text) and its kind.
+type tagError struct {
+	kind error
+	msg  string
+}
+
+func (e *tagError) Error() string { return e.msg }
+func (e *tagError) Unwrap() error { return e.kind }
+
+func tagErr(kind error, msg string) error { return &tagError{kind: kind, msg: msg} }
 
 // tagSpec is a parsed `secret:"..."` tag. The grammar is
 //
@@ -88,15 +140,15 @@ func parseTmpl(s string) (tmpl, error) {
 			return t, nil
 		}
 		if rest[i] == '}' {
-			return tmpl{}, errors.New("unbalanced '}' in path")
+			return tmpl{}, tagErr(ErrInvalidTagPath, "unbalanced '}' in path")
 		}
 		j := strings.IndexByte(rest[i+1:], '}')
 		if j < 0 {
-			return tmpl{}, errors.New("unbalanced '{' in path")
+			return tmpl{}, tagErr(ErrInvalidTagPath, "unbalanced '{' in path")
 		}
 		name := rest[i+1 : i+1+j]
 		if !isIdent(name) {
-			return tmpl{}, errors.New("placeholder {" + name + "} is not a Go identifier")
+			return tmpl{}, tagErr(ErrInvalidPlaceholder, "placeholder {"+name+"} is not a Go identifier")
 		}
 		t.parts = append(t.parts, rest[:i], name)
 		rest = rest[i+1+j+1:]
@@ -138,22 +190,22 @@ func parseTag(tag string) (tagSpec, error) {
 		}
 		name, val, hasVal := strings.Cut(opt, "=")
 		if name == "" {
-			return tagSpec{}, errors.New("empty tag option")
+			return tagSpec{}, tagErr(ErrInvalidTagOption, "empty tag option")
 		}
 		if seen[name] {
-			return tagSpec{}, errors.New("duplicate tag option " + strconv.Quote(name))
+			return tagSpec{}, tagErr(ErrInvalidTagOption, "duplicate tag option "+strconv.Quote(name))
 		}
 		seen[name] = true
 		s.opts = append(s.opts, name)
 		needVal := func() error {
 			if !hasVal || val == "" {
-				return errors.New("tag option " + name + "= needs a value")
+				return tagErr(ErrInvalidTagOption, "tag option "+name+"= needs a value")
 			}
 			return nil
 		}
 		noVal := func() error {
 			if hasVal {
-				return errors.New("tag option " + strconv.Quote(name) + " takes no value")
+				return tagErr(ErrInvalidTagOption, "tag option "+strconv.Quote(name)+" takes no value")
 			}
 			return nil
 		}
@@ -170,7 +222,7 @@ func parseTag(tag string) (tagSpec, error) {
 			default:
 				d, err := time.ParseDuration(val)
 				if err != nil || d <= 0 {
-					return tagSpec{}, errors.New("tag option ttl= must be a positive duration, nocache or forever")
+					return tagSpec{}, tagErr(ErrInvalidTagOption, "tag option ttl= must be a positive duration, nocache or forever")
 				}
 				s.ttl = d
 			}
@@ -180,7 +232,7 @@ func parseTag(tag string) (tagSpec, error) {
 			}
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 1 {
-				return tagSpec{}, errors.New("tag option version= must be an integer >= 1")
+				return tagSpec{}, tagErr(ErrInvalidTagOption, "tag option version= must be an integer >= 1")
 			}
 			s.version = n
 		case "optional":
@@ -195,7 +247,7 @@ func parseTag(tag string) (tagSpec, error) {
 			s.required = true
 		case "default":
 			if !hasVal {
-				return tagSpec{}, errors.New("tag option default needs '='")
+				return tagSpec{}, tagErr(ErrInvalidTagOption, "tag option default needs '='")
 			}
 			s.def = &val
 		case "prefix":
@@ -207,20 +259,20 @@ func parseTag(tag string) (tagSpec, error) {
 			}
 			s.hasPrefix = true
 		default:
-			return tagSpec{}, errors.New("unknown tag option " + strconv.Quote(name))
+			return tagSpec{}, tagErr(ErrUnknownTagOption, "unknown tag option "+strconv.Quote(name))
 		}
 	}
 	switch {
 	case s.optional && s.required:
-		return tagSpec{}, errors.New("tag options optional and required conflict")
+		return tagSpec{}, tagErr(ErrInvalidTagOption, "tag options optional and required conflict")
 	case s.def != nil && s.required:
-		return tagSpec{}, errors.New("tag options default= and required conflict")
+		return tagSpec{}, tagErr(ErrRequiredWithDefault, "tag options default= and required conflict")
 	case s.hasPrefix && s.hasRef:
-		return tagSpec{}, errors.New("tag option prefix= is for nested structs and cannot follow a path")
+		return tagSpec{}, tagErr(ErrInvalidTagOption, "tag option prefix= is for nested structs and cannot follow a path")
 	case s.hasPrefix && len(s.opts) > 1:
-		return tagSpec{}, errors.New("tag option prefix= cannot be combined with other options")
+		return tagSpec{}, tagErr(ErrInvalidTagOption, "tag option prefix= cannot be combined with other options")
 	case !s.hasRef && !s.hasPrefix:
-		return tagSpec{}, errors.New("tag has no path")
+		return tagSpec{}, tagErr(ErrInvalidTagPath, "tag has no path")
 	}
 	return s, nil
 }

@@ -1,6 +1,7 @@
 package vaultly
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 )
 
 func TestParseTag(t *testing.T) {
+	t.Parallel()
 	type result struct {
 		Ref       string
 		Vars      []string
@@ -55,6 +57,7 @@ func TestParseTag(t *testing.T) {
 }
 
 func TestParseTagErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		tag  string
 		want string
@@ -93,11 +96,15 @@ func TestParseTagErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("parseTag(%q) = %q, want it to contain %q", tt.tag, err, tt.want)
 			}
+			if !errors.Is(err, ErrInvalidArgument) {
+				t.Errorf("parseTag(%q) = %q, want errors.Is(err, ErrInvalidArgument)", tt.tag, err)
+			}
 		})
 	}
 }
 
 func TestParseTagDefaultNotInErrors(t *testing.T) {
+	t.Parallel()
 	const canary = "Zq9canaryXw"
 	for _, tag := range []string{"a,required,default=" + canary, "a,optional,required,default=" + canary} {
 		_, err := parseTag(tag)
@@ -111,6 +118,7 @@ func TestParseTagDefaultNotInErrors(t *testing.T) {
 }
 
 func TestJoinPath(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ prefix, p, want string }{
 		{"", "a/b", "a/b"},
 		{"x", "", "x"},

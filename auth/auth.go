@@ -9,8 +9,11 @@ package auth
 
 import (
 	"context"
+	"errors"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/vaultly/vaultly/internal/errs"
 )
 
 // Method logs in to Vault and returns the auth response (token, TTL,
@@ -23,9 +26,25 @@ type Method interface {
 // MethodFunc adapts a function to Method: a token factory for custom logins.
 type MethodFunc func(ctx context.Context, client *api.Client) (*api.Secret, error)
 
-// Login calls f.
+// Login calls f. An error of f is returned as a *vaultly.Error with op
+// "login": one f returned keeps its code; a context error is Canceled or
+// DeadlineExceeded, and any other error Unauthenticated, with f's error as
+// the cause.
 func (f MethodFunc) Login(ctx context.Context, client *api.Client) (*api.Secret, error) {
-	return f(ctx, client)
+	sec, err := f(ctx, client)
+	if err != nil {
+		code := errs.CodeOf(err)
+		if code == errs.Unknown {
+			if _, ok := errors.AsType[*errs.Error](err); !ok {
+				code = errs.Unauthenticated
+			}
+		}
+		if e, ok := err.(*errs.Error); ok {
+			return sec, errs.Wrap("login", "", "", e)
+		}
+		return sec, &errs.Error{Op: "login", Code: code, Err: err}
+	}
+	return sec, nil
 }
 
 // Describer is implemented by methods that can name themselves for errors

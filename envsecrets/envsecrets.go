@@ -109,10 +109,10 @@ func Name(s string) string {
 func (b *Backend) Name() string { return b.name }
 
 // Read returns the entry at path built from the environment. An entry with
-// no variable is NotFound.
+// no variable is NotFound; a done ctx is Canceled or DeadlineExceeded.
 func (b *Backend) Read(ctx context.Context, path string, version int) (*driver.Entry, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, driver.NewError(driver.CodeOf(err), err)
 	}
 	if version != 0 {
 		return nil, driver.NewError(driver.NotFound, errors.New("environment variables have no versions"))

@@ -12,6 +12,7 @@ import (
 	"github.com/vaultly/vaultly/auth/authconfig"
 	"github.com/vaultly/vaultly/auth/token"
 	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/hint"
 )
 
 // EnvOptions returns the settings the vault CLI's environment gives. It is
@@ -166,7 +167,8 @@ func resolve(opts *Options) (*settings, error) {
 		s.ClientKey = first(opts.ClientKey, env.ClientKey, file.ClientKey)
 		s.TLSServerName = first(opts.TLSServerName, env.TLSServerName, file.TLSServerName)
 		if s.Address == "" {
-			return nil, configError("no vault address: set Options.Address or VAULT_ADDR, or run `vaultly login`")
+			return nil, &driver.Error{Code: driver.Config, Err: &hint.Mark{Kind: hint.NoAddress, Err: errors.New("no vault address")},
+				Hint: "set Options.Address or VAULT_ADDR, or run `vaultly login`"}
 		}
 		u, err := url.Parse(s.Address)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -221,7 +223,8 @@ func resolve(opts *Options) (*settings, error) {
 		s.source = "client"
 		err = s.setCreds(opts.Client.Token(), nil)
 	default:
-		return nil, configError("no vault credentials: set Options.Token or Options.Auth, VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or run `vaultly login`")
+		return nil, &driver.Error{Code: driver.Config, Err: &hint.Mark{Kind: hint.NoCredentials, Err: errors.New("no vault credentials")},
+			Hint: "set Options.Token or Options.Auth, VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or run `vaultly login`"}
 	}
 	if err != nil {
 		return nil, err

@@ -21,7 +21,7 @@ func ExampleNew() {
 	ctx := context.Background()
 	b, err := hashivault.New(ctx, nil)
 	if err != nil {
-		log.Fatal(err) // e.g. "configuration: no vault address: set Options.Address or VAULT_ADDR, ..."
+		log.Fatal(err) // e.g. "configuration: no vault address (set Options.Address or VAULT_ADDR, ...)"
 	}
 	store := vaultly.New(b, nil) // the Store closes b
 	defer store.Close()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/hint"
 )
 
 // KVVersion returns the KV version of the mount: Options.KVVersion when set,
@@ -124,7 +125,8 @@ func (b *Backend) detectError(err error, path string) error {
 	if path != "" {
 		what += " (reading " + path + ")"
 	}
-	c.Err = &vaultError{msg: "cannot detect the kv version of " + what + ": " + de.Err.Error(), cause: de.Err}
+	c.Err = &hint.Mark{Kind: hint.KVDetect, Mount: b.s.Mount, Path: path,
+		Err: &vaultError{msg: "cannot detect the kv version of " + what + ": " + de.Err.Error(), cause: de.Err}}
 	c.Hint = fmt.Sprintf(`the token's policy needs path %q { capabilities = ["read"] }, or set Options.KVVersion to 1 or 2 to skip detection`, b.mountsPath())
 	return &c
 }
@@ -301,8 +303,9 @@ func (b *Backend) read2(ctx context.Context, c *api.Client, p kvPaths, path stri
 	if meta != nil && meta.DeletionTime != "" {
 		if dt, err := time.Parse(time.RFC3339Nano, meta.DeletionTime); err == nil && !dt.After(time.Now()) {
 			return nil, &driver.Error{Code: driver.NotFound,
-				Err: fmt.Errorf("%s of %s was deleted at %s", versionName(meta.Version, at), apiPath, meta.DeletionTime),
-				Hint: fmt.Sprintf("restore it with `vault kv undelete -mount=%s -versions=%d %s%s` or `vaultly undelete`",
+				Err: &hint.Mark{Kind: hint.VersionDeleted, Path: path, Version: meta.Version,
+					Err: fmt.Errorf("%s of %s was deleted at %s", versionName(meta.Version, at), apiPath, meta.DeletionTime)},
+				Hint: fmt.Sprintf("restore it with UndeleteVersions or `vault kv undelete -mount=%s -versions=%d %s%s`",
 					strings.TrimSuffix(p.mount, "/"), meta.Version, p.sub, path)}
 		}
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/hint"
 )
 
 // VersionMetadata describes one version of a KV v2 entry.
@@ -301,7 +302,8 @@ func kvVersionNotFound(vm *VersionMetadata) error {
 	case vm.Destroyed:
 		return &driver.Error{Code: driver.NotFound, Err: fmt.Errorf("version %d was destroyed", vm.Version), Hint: "a destroyed version cannot be recovered"}
 	case !vm.DeletionTime.IsZero():
-		return &driver.Error{Code: driver.NotFound, Err: fmt.Errorf("version %d was deleted", vm.Version), Hint: "undelete it with UndeleteVersions or `vaultly versions undelete`"}
+		return &driver.Error{Code: driver.NotFound, Err: &hint.Mark{Kind: hint.VersionDeleted, Version: vm.Version, Err: fmt.Errorf("version %d was deleted", vm.Version)},
+			Hint: "undelete it with UndeleteVersions"}
 	}
 	return errNoEntry()
 }

@@ -183,7 +183,7 @@ func (t *Transit) writeBatch(ctx context.Context, op, key, path string, data map
 			if err != nil {
 				return err
 			}
-			return errors.New("response has no batch results")
+			return &vaultly.Error{Code: vaultly.Malformed, Err: errors.New("response has no batch results")}
 		}
 		results = parsed.Data.BatchResults
 		return nil
@@ -262,11 +262,11 @@ func num(m map[string]any, k string) int {
 func (t *Transit) decode64(op, key, s string) ([]byte, error) {
 	p, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return nil, &vaultly.Error{Op: "transit " + op, Ref: key, Backend: t.backend, Code: vaultly.Unknown, Err: errors.New("response field is not valid base64")}
+		return nil, &vaultly.Error{Op: "transit " + op, Ref: key, Backend: t.backend, Code: vaultly.Malformed, Err: errors.New("response field is not valid base64")}
 	}
 	return p, nil
 }
 
 func (t *Transit) missing(op, key, field string) error {
-	return &vaultly.Error{Op: "transit " + op, Ref: key, Backend: t.backend, Code: vaultly.Unknown, Err: errors.New("response has no " + field)}
+	return &vaultly.Error{Op: "transit " + op, Ref: key, Backend: t.backend, Code: vaultly.Malformed, Err: errors.New("response has no " + field)}
 }

@@ -1,6 +1,9 @@
 // Package cli implements the vaultly command (cmd/vaultly). It is one more
-// client of vaultly's public API: every Vault operation goes through
-// hashivault.Backend, and the package holds no Vault logic of its own.
+// client of vaultly's public API and holds no Vault logic of its own:
+// secret values (get PATH:KEY, run, inject) are read through a
+// vaultly.Store over a hashivault.Backend, as a Go program reads them, and
+// management calls (put, patch, versions, metadata, leases, transit, sys)
+// go through the Backend's management API.
 //
 // Flags are spelled like the vault CLI's, with a single dash (-address,
 // -format=json); the double-dash form works too. Exit codes:
@@ -101,7 +104,7 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 		}
 		return code
 	}
-	fmt.Fprintln(stdio.Err, "Error: "+err.Error())
+	fmt.Fprintln(stdio.Err, "Error: "+g.errText(err))
 	if code == ExitUsage && cmd != nil {
 		fmt.Fprintf(stdio.Err, "Run '%s -help' for usage.\n", cmd.CommandPath())
 	}

@@ -9,10 +9,14 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/hashivault"
 )
+
+// doctorParallel bounds the paths doctor checks at the same time.
+const doctorParallel = 8
 
 var (
 	uriRE    = regexp.MustCompile(`vault://[^\s"'` + "`" + `<>]+`)
@@ -119,13 +123,13 @@ collected) and from environment variables whose value is a vault:// URI
 
 			sc, err := g.sysClient()
 			if err != nil {
-				add("config", false, err.Error())
+				add("config", false, g.errText(err))
 				return report()
 			}
 			addr := sc.Address()
 			st, err := sc.SealStatus(ctx)
 			if err != nil {
-				add("address", false, addr+": "+err.Error())
+				add("address", false, addr+": "+g.errText(err))
 				return report()
 			}
 			add("address", true, fmt.Sprintf("%s answers (vault %s)", addr, st.Version))
@@ -141,30 +145,49 @@ collected) and from environment variables whose value is a vault:// URI
 			add("seal", true, "unsealed")
 			b, err := g.backend(ctx)
 			if err != nil {
-				add("auth", false, err.Error())
+				add("auth", false, g.errText(err))
 				return report()
 			}
 			defer b.Close()
 			info, err := b.LookupSelf(ctx)
 			if err != nil {
-				add("auth", false, err.Error())
+				add("auth", false, g.errText(err))
 				return report()
 			}
 			add("auth", true, fmt.Sprintf("token %s, policies %s, ttl %s", info.DisplayName, strings.Join(info.Policies, ","), durText(info.TTL)))
-			for _, p := range paths {
-				api, err := b.ReadAPIPath(ctx, p)
-				if err != nil {
-					add("path "+p, false, err.Error())
+			// Two requests a path, up to doctorParallel paths at a time;
+			// results are reported in path order.
+			type result struct {
+				pc  *pathCheck
+				err error
+			}
+			results := make([]result, len(paths))
+			var eg errgroup.Group
+			eg.SetLimit(doctorParallel)
+			for i, p := range paths {
+				eg.Go(func() error {
+					api, err := b.ReadAPIPath(ctx, p)
+					if err != nil {
+						results[i].err = err
+						return nil
+					}
+					caps, err := b.Capabilities(ctx, api)
+					if err != nil {
+						results[i].err = err
+						return nil
+					}
+					results[i].pc = &pathCheck{Path: p, APIPath: api, Capabilities: caps, CanRead: hashivault.CanRead(caps)}
+					return nil
+				})
+			}
+			_ = eg.Wait() // every error is kept per path
+			for i, r := range results {
+				if r.err != nil {
+					add("path "+paths[i], false, g.errText(r.err))
 					continue
 				}
-				caps, err := b.Capabilities(ctx, api)
-				if err != nil {
-					add("path "+p, false, err.Error())
-					continue
-				}
-				pc := pathCheck{Path: p, APIPath: api, Capabilities: caps, CanRead: hashivault.CanRead(caps)}
-				pcs = append(pcs, pc)
-				failed = failed || !pc.CanRead
+				pcs = append(pcs, *r.pc)
+				failed = failed || !r.pc.CanRead
 			}
 			if len(paths) == 0 {
 				add("paths", true, "no paths to check: give -config FILE or REF arguments")

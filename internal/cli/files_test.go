@@ -87,7 +87,7 @@ port={{ secret "/cli/inject/db:port" }}
 		msg        string
 	}{
 		{"missing entry", `{{ secret "cli/inject/none:x" }}`, ExitNotFound, "not found"},
-		{"missing field", `a {{ secret "cli/inject/db:nope" }}`, ExitNotFound, `no field "nope"`},
+		{"missing field", `a {{ secret "cli/inject/db:nope" }}`, ExitNotFound, `no key "nope"`},
 		{"bad reference", `{{ secret "cli/../x" }}`, ExitUsage, "invalid reference"},
 		{"bad template", `{{ secret "a" `, ExitUsage, "template"},
 		{"unknown function", `{{ env "HOME" }}`, ExitUsage, `function "env" not defined`},

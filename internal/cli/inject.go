@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -52,15 +51,18 @@ reader never sees a partial file; on any error nothing is written.`,
 			if _, err := parseTemplate(in, string(src), nil); err != nil {
 				return &usageError{err}
 			}
-			b, err := g.backend(cmd.Context())
+			s, err := g.store(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer b.Close()
-			res := newResolver(b)
+			defer s.Close()
 			ctx := cmd.Context()
 			t, err := parseTemplate(in, string(src), func(ref string) (string, error) {
-				return resolveString(ctx, res, ref)
+				r, err := vaultly.ParseRef(ref)
+				if err != nil {
+					return "", err
+				}
+				return s.GetRef(ctx, r, nil)
 			})
 			if err != nil {
 				return &usageError{err}
@@ -91,12 +93,4 @@ func parseTemplate(name, src string, secret func(string) (string, error)) (*temp
 		secret = func(string) (string, error) { return "", nil }
 	}
 	return template.New(name).Option("missingkey=error").Funcs(template.FuncMap{"secret": secret}).Parse(src)
-}
-
-func resolveString(ctx context.Context, res *resolver, s string) (string, error) {
-	ref, err := vaultly.ParseRef(s)
-	if err != nil {
-		return "", err
-	}
-	return res.value(ctx, ref)
 }

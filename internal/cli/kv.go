@@ -14,7 +14,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/vaultly/vaultly"
-	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/hashivault"
 )
 
@@ -43,6 +42,25 @@ A missing entry, field or version exits with code 3.`,
 				}
 				ref.Version = version
 			}
+			out := cmd.OutOrStdout()
+			if ref.Key != "" {
+				// A value: read through a Store, as a program reads it.
+				s, err := g.store(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				v, err := s.GetRef(cmd.Context(), ref, nil)
+				if err != nil {
+					return err
+				}
+				if g.format == "json" {
+					return printJSON(out, v)
+				}
+				_, err = fmt.Fprintln(out, v)
+				return err
+			}
+			// The whole entry with its metadata and JSON types: the KV view.
 			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
@@ -50,19 +68,6 @@ A missing entry, field or version exits with code 3.`,
 			defer b.Close()
 			e, err := b.GetEntry(cmd.Context(), ref.Path, ref.Version)
 			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if ref.Key != "" {
-				v, ok := e.Data[ref.Key]
-				if !ok {
-					return vaultly.WrapError("get", ref.String(), b.Name(),
-						driver.NewError(driver.NotFound, fmt.Errorf("no field %q in the entry", ref.Key)))
-				}
-				if g.format == "json" {
-					return printJSON(out, v)
-				}
-				_, err := fmt.Fprintln(out, text(v))
 				return err
 			}
 			if g.format == "json" {

@@ -219,7 +219,7 @@ func TestBadInput(t *testing.T) {
 		unwritten string // a path that must not exist afterwards
 	}{
 		{"unknown path", []string{"get", "cli/bad/none"}, nil, ExitNotFound, "vaultly: get cli/bad/none (vault): not found", ""},
-		{"unknown key", []string{"get", "cli/bad/app:nokey"}, nil, ExitNotFound, `no field "nokey"`, ""},
+		{"unknown key", []string{"get", "cli/bad/app:nokey"}, nil, ExitNotFound, `no key "nokey"`, ""},
 		{"unknown version", []string{"get", "-version", "7", "cli/bad/app"}, nil, ExitNotFound, "not found", ""},
 		{"bad reference", []string{"get", "cli/../etc"}, nil, ExitUsage, `invalid reference: path segment ".." not allowed`, ""},
 		{"bad uri", []string{"get", "vault://cli/bad/app?ver=1"}, nil, ExitUsage, `unknown query parameter "ver"`, ""},
@@ -252,7 +252,7 @@ func TestBadInput(t *testing.T) {
 		{"meta put bad custom metadata", []string{"meta", "put", "-custom-metadata", "novalue", "cli/bad/new8"}, nil, ExitUsage, "KEY=VALUE", ""},
 		{"meta put bad duration", []string{"meta", "put", "-delete-version-after", "soon", "cli/bad/new9"}, nil, ExitUsage, "invalid argument", ""},
 		{"kv-config extra argument", []string{"kv-config", "x"}, nil, ExitUsage, "too many arguments", ""},
-		{"kv-config unknown mount", []string{"kv-config", "-mount", "nomount"}, nil, ExitError, "check that a kv mount exists at nomount", ""},
+		{"kv-config unknown mount", []string{"kv-config", "-mount", "nomount"}, nil, ExitError, "check that -mount names a kv mount", ""},
 		{"status extra argument", []string{"status", "x"}, nil, ExitUsage, "too many arguments", ""},
 		{"logout extra argument", []string{"logout", "x"}, nil, ExitUsage, "too many arguments", ""},
 		{"login bad parameter", []string{"login", "-method", "approle", "role_id"}, nil, ExitUsage, "want NAME=VALUE", ""},

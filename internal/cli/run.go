@@ -18,8 +18,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vaultly/vaultly"
-	"github.com/vaultly/vaultly/driver"
-	"github.com/vaultly/vaultly/hashivault"
 )
 
 func runCmd(g *globals) *cobra.Command {
@@ -70,12 +68,12 @@ start stops vaultly before the command starts (exit 3 when not found).`,
 			if err != nil {
 				return &usageError{err}
 			}
-			b, err := g.backend(cmd.Context())
+			s, err := g.store(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer b.Close()
-			r := &runner{g: g, b: b, refs: refs, args: args, noMask: noMask, restart: restart, sig: sig}
+			defer s.Close()
+			r := &runner{g: g, s: s, refs: refs, args: args, noMask: noMask, restart: restart, sig: sig}
 			if restart || sig != nil {
 				r.interval = interval
 			}
@@ -114,44 +112,9 @@ func envRefs(env []string) (map[string]vaultly.Ref, error) {
 	return refs, nil
 }
 
-// resolver reads references, each entry (path and version) once.
-type resolver struct {
-	b       *hashivault.Backend
-	entries map[vaultly.Ref]*driver.Entry
-}
-
-func newResolver(b *hashivault.Backend) *resolver {
-	return &resolver{b: b, entries: map[vaultly.Ref]*driver.Entry{}}
-}
-
-func (r *resolver) value(ctx context.Context, ref vaultly.Ref) (string, error) {
-	key := ref.Key
-	if key == "" {
-		key = vaultly.DefaultKey
-		if dk, ok := any(r.b).(driver.DefaultKeyer); ok {
-			key = dk.DefaultKey()
-		}
-	}
-	ek := vaultly.Ref{Path: ref.Path, Version: ref.Version}
-	e, ok := r.entries[ek]
-	if !ok {
-		var err error
-		if e, err = r.b.Read(ctx, ref.Path, ref.Version); err != nil {
-			return "", vaultly.WrapError("get", ref.String(), r.b.Name(), err)
-		}
-		r.entries[ek] = e
-	}
-	v, ok := e.Fields[key]
-	if !ok {
-		return "", vaultly.WrapError("get", ref.String(), r.b.Name(),
-			driver.NewError(driver.NotFound, fmt.Errorf("no field %q in the entry", key)))
-	}
-	return v, nil
-}
-
 type runner struct {
 	g        *globals
-	b        *hashivault.Backend
+	s        *vaultly.Store
 	refs     map[string]vaultly.Ref
 	args     []string
 	noMask   bool
@@ -160,12 +123,15 @@ type runner struct {
 	interval time.Duration // 0: do not watch
 }
 
-// resolve returns the value of every reference variable.
+// resolve returns the value of every reference variable, read now: each
+// entry once, however many of its keys are used.
 func (r *runner) resolve(ctx context.Context) (map[string]string, error) {
-	res := newResolver(r.b)
+	for _, ref := range r.refs {
+		r.s.Invalidate(ref.Path)
+	}
 	vals := make(map[string]string, len(r.refs))
 	for _, name := range slices.Sorted(maps.Keys(r.refs)) {
-		v, err := res.value(ctx, r.refs[name])
+		v, err := r.s.GetRef(ctx, r.refs[name], nil)
 		if err != nil {
 			return nil, fmt.Errorf("environment variable %s: %w", name, err)
 		}
@@ -209,7 +175,7 @@ func (r *runner) run(ctx context.Context) (int, error) {
 			case <-tick:
 				nv, err := r.resolve(ctx)
 				if err != nil {
-					fmt.Fprintf(r.g.io.Err, "vaultly: checking for changes: %v\n", err)
+					fmt.Fprintf(r.g.io.Err, "vaultly: checking for changes: %s\n", r.g.errText(err))
 					continue
 				}
 				if maps.Equal(nv, vals) {

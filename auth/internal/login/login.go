@@ -188,10 +188,9 @@ func Error(b Base, err error, secrets ...string) error {
 func Classify(err error) (code errs.Code, detail, hint string) {
 	if re, ok := errors.AsType[*api.ResponseError](err); ok {
 		detail := fmt.Sprintf("vault answered %d", re.StatusCode)
-		if len(re.Errors) > 0 {
-			detail += ": " + strings.Join(re.Errors, "; ")
+		if msgs := serverErrors(re.Errors); len(msgs) > 0 {
+			detail += ": " + strings.Join(msgs, "; ")
 		}
-		detail = strings.Join(strings.Fields(detail), " ")
 		switch {
 		case re.StatusCode == http.StatusTooManyRequests:
 			return errs.ResourceExhausted, detail, ""
@@ -223,6 +222,23 @@ func Classify(err error) (code errs.Code, detail, hint string) {
 		return errs.Unavailable, "cannot reach vault", ""
 	}
 	return errs.Unknown, "request failed", ""
+}
+
+// serverErrors flattens Vault's error list into one-line messages: a
+// multi-error ("2 errors occurred:\n\t* permission denied\n\t* invalid
+// token") becomes its items, and white space is folded.
+func serverErrors(list []string) []string {
+	var out []string
+	for _, e := range list {
+		for line := range strings.SplitSeq(e, "\n") {
+			line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*"))
+			if line == "" || strings.HasSuffix(line, "error occurred:") || strings.HasSuffix(line, "errors occurred:") {
+				continue
+			}
+			out = append(out, strings.Join(strings.Fields(line), " "))
+		}
+	}
+	return out
 }
 
 // Redact replaces every secret of 4 or more characters in s with

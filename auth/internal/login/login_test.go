@@ -32,6 +32,7 @@ func TestError(t *testing.T) {
 	}{
 		{"400", &api.ResponseError{StatusCode: 400, Errors: []string{"invalid secret " + secret}}, errs.Unauthenticated},
 		{"403", &api.ResponseError{StatusCode: 403, Errors: []string{"permission denied"}}, errs.Unauthenticated},
+		{"403 multi-error", &api.ResponseError{StatusCode: 403, Errors: []string{"2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"}}, errs.Unauthenticated},
 		{"404", &api.ResponseError{StatusCode: 404, Errors: []string{"no handler for route"}}, errs.Config},
 		{"429", &api.ResponseError{StatusCode: 429}, errs.ResourceExhausted},
 		{"503", &api.ResponseError{StatusCode: 503, Errors: []string{"Vault is sealed"}}, errs.Unavailable},
@@ -54,6 +55,9 @@ func TestError(t *testing.T) {
 			msg := err.Error()
 			if want := "vaultly: login auth/apps (vault): " + tt.code.String() + ": approle: "; !strings.HasPrefix(msg, want) {
 				t.Errorf("error %q does not start with %q", msg, want)
+			}
+			if strings.Contains(msg, "errors occurred") || strings.Contains(msg, "\n") || strings.Contains(msg, "*") {
+				t.Errorf("error %q keeps the server's multi-error layout", msg)
 			}
 			if strings.Contains(msg, secret) {
 				t.Errorf("error %q contains the credential", msg)
