@@ -8,10 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/authconfig"
 	"github.com/vaultly/vaultly/auth/token"
-	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/internal/hint"
 )
 
@@ -35,8 +35,16 @@ import (
 //	                       vaultly always verifies TLS
 //
 // VAULT_TOKEN together with VAULT_ROLE_ID or VAULT_SECRET_ID is a Config
-// error. Errors name the variable, never its value.
+// error. Errors (Op "env") name the variable, never its value.
 func EnvOptions() (*Options, error) {
+	o, err := envOptions()
+	if err != nil {
+		return nil, vaultly.WrapError("env", "", backendName, err)
+	}
+	return o, nil
+}
+
+func envOptions() (*Options, error) {
 	o := &Options{
 		Address:       os.Getenv("VAULT_ADDR"),
 		Namespace:     os.Getenv("VAULT_NAMESPACE"),
@@ -98,8 +106,10 @@ type settings struct {
 	source       string      // where the credentials came from, for errors and logs
 }
 
+// configError is a bare Config error; New and NewSysClient give it Op
+// "connect".
 func configError(msg string) error {
-	return &driver.Error{Code: driver.Config, Err: errors.New(msg)}
+	return &vaultly.Error{Code: vaultly.Config, Err: errors.New(msg)}
 }
 
 func first(vals ...string) string {
@@ -167,8 +177,8 @@ func resolve(opts *Options) (*settings, error) {
 		s.ClientKey = first(opts.ClientKey, env.ClientKey, file.ClientKey)
 		s.TLSServerName = first(opts.TLSServerName, env.TLSServerName, file.TLSServerName)
 		if s.Address == "" {
-			return nil, &driver.Error{Code: driver.Config, Err: &hint.Mark{Kind: hint.NoAddress, Err: errors.New("no vault address")},
-				Hint: "set Options.Address or VAULT_ADDR, or run `vaultly login`"}
+			return nil, &vaultly.Error{Code: vaultly.Config, Err: &hint.Mark{Kind: hint.NoAddress, Err: errors.New("no vault address")},
+				Hint: "set Options.Address or VAULT_ADDR, or save it with WriteConfigFile"}
 		}
 		u, err := url.Parse(s.Address)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -223,8 +233,8 @@ func resolve(opts *Options) (*settings, error) {
 		s.source = "client"
 		err = s.setCreds(opts.Client.Token(), nil)
 	default:
-		return nil, &driver.Error{Code: driver.Config, Err: &hint.Mark{Kind: hint.NoCredentials, Err: errors.New("no vault credentials")},
-			Hint: "set Options.Token or Options.Auth, VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or run `vaultly login`"}
+		return nil, &vaultly.Error{Code: vaultly.Config, Err: &hint.Mark{Kind: hint.NoCredentials, Err: errors.New("no vault credentials")},
+			Hint: "set Options.Token or Options.Auth, VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID"}
 	}
 	if err != nil {
 		return nil, err

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/internal/atomicfile"
 )
 
@@ -66,47 +66,58 @@ func DefaultConfigPath() (string, error) {
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", &driver.Error{Code: driver.Config, Err: fmt.Errorf("config file: %w", err)}
+		return "", &vaultly.Error{Op: "config-path", Backend: backendName, Code: vaultly.Config,
+			Err: &vaultError{msg: "no config file location: set XDG_CONFIG_HOME or HOME", cause: err}}
 	}
 	return filepath.Join(home, ".config", "vaultly", "config.json"), nil
 }
 
-// ReadConfigFile reads the config file at path. A missing file is an error
-// that satisfies errors.Is(err, fs.ErrNotExist); a file that group or others
-// can access, or that is not valid JSON, is a Config error.
+// configFileError is a Config error about the config file at path.
+func configFileError(op, path string, code vaultly.Code, msg string, cause error) error {
+	return &vaultly.Error{Op: op, Ref: path, Backend: backendName, Code: code, Err: &vaultError{msg: msg, cause: cause}}
+}
+
+// ReadConfigFile reads the config file at path. Every error is a Config
+// error with Op "read-config" and the file as Ref; a missing file also
+// satisfies errors.Is(err, fs.ErrNotExist). A file that group or others
+// can access, or that is not valid JSON, is refused.
 func ReadConfigFile(path string) (*FileConfig, error) {
+	const op = "read-config"
 	if err := atomicfile.CheckPrivate(path); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, err
+			return nil, configFileError(op, path, vaultly.Config, "config file does not exist", err)
 		}
-		return nil, &driver.Error{Code: driver.Config, Err: fmt.Errorf("config file: %w", err)}
+		return nil, configFileError(op, path, vaultly.Config, "config file: "+rootMsg(err), err)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &driver.Error{Code: driver.Config, Err: fmt.Errorf("config file: %w", err)}
+		return nil, configFileError(op, path, vaultly.Config, "config file: "+rootMsg(err), err)
 	}
 	var c FileConfig
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		// json errors may quote input; name only the file.
-		return nil, &driver.Error{Code: driver.Config, Err: fmt.Errorf("config file %s: invalid json", path)}
+		// json errors may quote input (a token): name only the file, and
+		// keep no cause.
+		return nil, configFileError(op, path, vaultly.Config, "config file is not valid: invalid json", nil)
 	}
 	return &c, nil
 }
 
 // WriteConfigFile writes c to path atomically with mode 0600, creating the
-// directory (0700) if needed.
+// directory (0700) if needed. Errors have Op "write-config" and the file as
+// Ref.
 func WriteConfigFile(path string, c *FileConfig) error {
+	const op = "write-config"
 	if c == nil {
-		return &driver.Error{Code: driver.InvalidArgument, Err: errors.New("config file: nil config")}
+		return configFileError(op, path, vaultly.InvalidArgument, "nil config", nil)
 	}
 	b, err := json.MarshalIndent(c.file(), "", "  ") // the real values; FileConfig's MarshalJSON redacts
 	if err != nil {
-		return &driver.Error{Code: driver.InvalidArgument, Err: fmt.Errorf("config file: %w", err)}
+		return configFileError(op, path, vaultly.InvalidArgument, "cannot encode the config", err)
 	}
 	if err := atomicfile.WriteFile(path, append(b, '\n')); err != nil {
-		return &driver.Error{Code: driver.Config, Err: fmt.Errorf("config file: %w", err)}
+		return configFileError(op, path, vaultly.Config, "config file: "+rootMsg(err), err)
 	}
 	return nil
 }

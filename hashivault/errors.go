@@ -21,6 +21,9 @@ import (
 	"github.com/vaultly/vaultly/driver"
 )
 
+// backendName is the Backend every error of this package carries.
+const backendName = "vault"
+
 // vaultError is the cause MapError puts in a *driver.Error: a one-line,
 // scrubbed message, with the original error (for example *api.ResponseError)
 // reachable through errors.As.
@@ -56,7 +59,7 @@ func scrub(s string, secrets ...string) string {
 //	403 with "invalid token", 401      Unauthenticated
 //	403 otherwise                      PermissionDenied
 //	400, 405                           InvalidArgument
-//	412, 5xx (503 when sealed)         Unavailable
+//	412, 5xx                           Unavailable ("vault is sealed" when it is)
 //	429                                ResourceExhausted
 //	refused, reset, EOF, net timeout   Unavailable
 //	caller's context ended             Canceled / DeadlineExceeded
@@ -124,6 +127,10 @@ func classify(err error) (driver.Code, string) {
 }
 
 func classifyResponse(re *api.ResponseError) (driver.Code, string) {
+	if isSealed(re) {
+		// Whatever was asked, the answer is about the server.
+		return driver.Unavailable, "vault is sealed"
+	}
 	msg := fmt.Sprintf("vault answered %d", re.StatusCode)
 	if u, err := url.Parse(re.URL); err == nil {
 		msg += " to " + re.HTTPMethod + " " + u.Path
@@ -173,6 +180,28 @@ func isInvalidToken(re *api.ResponseError) bool {
 		}
 	}
 	return re.StatusCode == http.StatusUnauthorized
+}
+
+// causeText is the text of err without the "code: " an *Error puts in
+// front, for quoting one error inside another.
+func causeText(err error) string {
+	if e, ok := err.(*driver.Error); ok && e.Err != nil {
+		return e.Err.Error()
+	}
+	return err.Error()
+}
+
+// isSealed reports whether re is a sealed server's answer.
+func isSealed(re *api.ResponseError) bool {
+	if re.StatusCode != http.StatusServiceUnavailable {
+		return false
+	}
+	for _, e := range re.Errors {
+		if strings.Contains(e, "Vault is sealed") {
+			return true
+		}
+	}
+	return false
 }
 
 // badToken reports whether err (from any layer) says the token is invalid.

@@ -40,7 +40,7 @@ func TestErrorMapping(t *testing.T) {
 		wantResp  int // status of the *api.ResponseError reachable with errors.As, 0 for none
 		wantCount int // requests the proxy saw for the read path, -1 to skip
 	}{
-		{name: "404", path: "errmap/missing", wantCode: driver.NotFound, wantCount: -1},
+		{name: "404", path: "errmap/missing", wantCode: driver.NotFound, wantResp: 404, wantCount: -1},
 		{name: "403 permission denied", token: denied, path: "errmap/app", wantCode: driver.PermissionDenied, wantResp: 403, wantCount: 1},
 		{name: "500", fault: &faultproxy.Fault{Status: 500, Match: faultproxy.Path(readPath)}, path: "errmap/app", wantCode: driver.Unavailable, wantResp: 500, wantCount: 1},
 		{name: "502", fault: &faultproxy.Fault{Status: 502, Match: faultproxy.Path(readPath)}, path: "errmap/app", wantCode: driver.Unavailable, wantResp: 502, wantCount: 1},

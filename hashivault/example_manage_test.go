@@ -50,7 +50,7 @@ func ExampleBackend_DeleteVersions() {
 		log.Fatal(err)
 	}
 	if _, err := b.GetEntry(ctx, "myapp/db", 2); errors.Is(err, vaultly.ErrNotFound) {
-		fmt.Println(err) // ... not found: version 2 was deleted (undelete it with ...)
+		fmt.Println(err) // ... not found: version 2 was deleted (restore it with Backend.UndeleteVersions(...))
 	}
 	if err := b.UndeleteVersions(ctx, "myapp/db", []int{2}); err != nil {
 		log.Fatal(err)

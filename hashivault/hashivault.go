@@ -38,6 +38,7 @@ import (
 	"github.com/hashicorp/vault/api"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/internal/notify"
@@ -116,8 +117,12 @@ type Options struct {
 	// ConfigFile is the config file to read. Default DefaultConfigPath(),
 	// where a missing file is fine; "-" disables the file.
 	ConfigFile string
-	// Logger receives logins, renewal failures and re-logins; never a token.
-	// Default slog.Default().
+	// Logger receives the token's lifecycle, never a token. Routine events
+	// (logged in, saved token looked up, renewed, replaced before its max
+	// TTL) are Debug, so a logger at the usual Info level shows nothing
+	// while all is well; what needs attention is Warn: a failed renewal or
+	// login, a token Vault rejected and the re-login it caused. Default
+	// (nil): slog.Default().
 	Logger *slog.Logger
 }
 
@@ -185,7 +190,7 @@ func New(ctx context.Context, opts *Options) (*Backend, error) {
 	}
 	s, err := resolve(opts)
 	if err != nil {
-		return nil, err
+		return nil, vaultly.WrapError("connect", "", backendName, err)
 	}
 	b := &Backend{s: s, log: opts.Logger, reuse: opts.ReuseConnection == nil || *opts.ReuseConnection}
 	if b.log == nil {
@@ -198,14 +203,14 @@ func New(ctx context.Context, opts *Options) (*Backend, error) {
 		b.fresh = func() (*conn, error) { return newClient(s) }
 	}
 	if b.cur, err = b.fresh(); err != nil {
-		return nil, err
+		return nil, vaultly.WrapError("connect", "", backendName, err)
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	lease, err := b.start(ctx)
 	if err != nil {
 		b.cancel()
 		b.cur.closeIdle()
-		return nil, err
+		return nil, vaultly.WrapError("login", "", backendName, err)
 	}
 	if lease.TTL > 0 {
 		b.loop.Store(renew.Start(lease, (*tokenTarget)(b), &renew.Options{
@@ -269,7 +274,7 @@ func (b *Backend) Close() error {
 		c := b.cur
 		b.mu.Unlock()
 		if rerr := c.c.Auth().Token().RevokeSelfWithContext(ctx, ""); rerr != nil {
-			err = mapError(rerr, b.currentToken())
+			err = vaultly.WrapError("close", "", backendName, mapError(rerr, b.currentToken()))
 		}
 		cancel()
 	}
@@ -378,7 +383,7 @@ func (b *Backend) Call(ctx context.Context, fn func(ctx context.Context, c *api.
 		if c := driver.CodeOf(lerr); c == driver.Canceled || c == driver.DeadlineExceeded {
 			code = c
 		}
-		return &driver.Error{Code: code, Err: &vaultError{msg: "token rejected and logging in again failed: " + scrub(lerr.Error(), b.currentToken()), cause: lerr}}
+		return &driver.Error{Code: code, Err: &vaultError{msg: "token rejected and logging in again failed: " + scrub(causeText(lerr), b.currentToken()), cause: lerr}}
 	}
 	_, err = b.callOnce(ctx, fn)
 	if err != nil && badToken(err) {

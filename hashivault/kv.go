@@ -110,11 +110,13 @@ func (b *Backend) detectKV(ctx context.Context) (*kvInfo, error) {
 // mountsPath is the API path the KV version is detected from.
 func (b *Backend) mountsPath() string { return "sys/internal/ui/mounts/" + b.s.Mount }
 
-// detectError words a failed detection for the caller reading path: a
-// permission error says which policy line is missing (and names path, since
-// the failing request was not for it). Other failures (a sealed or
-// unreachable server, an expired token) keep the text they have: they are
-// not about the mount.
+// detectError words a failed detection for the caller reading path. A
+// permission error (Vault answers 403 both for a mount that does not exist
+// and for a token with no capability on any path under the mount, whatever
+// the policy says about sys/internal/ui/mounts) names path, since the
+// failing request was not for it, and the policy line that lets the token
+// see the mount. Other failures (a sealed or unreachable server, an expired
+// token) keep their own text: they are not about the mount.
 func (b *Backend) detectError(err error, path string) error {
 	de, ok := errors.AsType[*driver.Error](err)
 	if !ok || de.Code != driver.PermissionDenied {
@@ -122,12 +124,15 @@ func (b *Backend) detectError(err error, path string) error {
 	}
 	c := *de
 	what := "mount " + b.s.Mount
+	example := b.s.Mount + "/data/<path>"
 	if path != "" {
 		what += " (reading " + path + ")"
+		example = b.s.Mount + "/data/" + path
 	}
 	c.Err = &hint.Mark{Kind: hint.KVDetect, Mount: b.s.Mount, Path: path,
-		Err: &vaultError{msg: "cannot detect the kv version of " + what + ": " + de.Err.Error(), cause: de.Err}}
-	c.Hint = fmt.Sprintf(`the token's policy needs path %q { capabilities = ["read"] }, or set Options.KVVersion to 1 or 2 to skip detection`, b.mountsPath())
+		Err: &vaultError{msg: "cannot detect the kv version of " + what + ": " + causeText(de), cause: de.Err}}
+	c.Hint = fmt.Sprintf(`either no kv mount is at %s, or the token may use no path under it: vault describes a mount only to a token with a capability in it, e.g. path %q { capabilities = ["read"] }; or set Options.KVVersion to 1 or 2 to skip detection`,
+		b.s.Mount, example)
 	return &c
 }
 
@@ -217,8 +222,9 @@ func (b *Backend) Read(ctx context.Context, path string, version int) (*driver.E
 }
 
 // rawGet sends a GET (the raw API does not apply the client timeout, so
-// Read does) and returns the response body for 2xx and 404 answers.
-func (b *Backend) rawGet(ctx context.Context, c *api.Client, apiPath string, params map[string][]string) (status int, body []byte, err error) {
+// rawGet does) and returns the response body for 2xx and 404 answers; for a
+// 404, nf is the *api.ResponseError, kept as the cause of a NotFound.
+func (b *Backend) rawGet(ctx context.Context, c *api.Client, apiPath string, params map[string][]string) (body []byte, nf error, err error) {
 	if b.s.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, b.s.Timeout)
@@ -231,42 +237,80 @@ func (b *Backend) rawGet(ctx context.Context, c *api.Client, apiPath string, par
 	if resp != nil && resp.StatusCode == http.StatusNotFound {
 		body, rerr := io.ReadAll(resp.Body)
 		if rerr != nil {
-			return 0, nil, rerr
+			return nil, nil, rerr
 		}
-		return http.StatusNotFound, body, nil
+		if err == nil { // vault/api reports every 4xx; be safe
+			err = &api.ResponseError{StatusCode: http.StatusNotFound, HTTPMethod: http.MethodGet, URL: apiPath}
+		}
+		return body, err, nil
 	}
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	body, err = io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
-	return resp.StatusCode, body, nil
+	return body, nil, nil
 }
 
-func notFound(format string, args ...any) *driver.Error {
-	return &driver.Error{Code: driver.NotFound, Err: fmt.Errorf(format, args...)}
+// readSecret reads apiPath like Logical().ReadWithDataWithContext, but a
+// 404 comes back as nf (its *api.ResponseError) instead of a silent nil:
+// sec is the parsed body, which on KV v2 describes a deleted version, and
+// nil when empty.
+func (b *Backend) readSecret(ctx context.Context, c *api.Client, apiPath string, params map[string][]string) (sec *api.Secret, nf error, err error) {
+	body, nf, err := b.rawGet(ctx, c, apiPath, params)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nf, nil
+	}
+	sec, err = api.ParseSecret(bytes.NewReader(body))
+	if err != nil {
+		if nf != nil {
+			return nil, nf, nil
+		}
+		return nil, nil, malformed("read %s: response is not valid json", apiPath)
+	}
+	return sec, nf, nil
+}
+
+// listSecret lists apiPath (a GET with list=true, as vault/api does); see
+// readSecret.
+func (b *Backend) listSecret(ctx context.Context, c *api.Client, apiPath string) (sec *api.Secret, nf error, err error) {
+	return b.readSecret(ctx, c, apiPath, map[string][]string{"list": {"true"}})
+}
+
+// notFound is a NotFound error whose cause is the server's 404 (nil when
+// the answer was a 200 without data).
+func notFound(nf error, format string, args ...any) *driver.Error {
+	return &driver.Error{Code: driver.NotFound, Err: &vaultError{msg: fmt.Sprintf(format, args...), cause: nf}}
+}
+
+// malformed is the error for an answer that cannot be understood.
+func malformed(format string, args ...any) *driver.Error {
+	return &driver.Error{Code: driver.Malformed, Err: fmt.Errorf(format, args...)}
 }
 
 func (b *Backend) read1(ctx context.Context, c *api.Client, p kvPaths, path string) (*driver.Entry, error) {
-	status, body, err := b.rawGet(ctx, c, p.v1(path), nil)
+	body, nf, err := b.rawGet(ctx, c, p.v1(path), nil)
 	if err != nil {
 		return nil, err
 	}
-	if status == http.StatusNotFound {
-		return nil, notFound("no entry at %s", p.v1(path))
+	if nf != nil {
+		return nil, notFound(nf, "no entry at %s", p.v1(path))
 	}
 	var r kv1Response
 	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, &driver.Error{Code: driver.Unknown, Err: fmt.Errorf("read %s: response is not valid json", p.v1(path))}
+		return nil, malformed("read %s: response is not valid json", p.v1(path))
 	}
 	if r.Data == nil {
-		return nil, notFound("no entry at %s", p.v1(path))
+		return nil, notFound(nil, "no entry at %s", p.v1(path))
 	}
 	fields, err := fieldTexts(r.Data)
 	if err != nil {
-		return nil, &driver.Error{Code: driver.Unknown, Err: fmt.Errorf("read %s: %w", p.v1(path), err)}
+		return nil, malformed("read %s: %w", p.v1(path), err)
 	}
 	return &driver.Entry{Path: path, Fields: fields}, nil
 }
@@ -277,14 +321,14 @@ func (b *Backend) read2(ctx context.Context, c *api.Client, p kvPaths, path stri
 	if version > 0 {
 		params = map[string][]string{"version": {strconv.Itoa(version)}}
 	}
-	status, body, err := b.rawGet(ctx, c, apiPath, params)
+	body, nf, err := b.rawGet(ctx, c, apiPath, params)
 	if err != nil {
 		return nil, err
 	}
 	var r kv2Response
 	if len(bytes.TrimSpace(body)) > 0 {
-		if err := json.Unmarshal(body, &r); err != nil && status != http.StatusNotFound {
-			return nil, &driver.Error{Code: driver.Unknown, Err: fmt.Errorf("read %s: response is not valid json", apiPath)}
+		if err := json.Unmarshal(body, &r); err != nil && nf == nil {
+			return nil, malformed("read %s: response is not valid json", apiPath)
 		}
 	}
 	var meta *kvMeta
@@ -296,28 +340,27 @@ func (b *Backend) read2(ctx context.Context, c *api.Client, p kvPaths, path stri
 		at = "version " + strconv.Itoa(version)
 	}
 	if meta != nil && meta.Destroyed {
-		return nil, &driver.Error{Code: driver.NotFound,
-			Err:  fmt.Errorf("%s of %s was destroyed", versionName(meta.Version, at), apiPath),
-			Hint: "a destroyed version cannot be recovered; read another version or write a new one"}
+		e := notFound(nf, "%s of %s was destroyed", versionName(meta.Version, at), apiPath)
+		e.Hint = "a destroyed version cannot be recovered; read another version or write a new one"
+		return nil, e
 	}
 	if meta != nil && meta.DeletionTime != "" {
 		if dt, err := time.Parse(time.RFC3339Nano, meta.DeletionTime); err == nil && !dt.After(time.Now()) {
 			return nil, &driver.Error{Code: driver.NotFound,
 				Err: &hint.Mark{Kind: hint.VersionDeleted, Path: path, Version: meta.Version,
-					Err: fmt.Errorf("%s of %s was deleted at %s", versionName(meta.Version, at), apiPath, meta.DeletionTime)},
-				Hint: fmt.Sprintf("restore it with UndeleteVersions or `vault kv undelete -mount=%s -versions=%d %s%s`",
-					strings.TrimSuffix(p.mount, "/"), meta.Version, p.sub, path)}
+					Err: &vaultError{msg: fmt.Sprintf("%s of %s was deleted at %s", versionName(meta.Version, at), apiPath, meta.DeletionTime), cause: nf}},
+				Hint: undeleteHint(path, meta.Version)}
 		}
 	}
-	if status == http.StatusNotFound || r.Data == nil || r.Data.Data == nil {
+	if nf != nil || r.Data == nil || r.Data.Data == nil {
 		if version > 0 {
-			return nil, notFound("no %s at %s", at, apiPath)
+			return nil, notFound(nf, "no %s at %s", at, apiPath)
 		}
-		return nil, notFound("no entry at %s", apiPath)
+		return nil, notFound(nf, "no entry at %s", apiPath)
 	}
 	fields, err := fieldTexts(r.Data.Data)
 	if err != nil {
-		return nil, &driver.Error{Code: driver.Unknown, Err: fmt.Errorf("read %s: %w", apiPath, err)}
+		return nil, malformed("read %s: %w", apiPath, err)
 	}
 	e := &driver.Entry{Path: path, Fields: fields}
 	if meta != nil {

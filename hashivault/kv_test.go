@@ -56,9 +56,9 @@ func TestReadKV2(t *testing.T) {
 		}},
 		{name: "latest", path: pre + "/versions", wantVer: 3, want: map[string]string{"value": "three"}},
 		{name: "pinned", path: pre + "/versions", version: 3, wantVer: 3, want: map[string]string{"value": "three"}},
-		{name: "soft-deleted version", path: pre + "/versions", version: 2, wantCode: driver.NotFound, wantHint: "vault kv undelete -mount=secret -versions=2 " + pre + "/versions"},
+		{name: "soft-deleted version", path: pre + "/versions", version: 2, wantCode: driver.NotFound, wantHint: `restore it with Backend.UndeleteVersions(ctx, "` + pre + `/versions", []int{2})`},
 		{name: "destroyed version", path: pre + "/versions", version: 1, wantCode: driver.NotFound, wantHint: "cannot be recovered"},
-		{name: "deleted latest", path: pre + "/deleted", wantCode: driver.NotFound, wantHint: "undelete"},
+		{name: "deleted latest", path: pre + "/deleted", wantCode: driver.NotFound, wantHint: "UndeleteVersions"},
 		{name: "missing version", path: pre + "/versions", version: 9, wantCode: driver.NotFound},
 		{name: "missing entry", path: pre + "/nothing", wantCode: driver.NotFound},
 	}
@@ -132,6 +132,7 @@ func TestReadKV1(t *testing.T) {
 }
 
 func TestKVVersionErrors(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	tests := []struct {
 		name  string
@@ -149,6 +150,49 @@ func TestKVVersionErrors(t *testing.T) {
 				t.Errorf("KVVersion() error = %v, want code %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestKVVersionPermission: a token that may use nothing under the mount
+// cannot detect its kv version (Vault answers 403 on
+// sys/internal/ui/mounts/<mount>, whatever policy that path has). The error
+// names the entry being read and the policy line that fixes it — and
+// writing that very line makes the read work.
+func TestKVVersionPermission(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	p := unique("kvperm") + "/app"
+	srv.PutKV(t, p, map[string]any{"value": "v"})
+	policy := unique("kvperm-policy")
+	// The sys path alone does not help: Vault checks access under the mount.
+	srv.WritePolicy(t, policy, `path "sys/internal/ui/mounts/secret" { capabilities = ["read"] }`)
+	tok := srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{policy}, TTL: "1h"})
+	b := rootBackend(t, srv, &Options{Token: tok})
+	ctx := ctxT(t, 10*time.Second)
+
+	_, err := b.Read(ctx, p, 0)
+	if got := driver.CodeOf(err); got != driver.PermissionDenied {
+		t.Fatalf("Read(%q) without access under the mount = %v, want code permission denied", p, err)
+	}
+	line := `path "secret/data/` + p + `" { capabilities = ["read"] }`
+	msg := err.Error()
+	for _, want := range []string{"kv version", "mount secret", p, line, "KVVersion"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("Read error = %q, want it to contain %q", msg, want)
+		}
+	}
+	if _, ok := errors.AsType[*api.ResponseError](err); !ok {
+		t.Errorf("Read error %v: the 403 is not reachable with errors.As", err)
+	}
+	_, err = b.GetEntry(ctx, p, 0)
+	if msg := err.Error(); !strings.Contains(msg, line) || !strings.HasPrefix(msg, "vaultly: get "+p+" (vault): permission denied") {
+		t.Errorf("GetEntry error = %q, want op, path and the policy line %q", msg, line)
+	}
+
+	srv.WritePolicy(t, policy, line)
+	e, err := b.Read(ctx, p, 0)
+	if err != nil || e.Fields["value"] != "v" {
+		t.Errorf("Read(%q) after writing the hint's policy line = %v, %v; want v", p, e, err)
 	}
 }
 

@@ -111,7 +111,7 @@ func (b *Backend) Put(ctx context.Context, path string, fields map[string]any, o
 	const op = "put"
 	p, err := vaultly.CleanPath(path)
 	if err != nil {
-		return nil, vaultly.WrapError(op, path, b.Name(), err)
+		return nil, badPath(op, path, err)
 	}
 	if opts == nil {
 		opts = &PutOptions{}
@@ -161,7 +161,7 @@ func (b *Backend) Patch(ctx context.Context, path string, fields map[string]any,
 	const op = "patch"
 	p, err := vaultly.CleanPath(path)
 	if err != nil {
-		return nil, vaultly.WrapError(op, path, b.Name(), err)
+		return nil, badPath(op, path, err)
 	}
 	if opts == nil {
 		opts = &PatchOptions{}
@@ -183,7 +183,7 @@ func (b *Backend) Patch(ctx context.Context, path string, fields map[string]any,
 			forbidden := re.StatusCode == http.StatusForbidden && driver.CodeOf(MapError(err)) == driver.PermissionDenied
 			switch {
 			case re.StatusCode == http.StatusNotFound:
-				return errNoEntryToPatch()
+				return errNoEntryToPatch(err)
 			case re.StatusCode == http.StatusMethodNotAllowed, forbidden:
 				out, err = b.kvReadThenWrite(ctx, c, p, fields, opts.CAS)
 				return err
@@ -198,14 +198,14 @@ func (b *Backend) Patch(ctx context.Context, path string, fields map[string]any,
 }
 
 func (b *Backend) kvReadThenWrite(ctx context.Context, c *api.Client, p string, fields map[string]any, cas *int) (*VersionMetadata, error) {
-	sec, err := c.Logical().ReadWithContext(ctx, b.kvV2Path(ctx, "data", p))
+	sec, nf, err := b.readSecret(ctx, c, b.kvV2Path(ctx, "data", p), nil)
 	if err != nil {
-		return nil, MapError(err)
+		return nil, err
 	}
 	data, _ := kvData(sec)["data"].(map[string]any)
 	vm := kvVersionMeta(kvData(sec))
 	if data == nil {
-		return nil, errNoEntryToPatch()
+		return nil, errNoEntryToPatch(nf)
 	}
 	if cas != nil && *cas != vm.Version {
 		return nil, &driver.Error{Code: driver.Conflict, Err: errors.New("check-and-set version does not match the current version")}
@@ -246,7 +246,7 @@ func (b *Backend) GetEntry(ctx context.Context, path string, version int) (*KVEn
 	const op = "get"
 	p, err := vaultly.CleanPath(path)
 	if err != nil {
-		return nil, vaultly.WrapError(op, path, b.Name(), err)
+		return nil, badPath(op, path, err)
 	}
 	ref := p
 	if version != 0 {
@@ -261,12 +261,12 @@ func (b *Backend) GetEntry(ctx context.Context, path string, version int) (*KVEn
 			if version != 0 {
 				return kvInvalid("versions need a kv v2 mount")
 			}
-			sec, err := c.Logical().ReadWithContext(ctx, b.kvV1Path(ctx, p))
+			sec, nf, err := b.readSecret(ctx, c, b.kvV1Path(ctx, p), nil)
 			if err != nil {
-				return MapError(err)
+				return err
 			}
 			if sec == nil || sec.Data == nil {
-				return errNoEntry()
+				return errNoEntry(nf)
 			}
 			out = &KVEntry{Path: p, Data: sec.Data}
 			return nil
@@ -275,15 +275,15 @@ func (b *Backend) GetEntry(ctx context.Context, path string, version int) (*KVEn
 		if version != 0 {
 			q = map[string][]string{"version": {strconv.Itoa(version)}}
 		}
-		sec, err := c.Logical().ReadWithDataWithContext(ctx, b.kvV2Path(ctx, "data", p), q)
+		sec, nf, err := b.readSecret(ctx, c, b.kvV2Path(ctx, "data", p), q)
 		if err != nil {
-			return MapError(err)
+			return err
 		}
 		raw := kvData(sec)
 		vm := kvVersionMeta(raw)
 		data, _ := raw["data"].(map[string]any)
 		if data == nil {
-			return kvVersionNotFound(vm)
+			return kvVersionNotFound(p, vm, nf)
 		}
 		out = &KVEntry{Path: p, Data: data, Version: *vm}
 		if md, ok := raw["metadata"].(map[string]any); ok {
@@ -297,15 +297,23 @@ func (b *Backend) GetEntry(ctx context.Context, path string, version int) (*KVEn
 	return out, nil
 }
 
-func kvVersionNotFound(vm *VersionMetadata) error {
+func kvVersionNotFound(p string, vm *VersionMetadata, nf error) error {
 	switch {
 	case vm.Destroyed:
-		return &driver.Error{Code: driver.NotFound, Err: fmt.Errorf("version %d was destroyed", vm.Version), Hint: "a destroyed version cannot be recovered"}
+		return &driver.Error{Code: driver.NotFound, Err: &vaultError{msg: fmt.Sprintf("version %d was destroyed", vm.Version), cause: nf},
+			Hint: "a destroyed version cannot be recovered"}
 	case !vm.DeletionTime.IsZero():
-		return &driver.Error{Code: driver.NotFound, Err: &hint.Mark{Kind: hint.VersionDeleted, Version: vm.Version, Err: fmt.Errorf("version %d was deleted", vm.Version)},
-			Hint: "undelete it with UndeleteVersions"}
+		return &driver.Error{Code: driver.NotFound,
+			Err:  &hint.Mark{Kind: hint.VersionDeleted, Path: p, Version: vm.Version, Err: &vaultError{msg: fmt.Sprintf("version %d was deleted", vm.Version), cause: nf}},
+			Hint: undeleteHint(p, vm.Version)}
 	}
-	return errNoEntry()
+	return errNoEntry(nf)
+}
+
+// undeleteHint is the library's advice for a soft-deleted version (the CLI
+// words its own).
+func undeleteHint(p string, version int) string {
+	return fmt.Sprintf("restore it with Backend.UndeleteVersions(ctx, %q, []int{%d})", p, version)
 }
 
 // Delete removes the entry at path for good: on KV v2 every version and the
@@ -316,17 +324,15 @@ func (b *Backend) Delete(ctx context.Context, path string) error {
 	const op = "delete"
 	p, err := vaultly.CleanPath(path)
 	if err != nil {
-		return vaultly.WrapError(op, path, b.Name(), err)
+		return badPath(op, path, err)
 	}
 	err = b.kvCall(ctx, p, "", func(ctx context.Context, c *api.Client, v2 bool) error {
 		target := b.kvV1Path(ctx, p)
 		if v2 {
 			target = b.kvV2Path(ctx, "metadata", p)
 		}
-		if _, err := c.Logical().DeleteWithContext(ctx, target); err != nil {
-			return MapError(err)
-		}
-		return nil
+		_, err := c.Logical().DeleteWithContext(ctx, target)
+		return err
 	})
 	return b.kvWritten(op, p, err)
 }
@@ -346,7 +352,7 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 	if p != "" {
 		var err error
 		if p, err = vaultly.CleanPath(p); err != nil {
-			return nil, vaultly.WrapError(op, prefix, b.Name(), err)
+			return nil, badPath(op, prefix, err)
 		}
 	}
 	var out []string
@@ -355,13 +361,13 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 		if v2 {
 			target = strings.TrimSuffix(b.kvV2Path(ctx, "metadata", p), "/")
 		}
-		sec, err := c.Logical().ListWithContext(ctx, target+"/")
+		sec, nf, err := b.listSecret(ctx, c, target+"/")
 		if err != nil {
-			return MapError(err)
+			return err
 		}
 		keys, _ := kvData(sec)["keys"].([]any)
 		if len(keys) == 0 {
-			return driver.NewError(driver.NotFound, errors.New("nothing under this prefix"))
+			return notFound(nf, "nothing under this prefix")
 		}
 		for _, k := range keys {
 			if s, ok := k.(string); ok {
@@ -404,7 +410,7 @@ func (b *Backend) DestroyVersions(ctx context.Context, path string, versions []i
 func (b *Backend) versionsOp(ctx context.Context, op, endpoint, path string, versions []int) error {
 	p, err := vaultly.CleanPath(path)
 	if err != nil {
-		return vaultly.WrapError(op, path, b.Name(), err)
+		return badPath(op, path, err)
 	}
 	if len(versions) == 0 {
 		return vaultly.WrapError(op, p, b.Name(), kvInvalid("no versions given"))
@@ -421,10 +427,8 @@ func (b *Backend) versionsOp(ctx context.Context, op, endpoint, path string, ver
 			return err
 		}
 		// Vault treats POST and PUT alike: destroy's documented PUT is a write.
-		if _, err := c.Logical().WriteWithContext(ctx, b.kvV2Path(ctx, endpoint, p), map[string]any{"versions": versions}); err != nil {
-			return MapError(err)
-		}
-		return nil
+		_, err := c.Logical().WriteWithContext(ctx, b.kvV2Path(ctx, endpoint, p), map[string]any{"versions": versions})
+		return err
 	})
 	return b.kvWritten(op, p, err)
 }
@@ -435,7 +439,7 @@ func (b *Backend) ReadMetadata(ctx context.Context, path string) (*Metadata, err
 	const op = "read-metadata"
 	p, err := vaultly.CleanPath(path)
 	if err != nil {
-		return nil, vaultly.WrapError(op, path, b.Name(), err)
+		return nil, badPath(op, path, err)
 	}
 	var out *Metadata
 	err = b.kvCall(ctx, p, "metadata needs a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
@@ -458,7 +462,7 @@ func (b *Backend) WriteMetadata(ctx context.Context, path string, u *MetadataUpd
 	const op = "write-metadata"
 	p, err := vaultly.CleanPath(path)
 	if err != nil {
-		return vaultly.WrapError(op, path, b.Name(), err)
+		return badPath(op, path, err)
 	}
 	if u == nil {
 		u = &MetadataUpdate{}
@@ -503,13 +507,13 @@ func (b *Backend) ReadKVConfig(ctx context.Context) (*KVConfig, error) {
 		if i := strings.Index(cfg, "config/"); i >= 0 {
 			cfg = cfg[:i+len("config")]
 		}
-		sec, err := c.Logical().ReadWithContext(ctx, cfg)
+		sec, nf, err := b.readSecret(ctx, c, cfg, nil)
 		if err != nil {
-			return MapError(err)
+			return err
 		}
 		d := kvData(sec)
 		if d == nil {
-			return driver.NewError(driver.NotFound, errors.New("no kv config"))
+			return notFound(nf, "no kv config")
 		}
 		out = &KVConfig{
 			Mount:              mount,
@@ -563,20 +567,34 @@ func (b *Backend) kvWritten(op, p string, err error) error {
 // kvReadMetadata reads the KV v2 metadata of the entry at p; a missing
 // entry is NotFound.
 func (b *Backend) kvReadMetadata(ctx context.Context, c *api.Client, p string) (map[string]any, error) {
-	sec, err := c.Logical().ReadWithContext(ctx, b.kvV2Path(ctx, "metadata", p))
+	sec, nf, err := b.readSecret(ctx, c, b.kvV2Path(ctx, "metadata", p), nil)
 	if err != nil {
-		return nil, MapError(err)
+		return nil, err
 	}
 	if d := kvData(sec); d != nil {
 		return d, nil
 	}
-	return nil, errNoEntry()
+	return nil, errNoEntry(nf)
 }
 
-func errNoEntry() error { return driver.NewError(driver.NotFound, errors.New("no entry")) }
+// errNoEntry is NotFound with the server's 404 (nf, may be nil) as cause.
+func errNoEntry(nf error) error { return notFound(nf, "no entry") }
 
-func errNoEntryToPatch() error {
-	return &driver.Error{Code: driver.NotFound, Err: errors.New("no entry to patch"), Hint: "use put to create it"}
+func errNoEntryToPatch(nf error) error {
+	e := notFound(nf, "no entry to patch")
+	e.Hint = "Backend.Put creates it"
+	return e
+}
+
+// badPath gives a path that CleanPath refused the operation's context.
+func badPath(op, path string, err error) error {
+	e, ok := err.(*vaultly.Error)
+	if !ok {
+		return vaultly.WrapError(op, path, backendName, err)
+	}
+	c := *e
+	c.Op, c.Ref, c.Backend = op, path, backendName
+	return &c
 }
 
 // kvV1Path and kvV2Path return API paths; callers run inside kvCall, so the

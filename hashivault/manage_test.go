@@ -222,8 +222,8 @@ func TestManageVersionsAndDelete(t *testing.T) {
 	}
 	_, err := b.GetEntry(ctx, p, 2)
 	wantCode(t, "GetEntry of a deleted version", err, vaultly.NotFound)
-	if !strings.Contains(err.Error(), "undelete") {
-		t.Errorf("error %q, want a hint about undelete", err)
+	if want := `(restore it with Backend.UndeleteVersions(ctx, "` + p + `", []int{2}))`; !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("error %q, want the library's hint %q", err, want)
 	}
 	if err := b.UndeleteVersions(ctx, p, []int{2}); err != nil {
 		t.Fatalf("UndeleteVersions: %v", err)

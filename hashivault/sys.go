@@ -195,10 +195,10 @@ func (b *Backend) LookupSelf(ctx context.Context) (*TokenDetails, error) {
 	err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
 		sec, err := c.Auth().Token().LookupSelfWithContext(ctx)
 		if err != nil {
-			return MapError(err)
+			return err
 		}
 		if sec == nil {
-			return driver.NewError(driver.Unauthenticated, errors.New("empty token lookup"))
+			return driver.NewError(driver.Malformed, errors.New("empty token lookup"))
 		}
 		d := &TokenDetails{}
 		d.Policies, _ = sec.TokenPolicies()
@@ -220,20 +220,16 @@ func (b *Backend) LookupSelf(ctx context.Context) (*TokenDetails, error) {
 func (b *Backend) ReadAPIPath(ctx context.Context, path string) (string, error) {
 	p, err := vaultly.CleanPath(path)
 	if err != nil {
-		return "", vaultly.WrapError("read-api-path", path, b.Name(), err)
+		return "", badPath("read-api-path", path, err)
 	}
-	var out string
-	err = b.kvCall(ctx, p, "", func(ctx context.Context, c *api.Client, v2 bool) error {
-		out = b.kvV1Path(ctx, p)
-		if v2 {
-			out = b.kvV2Path(ctx, "data", p)
-		}
-		return nil
-	})
+	v, l, err := b.kvLayout(ctx, p)
 	if err != nil {
 		return "", vaultly.WrapError("read-api-path", p, b.Name(), err)
 	}
-	return out, nil
+	if v == 1 {
+		return l.v1(p), nil
+	}
+	return l.v2("data", p), nil
 }
 
 // Capabilities returns the current token's capabilities on the API path
@@ -245,7 +241,7 @@ func (b *Backend) Capabilities(ctx context.Context, apiPath string) ([]string, e
 	err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
 		caps, err := c.Sys().CapabilitiesSelfWithContext(ctx, strings.TrimPrefix(apiPath, "/"))
 		if err != nil {
-			return MapError(err)
+			return err
 		}
 		out = caps
 		return nil

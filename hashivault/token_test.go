@@ -202,17 +202,33 @@ func TestRevokeOnClose(t *testing.T) {
 }
 
 func TestSealed(t *testing.T) {
+	t.Parallel()
 	srv := vaulttest.Start(t, nil)
 	srv.PutKV(t, "sealed/app", map[string]any{"value": "v"})
 	b := rootBackend(t, srv, nil)
 	if _, err := b.Read(ctxT(t, 5*time.Second), "sealed/app", 0); err != nil {
 		t.Fatalf("Read: %v", err)
 	}
+	undetected := rootBackend(t, srv, nil) // has not detected the kv version yet
 	srv.Seal(t)
+
+	// Met during the kv version detection, a sealed server is reported as
+	// sealed, not as a failed mount lookup.
+	_, err := undetected.Read(ctxT(t, 5*time.Second), "sealed/app", 0)
+	if got := driver.CodeOf(err); got != driver.Unavailable {
+		t.Errorf("Read while sealed, kv version unknown = %v, want code unavailable", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "vault is sealed") || strings.Contains(msg, "mount") {
+		t.Errorf("Read while sealed, kv version unknown = %q, want it to say vault is sealed and nothing about mounts", msg)
+	}
+	if _, ok := errors.AsType[*api.ResponseError](err); !ok {
+		t.Errorf("Read while sealed: the 503 is not reachable with errors.As")
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := b.Read(ctx, "sealed/app", 0)
+	_, err = b.Read(ctx, "sealed/app", 0)
 	if got := driver.CodeOf(err); got != driver.Unavailable {
 		t.Fatalf("Read while sealed = %v, want code unavailable", err)
 	}
@@ -239,11 +255,13 @@ func TestReloginFailures(t *testing.T) {
 		second    func() (*api.Secret, error) // what the factory returns at the re-login
 		wantIs    error
 		wantCalls int32
+		wantText  string // the message says which failure it was
 	}{
 		{name: "new token rejected too", second: func() (*api.Secret, error) {
 			return &api.Secret{Auth: &api.SecretAuth{ClientToken: bogus}}, nil
-		}, wantCalls: 2},
-		{name: "factory fails", second: func() (*api.Secret, error) { return nil, errFactory }, wantIs: errFactory, wantCalls: 2},
+		}, wantCalls: 2, wantText: "unauthenticated: token rejected; logged in again and the new token was rejected too: vault answered 403"},
+		{name: "factory fails", second: func() (*api.Secret, error) { return nil, errFactory }, wantIs: errFactory, wantCalls: 2,
+			wantText: "unauthenticated: token rejected and logging in again failed: factory: identity provider down"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,6 +279,12 @@ func TestReloginFailures(t *testing.T) {
 			}
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 				t.Errorf("Read error %v does not wrap the factory's error", err)
+			}
+			if !strings.HasPrefix(err.Error(), tt.wantText) {
+				t.Errorf("Read error = %q, want it to start with %q", err, tt.wantText)
+			}
+			if _, ok := errors.AsType[*api.ResponseError](err); !ok && tt.wantIs == nil {
+				t.Errorf("Read error %v: the rejecting response is not reachable with errors.As", err)
 			}
 			if strings.Contains(err.Error(), bogus) {
 				t.Errorf("error contains the token: %q", err)
