@@ -9,7 +9,7 @@ import (
 	"github.com/vaultly/vaultly/memsecrets"
 )
 
-// TestGetHitAllocs: a warm Get, GetRef with the default
+// TestGetHitAllocs: a warm Get, GetRef and Entry with the default
 // Options (refresh-ahead on) allocate nothing, for one key and for a key
 // among many. The benchmarks show the time; this guards the allocations.
 func TestGetHitAllocs(t *testing.T) {
@@ -44,6 +44,7 @@ func TestGetHitAllocs(t *testing.T) {
 			}
 		}},
 		{"GetRef", func() { _, _ = s.GetRef(ctx, r, nil) }},
+		{"Entry", func() { _, _ = s.Entry(ctx, "myapp/db", 0, nil) }},
 	}
 	for _, tt := range tests {
 		if got := testing.AllocsPerRun(200, tt.fn); got != 0 {

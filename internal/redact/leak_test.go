@@ -129,6 +129,8 @@ func TestEntriesNeverPrintValues(t *testing.T) {
 	}{
 		{"driver.Entry", driver.Entry{Path: "app/db", Version: 2, Fields: map[string]string{"password": canary, "user": "u"}},
 			`driver.Entry{"app/db" version 2 fields [password user]}`},
+		{"vaultly.Entry", vaultly.Entry{Path: "app/db", Version: 2, Fields: map[string]string{"password": canary, "user": "u"}},
+			`vaultly.Entry{"app/db" version 2 fields [password user]}`},
 		{"hashivault.KVEntry", hashivault.KVEntry{Path: "app/db", Data: map[string]any{"password": canary}},
 			`hashivault.KVEntry{"app/db" fields [password]}`},
 	}

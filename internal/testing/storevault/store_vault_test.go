@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/vaultly/vaultly"
+	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/hashivault"
 	"github.com/vaultly/vaultly/internal/testing/faultproxy"
 	"github.com/vaultly/vaultly/internal/testing/vaulttest"
@@ -211,5 +212,91 @@ func TestStaleWhileSealed(t *testing.T) {
 	}
 	if st := s.Stats(); st.StaleServes != 1 {
 		t.Errorf("StaleServes = %d, want 1", st.StaleServes)
+	}
+}
+
+// heldRead wraps the real Vault backend: the next read of a path returns
+// what Vault answered only when released, like a slow network answer sent
+// before a rotation.
+type heldRead struct {
+	driver.Backend
+	mu      sync.Mutex
+	path    string
+	read    chan struct{}
+	release chan struct{}
+}
+
+func (h *heldRead) holdNext(path string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.path, h.read, h.release = path, make(chan struct{}), make(chan struct{})
+}
+
+func (h *heldRead) Read(ctx context.Context, path string, version int) (*driver.Entry, error) {
+	e, err := h.Backend.Read(ctx, path, version)
+	h.mu.Lock()
+	held := h.path == path
+	read, release := h.read, h.release
+	if held {
+		h.path = ""
+	}
+	h.mu.Unlock()
+	if held {
+		close(read)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+	}
+	return e, err
+}
+
+// TestRefreshAfterRotationAgainstVault: a Refresh made right after a new
+// version is written to Vault returns the new value while an older read,
+// which got the old version from Vault, is still on its way; when that
+// older read ends, it does not overwrite the new value.
+func TestRefreshAfterRotationAgainstVault(t *testing.T) {
+	srv, px, b := setup(t)
+	srv.PutKV(t, "rotate/token", map[string]any{"value": "v1"})
+	h := &heldRead{Backend: b}
+	s := vaultly.New(h, &vaultly.Options{TTL: vaultly.UntilRefreshed})
+	defer s.Close()
+	ctx := t.Context()
+
+	h.holdNext("rotate/token")
+	oldDone := make(chan string, 1)
+	go func() {
+		v, err := s.Get(ctx, "rotate/token")
+		if err != nil {
+			t.Errorf("older Get: %v", err)
+		}
+		oldDone <- v
+	}()
+	<-h.read // Vault answered v1; the answer is held
+	srv.PutKV(t, "rotate/token", map[string]any{"value": "v2"})
+
+	refreshed := make(chan error, 1)
+	go func() { refreshed <- s.Refresh(ctx, "rotate/token") }()
+	select {
+	case err := <-refreshed:
+		if err != nil {
+			t.Fatalf("Refresh: %v", err)
+		}
+	case <-time.After(10 * time.Second): // a Vault read takes ~1 ms; 10 s is only a hang guard
+		close(h.release)
+		t.Fatal("Refresh waited for the older read in flight")
+	}
+	if got, err := s.Get(ctx, "rotate/token"); err != nil || got != "v2" {
+		t.Errorf("Get after Refresh = %q, %v; want v2", got, err)
+	}
+	close(h.release)
+	if got := <-oldDone; got != "v1" {
+		t.Errorf("older reader got %q, want v1 (what its read saw)", got)
+	}
+	if got, err := s.Get(ctx, "rotate/token"); err != nil || got != "v2" {
+		t.Errorf("Get after the older read ended = %q, %v; want v2", got, err)
+	}
+	if got := px.Count(dataPath + "rotate/token"); got != 2 {
+		t.Errorf("Vault reads = %d, want 2", got)
 	}
 }

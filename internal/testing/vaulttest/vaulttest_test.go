@@ -20,7 +20,7 @@ func TestKVRoundTrip(t *testing.T) {
 }
 
 func TestVersionPinMatchesToolsGoMod(t *testing.T) {
-	b, err := os.ReadFile("../../tools/vault/go.mod")
+	b, err := os.ReadFile("../../../tools/vault/go.mod")
 	if err != nil {
 		t.Fatal(err)
 	}
