@@ -26,6 +26,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"net"
 	"net/url"
 	"sync"
 
@@ -75,11 +76,11 @@ var _ driver.Connector = (*Connector)(nil)
 func NewConnector(drv driver.Driver, src Source, opts *Options) (*Connector, error) {
 	switch {
 	case drv == nil:
-		return nil, errors.New("sqlsecrets: driver is nil")
+		return nil, connectorConfig("the database driver is nil")
 	case src == nil:
-		return nil, errors.New("sqlsecrets: source is nil")
+		return nil, connectorConfig("the credentials source is nil")
 	case opts == nil || opts.DSN == nil:
-		return nil, errors.New("sqlsecrets: options.DSN is required")
+		return nil, connectorConfig("the DSN func is required")
 	}
 	return &Connector{drv: drv, src: src, dsn: opts.DSN}, nil
 }
@@ -98,19 +99,37 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		var connector driver.Connector
 		connector, err = c.connectorFor(dc, cr)
 		if err != nil {
-			return nil, err
+			return nil, connectError(err)
 		}
 		conn, err = connector.Connect(ctx)
 	} else {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, connectError(err)
 		}
 		conn, err = c.drv.Open(c.dsn(cr.Username, cr.Password.Reveal()))
 	}
 	if err != nil {
-		return nil, scrub(err, cr.Password.Reveal())
+		return nil, connectError(scrub(err, cr.Password.Reveal()))
 	}
 	return &genConn{Conn: conn, gen: cr.Generation, src: c.src}, nil
+}
+
+func connectorConfig(msg string) error {
+	return &vaultly.Error{Op: "new connector", Backend: "sqlsecrets", Code: vaultly.Config, Err: errors.New(msg)}
+}
+
+// connectError gives a database driver's error (already scrubbed of the
+// password) a code: the caller's context ending, a network failure
+// (Unavailable), or Unknown. The driver's error stays the cause, so
+// database/sql still sees driver.ErrBadConn through errors.Is.
+func connectError(err error) error {
+	code := vaultly.CodeOf(err)
+	if code == vaultly.Unknown {
+		if _, ok := errors.AsType[net.Error](err); ok {
+			code = vaultly.Unavailable
+		}
+	}
+	return &vaultly.Error{Op: "connect", Backend: "sqlsecrets", Code: code, Err: err}
 }
 
 // connectorFor returns the driver's connector for cr's generation, opened
@@ -124,7 +143,7 @@ func (c *Connector) connectorFor(dc driver.DriverContext, cr Credentials) (drive
 	conn, err := dc.OpenConnector(c.dsn(cr.Username, cr.Password.Reveal()))
 	if err != nil {
 		// Driver errors about a DSN may quote it; never pass the password on.
-		return nil, errors.New("sqlsecrets: the driver rejected the data source name")
+		return nil, &vaultly.Error{Code: vaultly.Config, Err: errors.New("the driver rejected the data source name")}
 	}
 	c.gen, c.conn = cr.Generation, conn
 	return conn, nil
