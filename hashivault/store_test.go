@@ -15,6 +15,7 @@ import (
 // serving what it cached, uncached reads fail with Unavailable within the
 // caller's deadline, and both recover after unseal without a restart.
 func TestStoreSealed(t *testing.T) {
+	t.Parallel()
 	srv := vaulttest.Start(t, nil)
 	srv.PutKV(t, "sealed/app", map[string]any{"value": "v1"})
 	b := hashivault.NewBackend(t, &hashivault.Options{Address: srv.Addr, Token: srv.Token, KVVersion: 2})
