@@ -8,9 +8,10 @@
 //	ChangeNotifier  announce changes made around the Store (OnChange)
 //	Leaser          issue, renew and revoke leased dynamic secrets
 //
-// Every method is a request and nothing more: a backend starts no goroutine
-// of its own for the portable layer (the lease schedule, the cache's
-// refreshes and retries run in package vaultly, which stops them in Close).
+// Every method is one request and returns: no method asks the backend to
+// run a loop on the caller's behalf. The lease schedule, the cache's
+// refreshes and the retries run in package vaultly, which owns their
+// goroutines and stops them in Close.
 // memsecrets implements every optional interface; drivertest checks each
 // one a backend implements.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
@@ -34,4 +35,29 @@ func Example() {
 	// 5432 1
 	// true
 	// vaultly: get myapp/api:value (memory): permission denied: policy
+}
+
+// Fake dynamic secrets: a role issues new credentials bound to leases, and
+// vaultly.OpenDynamic keeps them current exactly as it does over Vault.
+func ExampleBackend_SetRole() {
+	ctx := context.Background()
+	b := memsecrets.New(nil)
+	b.SetRole("database/creds/app", memsecrets.Role{TTL: time.Hour, MaxTTL: 24 * time.Hour})
+	s := vaultly.New(b, nil)
+	defer s.Close()
+
+	d, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](ctx, s, "database/creds/app", &vaultly.DynamicOptions{RevokeOnClose: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cur := d.Current()
+	fmt.Println(cur.Value.Username, cur.Value.Password, cur.Lease.ID)
+
+	d.Close(ctx) // revokes the lease
+	st, _ := b.Lease(cur.Lease.ID)
+	fmt.Println("revoked:", st.Revoked)
+	// Output:
+	// app-1 [redacted] database/creds/app/1
+	// revoked: true
 }

@@ -16,7 +16,8 @@
 //     lease's end, and a replacement is issued early once a sixth of the
 //     lease is left;
 //   - Close stops the loop, waits for it, and with RevokeOnClose revokes
-//     every lease it issued that has not ended.
+//     every lease it issued that may not have ended (a lease may outlive
+//     its reported end by up to endSlack).
 //
 // A *Watcher is safe for concurrent use. It runs one goroutine, started by
 // Start and stopped by Close, which must be called.
@@ -36,6 +37,12 @@ import (
 
 // requestTimeout bounds each request the watcher sends.
 const requestTimeout = 30 * time.Second
+
+// endSlack is how long a lease may outlive the watcher's view of its end:
+// backends report durations rounded down (Vault: whole seconds), and the
+// watcher counts them from the answer, after the server started the clock.
+// RevokeOnClose revokes leases until this long past their reported end.
+const endSlack = 2 * time.Second
 
 // Secret is one generation of a dynamic secret: the entry as issued plus its
 // lease as last renewed. A Secret is never modified once published; a
@@ -114,7 +121,13 @@ const (
 
 type aliveLease struct {
 	id      string
-	expires time.Time // zero: no end
+	expires time.Time // as reported; zero: no end
+}
+
+// ended reports whether the lease has surely ended at now, endSlack past
+// its reported end.
+func (a aliveLease) ended(now time.Time) bool {
+	return !a.expires.IsZero() && !now.Before(a.expires.Add(endSlack))
 }
 
 type retiring struct {
@@ -208,7 +221,7 @@ func (w *Watcher) Close(ctx context.Context) error {
 		now := time.Now()
 		var errs []error
 		for _, a := range alive {
-			if !a.expires.IsZero() && !now.Before(a.expires) {
+			if a.ended(now) {
 				continue
 			}
 			if err := w.l.RevokeLease(ctx, a.id); err != nil {
@@ -242,7 +255,7 @@ func (w *Watcher) issue(ctx context.Context, gen uint64) (*Secret, error) {
 	w.mu.Lock()
 	keep := w.alive[:0]
 	for _, a := range w.alive {
-		if a.expires.IsZero() || now.Before(a.expires) {
+		if !a.ended(now) {
 			keep = append(keep, a)
 		}
 	}
@@ -279,6 +292,9 @@ func (w *Watcher) loop(ctx context.Context) {
 				next = o.at
 			}
 		}
+		if end, ok := w.endOfCurrent(); ok && (next.IsZero() || end.Before(next)) {
+			next = end
+		}
 		var fire <-chan time.Time
 		if !next.IsZero() {
 			t.Reset(max(time.Until(next), 0))
@@ -294,9 +310,37 @@ func (w *Watcher) loop(ctx context.Context) {
 		}
 		now := time.Now()
 		w.retireDue(now)
+		w.retireEnded(now)
 		if !w.next.IsZero() && !now.Before(w.next) {
 			w.step(ctx)
 		}
+	}
+}
+
+// endOfCurrent returns when the current secret's lease ends, if it has an
+// end and has not been retired yet.
+func (w *Watcher) endOfCurrent() (time.Time, bool) {
+	cur := w.cur.Load()
+	if cur.Expires.IsZero() || cur.Generation < w.minValid.Load() {
+		return time.Time{}, false
+	}
+	return cur.Expires, true
+}
+
+// retireEnded retires the current secret once its lease has ended without a
+// replacement (renewals or issues failing through an outage): consumers
+// then know it is dead (MinValid moves past it) instead of opening
+// connections with dropped credentials, and the watcher issues a new one
+// about once a second (retryDelay) until the backend answers.
+func (w *Watcher) retireEnded(now time.Time) {
+	end, ok := w.endOfCurrent()
+	if !ok || now.Before(end) {
+		return
+	}
+	w.retire(w.cur.Load())
+	w.phase = phaseReissue
+	if d := now.Add(retryDelay(w.attempt, w.rnd(), -1)); w.next.IsZero() || d.Before(w.next) {
+		w.next = d
 	}
 }
 
