@@ -156,6 +156,7 @@ type Slot[V any] struct {
 	seq        atomic.Uint64           // generation of the last read begun
 	floor      atomic.Uint64           // reads of a generation <= floor may not publish
 	used       atomic.Bool             // hit since the last eviction sweep
+	idle       atomic.Uint32           // sweeps since the last hit (up to maxIdle)
 	refreshing atomic.Bool
 	dead       atomic.Bool // removed from the cache
 }
@@ -310,6 +311,9 @@ func (c *Cache[V]) Register(raw, path string, version int, key string) *Ref[V] {
 }
 
 func (c *Cache[V]) refLimit() int { return 4 * c.maxEntries }
+
+// maxIdle caps the idle count of a slot: beyond it, idle slots are equals.
+const maxIdle = 15
 
 // SlotOf returns r's slot, finding or making a new one when the old one
 // was removed.
@@ -678,8 +682,9 @@ func (c *Cache[V]) remove(s *Slot[V], evicted bool) bool {
 
 // Sweep runs one eviction sweep now, on the caller's goroutine (the
 // sweeper calls it; tests may too). Beyond MaxEntries slots it removes
-// expired items first, then items with no hit since the previous sweep,
-// then slots with nothing cached, then any, down to 90% of MaxEntries; a
+// expired items first, then items with no hit since the previous sweep
+// (those idle for the most sweeps first), then slots with nothing cached,
+// then any, down to 90% of MaxEntries; a
 // slot with a read in flight is kept. Then it removes the
 // references whose slot was removed and, beyond 4 × MaxEntries
 // references, those with no hit since the previous sweep. One walk of the
@@ -690,8 +695,11 @@ func (c *Cache[V]) Sweep() {
 	c.sweeps.Add(1)
 	if n := c.slots.Len(); n > c.maxEntries {
 		need := n - c.maxEntries*9/10
-		// Candidates in the order they go, each list at most need long.
-		var unused, empty, any []*Slot[V]
+		// Candidates in the order they go, each list at most need long:
+		// unused entries by the number of sweeps they have been idle, most
+		// first, then empty slots, then any.
+		var unusedBy [maxIdle + 1][]*Slot[V]
+		var empty, any []*Slot[V]
 		c.slots.Range(func(_ string, s *Slot[V]) bool {
 			if need <= 0 {
 				return false
@@ -706,6 +714,7 @@ func (c *Cache[V]) Sweep() {
 					need--
 				}
 			case s.used.Swap(false):
+				s.idle.Store(0)
 				if len(any) < need {
 					any = append(any, s)
 				}
@@ -715,12 +724,19 @@ func (c *Cache[V]) Sweep() {
 				if len(empty) < need {
 					empty = append(empty, s)
 				}
-			case len(unused) < need:
-				unused = append(unused, s)
+			default:
+				idle := min(s.idle.Add(1), maxIdle)
+				if len(unusedBy[idle]) < need {
+					unusedBy[idle] = append(unusedBy[idle], s)
+				}
 			}
 			return true
 		})
-		for _, list := range [][]*Slot[V]{unused, empty, any} {
+		lists := make([][]*Slot[V], 0, maxIdle+3)
+		for i := maxIdle; i >= 0; i-- {
+			lists = append(lists, unusedBy[i])
+		}
+		for _, list := range append(lists, empty, any) {
 			for _, s := range list {
 				if need <= 0 {
 					break
