@@ -33,13 +33,14 @@
 //
 // MaxEntries is kept by a background sweep, never on a caller's path: the
 // Slot or Register call that crosses the bound only wakes the sweeper (a
-// non-blocking channel send). One sweep walks the slots once, removes
-// expired entries, then entries with no hit since the previous sweep, then
-// empty slots, then any, down to 90% of MaxEntries, skipping slots with a
-// read in flight; it
-// then removes the references whose slot is gone and, while there are more
-// than 4 × MaxEntries references, those with no hit since the previous
-// sweep. The count may exceed MaxEntries until the sweep has run.
+// non-blocking channel send). One sweep walks the slots once and removes,
+// down to 90% of MaxEntries, expired entries, then entries with no hit
+// since the previous sweep (the longest idle first), then empty slots,
+// then any, skipping slots with a read in flight; it then walks the
+// references once and removes those whose slot is gone and, while there
+// are more than 4 × MaxEntries references, those with no hit in the last
+// two sweeps (down to 90%). The counts may exceed their bounds until the
+// sweep has run.
 //
 // A *Cache is safe for concurrent use. It starts one goroutine, the
 // sweeper, the first time a bound is crossed; Close stops it and waits for
@@ -129,7 +130,8 @@ type Ref[V any] struct {
 	Key     string
 	slot    atomic.Pointer[Slot[V]]
 	memo    atomic.Pointer[memo]
-	used    atomic.Bool // hit since the last sweep
+	used    atomic.Bool   // hit since the last sweep
+	idle    atomic.Uint32 // sweeps since the last hit
 }
 
 // Slot returns the slot r reads (which may have been removed since; see SlotOf).
@@ -747,12 +749,21 @@ func (c *Cache[V]) Sweep() {
 			}
 		}
 	}
-	over := c.refs.Len() - c.refLimit()
+	// References: beyond the limit, down to 90% of it, those with no hit
+	// in the last two sweeps go (a reference hit between every two sweeps
+	// stays, however often churn wakes the sweeper).
+	over := 0
+	if n := c.refs.Len(); n > c.refLimit() {
+		over = n - c.refLimit()*9/10
+	}
 	c.refs.Range(func(raw string, r *Ref[V]) bool {
 		s := r.slot.Load()
 		switch {
 		case s == nil || s.dead.Load():
-		case over > 0 && !r.used.Swap(false):
+		case r.used.Swap(false):
+			r.idle.Store(0)
+			return true
+		case r.idle.Add(1) >= 2 && over > 0:
 		default:
 			return true
 		}

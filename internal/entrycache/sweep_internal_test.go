@@ -77,8 +77,10 @@ func TestSweepRemovesDeadRefs(t *testing.T) {
 			}
 			synctest.Wait()
 		}
-		if got := c.refs.Len(); got > 4*10+2 {
-			t.Errorf("refs after 200 distinct references to one entry = %d, want <= 42 (the limit, the hot one, the newest)", got)
+		// A reference goes once it was idle for two sweeps: the newest few
+		// may still be there.
+		if got := c.refs.Len(); got > 4*10+4 {
+			t.Errorf("refs after 200 distinct references to one entry = %d, want <= 44 (the limit and the newest)", got)
 		}
 		if r, ok := c.refs.Load("one:value"); !ok || r != hot {
 			t.Errorf("the hot reference was removed")
