@@ -61,11 +61,6 @@ func leakForms(secret string) []string {
 		strings.Join(dec, " "), b64[:len(b64)/4*3], secret[:min(len(secret), 8)]}
 }
 
-func checkNoCanary(t *testing.T, name string, v any, secrets ...string) {
-	t.Helper()
-	checkRenderings(t, name, renderings(t, v), secrets, nil)
-}
-
 // checkRenderings reports each rendering that shows a form of a secret,
 // once per rendering, except those named in allowed.
 func checkRenderings(t *testing.T, name string, r map[string]string, secrets []string, allowed map[string]bool) {

@@ -333,6 +333,7 @@ var exportedTypes = []typeRow{
 	}},
 	{name: "sqlsecrets.Options", none: "a function"},
 	{name: "sqlsecrets.Source", none: noneInterface},
+	{name: "sqlsecrets.Waiter", none: noneInterface},
 	{name: "transit.Caller", none: noneInterface},
 	{name: "transit.Ciphertext", none: "a ciphertext: not secret"},
 	{name: "transit.DataKey", make: func(e *env) sample {
