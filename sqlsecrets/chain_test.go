@@ -122,7 +122,9 @@ func (urlDriver) Open(dsn string) (driver.Conn, error) {
 // concatDSN builds a URL DSN by concatenation, without escaping (a common
 // Options.DSN mistake that makes url.Parse fail on some passwords).
 func concatDSN(hostport string) func(u, p string) string {
-	return func(u, p string) string { return "postgres://" + u + ":" + p + "@" + hostport + "/postgres?sslmode=disable" }
+	return func(u, p string) string {
+		return "postgres://" + u + ":" + p + "@" + hostport + "/postgres?sslmode=disable"
+	}
 }
 
 type sqlState interface {
@@ -164,13 +166,15 @@ func TestConnectErrorChainHoldsNoPassword(t *testing.T) {
 		{name: "pgx, wrong password", drv: stdlib.GetDefaultDriver(), dsn: sqlsecrets.PostgresURL("postgres://" + pg.Addr() + "/postgres?sslmode=disable"),
 			pw: "c4n4ry-wrong-s3kr1tXq", code: vaultly.Unknown, state: "28P01", wantInMsg: "password authentication failed"},
 		{name: "pgx, nobody listening", drv: stdlib.GetDefaultDriver(), dsn: sqlsecrets.PostgresURL("postgres://" + closed + "/postgres?sslmode=disable&connect_timeout=5"),
-			pw: "c4n4ry-refused-s3kr1tXq", code: vaultly.Unavailable, netErr: true, wantInMsg: "connection refused"},
+			pw: "c4n4ry-nolisten-s3kr1tXq", code: vaultly.Unavailable, netErr: true, wantInMsg: "connection refused"},
+		{name: "pgx, slash in password", drv: stdlib.GetDefaultDriver(), dsn: concatDSN(pg.Addr()), pw: "c4n4ry/pw%zz-s3kr1tXq",
+			code: vaultly.Unknown, wantInMsg: "cannot parse `postgres://app:"},
 		{name: "lib/pq, wrong password", drv: &pq.Driver{}, dsn: sqlsecrets.PostgresURL("postgres://" + pg.Addr() + "/postgres?sslmode=disable"),
 			pw: "c4n4ry-wrong-s3kr1tXq", code: vaultly.Unknown, state: "28P01", wantInMsg: "password authentication failed"},
 		{name: "lib/pq, slash in password", drv: &pq.Driver{}, dsn: concatDSN(pg.Addr()), pw: "c4n4ry/pw%zz-s3kr1tXq",
 			code: vaultly.Unknown, wantInMsg: "parse"},
 		{name: "lib/pq, nobody listening", drv: &pq.Driver{}, dsn: sqlsecrets.PostgresURL("postgres://" + closed + "/postgres?sslmode=disable"),
-			pw: "c4n4ry-refused-s3kr1tXq", code: vaultly.Unavailable, netErr: true, wantInMsg: "connection refused"},
+			pw: "c4n4ry-nolisten-s3kr1tXq", code: vaultly.Unavailable, netErr: true, wantInMsg: "connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,4 +229,25 @@ func TestConnectErrorContext(t *testing.T) {
 		t.Errorf("Connect(cancelled) = %v (code %v), want Canceled and errors.Is(context.Canceled)", err, got)
 	}
 	checkChainHoldsNoPassword(t, err, "c4n4ry-s3kr1tXq")
+}
+
+// TestScrubText: every form of the password and every piece of one at
+// least 4 bytes long leaves the text; the rest stays.
+func TestScrubText(t *testing.T) {
+	tests := []struct{ pw, msg, want string }{
+		{"hunter2-pw", "auth failed for hunter2-pw", "auth failed for [redacted]"},
+		{"p@ss/w:rd", "dsn postgres://u:p%40ss%2Fw%3Ard@h", "dsn postgres://u:[redacted]@h"},
+		{"p@ss/w:rd", `parse "postgres://u:p@ss/w:rd@h": invalid port ":p@ss" after host`, `parse "postgres://u:[redacted]@h": invalid port ":[redacted]" after host`},
+		{`a"b\c-long`, `dsn "x:a\"b\\c-long@h"`, `dsn "x:[redacted]@h"`},
+		{"secretvalue", "password=secretv… (truncated)", "password=[redacted]… (truncated)"},
+		{"secretvalue", "…tvalue@host", "…[redacted]@host"},
+		{"secretvalue", "sec is not a piece long enough", "sec is not a piece long enough"},
+		{"abc", "abc and ab", "[redacted] and ab"},
+		{"", "nothing to scrub", "nothing to scrub"},
+	}
+	for _, tt := range tests {
+		if got := sqlsecrets.ScrubText(tt.msg, tt.pw); got != tt.want {
+			t.Errorf("scrubText(%q, %q) = %q, want %q", tt.msg, tt.pw, got, tt.want)
+		}
+	}
 }
