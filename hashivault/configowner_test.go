@@ -55,7 +55,7 @@ func TestConfigFileOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	wantMsg := []string{path, "owned by uid " + strconv.Itoa(otherUID), "not by the current user (uid " + strconv.Itoa(os.Getuid())}
+	wantMsg := []string{path, "owned by uid " + strconv.Itoa(otherUID), "not by the current user, uid " + strconv.Itoa(os.Getuid())}
 	check := func(what string, err error) {
 		t.Helper()
 		if vaultly.CodeOf(err) != vaultly.Config {
@@ -84,9 +84,12 @@ func TestConfigFileOwner(t *testing.T) {
 	if err := os.Chown(path, os.Getuid(), os.Getgid()); err != nil {
 		t.Fatal(err)
 	}
-	b := newBackend(t, &Options{KVVersion: 2})
+	b := newBackend(t, &Options{ConfigFile: path, KVVersion: 2})
 	if _, err := b.Read(ctxT(t, 5*time.Second), "owner/app", 0); err != nil {
 		t.Fatalf("Read through the user's own config file: %v", err)
+	}
+	if got, err := ReadConfigFile(path); err != nil || got.Address != p.URL {
+		t.Errorf("ReadConfigFile(own file) = %v, %v; want the saved address", got, err)
 	}
 }
 
