@@ -88,6 +88,8 @@ type Backend struct {
 	roles  map[string]*role
 	leases map[string]*leaseState
 	order  []string // lease IDs in issue order
+
+	pki map[string]*pkiMount // fake PKI mounts (pki.go)
 }
 
 var (
