@@ -1,10 +1,17 @@
 // Package auth defines how vaultly logs in to Vault. Each login method lives
-// in its own package below this one (auth/token, auth/approle, ...), and each
-// re-reads its credential source (file, environment) at every Login, so a
-// rotated secret_id or service-account token is picked up by the next login.
+// in its own package below this one (auth/token, auth/approle, ...). Every
+// credential they take is a Credential — a value (FromString), an
+// environment variable (FromEnv) or a file (FromFile) — read again at every
+// Login, so a rotated secret_id or service-account token is picked up by the
+// next login, and redacted in every printed form.
+//
+// Every error of this package and of the methods is a *vaultly.Error with
+// op "login" (or "read credential"), so vaultly.CodeOf and errors.Is(err,
+// vaultly.ErrConfig) and friends work on it.
 //
 // Method is deliberately the same shape as vault/api's api.AuthMethod, so the
 // upstream helper modules can be passed where a Method is expected.
+// Credential and MethodFunc are safe for concurrent use.
 package auth
 
 import (

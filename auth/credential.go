@@ -10,12 +10,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/internal/errs"
 )
-
-// Redacted is what every printed, logged or encoded form of a Credential
-// given as a value shows instead of it.
-const Redacted = "[redacted]"
 
 // Credential is one login credential — a token, a role_id or secret_id, a
 // password, a JWT, an access key — and where it comes from: a value in the
@@ -26,9 +23,9 @@ const Redacted = "[redacted]"
 // (FromString, FromEnv, FromFile) is the model.
 //
 // A Credential redacts itself: String, GoString, every fmt verb, slog
-// (LogValue), MarshalJSON and MarshalText show [Redacted] for a value, and
-// only the name of the variable or the path of the file for the others —
-// never what they hold. The source is kept behind a pointer, so even a
+// (LogValue), MarshalJSON and MarshalText show [vaultly.Redacted] for a
+// value, and only the name of the variable or the path of the file for the
+// others — never what they hold. The source is kept behind a pointer, so even a
 // Credential in an unexported field of a caller's struct, which fmt prints
 // without calling its methods, shows an address and not the value.
 //
@@ -128,7 +125,7 @@ func readErr(msg string) error {
 	return &errs.Error{Op: "read credential", Code: errs.Config, Err: errors.New(msg)}
 }
 
-// String returns "" when c is unset, [Redacted] for a value, "env:NAME"
+// String returns "" when c is unset, [vaultly.Redacted] for a value, "env:NAME"
 // for an environment variable and "file:PATH" for a file.
 func (c Credential) String() string {
 	if c.src == nil {
@@ -140,11 +137,11 @@ func (c Credential) String() string {
 	case fromFile:
 		return "file:" + c.src.v()
 	}
-	return Redacted
+	return vaultly.Redacted
 }
 
 // GoString returns the Go expression that makes c, with a value shown as
-// [Redacted]: auth.FromEnv("NAME"), auth.FromString("[redacted]"), ...
+// [vaultly.Redacted]: auth.FromEnv("NAME"), auth.FromString("[redacted]"), ...
 func (c Credential) GoString() string {
 	if c.src == nil {
 		return "auth.Credential{}"
@@ -155,7 +152,7 @@ func (c Credential) GoString() string {
 	case fromFile:
 		return "auth.FromFile(" + strconv.Quote(c.src.v()) + ")"
 	}
-	return `auth.FromString("` + Redacted + `")`
+	return `auth.FromString("` + vaultly.Redacted + `")`
 }
 
 // Format writes String for every verb and flag (quoted for %q, GoString

@@ -40,6 +40,7 @@ import (
 
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/internal/atomicfile"
+	"github.com/vaultly/vaultly/internal/errs"
 	"github.com/vaultly/vaultly/internal/fieldtext"
 	"github.com/vaultly/vaultly/internal/notify"
 	"github.com/vaultly/vaultly/internal/pathlist"
@@ -81,7 +82,7 @@ func New(file string, opts *Options) (*Backend, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, err := b.reload(true); err != nil {
-		return nil, err
+		return nil, errs.Wrap("open", file, b.name, err)
 	}
 	return b, nil
 }
@@ -131,7 +132,7 @@ func (b *Backend) reload(force bool) ([]string, error) {
 	if err != nil {
 		return nil, driver.NewError(driver.Config, fmt.Errorf("secrets file: %w", err))
 	}
-	entries, err := Parse(data)
+	entries, err := parse(data)
 	if err != nil {
 		return nil, driver.NewError(driver.Config, fmt.Errorf("secrets file %s:%w", b.file, err))
 	}
@@ -141,8 +142,17 @@ func (b *Backend) reload(force bool) ([]string, error) {
 }
 
 // Parse decodes the file format into entries (path → fields as text).
-// Errors start with "LINE:COLUMN: " and never quote a value.
+// An error is an InvalidArgument *vaultly.Error whose cause reads
+// "LINE:COLUMN: ..." and never quotes a value.
 func Parse(data []byte) (map[string]map[string]string, error) {
+	m, err := parse(data)
+	if err != nil {
+		return nil, &errs.Error{Op: "parse", Code: errs.InvalidArgument, Err: err}
+	}
+	return m, nil
+}
+
+func parse(data []byte) (map[string]map[string]string, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var raw map[string]json.RawMessage

@@ -48,6 +48,7 @@ func (h *harness) Capabilities() drivertest.Capabilities {
 func (h *harness) Close() {}
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	pg := vaulttest.StartPostgres(t)
 	for _, v := range []int{2, 1} {
 		t.Run(fmt.Sprintf("KVv%d", v), func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 )
 
 func TestConnections(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.PutKV(t, "conn/app", map[string]any{"value": "v"})
 	no := false
@@ -49,6 +50,7 @@ func TestConnections(t *testing.T) {
 }
 
 func TestProxyURL(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.PutKV(t, "proxied/app", map[string]any{"value": "v"})
 	proxy := faultproxy.Start(t, srv.Addr, nil)

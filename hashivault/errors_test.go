@@ -17,6 +17,7 @@ import (
 )
 
 func TestErrorMapping(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.PutKV(t, "errmap/app", map[string]any{"value": "s3cr3t-value"})
 	srv.WritePolicy(t, "nothing", `path "secret/data/other" { capabilities = ["read"] }`)
@@ -50,7 +51,7 @@ func TestErrorMapping(t *testing.T) {
 		// net/http itself resends an idempotent request once when a reused
 		// keep-alive connection dies before any answer, so the count may be 2.
 		{name: "connection reset", fault: &faultproxy.Fault{Drop: true, Match: faultproxy.Path(readPath)}, path: "errmap/app", wantCode: driver.Unavailable, wantCount: -1},
-		{name: "timeout", timeout: 200 * time.Millisecond, fault: &faultproxy.Fault{Stall: 5 * time.Second, Match: faultproxy.Path(readPath)}, path: "errmap/app", wantCode: driver.Unavailable, wantCount: 1},
+		{name: "timeout", timeout: time.Second, fault: &faultproxy.Fault{Stall: 10 * time.Second, Match: faultproxy.Path(readPath)}, path: "errmap/app", wantCode: driver.Unavailable, wantCount: 1},
 		{name: "connection refused", addr: closedAddr, path: "errmap/app", wantCode: driver.Unavailable, wantCount: -1},
 	}
 	for _, tt := range tests {
@@ -115,6 +116,7 @@ func fixedToken(tok string) auth.MethodFunc {
 }
 
 func TestMapErrorPlain(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		err  error
@@ -129,6 +131,7 @@ func TestMapErrorPlain(t *testing.T) {
 		{"403", &api.ResponseError{StatusCode: 403, Errors: []string{"1 error occurred:\n\t* permission denied\n\n"}}, driver.PermissionDenied},
 		{"400", &api.ResponseError{StatusCode: 400}, driver.InvalidArgument},
 		{"504", &api.ResponseError{StatusCode: 504}, driver.Unavailable},
+		{"503 sealed", &api.ResponseError{StatusCode: 503, Errors: []string{"Vault is sealed"}}, driver.Unavailable},
 		{"other", errors.New("boom"), driver.Unknown},
 	}
 	for _, tt := range tests {
@@ -143,6 +146,9 @@ func TestMapErrorPlain(t *testing.T) {
 	if msg := err.Error(); strings.Contains(msg, tok) || strings.Contains(msg, "x=1") {
 		t.Errorf("MapError text = %q, want token and query removed", msg)
 	}
+	if got := MapError(&api.ResponseError{StatusCode: 503, HTTPMethod: "GET", URL: "http://x/v1/sys/internal/ui/mounts/secret", Errors: []string{"Vault is sealed"}}).Error(); got != "unavailable: vault is sealed" {
+		t.Errorf("MapError(503 sealed) = %q, want %q", got, "unavailable: vault is sealed")
+	}
 	if got := parseRetryAfter(time.Now().Add(90*time.Second).UTC().Format(http.TimeFormat), time.Now()); got < 80*time.Second || got > 91*time.Second {
 		t.Errorf("parseRetryAfter(http date in 90s) = %v", got)
 	}
@@ -151,6 +157,7 @@ func TestMapErrorPlain(t *testing.T) {
 // TestRateLimitQuota: a real Vault rate-limit quota answers 429 with
 // Retry-After; the backend reports ResourceExhausted with that delay.
 func TestRateLimitQuota(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	// Rate-limit quotas apply per mount (sub-path quotas need Enterprise).
 	mount := unique("quotakv")

@@ -14,6 +14,7 @@ import (
 )
 
 func TestReadKV2(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	pre := unique("kv2test")
 	srv.PutKV(t, pre+"/types", map[string]any{
@@ -92,6 +93,7 @@ func TestReadKV2(t *testing.T) {
 }
 
 func TestReadKV1(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	kvone := unique("kvone")
 	srv.EnableSecrets(t, kvone, "kv", map[string]string{"version": "1"})
@@ -197,6 +199,7 @@ func TestKVVersionPermission(t *testing.T) {
 }
 
 func TestNamespaceAndCallerClient(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.PutKV(t, "callerclient/x", map[string]any{"value": "ok"})
 	cfg, err := srv.Config()

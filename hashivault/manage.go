@@ -125,7 +125,7 @@ func (b *Backend) Put(ctx context.Context, path string, fields map[string]any, o
 			if opts.CAS != nil {
 				return kvInvalid("check-and-set needs a kv v2 mount")
 			}
-			if _, err := c.Logical().WriteWithContext(ctx, b.kvV1Path(ctx, p), fields); err != nil {
+			if _, err := c.Logical().WriteWithContext(ctx, b.kvV1Path(p), fields); err != nil {
 				return kvWriteError(err)
 			}
 			out = &VersionMetadata{}
@@ -135,7 +135,7 @@ func (b *Backend) Put(ctx context.Context, path string, fields map[string]any, o
 		if opts.CAS != nil {
 			body["options"] = map[string]any{"cas": *opts.CAS}
 		}
-		sec, err := c.Logical().WriteWithContext(ctx, b.kvV2Path(ctx, "data", p), body)
+		sec, err := c.Logical().WriteWithContext(ctx, b.kvV2Path("data", p), body)
 		if err != nil {
 			return kvWriteError(err)
 		}
@@ -172,7 +172,7 @@ func (b *Backend) Patch(ctx context.Context, path string, fields map[string]any,
 		if opts.CAS != nil {
 			body["options"] = map[string]any{"cas": *opts.CAS}
 		}
-		sec, err := c.Logical().JSONMergePatch(ctx, b.kvV2Path(ctx, "data", p), body)
+		sec, err := c.Logical().JSONMergePatch(ctx, b.kvV2Path("data", p), body)
 		if err == nil {
 			out = kvVersionMeta(kvData(sec))
 			return nil
@@ -198,7 +198,7 @@ func (b *Backend) Patch(ctx context.Context, path string, fields map[string]any,
 }
 
 func (b *Backend) kvReadThenWrite(ctx context.Context, c *api.Client, p string, fields map[string]any, cas *int) (*VersionMetadata, error) {
-	sec, nf, err := b.readSecret(ctx, c, b.kvV2Path(ctx, "data", p), nil)
+	sec, nf, err := b.readSecret(ctx, c, b.kvV2Path("data", p), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func (b *Backend) kvReadThenWrite(ctx context.Context, c *api.Client, p string, 
 	}
 	merged := kvMergePatch(data, fields)
 	body := map[string]any{"data": merged, "options": map[string]any{"cas": vm.Version}}
-	sec, err = c.Logical().WriteWithContext(ctx, b.kvV2Path(ctx, "data", p), body)
+	sec, err = c.Logical().WriteWithContext(ctx, b.kvV2Path("data", p), body)
 	if err != nil {
 		return nil, kvWriteError(err)
 	}
@@ -261,7 +261,7 @@ func (b *Backend) GetEntry(ctx context.Context, path string, version int) (*KVEn
 			if version != 0 {
 				return kvInvalid("versions need a kv v2 mount")
 			}
-			sec, nf, err := b.readSecret(ctx, c, b.kvV1Path(ctx, p), nil)
+			sec, nf, err := b.readSecret(ctx, c, b.kvV1Path(p), nil)
 			if err != nil {
 				return err
 			}
@@ -275,7 +275,7 @@ func (b *Backend) GetEntry(ctx context.Context, path string, version int) (*KVEn
 		if version != 0 {
 			q = map[string][]string{"version": {strconv.Itoa(version)}}
 		}
-		sec, nf, err := b.readSecret(ctx, c, b.kvV2Path(ctx, "data", p), q)
+		sec, nf, err := b.readSecret(ctx, c, b.kvV2Path("data", p), q)
 		if err != nil {
 			return err
 		}
@@ -327,9 +327,9 @@ func (b *Backend) Delete(ctx context.Context, path string) error {
 		return badPath(op, path, err)
 	}
 	err = b.kvCall(ctx, p, "", func(ctx context.Context, c *api.Client, v2 bool) error {
-		target := b.kvV1Path(ctx, p)
+		target := b.kvV1Path(p)
 		if v2 {
-			target = b.kvV2Path(ctx, "metadata", p)
+			target = b.kvV2Path("metadata", p)
 		}
 		_, err := c.Logical().DeleteWithContext(ctx, target)
 		return err
@@ -357,9 +357,9 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 	}
 	var out []string
 	err := b.kvCall(ctx, p, "", func(ctx context.Context, c *api.Client, v2 bool) error {
-		target := strings.TrimSuffix(b.kvV1Path(ctx, p), "/")
+		target := strings.TrimSuffix(b.kvV1Path(p), "/")
 		if v2 {
-			target = strings.TrimSuffix(b.kvV2Path(ctx, "metadata", p), "/")
+			target = strings.TrimSuffix(b.kvV2Path("metadata", p), "/")
 		}
 		sec, nf, err := b.listSecret(ctx, c, target+"/")
 		if err != nil {
@@ -427,7 +427,7 @@ func (b *Backend) versionsOp(ctx context.Context, op, endpoint, path string, ver
 			return err
 		}
 		// Vault treats POST and PUT alike: destroy's documented PUT is a write.
-		_, err := c.Logical().WriteWithContext(ctx, b.kvV2Path(ctx, endpoint, p), map[string]any{"versions": versions})
+		_, err := c.Logical().WriteWithContext(ctx, b.kvV2Path(endpoint, p), map[string]any{"versions": versions})
 		return err
 	})
 	return b.kvWritten(op, p, err)
@@ -487,7 +487,7 @@ func (b *Backend) WriteMetadata(ctx context.Context, path string, u *MetadataUpd
 		body["custom_metadata"] = u.CustomMetadata
 	}
 	err = b.kvCall(ctx, p, "metadata needs a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
-		if _, err := c.Logical().WriteWithContext(ctx, b.kvV2Path(ctx, "metadata", p), body); err != nil {
+		if _, err := c.Logical().WriteWithContext(ctx, b.kvV2Path("metadata", p), body); err != nil {
 			return kvWriteError(err)
 		}
 		return nil
@@ -503,7 +503,7 @@ func (b *Backend) ReadKVConfig(ctx context.Context) (*KVConfig, error) {
 	var out *KVConfig
 	err := b.kvCall(ctx, "", "engine config needs a kv v2 mount", func(ctx context.Context, c *api.Client, _ bool) error {
 		// KVPath gives "<engine mount>/config/<sub-path>"; config is per engine.
-		cfg := b.kvV2Path(ctx, "config", "")
+		cfg := b.kvV2Path("config", "")
 		if i := strings.Index(cfg, "config/"); i >= 0 {
 			cfg = cfg[:i+len("config")]
 		}
@@ -567,7 +567,7 @@ func (b *Backend) kvWritten(op, p string, err error) error {
 // kvReadMetadata reads the KV v2 metadata of the entry at p; a missing
 // entry is NotFound.
 func (b *Backend) kvReadMetadata(ctx context.Context, c *api.Client, p string) (map[string]any, error) {
-	sec, nf, err := b.readSecret(ctx, c, b.kvV2Path(ctx, "metadata", p), nil)
+	sec, nf, err := b.readSecret(ctx, c, b.kvV2Path("metadata", p), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -599,11 +599,11 @@ func badPath(op, path string, err error) error {
 
 // kvV1Path and kvV2Path return API paths; callers run inside kvCall, so the
 // layout is known.
-func (b *Backend) kvV1Path(_ context.Context, p string) string {
+func (b *Backend) kvV1Path(p string) string {
 	return b.kv.Load().paths.v1(p)
 }
 
-func (b *Backend) kvV2Path(_ context.Context, kind, p string) string {
+func (b *Backend) kvV2Path(kind, p string) string {
 	return b.kv.Load().paths.v2(kind, p)
 }
 

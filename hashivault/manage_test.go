@@ -63,6 +63,7 @@ func wantCode(t *testing.T, what string, err error, want vaultly.Code) {
 }
 
 func TestManagePutGetKV2(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	b := rootBackend(t, srv, nil)
 	ch := new(changes).record(b)
@@ -134,6 +135,7 @@ func TestManagePutGetKV2(t *testing.T) {
 }
 
 func TestManagePatch(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	root := rootBackend(t, srv, nil)
 	ctx := ctxT(t, 30*time.Second)
@@ -205,6 +207,7 @@ path "sys/internal/ui/mounts/*" { capabilities = ["read"] }`)
 }
 
 func TestManageVersionsAndDelete(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	b := rootBackend(t, srv, nil)
 	ch := new(changes).record(b)
@@ -298,6 +301,7 @@ func TestManageVersionsAndDelete(t *testing.T) {
 }
 
 func TestManageMetadataListConfig(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	b := rootBackend(t, srv, nil)
 	ctx := ctxT(t, 30*time.Second)
@@ -366,6 +370,7 @@ func TestManageMetadataListConfig(t *testing.T) {
 }
 
 func TestManageKV1(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.EnableSecrets(t, "manage-kv1", "kv", map[string]string{"version": "1"})
 	b := rootBackend(t, srv, &Options{Mount: "manage-kv1"})
@@ -426,6 +431,7 @@ func TestManageKV1(t *testing.T) {
 }
 
 func TestManagePermissionDenied(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.WritePolicy(t, "manage-readonly", `
 path "secret/data/manage/ro/*" { capabilities = ["read"] }
@@ -447,6 +453,7 @@ path "sys/internal/ui/mounts/*" { capabilities = ["read"] }`)
 }
 
 func TestSysSealUnsealAndDoctorHelpers(t *testing.T) {
+	t.Parallel()
 	srv := vaulttest.Start(t, nil) // sealed below: not the shared server
 	ctx := ctxT(t, 30*time.Second)
 	b := rootBackend(t, srv, nil)
@@ -537,6 +544,7 @@ func TestSysSealUnsealAndDoctorHelpers(t *testing.T) {
 // call changes it, so the next Get sees the new value without waiting for
 // the TTL.
 func TestManageInvalidatesStore(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	b := rootBackend(t, srv, nil)
 	ctx := ctxT(t, 30*time.Second)

@@ -14,6 +14,7 @@ import (
 // field added later is covered too) and checks that the file keeps them
 // while json.Marshal of a FileConfig redacts the credentials.
 func TestConfigFileKeepsEveryField(t *testing.T) {
+	t.Parallel()
 	in := &FileConfig{Auth: &FileAuth{Method: "approle", Mount: "ar", Params: map[string]string{"role_id": "r", "secret_id": "sid-canary"}}}
 	v := reflect.ValueOf(in).Elem()
 	for i := range v.NumField() {

@@ -64,6 +64,7 @@ func readers(b *Backend, n int, path string, stop <-chan struct{}) (reads int64,
 }
 
 func TestReloginOnceWhenRevoked(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.PutKV(t, "revoke/app", map[string]any{"value": "v"})
 	mount, roleID, secretID := setupAppRole(t, srv, "approle-revoke", map[string]any{"token_ttl": "1h"})
@@ -111,6 +112,7 @@ func TestReloginOnceWhenRevoked(t *testing.T) {
 }
 
 func TestStaticTokenRevoked(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.PutKV(t, "static/app", map[string]any{"value": "v"})
 	tok := srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"root"}, TTL: "1h"})
@@ -141,6 +143,7 @@ func TestStaticTokenRevoked(t *testing.T) {
 }
 
 func TestTokenFactory(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.PutKV(t, "factory/app", map[string]any{"value": "v"})
 	var calls atomic.Int32
@@ -172,6 +175,7 @@ func TestTokenFactory(t *testing.T) {
 }
 
 func TestRevokeOnClose(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	mount, roleID, secretID := setupAppRole(t, srv, "approle-close", map[string]any{"token_ttl": "1h"})
 	static := srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"root"}, TTL: "1h"})
@@ -246,6 +250,7 @@ func TestSealed(t *testing.T) {
 }
 
 func TestReloginFailures(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.PutKV(t, "relogin-fail/app", map[string]any{"value": "v"})
 	errFactory := errors.New("factory: identity provider down")

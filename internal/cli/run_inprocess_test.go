@@ -3,7 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,4 +56,46 @@ func TestRunInProcessStopsEverything(t *testing.T) {
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
 	)
+}
+
+// TestDoctorInProcessChecksPathsInOrder runs doctor inside the test
+// process (so -race sees its parallel path checks) over more paths than it
+// checks at once, with a token that may read only some: every path is
+// reported, in path order, readable or not.
+func TestDoctorInProcessChecksPathsInOrder(t *testing.T) {
+	srv := vaulttest.Start(t, nil)
+	srv.WritePolicy(t, "doctor-half", `path "secret/data/doc/r*" { capabilities = ["read"] }`)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
+	t.Setenv("VAULT_ADDR", srv.Addr)
+	t.Setenv("VAULT_TOKEN", srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"doctor-half"}}))
+	var args, want []string
+	for i := range 2*doctorParallel + 3 {
+		p := fmt.Sprintf("doc/%c%02d", "rw"[i%2], i)
+		args = append(args, p)
+		want = append(want, p)
+	}
+	slices.Sort(want)
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), append([]string{"doctor", "-format=json"}, args...), IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+	if code != ExitError {
+		t.Fatalf("doctor = %d, want %d (some paths are not readable); stderr %q", code, ExitError, errb.String())
+	}
+	var got struct {
+		Paths []pathCheck `json:"paths"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("doctor -format=json: %v\n%s", err, out.String())
+	}
+	var gotPaths []string
+	for _, p := range got.Paths {
+		gotPaths = append(gotPaths, p.Path)
+		if wantRead := strings.HasPrefix(p.Path, "doc/r"); p.CanRead != wantRead {
+			t.Errorf("path %s can_read = %v, want %v", p.Path, p.CanRead, wantRead)
+		}
+	}
+	if !slices.Equal(gotPaths, want) {
+		t.Errorf("doctor paths = %q, want %q", gotPaths, want)
+	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/internal/errs"
 )
@@ -246,7 +247,7 @@ func serverErrors(list []string) []string {
 func Redact(s string, secrets ...string) string {
 	for _, sec := range secrets {
 		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, auth.Redacted)
+			s = strings.ReplaceAll(s, sec, vaultly.Redacted)
 		}
 	}
 	return s
