@@ -2,6 +2,7 @@ package hashivault
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"net/http"
@@ -203,8 +204,9 @@ func (b *Backend) RevokeCert(ctx context.Context, mount string, cert []byte) err
 	if err != nil {
 		return err
 	}
-	if len(cert) == 0 {
-		return driver.NewError(driver.InvalidArgument, errors.New("no certificate to revoke"))
+	if _, err := x509.ParseCertificate(cert); err != nil {
+		// Vault answers 500 to a certificate it cannot parse.
+		return driver.NewError(driver.InvalidArgument, errors.New("the certificate to revoke cannot be parsed"))
 	}
 	data := map[string]any{"certificate": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert}))}
 	return b.Call(ctx, func(ctx context.Context, c *api.Client) error {

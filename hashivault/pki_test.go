@@ -178,6 +178,10 @@ func TestPKIErrors(t *testing.T) {
 	signOnly := rootBackend(t, srv, &Options{Token: srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"pki-sign-only-" + mount}})})
 	ctx := ctxT(t, 30*time.Second)
 	ok := &driver.CertRequest{CommonName: "a.example.test"}
+	issued, err := b.IssueCert(ctx, mount, "web", ok)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name string
@@ -194,7 +198,8 @@ func TestPKIErrors(t *testing.T) {
 		{"sign-only role cannot issue", func() error { _, err := b.IssueCert(ctx, mount, "signer", ok); return err }, driver.InvalidArgument},
 		{"bad csr", func() error { _, err := b.SignCSR(ctx, mount, "web", []byte("garbage"), ok); return err }, driver.InvalidArgument},
 		{"issue not permitted", func() error { _, err := signOnly.IssueCert(ctx, mount, "web", ok); return err }, driver.PermissionDenied},
-		{"revoke not permitted", func() error { return signOnly.RevokeCert(ctx, mount, []byte{1}) }, driver.PermissionDenied},
+		{"revoke not permitted", func() error { return signOnly.RevokeCert(ctx, mount, issued.Certificate) }, driver.PermissionDenied},
+		{"revoke garbage", func() error { return b.RevokeCert(ctx, mount, []byte("garbage")) }, driver.InvalidArgument},
 		{"role with a slash", func() error { _, err := b.IssueCert(ctx, mount, "web/../x", ok); return err }, driver.InvalidArgument},
 		{"empty role", func() error { _, err := b.IssueCert(ctx, mount, "", ok); return err }, driver.InvalidArgument},
 		{"mount with ..", func() error { _, err := b.CACerts(ctx, "pki/../sys"); return err }, driver.InvalidArgument},

@@ -14,6 +14,8 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+
+	"github.com/vaultly/vaultly"
 )
 
 // KeyType is the kind of key generated for a certificate signed from a
@@ -63,7 +65,8 @@ func ParseKeyType(s string) (KeyType, error) {
 	case "ed25519":
 		return Ed25519, nil
 	}
-	return 0, errors.New("unknown key type " + strconv.Quote(s) + ": want ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096 or ed25519")
+	return 0, &vaultly.Error{Op: "parse key type", Ref: s, Code: vaultly.InvalidArgument,
+		Err: errors.New("unknown key type " + strconv.Quote(s) + ": want ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096 or ed25519")}
 }
 
 func (k KeyType) valid() bool { return k >= 0 && int(k) < len(keyTypeNames) }
@@ -125,7 +128,10 @@ func algorithm(pub crypto.PublicKey) string {
 	return fmt.Sprintf("%T", pub)
 }
 
-var errNoKey = errors.New("pkisecrets: the PrivateKey holds no key")
+// noKey is the error of using the zero PrivateKey.
+func noKey(op string) error {
+	return &vaultly.Error{Op: op, Code: vaultly.InvalidArgument, Err: errors.New("the PrivateKey holds no key")}
+}
 
 // IsSet reports whether k holds a key.
 func (k PrivateKey) IsSet() bool { return k.p != nil }
@@ -151,7 +157,7 @@ func (k PrivateKey) Public() crypto.PublicKey {
 // does.
 func (k PrivateKey) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	if k.p == nil {
-		return nil, errNoKey
+		return nil, noKey("key sign")
 	}
 	return k.p.s.Sign(r, digest, opts)
 }
@@ -171,11 +177,11 @@ func (k PrivateKey) Reveal() crypto.Signer {
 // that reads PEM.
 func (k PrivateKey) RevealPEM() ([]byte, error) {
 	if k.p == nil {
-		return nil, errNoKey
+		return nil, noKey("key reveal")
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(k.p.s)
 	if err != nil {
-		return nil, errors.New("pkisecrets: cannot encode the " + k.p.algo + " key as PKCS #8")
+		return nil, &vaultly.Error{Op: "key reveal", Code: vaultly.InvalidArgument, Err: errors.New("cannot encode the " + k.p.algo + " key as PKCS #8")}
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }

@@ -104,7 +104,8 @@ func ParseMode(s string) (Mode, error) {
 			return Mode(i), nil
 		}
 	}
-	return 0, errors.New("unknown mode " + strconv.Quote(s) + ": want auto, sign or issue")
+	return 0, &vaultly.Error{Op: "parse mode", Ref: s, Code: vaultly.InvalidArgument,
+		Err: errors.New("unknown mode " + strconv.Quote(s) + ": want auto, sign or issue")}
 }
 
 // Options configures a Source (and Issue). A nil *Options means the

@@ -65,10 +65,10 @@ An unknown role exits with code 3.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if o.Mode, err = pkisecrets.ParseMode(mode); err != nil {
-				return usagef("-mode: %v", err)
+				return usagef("-mode %q: want auto, sign or issue", mode)
 			}
 			if o.KeyType, err = pkisecrets.ParseKeyType(keyType); err != nil {
-				return usagef("-key-type: %v", err)
+				return usagef("-key-type %q: want ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096 or ed25519", keyType)
 			}
 			if certFile == "" || keyFile == "" || ca == "" {
 				return usagef("-cert, -key and -chain must not be empty")
