@@ -319,20 +319,20 @@ func TestRevocation(t *testing.T) {
 	})
 }
 
-// TestRevokeFailureIsReported: a failed revocation is logged, retried when
-// transient, and never blocks the schedule; the error of RevokeOnClose is
-// returned by Close.
+// TestRevokeFailureIsReported: a first CA read that fails fails New; a
+// failed revocation is logged and never blocks the schedule; the error of
+// RevokeOnClose is returned by Close.
 func TestRevokeFailureIsReported(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakePKI(time.Minute)
 		logs := &logRecorder{}
 		f.SetError("pki", driver.NewError(driver.Unavailable, errors.New("down"))) // revocations and CA reads
-		s, err := New(context.Background(), f, "web", &Options{CommonName: "web.test", RevokePrevious: true, RevokeOnClose: true, Logger: slog.New(logs)})
+		_, err := New(context.Background(), f, "web", &Options{CommonName: "web.test", RevokePrevious: true, RevokeOnClose: true, Logger: slog.New(logs)})
 		if vaultly.CodeOf(err) != vaultly.Unavailable {
 			t.Fatalf("New with the CA read failing: %v, want Unavailable", err)
 		}
 		f.SetError("pki", nil)
-		s = mustNew(t, f, &Options{RevokePrevious: true, RevokeOnClose: true, Logger: slog.New(logs)})
+		s := mustNew(t, f, &Options{RevokePrevious: true, RevokeOnClose: true, Logger: slog.New(logs)})
 		f.SetError("pki", driver.NewError(driver.PermissionDenied, errors.New("permission denied")))
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
