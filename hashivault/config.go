@@ -195,6 +195,7 @@ func resolve(opts *Options) (*settings, error) {
 		}
 	case opts.Address != "":
 		addrs = []string{opts.Address}
+	case opts.Client != nil:
 	case len(env.Addresses) > 0:
 		addrs = env.Addresses
 	case env.Address != "":
@@ -205,55 +206,34 @@ func resolve(opts *Options) (*settings, error) {
 	if opts.Client != nil || (len(addrs) > 0 && !slices.ContainsFunc(addrs, func(a string) bool { return sameAddr(a, file.Address) })) {
 		file = &FileConfig{}
 	}
-	if opts.Client != nil && len(opts.Addresses) > 0 {
-		for _, a := range opts.Addresses {
-			u, err := parseAddr(a)
-			if err != nil {
-				return nil, err
-			}
+	if len(addrs) == 0 && file.Address != "" {
+		addrs = []string{file.Address}
+	}
+	if opts.Client != nil && len(opts.Addresses) == 0 {
+		// The caller's client says where to go.
+		addrs = []string{clientBase(opts.Client).String()}
+	}
+	if len(addrs) == 0 {
+		return nil, &vaultly.Error{Code: vaultly.Config, Err: &hint.Mark{Kind: hint.NoAddress, Err: errors.New("no vault address")},
+			Hint: "set Options.Address or VAULT_ADDR, or save it with WriteConfigFile"}
+	}
+	for _, a := range addrs {
+		u, err := parseAddr(a)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(s.addrs, func(o *url.URL) bool { return nodeKey(o) == nodeKey(u) && strings.TrimSuffix(o.Path, "/") == strings.TrimSuffix(u.Path, "/") }) {
 			s.addrs = append(s.addrs, u)
 		}
 	}
-	if opts.Client != nil && len(s.addrs) == 0 {
-		s.addrs = []*url.URL{clientBase(opts.Client)}
-	}
 	if opts.Client == nil {
-		if len(addrs) == 0 && file.Address != "" {
-			addrs = []string{file.Address}
-		}
+		s.Address = addrs[0]
 		s.Addresses = addrs
-		s.Address = first(addrs...)
 		s.CACert = first(opts.CACert, env.CACert, file.CACert)
 		s.CAPath = first(opts.CAPath, env.CAPath, file.CAPath)
 		s.ClientCert = first(opts.ClientCert, env.ClientCert, file.ClientCert)
 		s.ClientKey = first(opts.ClientKey, env.ClientKey, file.ClientKey)
 		s.TLSServerName = first(opts.TLSServerName, env.TLSServerName, file.TLSServerName)
-		if s.Address == "" {
-			return nil, &vaultly.Error{Code: vaultly.Config, Err: &hint.Mark{Kind: hint.NoAddress, Err: errors.New("no vault address")},
-				Hint: "set Options.Address or VAULT_ADDR, or save it with WriteConfigFile"}
-		}
-		if opts.Address != "" {
-			s.Address = opts.Address
-		}
-		for _, a := range addrs {
-			u, err := parseAddr(a)
-			if err != nil {
-				return nil, err
-			}
-			if slices.ContainsFunc(s.addrs, func(o *url.URL) bool { return nodeKey(o) == nodeKey(u) }) {
-				continue
-			}
-			s.addrs = append(s.addrs, u)
-		}
-		if opts.Address != "" {
-			// Address first: the api client's own address.
-			i := slices.IndexFunc(s.addrs, func(u *url.URL) bool { return sameAddr(u.String(), opts.Address) })
-			if i > 0 {
-				u := s.addrs[i]
-				s.addrs = append([]*url.URL{u}, slices.Delete(s.addrs, i, i+1)...)
-			}
-		}
-		s.Address = s.addrs[0].String()
 		if s.ProxyURL != "" {
 			if u, err := url.Parse(s.ProxyURL); err != nil || u.Host == "" {
 				return nil, configError("options: ProxyURL must be a url such as http://proxy:3128")
