@@ -175,7 +175,7 @@ type Backend struct {
 	mu         sync.Mutex
 	shut       bool  // Close has begun: no new shared work
 	cur        *conn // long-lived client (token set)
-	token      string
+	token      tokenText
 	gen        uint64 // incremented at every login
 	lease      renew.Lease
 	lastUse    time.Time
@@ -353,7 +353,7 @@ var errClosed = &driver.Error{Code: driver.Canceled, Err: errors.New("vault back
 func (b *Backend) acquire() (c *conn, gen uint64, release func(), err error) {
 	if !b.reuse {
 		b.mu.Lock()
-		tok, gen := b.token, b.gen
+		tok, gen := b.token.get(), b.gen
 		b.mu.Unlock()
 		fc, err := b.fresh()
 		if err != nil {
@@ -373,7 +373,7 @@ func (b *Backend) acquire() (c *conn, gen uint64, release func(), err error) {
 		}
 		b.mu.Lock()
 		if b.cur == stale {
-			fc.c.SetToken(b.token)
+			fc.c.SetToken(b.token.get())
 			b.cur = fc
 		} else {
 			stale = fc // another call replaced it first: drop ours
@@ -395,7 +395,7 @@ func (b *Backend) touch() {
 func (b *Backend) currentToken() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.token
+	return b.token.get()
 }
 
 // callInfoKey carries a *callInfo in a request's context, so that the

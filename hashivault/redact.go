@@ -75,6 +75,22 @@ func (a FileAuth) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, a.Strin
 // LogValue is String, for log/slog.
 func (a FileAuth) LogValue() slog.Value { return slog.StringValue(a.String()) }
 
+// tokenText holds the Backend's token behind a pointer to a string. A
+// *Backend in an unexported field of a caller's struct is printed by fmt
+// without its methods, and under a verb that does not suit a pointer (%s,
+// %q, %t, ...) fmt follows that pointer and prints the Backend's fields:
+// a string field would show the token there, a pointer shows an address.
+type tokenText struct{ p *string }
+
+func newTokenText(s string) tokenText { return tokenText{&s} }
+
+func (t tokenText) get() string {
+	if t.p == nil {
+		return ""
+	}
+	return *t.p
+}
+
 // String names the backend by its address, namespace and mount; never the
 // token.
 func (b *Backend) String() string {
