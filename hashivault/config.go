@@ -222,7 +222,9 @@ func resolve(opts *Options) (*settings, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !slices.ContainsFunc(s.addrs, func(o *url.URL) bool { return nodeKey(o) == nodeKey(u) && strings.TrimSuffix(o.Path, "/") == strings.TrimSuffix(u.Path, "/") }) {
+		if !slices.ContainsFunc(s.addrs, func(o *url.URL) bool {
+			return nodeKey(o) == nodeKey(u) && strings.TrimSuffix(o.Path, "/") == strings.TrimSuffix(u.Path, "/")
+		}) {
 			s.addrs = append(s.addrs, u)
 		}
 	}
