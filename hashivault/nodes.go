@@ -198,7 +198,7 @@ func (v *view) status() []NodeStatus {
 	defer v.mu.Unlock()
 	out := make([]NodeStatus, len(v.nodes))
 	for i, n := range v.nodes {
-		out[i] = NodeStatus{Address: n.u.String(), State: n.state, Checked: n.checked, Current: len(order) > 0 && order[0] == i}
+		out[i] = NodeStatus{Address: n.u.Redacted(), State: n.state, Checked: n.checked, Current: len(order) > 0 && order[0] == i}
 	}
 	return out
 }

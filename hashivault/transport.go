@@ -73,7 +73,7 @@ func (r *router) startChecks(rt http.RoundTripper, interval time.Duration) {
 		interval = defaultHealthInterval
 	}
 	r.check = startChecker(r.v, interval, httpProbe(rt), func(i int, from, to NodeState) {
-		r.log.Debug("vaultly: vault node state changed", "node", r.v.nodes[i].u.String(), "from", string(from), "to", string(to))
+		r.log.Debug("vaultly: vault node state changed", "node", r.v.nodes[i].u.Redacted(), "from", string(from), "to", string(to))
 	})
 }
 
@@ -286,7 +286,7 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 			}
 			r.v.set(i, NodeDown, now)
 			r.check.failed()
-			r.log.Debug("vaultly: vault node did not answer", "node", r.v.nodes[i].u.String(), "method", req.Method, "sent", sent, "error", rootMsg(err))
+			r.log.Debug("vaultly: vault node did not answer", "node", r.v.nodes[i].u.Redacted(), "method", req.Method, "sent", sent, "error", rootMsg(err))
 			if sent && !read {
 				drop()
 				return nil, err // may have been applied: the caller decides
@@ -321,7 +321,7 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 			resp.Body.Close()
 			resp.Body = io.NopCloser(bytes.NewReader(b))
 			resp.ContentLength = int64(len(b))
-			r.log.Debug("vaultly: vault node has not caught up with this client's writes; trying another", "node", r.v.nodes[i].u.String())
+			r.log.Debug("vaultly: vault node has not caught up with this client's writes; trying another", "node", r.v.nodes[i].u.Redacted())
 			drop()
 			lastResp, lastErr = resp, nil
 			continue
@@ -345,7 +345,7 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 				r.check.failed()
 				drop()
 				if refused || read {
-					r.log.Debug("vaultly: vault node refused the request; trying another", "node", r.v.nodes[i].u.String(), "method", req.Method, "status", s)
+					r.log.Debug("vaultly: vault node refused the request; trying another", "node", r.v.nodes[i].u.Redacted(), "method", req.Method, "status", s)
 					lastResp, lastErr = resp, nil
 					continue
 				}
