@@ -37,9 +37,9 @@
 // marshals (every fmt verb, slog, JSON); Certificate prints its serial
 // number and names only. Errors are *vaultly.Error values.
 //
-// A *Source is safe for concurrent use. It runs up to three goroutines (the
+// A *Source is safe for concurrent use. It runs three goroutines (the
 // certificate's schedule, the CA pool's refreshes, revocations), started by
-// New and stopped by Close, which must be called.
+// New and stopped by Close, which must be called. Issue starts none.
 package pkisecrets
 
 import (

@@ -74,6 +74,7 @@ An unknown role exits with code 3.`,
 				return usagef("-cert, -key and -chain must not be empty")
 			}
 			o.TTL = ttl
+			o.Logger = g.options().Logger // errors only: the outcome is in the output
 			b, err := g.backend(cmd.Context())
 			if err != nil {
 				return err
