@@ -234,7 +234,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 sealed (status only).`,
 		versionsCmd(g), metaCmd(g), kvConfigCmd(g),
 		loginCmd(g), logoutCmd(g), statusCmd(g), unsealCmd(g),
 		runCmd(g), injectCmd(g), doctorCmd(g), completionCmd(),
-		credsCmd(g), leaseCmd(g), transitCmd(g),
+		credsCmd(g), leaseCmd(g), transitCmd(g), certCmd(g),
 	)
 	for _, c := range root.Commands() {
 		setUsageErrors(c)
