@@ -20,22 +20,41 @@ func (g *globals) errText(err error) string {
 	if !ok {
 		return msg
 	}
-	h, ok := g.cliHint(e)
+	h, ok := g.cliHint(err, e)
 	if !ok || h == e.Hint {
 		return msg
 	}
 	c := *e
 	c.Hint = h
-	// err is e, or e inside the command's own "context: %w" wrappers,
-	// whose text ends with e's; re-render that part.
-	if lib := e.Error(); strings.HasSuffix(msg, lib) {
-		return strings.TrimSuffix(msg, lib) + c.Error()
+	// err is e, or e inside the command's own wrappers, whose text holds
+	// e's; re-render that part.
+	if lib := e.Error(); strings.Contains(msg, lib) {
+		return strings.Replace(msg, lib, c.Error(), 1)
 	}
 	return c.Error()
 }
 
-// cliHint returns the command's hint for the situation e's cause marks.
-func (g *globals) cliHint(e *vaultly.Error) (string, bool) {
+// onMount ties an error to the KV mount of the entry it is about, so that
+// advice can name the entry the way a command takes it (secret/myapp/db).
+type onMount struct {
+	mount string
+	err   error
+}
+
+func (e *onMount) Error() string { return e.err.Error() }
+func (e *onMount) Unwrap() error { return e.err }
+
+// atMount wraps a non-nil err with the mount it is about.
+func atMount(mount string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &onMount{mount, err}
+}
+
+// cliHint returns the command's hint for the situation e's cause marks;
+// err is what the command returned, e inside it.
+func (g *globals) cliHint(err error, e *vaultly.Error) (string, bool) {
 	m := hint.Of(e)
 	if m == nil {
 		return "", false
@@ -46,7 +65,13 @@ func (g *globals) cliHint(e *vaultly.Error) (string, bool) {
 	case hint.NoCredentials:
 		return "set VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or run 'vaultly login'", true
 	case hint.KVDetect:
-		return fmt.Sprintf(`check that -mount names a kv mount; the token's policy needs path "sys/internal/ui/mounts/%s" { capabilities = ["read"] }`, m.Mount), true
+		// Vault describes a mount only to a token with a capability under
+		// it: the entry's own policy line is what makes it visible.
+		example := m.Mount + "/data/<path>"
+		if m.Path != "" {
+			example = m.Mount + "/data/" + m.Path
+		}
+		return fmt.Sprintf(`either no kv mount is at %s, or the token may use no path under it: vault describes a mount only to a token with a capability in it, e.g. path %q { capabilities = ["read"] }; check the mount in the path or -mount`, m.Mount, example), true
 	case hint.VersionDeleted:
 		p := m.Path
 		if p == "" {
@@ -55,11 +80,10 @@ func (g *globals) cliHint(e *vaultly.Error) (string, bool) {
 		if i := strings.IndexAny(p, ":@?"); i >= 0 {
 			p = p[:i]
 		}
-		mount := ""
-		if g.mount != "" {
-			mount = " -mount=" + g.mount
+		if om, ok := errors.AsType[*onMount](err); ok && om.mount != "" {
+			p = om.mount + "/" + p
 		}
-		return "restore it with 'vaultly versions undelete" + mount + " " + p + " -versions " + strconv.Itoa(m.Version) + "'", true
+		return "restore it with 'vaultly undelete -versions=" + strconv.Itoa(m.Version) + " " + p + "'", true
 	}
 	return "", false
 }
