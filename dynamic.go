@@ -39,11 +39,14 @@ type Dynamic[T any] struct {
 	backend string
 	w       *lease.Watcher
 
-	mu     sync.Mutex // guards cur updates, subs, closed, owner
-	cur    atomic.Pointer[Leased[T]]
-	subs   map[*subscriber[T]]struct{}
-	closed bool
-	owner  *Store // the Store that closes d if d is still open then
+	mu  sync.Mutex // guards cur updates, subs, closed, owner, changed
+	cur atomic.Pointer[Leased[T]]
+	// changed is closed (and replaced) whenever a new generation is
+	// published or one is retired; Wait blocks on it.
+	changed chan struct{}
+	subs    map[*subscriber[T]]struct{}
+	closed  bool
+	owner   *Store // the Store that closes d if d is still open then
 }
 
 // DatabaseCredentials are the fields every database secrets engine returns.
@@ -142,7 +145,7 @@ func (d *Dynamic[T]) open(ctx context.Context, b driver.Backend, path string, op
 	if err := checkDynamicType(reflect.TypeFor[T]()); err != nil {
 		return &Error{Op: op, Ref: path, Backend: name, Code: InvalidArgument, Err: err}
 	}
-	d.path, d.backend, d.subs = ref.Path, name, map[*subscriber[T]]struct{}{}
+	d.path, d.backend, d.subs, d.changed = ref.Path, name, map[*subscriber[T]]struct{}{}, make(chan struct{})
 	w, err := lease.Start(ctx, l, ref.Path, &lease.Options{
 		Increment:     opts.Increment,
 		RevokeOnClose: opts.RevokeOnClose,
@@ -187,6 +190,32 @@ func (d *Dynamic[T]) Current() *Leased[T] {
 // generation below it has been retired. It never decreases.
 func (d *Dynamic[T]) MinValid() uint64 { return d.w.MinValid() }
 
+// Wait returns the newest credentials once they may be used: at once in
+// normal operation, and, when the current generation has been retired
+// without a replacement yet (its lease ended while the backend was
+// unreachable), as soon as a new one is issued. It returns an error with
+// code Unavailable when ctx ends first (the context's error stays
+// reachable), or Canceled once the Dynamic is closed.
+func (d *Dynamic[T]) Wait(ctx context.Context) (*Leased[T], error) {
+	for {
+		d.mu.Lock()
+		cur, ch, closed := d.cur.Load(), d.changed, d.closed
+		d.mu.Unlock()
+		if cur != nil && cur.Lease.Generation >= d.w.MinValid() {
+			return cur, nil
+		}
+		if closed {
+			return nil, &Error{Op: "wait", Ref: d.path, Backend: d.backend, Code: Canceled, Err: errors.New("dynamic secret is closed")}
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, &Error{Op: "wait", Ref: d.path, Backend: d.backend, Code: Unavailable,
+				Err: fmt.Errorf("no valid credentials: generation %d was retired and no replacement has been issued yet: %w", cur.Lease.Generation, ctx.Err())}
+		}
+	}
+}
+
 // Subscribe calls fn with every event from now on, in order, one at a time,
 // from a goroutine of its own. No event is dropped: events wait in a queue
 // while fn runs, so a slow fn delays only its own later events, never the
@@ -220,6 +249,9 @@ func (d *Dynamic[T]) Subscribe(fn func(DynamicEvent[T])) (stop func()) {
 func (d *Dynamic[T]) Close(ctx context.Context) error {
 	err := d.w.Close(ctx)
 	d.mu.Lock()
+	if !d.closed {
+		close(d.changed)
+	}
 	d.closed = true
 	subs := d.subs
 	d.subs = map[*subscriber[T]]struct{}{}
@@ -255,6 +287,10 @@ func (d *Dynamic[T]) notify(ev lease.Event) {
 		out = DynamicEvent[T]{Kind: LeaseFailed, Leased: cur, Err: err}
 	} else if ev.Kind == lease.Renewed || ev.Kind == lease.Rotated {
 		d.cur.Store(out.Leased)
+	}
+	if ev.Kind == lease.Rotated || ev.Kind == lease.Retired {
+		close(d.changed)
+		d.changed = make(chan struct{})
 	}
 	for s := range d.subs {
 		s.push(out)

@@ -95,8 +95,9 @@ type Options struct {
 	// a hook that panics is recovered and logged as a warning, and the call
 	// goes on as if the hook were not set. A negative MaxAttempts makes
 	// every backend call fail with InvalidArgument.
-	// Default: nil means retry's defaults: 4 attempts, full-jitter
-	// exponential backoff from 100ms capped at 5s, a 30s budget, Retry-After
+	// Default: nil means retry's defaults: retried until the caller's
+	// deadline or the 30s budget ends, full-jitter exponential backoff from
+	// 50ms capped at 1s between attempts, no bound on attempts, Retry-After
 	// honoured. Use &retry.Policy{MaxAttempts: 1} to disable retries.
 	Retry *retry.Policy
 

@@ -493,7 +493,8 @@ func TestStoreRetry(t *testing.T) {
 		wantCode  vaultly.Code
 	}{
 		{"transient then ok", 2, unavailable, nil, 3, vaultly.OK},
-		{"attempts exhausted", 10, unavailable, nil, 4, vaultly.Unavailable},
+		{"default retries past 4 attempts", 10, unavailable, nil, 11, vaultly.OK},
+		{"attempts exhausted", 10, unavailable, &retry.Policy{MaxAttempts: 4}, 4, vaultly.Unavailable},
 		{"max attempts option", 10, unavailable, &retry.Policy{MaxAttempts: 2}, 2, vaultly.Unavailable},
 		{"rate limited", 1, driver.NewError(driver.ResourceExhausted, nil), nil, 2, vaultly.OK},
 		{"not found not retried", 10, driver.NewError(driver.NotFound, nil), nil, 1, vaultly.NotFound},

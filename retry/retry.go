@@ -1,6 +1,15 @@
 // Package retry runs an operation again when it fails with a retryable
-// error, waiting a full-jitter exponential backoff between attempts, within
-// a maximum number of attempts and a total time budget.
+// error, waiting a full-jitter exponential backoff between attempts, until
+// it succeeds, the caller's context ends or a total time budget runs out
+// (and, when asked, within a maximum number of attempts).
+//
+// The default schedule is made for a server that goes away for seconds (a
+// Vault leader election takes 1.5–3.5 s, a restart a few seconds): the first
+// retries come fast (the cap before the second attempt is 50ms, then 100ms,
+// 200ms, ...), the wait between later attempts never exceeds 1s, and
+// attempts go on for the whole 30s budget. Every wait is a random fraction
+// of its cap (full jitter), so clients that failed together do not come
+// back together.
 //
 // The delay computation is a pure function ([Policy.Delay]); [Do] adds the
 // waiting, the budget and context cancellation. A *Policy is read-only once
@@ -19,9 +28,11 @@ import (
 
 // Defaults used for zero fields of a Policy.
 const (
-	DefaultMaxAttempts = 4
-	DefaultInitial     = 100 * time.Millisecond
-	DefaultMax         = 5 * time.Second
+	// DefaultMaxAttempts is 0: no bound on the number of attempts; the
+	// budget and the caller's context end the retries.
+	DefaultMaxAttempts = 0
+	DefaultInitial     = 50 * time.Millisecond
+	DefaultMax         = time.Second
 	DefaultMultiplier  = 2.0
 	DefaultBudget      = 30 * time.Second
 )
@@ -29,17 +40,17 @@ const (
 // Policy says when and how often to retry. A nil *Policy or a zero field
 // means the documented default.
 type Policy struct {
-	// MaxAttempts is the number of attempts, the first included.
-	// Default: 0 means DefaultMaxAttempts (4); 1 disables retries. There is
-	// no "unlimited" (Budget and the caller's context bound the retries): a
-	// negative value is an error, returned by Do without calling fn.
+	// MaxAttempts, when positive, is an extra bound on the number of
+	// attempts, the first included; 1 disables retries. Default: 0, no
+	// bound on attempts: Budget and the caller's context end the retries.
+	// A negative value is an error, returned by Do without calling fn.
 	MaxAttempts int
 
 	// Initial is the backoff cap before the second attempt.
-	// Default: 0 means DefaultInitial (100ms).
+	// Default: 0 means DefaultInitial (50ms).
 	Initial time.Duration
 
-	// Max caps the backoff before any attempt. Default: 0 means DefaultMax (5s).
+	// Max caps the backoff before any attempt. Default: 0 means DefaultMax (1s).
 	Max time.Duration
 
 	// Multiplier grows the cap after each attempt. Default: 0 means 2.
@@ -63,6 +74,7 @@ type Policy struct {
 
 var errNegativeAttempts = driver.NewError(driver.InvalidArgument, errors.New("retry.Policy.MaxAttempts is negative; use 1 to disable retries"))
 
+// maxAttempts returns the bound on attempts, 0 for none.
 func (p *Policy) maxAttempts() int {
 	if p == nil || p.MaxAttempts <= 0 {
 		return DefaultMaxAttempts
@@ -143,9 +155,11 @@ func RetryAfter(err error) time.Duration {
 }
 
 // Do calls fn until it succeeds, fails with an error that is not retryable,
-// or the attempts or the budget run out, and returns fn's last error
-// unchanged. attempt is 1 for the first call. ctx is checked between
-// attempts: when it is done, Do stops waiting and returns fn's last error.
+// or the budget, the caller's context or the attempts (MaxAttempts, when
+// set) run out, and returns fn's last error unchanged. attempt is 1 for the
+// first call. ctx is checked between attempts: when it is done, Do stops
+// waiting and returns fn's last error; a wait that would end past the
+// deadline (the budget's or ctx's) is not started, Do returns at once.
 // fn receives a context bounded by the budget.
 //
 // A policy with a negative MaxAttempts makes Do return an InvalidArgument
@@ -163,7 +177,7 @@ func Do(ctx context.Context, p *Policy, fn func(ctx context.Context, attempt int
 	maxAttempts := p.maxAttempts()
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx, attempt)
-		if err == nil || attempt >= maxAttempts || !p.retryable(err) || ctx.Err() != nil {
+		if err == nil || (maxAttempts > 0 && attempt >= maxAttempts) || !p.retryable(err) || ctx.Err() != nil {
 			return err
 		}
 		d := NextDelay(p.Delay(attempt, rand.Float64()), RetryAfter(err))

@@ -237,3 +237,110 @@ func TestDoNegativeMaxAttempts(t *testing.T) {
 		t.Errorf("Do with MaxAttempts -1 = %v, want an InvalidArgument error naming MaxAttempts", err)
 	}
 }
+
+// TestDefaultSchedule: the default caps start fast and never exceed 1s,
+// and a nil policy and a zero Policy are the same schedule.
+func TestDefaultSchedule(t *testing.T) {
+	t.Parallel()
+	want := []time.Duration{
+		50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond,
+		400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second,
+	}
+	var nilP *retry.Policy
+	for i, w := range want {
+		attempt := i + 1
+		if got := nilP.Cap(attempt); got != w {
+			t.Errorf("default Cap(%d) = %v, want %v", attempt, got, w)
+		}
+		if got := (&retry.Policy{}).Cap(attempt); got != w {
+			t.Errorf("zero Policy Cap(%d) = %v, want %v", attempt, got, w)
+		}
+	}
+	for attempt := 1; attempt < 10000; attempt *= 3 {
+		if got := nilP.Delay(attempt, 0.999999); got >= time.Second {
+			t.Errorf("default Delay(%d, ~1) = %v, want < 1s", attempt, got)
+		}
+	}
+	if retry.DefaultMaxAttempts != 0 || retry.DefaultBudget != 30*time.Second {
+		t.Errorf("DefaultMaxAttempts = %d, DefaultBudget = %v; want 0 (no bound) and 30s", retry.DefaultMaxAttempts, retry.DefaultBudget)
+	}
+}
+
+// TestDoDefaultRetriesForTheBudget: with the default policy an error that
+// never goes away is retried for the whole 30s budget — not 4 attempts in
+// 0.7s — with no gap of 1s or more between attempts.
+func TestDoDefaultRetriesForTheBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var times []time.Duration
+		err := retry.Do(t.Context(), nil, func(context.Context, int) error {
+			times = append(times, time.Since(start))
+			return driver.NewError(driver.Unavailable, errors.New("down"))
+		})
+		elapsed := time.Since(start)
+		if driver.CodeOf(err) != driver.Unavailable {
+			t.Errorf("Do = %v, want the last Unavailable error", err)
+		}
+		if elapsed < 29*time.Second || elapsed > retry.DefaultBudget {
+			t.Errorf("Do gave up after %v, want within the last second of the 30s budget", elapsed)
+		}
+		if len(times) < 30 {
+			t.Errorf("Do made %d attempts in %v, want at least 30 (each wait < 1s)", len(times), elapsed)
+		}
+		for i := 1; i < len(times); i++ {
+			if gap := times[i] - times[i-1]; gap >= time.Second {
+				t.Errorf("gap before attempt %d = %v, want < 1s", i+1, gap)
+			}
+		}
+	})
+}
+
+// TestDoOutage simulates a server down for a while and checks when the
+// default policy gets through: never more than 1s after the server is
+// back, for outages from 50ms to 20s, over many random jitter draws.
+func TestDoOutage(t *testing.T) {
+	for _, outage := range []time.Duration{50 * time.Millisecond, 700 * time.Millisecond, 2500 * time.Millisecond, 3300 * time.Millisecond, 8 * time.Second, 20 * time.Second} {
+		t.Run(outage.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				for range 50 {
+					start := time.Now()
+					attempts := 0
+					err := retry.Do(t.Context(), nil, func(context.Context, int) error {
+						attempts++
+						if time.Since(start) < outage {
+							return driver.NewError(driver.Unavailable, errors.New("connection refused"))
+						}
+						return nil
+					})
+					if err != nil {
+						t.Fatalf("Do after a %v outage = %v, want success", outage, err)
+					}
+					if late := time.Since(start) - outage; late >= time.Second {
+						t.Errorf("first success %v after the server came back, want < 1s", late)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestDoCallerDeadline: a caller's deadline shorter than the budget ends
+// the retries, and no wait is started that would end past it.
+func TestDoCallerDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		start := time.Now()
+		calls := 0
+		err := retry.Do(ctx, nil, func(context.Context, int) error {
+			calls++
+			return driver.NewError(driver.Unavailable, errors.New("down"))
+		})
+		if elapsed := time.Since(start); elapsed > 5*time.Second || elapsed < 4*time.Second {
+			t.Errorf("Do with a 5s deadline returned after %v, want within its last second", elapsed)
+		}
+		if driver.CodeOf(err) != driver.Unavailable || calls < 5 {
+			t.Errorf("Do = %v after %d calls, want the last Unavailable error after at least 5", err, calls)
+		}
+	})
+}

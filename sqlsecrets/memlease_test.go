@@ -168,3 +168,73 @@ func TestRotationWithoutVault(t *testing.T) {
 		}
 	})
 }
+
+// TestOutageLongerThanLease: the secrets backend is unreachable from 1s to
+// 7s while the first lease (ttl 4s) ends and the database drops its user.
+// New connections wait for the replacement instead of logging in with the
+// dropped user, the replacement is issued within a second of the backend
+// answering again, and no query fails after that (issue #13 measured ~500
+// failed queries and new credentials 0.15–4s late).
+func TestOutageLongerThanLease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const path = "database/creds/app"
+		start := time.Now()
+		b := memsecrets.New(nil)
+		b.SetRole(path, memsecrets.Role{TTL: 4 * time.Second, MaxTTL: time.Minute, Granularity: time.Second})
+		b.SetHook(func(context.Context, memsecrets.Call) error {
+			if el := time.Since(start); el >= time.Second && el < 7*time.Second {
+				return &vaultly.Error{Code: vaultly.Unavailable, Err: errors.New("connection refused")}
+			}
+			return nil
+		})
+		store := vaultly.New(b, nil)
+		defer store.Close()
+		d, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), store, path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close(t.Context())
+		ldb := &leaseDB{b: b, path: path, opened: map[string]int{}}
+		c, err := sqlsecrets.NewConnector(ldb, sqlsecrets.FromDynamic(d), &sqlsecrets.Options{DSN: func(u, p string) string { return u + ":" + p }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := sql.OpenDB(c)
+		defer db.Close()
+		db.SetMaxOpenConns(2)
+
+		var mu sync.Mutex
+		var lastFailure time.Duration
+		var failures int
+		ctx, cancel := context.WithTimeout(t.Context(), 12*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					var user string
+					err := db.QueryRowContext(ctx, "SELECT current_user").Scan(&user)
+					if err != nil && ctx.Err() == nil {
+						mu.Lock()
+						failures++
+						lastFailure = time.Since(start)
+						mu.Unlock()
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			})
+		}
+		wg.Wait()
+		if lastFailure > 8*time.Second {
+			t.Errorf("%d queries failed, the last at +%v: want none later than 1s after the backend is back (+7s)", failures, lastFailure)
+		}
+		for _, st := range b.Leases(path) {
+			if st.N == 2 {
+				if at := st.Issued.Sub(start); at < 7*time.Second || at > 8*time.Second {
+					t.Errorf("second lease issued at +%v, want within [7s, 8s]", at)
+				}
+			}
+		}
+		t.Logf("%d failed queries, the last at +%v", failures, lastFailure)
+	})
+}

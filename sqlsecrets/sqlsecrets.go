@@ -26,9 +26,11 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/vaultly/vaultly"
 )
@@ -51,18 +53,41 @@ type Source interface {
 	MinValid() uint64
 }
 
+// Waiter is implemented by Sources that can wait for usable credentials
+// (FromDynamic's does). When the newest credentials have been retired — their
+// lease ended while the secrets backend was unreachable, and no replacement
+// was issued yet — Connect waits for new ones through WaitCredentials
+// instead of opening a connection with credentials the database has already
+// dropped. WaitCredentials returns the first usable credentials, or an error
+// once ctx ends.
+type Waiter interface {
+	WaitCredentials(ctx context.Context) (Credentials, error)
+}
+
+// DefaultMaxWait bounds how long Connect waits for usable credentials when
+// the caller's context has no earlier deadline.
+const DefaultMaxWait = 30 * time.Second
+
 // Options configures a Connector.
 type Options struct {
 	// DSN returns the data source name the driver opens for the given
 	// credentials. Required; PostgresURL builds one for PostgreSQL drivers.
 	DSN func(username, password string) string
+
+	// MaxWait bounds how long Connect waits for usable credentials after
+	// the current ones were retired without a replacement (see Waiter); the
+	// caller's context bounds it too. Past it, Connect fails with code
+	// Unavailable. A Source that is not a Waiter fails at once.
+	// Default: 0 means DefaultMaxWait (30s); negative means do not wait.
+	MaxWait time.Duration
 }
 
 // Connector is a database/sql/driver.Connector fed by a Source.
 type Connector struct {
-	drv driver.Driver
-	src Source
-	dsn func(username, password string) string
+	drv     driver.Driver
+	src     Source
+	dsn     func(username, password string) string
+	maxWait time.Duration
 
 	mu   sync.Mutex
 	gen  uint64           // generation of conn
@@ -82,19 +107,26 @@ func NewConnector(drv driver.Driver, src Source, opts *Options) (*Connector, err
 	case opts == nil || opts.DSN == nil:
 		return nil, connectorConfig("the DSN func is required")
 	}
-	return &Connector{drv: drv, src: src, dsn: opts.DSN}, nil
+	c := &Connector{drv: drv, src: src, dsn: opts.DSN, maxWait: opts.MaxWait}
+	if c.maxWait == 0 {
+		c.maxWait = DefaultMaxWait
+	}
+	return c, nil
 }
 
 // Driver returns the underlying driver.
 func (c *Connector) Driver() driver.Driver { return c.drv }
 
-// Connect opens a connection with the current credentials.
+// Connect opens a connection with the current credentials. When they have
+// been retired without a replacement, it waits for new ones (see Waiter and
+// Options.MaxWait) and fails with code Unavailable if none come: it never
+// opens a connection with credentials it knows are dead.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
-	cr := c.src.Credentials()
-	var (
-		conn driver.Conn
-		err  error
-	)
+	cr, err := c.usable(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var conn driver.Conn
 	if dc, ok := c.drv.(driver.DriverContext); ok {
 		var connector driver.Connector
 		connector, err = c.connectorFor(dc, cr)
@@ -112,6 +144,33 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, connectError(scrub(err, cr.Password.Reveal()))
 	}
 	return &genConn{Conn: conn, gen: cr.Generation, src: c.src}, nil
+}
+
+// usable returns the newest credentials, waiting for a replacement while
+// they are retired.
+func (c *Connector) usable(ctx context.Context) (Credentials, error) {
+	cr := c.src.Credentials()
+	if cr.Generation >= c.src.MinValid() {
+		return cr, nil
+	}
+	dead := func(cause error) error {
+		return &vaultly.Error{Op: "connect", Backend: "sqlsecrets", Code: vaultly.Unavailable,
+			Err: fmt.Errorf("no usable database credentials: generation %d was retired and no replacement has been issued yet: %w", cr.Generation, cause)}
+	}
+	w, ok := c.src.(Waiter)
+	if !ok || c.maxWait < 0 {
+		return Credentials{}, dead(errors.New("not waiting"))
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.maxWait)
+	defer cancel()
+	cr, err := w.WaitCredentials(wctx)
+	if err != nil {
+		if vaultly.CodeOf(err) == vaultly.Canceled && ctx.Err() == nil {
+			return Credentials{}, &vaultly.Error{Op: "connect", Backend: "sqlsecrets", Code: vaultly.Canceled, Err: err}
+		}
+		return Credentials{}, dead(err)
+	}
+	return cr, nil
 }
 
 func connectorConfig(msg string) error {

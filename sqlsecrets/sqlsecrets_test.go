@@ -306,3 +306,82 @@ func (s *switchable) Credentials() sqlsecrets.Credentials {
 }
 
 func (s *switchable) MinValid() uint64 { return max(s.Source.MinValid(), s.minValid.Load()) }
+
+// TestOutageLongerThanLeaseVault runs queries while Vault is unreachable (every
+// request dropped by the proxy) from +1s to +7s and the credentials' lease
+// (ttl 4s) ends in between, so Vault drops the database role. Once Vault
+// answers again, new credentials are issued within 1s and no query fails
+// after that: the handle retires the dead generation at its end and the
+// connector waits for the replacement instead of logging in as a dropped
+// role. Tolerance for a loaded machine: 0.5s on top of the 1s.
+func TestOutageLongerThanLeaseVault(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	path := s.vault.ConfigureDatabase(t, s.pg, "db-outage", vaulttest.DatabaseRole{Name: "app", DefaultTTL: "4s", MaxTTL: "1m"})
+	d, err := vaultly.OpenDynamic[vaultly.DatabaseCredentials](t.Context(), s.store, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	h := &history{gens: map[uint64]*generation{}}
+	h.mu.Lock()
+	h.note(d.Current()).expires = d.Current().Lease.Expires
+	h.mu.Unlock()
+	d.Subscribe(h.notify)
+	c, err := sqlsecrets.NewConnector(stdlib.GetDefaultDriver(), sqlsecrets.FromDynamic(d),
+		&sqlsecrets.Options{DSN: sqlsecrets.PostgresURL(fmt.Sprintf("postgres://%s/postgres?sslmode=disable", s.pg.Addr()))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	db.SetMaxOpenConns(2)
+
+	start := time.Now()
+	var (
+		mu          sync.Mutex
+		failures    int
+		lastFailure time.Time
+		lastErr     error
+	)
+	ctx, cancel := context.WithTimeout(t.Context(), 12*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				var user string
+				qctx, qcancel := context.WithTimeout(ctx, 3*time.Second)
+				err := db.QueryRowContext(qctx, "SELECT current_user").Scan(&user)
+				qcancel()
+				if err != nil && ctx.Err() == nil {
+					mu.Lock()
+					failures++
+					lastFailure, lastErr = time.Now(), err
+					mu.Unlock()
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+	time.Sleep(time.Until(start.Add(time.Second)))
+	s.proxy.Inject(faultproxy.Fault{Drop: true})
+	time.Sleep(time.Until(start.Add(7 * time.Second)))
+	s.proxy.Clear()
+	back := time.Now()
+	wg.Wait()
+
+	h.mu.Lock()
+	g1 := h.gens[1]
+	h.mu.Unlock()
+	if g1 == nil || g1.rotated.IsZero() {
+		t.Fatalf("no new credentials after the outage")
+	}
+	if late := g1.rotated.Sub(back); late > 1500*time.Millisecond {
+		t.Errorf("new credentials %v after Vault was back, want within 1s (+0.5s tolerance)", late)
+	}
+	if !lastFailure.IsZero() && lastFailure.Sub(back) > 1500*time.Millisecond {
+		t.Errorf("%d queries failed, the last %v after Vault was back (%v); want none later than 1s (+0.5s tolerance)", failures, lastFailure.Sub(back), lastErr)
+	}
+	t.Logf("%d queries failed (during the outage), new credentials %v after Vault was back", failures, g1.rotated.Sub(back))
+}

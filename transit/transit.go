@@ -53,8 +53,9 @@ type Options struct {
 	// (Unavailable, ResourceExhausted; Retry-After honoured). A Transit
 	// does not go through a Store, so this is the one retry layer. RotateKey
 	// is never retried: a rotation whose answer was lost may have happened.
-	// Default: nil means retry's defaults (4 attempts, full-jitter backoff
-	// from 100ms, 30s budget); &retry.Policy{MaxAttempts: 1} disables.
+	// Default: nil means retry's defaults (until the caller's deadline or
+	// the 30s budget, full-jitter backoff from 50ms capped at 1s);
+	// &retry.Policy{MaxAttempts: 1} disables.
 	Retry *retry.Policy
 }
 

@@ -292,6 +292,9 @@ func (w *Watcher) loop(ctx context.Context) {
 				next = o.at
 			}
 		}
+		if end, ok := w.endOfCurrent(); ok && (next.IsZero() || end.Before(next)) {
+			next = end
+		}
 		var fire <-chan time.Time
 		if !next.IsZero() {
 			t.Reset(max(time.Until(next), 0))
@@ -307,9 +310,37 @@ func (w *Watcher) loop(ctx context.Context) {
 		}
 		now := time.Now()
 		w.retireDue(now)
+		w.retireEnded(now)
 		if !w.next.IsZero() && !now.Before(w.next) {
 			w.step(ctx)
 		}
+	}
+}
+
+// endOfCurrent returns when the current secret's lease ends, if it has an
+// end and has not been retired yet.
+func (w *Watcher) endOfCurrent() (time.Time, bool) {
+	cur := w.cur.Load()
+	if cur.Expires.IsZero() || cur.Generation < w.minValid.Load() {
+		return time.Time{}, false
+	}
+	return cur.Expires, true
+}
+
+// retireEnded retires the current secret once its lease has ended without a
+// replacement (renewals or issues failing through an outage): consumers
+// then know it is dead (MinValid moves past it) instead of opening
+// connections with dropped credentials, and the watcher issues a new one
+// about once a second (retryDelay) until the backend answers.
+func (w *Watcher) retireEnded(now time.Time) {
+	end, ok := w.endOfCurrent()
+	if !ok || now.Before(end) {
+		return
+	}
+	w.retire(w.cur.Load())
+	w.phase = phaseReissue
+	if d := now.Add(retryDelay(w.attempt, w.rnd(), -1)); w.next.IsZero() || d.Before(w.next) {
+		w.next = d
 	}
 }
 

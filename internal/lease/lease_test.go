@@ -89,6 +89,8 @@ func TestRetryDelay(t *testing.T) {
 		{100, 4 * time.Second, 2 * time.Second, 2 * time.Second},          // bounded by the lease's end
 		{1, 20 * time.Millisecond, minDelay, minDelay},                    // never a spin
 		{1, -time.Second, 125 * time.Millisecond, 250 * time.Millisecond}, // lease over: plain backoff
+		{100, -time.Second, deadRetryMin, deadRetryMax},                   // lease over, long outage: still about once a second
+		{7, -time.Hour, deadRetryMin, deadRetryMax},
 	}
 	for _, tt := range tests {
 		for _, rnd := range []float64{0, 0.5, 0.999999} {
@@ -601,6 +603,58 @@ func TestCloseStopsTheLoop(t *testing.T) {
 		}
 		if n := b.CallCount(memsecrets.OpRenew, "p"); n != 1 {
 			t.Errorf("renew requests = %d, want 1: none after Close", n)
+		}
+	})
+}
+
+// TestWatcherOutageLongerThanLease: the backend is unreachable from 1s to
+// 7s while the first lease (ttl 4s) ends. The dead generation is retired at
+// its end, not left as Current's valid answer, and once the backend answers
+// again a new secret is issued within a second (issue #13: it used to back
+// off up to 30s with the outage's attempt count).
+func TestWatcherOutageLongerThanLease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		down := func() bool {
+			el := time.Since(start)
+			return el >= time.Second && el < 7*time.Second
+		}
+		b := memsecrets.New(nil)
+		b.SetRole("p", memsecrets.Role{TTL: 4 * time.Second, MaxTTL: 60 * time.Second, Granularity: time.Second})
+		b.SetHook(func(context.Context, memsecrets.Call) error {
+			if down() {
+				return driver.NewError(driver.Unavailable, errors.New("connection refused"))
+			}
+			return nil
+		})
+		var rec recorder
+		w, err := Start(t.Context(), b, "p", &Options{Notify: rec.notify})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close(t.Context())
+		// The first renewal (at ~2.7s) fails; the lease ends at 4s.
+		time.Sleep(4*time.Second + 10*time.Millisecond)
+		if got := w.MinValid(); got != 2 {
+			t.Errorf("at 4s, after the lease ended: MinValid = %d, want 2 (generation 1 retired)", got)
+		}
+		time.Sleep(4 * time.Second) // until 8s: back since 7s
+		if got := w.Current().Generation; got != 2 {
+			t.Fatalf("at 8s, 1s after the backend is back: Current generation %d, want 2; events %v", got, rec.kinds())
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for _, e := range rec.events {
+			if e.ev.Kind == Rotated {
+				if at := e.at.Sub(start); at < 7*time.Second || at > 8*time.Second {
+					t.Errorf("new secret issued at +%v, want within [7s, 8s] (1s after the backend is back)", at)
+				}
+			}
+			if e.ev.Kind == Retired && e.ev.Secret.Generation == 1 {
+				if at := e.at.Sub(start); at < 4*time.Second || at > 4*time.Second+50*time.Millisecond {
+					t.Errorf("generation 1 retired at +%v, want at its end (+4s)", at)
+				}
+			}
 		}
 	})
 }

@@ -48,15 +48,29 @@ func retireAt(rotated, expires time.Time) time.Time {
 	return rotated.Add(expires.Sub(rotated) / 2)
 }
 
+// Once the lease has ended with no replacement, there are no usable
+// credentials at all: retries are sent at least once every deadRetryMin to
+// deadRetryMax (jittered), however long the outage has lasted, so new
+// credentials arrive within about a second of the backend answering again.
+const (
+	deadRetryMin = 500 * time.Millisecond
+	deadRetryMax = time.Second
+)
+
 // retryDelay is the wait before retry number attempt (1 for the first
 // retry) of a failed renewal or issue: renew.Backoff with policy (250ms up
 // to 30s, equal jitter), but never more than half of limit when limit > 0
 // (the time left before the lease ends), so retries get denser, not
 // sparser, as the end approaches, and never closer together than 50ms.
+// limit < 0 means the lease has ended: the delay is then at most
+// deadRetryMin + rnd × (deadRetryMax − deadRetryMin).
 func retryDelay(attempt int, rnd float64, limit time.Duration) time.Duration {
 	d := renew.Backoff(max(attempt-1, 0), policy.MinBackoff, policy.MaxBackoff, rnd)
-	if limit > 0 {
+	switch {
+	case limit > 0:
 		d = min(d, limit/2)
+	case limit < 0:
+		d = min(d, deadRetryMin+time.Duration(rnd*float64(deadRetryMax-deadRetryMin)))
 	}
 	return max(d, minDelay)
 }
