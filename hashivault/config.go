@@ -1,7 +1,9 @@
 package hashivault
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
@@ -18,7 +20,9 @@ import (
 // EnvOptions returns the settings the vault CLI's environment gives. It is
 // the one place vaultly reads VAULT_* variables; New calls it for every
 // field Options leaves empty. Read variables (same names and meaning as the
-// vault CLI):
+// vault CLI; for OpenBao, each BAO_* twin — BAO_ADDR, BAO_TOKEN,
+// BAO_NAMESPACE, BAO_CACERT, ... — is read when the VAULT_* one is unset or
+// empty, so a set VAULT_* variable always wins):
 //
 //	VAULT_ADDR             Address
 //	VAULT_NAMESPACE        Namespace
@@ -31,47 +35,70 @@ import (
 //	VAULT_TOKEN            Token
 //	VAULT_ROLE_ID          Auth: AppRole at auth/approle; VAULT_ROLE_ID and
 //	VAULT_SECRET_ID        VAULT_SECRET_ID are read again at every login
-//	VAULT_SKIP_VERIFY      refused: a true value is a Config error, since
-//	                       vaultly always verifies TLS
+//	VAULT_SKIP_VERIFY      vaultly always verifies TLS: a true value is a
+//	                       Config error for an https:// address (and, in
+//	                       EnvOptions, for any address but http://); for a
+//	                       plain http:// address, where there is nothing to
+//	                       verify, New logs a warning and goes on
 //
 // VAULT_TOKEN together with VAULT_ROLE_ID or VAULT_SECRET_ID is a Config
 // error. Errors (Op "env") name the variable, never its value.
+//
+// The vault CLI's token helper (~/.vault-token, written by `vault login`,
+// or the token_helper program of ~/.vault) is not an environment setting:
+// New reads it last, when no other source gave credentials.
 func EnvOptions() (*Options, error) {
-	o, err := envOptions()
+	o, skip, err := envOptions()
+	if err == nil && skip && !strings.HasPrefix(o.Address, "http://") {
+		err = skipVerifyError()
+	}
 	if err != nil {
 		return nil, vaultly.WrapError("env", "", backendName, err)
 	}
 	return o, nil
 }
 
-func envOptions() (*Options, error) {
-	o := &Options{
-		Address:       os.Getenv("VAULT_ADDR"),
-		Namespace:     os.Getenv("VAULT_NAMESPACE"),
-		CACert:        os.Getenv("VAULT_CACERT"),
-		CAPath:        os.Getenv("VAULT_CAPATH"),
-		ClientCert:    os.Getenv("VAULT_CLIENT_CERT"),
-		ClientKey:     os.Getenv("VAULT_CLIENT_KEY"),
-		TLSServerName: os.Getenv("VAULT_TLS_SERVER_NAME"),
+// getenv returns VAULT_<name>, or BAO_<name> when that is unset or empty.
+func getenv(name string) string {
+	return first(os.Getenv("VAULT_"+name), os.Getenv("BAO_"+name))
+}
+
+func skipVerifyError() error {
+	return configError("VAULT_SKIP_VERIFY is set: vaultly always verifies TLS; unset it and set VAULT_CACERT or VAULT_CAPATH to trust your server's CA")
+}
+
+// envOptions reads the environment; skipVerify reports a true
+// VAULT_SKIP_VERIFY, which resolve judges once the address is known.
+func envOptions() (o *Options, skipVerify bool, err error) {
+	o = &Options{
+		Address:       getenv("ADDR"),
+		Namespace:     getenv("NAMESPACE"),
+		CACert:        getenv("CACERT"),
+		CAPath:        getenv("CAPATH"),
+		ClientCert:    getenv("CLIENT_CERT"),
+		ClientKey:     getenv("CLIENT_KEY"),
+		TLSServerName: getenv("TLS_SERVER_NAME"),
 	}
-	if v := os.Getenv("VAULT_SKIP_VERIFY"); v != "" {
+	if v := getenv("SKIP_VERIFY"); v != "" {
 		skip, err := strconv.ParseBool(v)
-		if err != nil || skip {
-			return nil, configError("VAULT_SKIP_VERIFY is set: vaultly always verifies TLS; unset it and set VAULT_CACERT or VAULT_CAPATH to trust your server's CA")
+		if err != nil {
+			return nil, false, configError("VAULT_SKIP_VERIFY must be true or false")
 		}
+		skipVerify = skip
 	}
-	if v := os.Getenv("VAULT_CLIENT_TIMEOUT"); v != "" {
+	if v := getenv("CLIENT_TIMEOUT"); v != "" {
 		d, err := parseSeconds(v)
 		if err != nil {
-			return nil, configError("VAULT_CLIENT_TIMEOUT must be a duration such as 30s or a number of seconds")
+			return nil, false, configError("VAULT_CLIENT_TIMEOUT must be a duration such as 30s or a number of seconds")
 		}
 		o.Timeout = d
 	}
 	m, err := authconfig.FromEnv()
 	switch {
 	case errors.Is(err, authconfig.ErrNoCredentials):
+		o.Token = os.Getenv("BAO_TOKEN")
 	case err != nil:
-		return nil, err
+		return nil, false, err
 	default:
 		if _, isToken := m.(*token.Method); isToken {
 			o.Token = os.Getenv("VAULT_TOKEN")
@@ -79,7 +106,7 @@ func envOptions() (*Options, error) {
 			o.Auth = m
 		}
 	}
-	return o, nil
+	return o, skipVerify, nil
 }
 
 func parseSeconds(v string) (time.Duration, error) {
@@ -123,9 +150,12 @@ func first(vals ...string) string {
 
 // resolve merges explicit options, the environment and the config file, in
 // that order, field by field. Credentials come from the first source that has
-// any. The config file applies only to the address it was saved for: when
-// the address comes from the options or the environment and differs, the
-// file is ignored.
+// any: the options, the environment, the config file, a caller-owned
+// client's token, then the vault CLI's token helper (see credentials). The
+// config file applies only to the address it was saved for: when the
+// address comes from the options or the environment and differs, the file
+// is ignored. ConfigFile "-" turns off both saved sources, the config file
+// and the token helper.
 func resolve(opts *Options) (*settings, error) {
 	s := &settings{Options: *opts}
 	if opts.Token != "" && opts.Auth != nil {
@@ -139,9 +169,9 @@ func resolve(opts *Options) (*settings, error) {
 	if opts.IdleTimeout < 0 || opts.Timeout < 0 {
 		return nil, configError("options: IdleTimeout and Timeout must not be negative")
 	}
-	env, err := EnvOptions()
+	env, skipVerify, err := envOptions()
 	if err != nil {
-		return nil, err
+		return nil, vaultly.WrapError("env", "", backendName, err)
 	}
 	var file *FileConfig
 	if opts.ConfigFile != "-" {
@@ -189,6 +219,9 @@ func resolve(opts *Options) (*settings, error) {
 				return nil, configError("options: ProxyURL must be a url such as http://proxy:3128")
 			}
 		}
+		if err := checkSkipVerify(skipVerify, u.Scheme, opts.Logger); err != nil {
+			return nil, err
+		}
 	}
 	s.Namespace = first(opts.Namespace, env.Namespace, file.Namespace)
 	s.Mount = strings.Trim(first(opts.Mount, file.Mount), "/")
@@ -205,8 +238,40 @@ func resolve(opts *Options) (*settings, error) {
 		s.Timeout = 60 * time.Second
 	}
 
-	// Credentials: explicit, then environment, then the file (only for the
-	// address it was saved for), then a caller-owned client's token.
+	if err := s.credentials(opts, env, file); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkSkipVerify judges a true VAULT_SKIP_VERIFY once the address's scheme
+// is known: refused for https (vaultly always verifies), a warning for
+// plain http, where there is no certificate to verify.
+func checkSkipVerify(skip bool, scheme string, log *slog.Logger) error {
+	if !skip {
+		return nil
+	}
+	if scheme != "http" {
+		return skipVerifyError()
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Warn("VAULT_SKIP_VERIFY is set and ignored: the address is plain http, so there is no certificate to verify; vaultly always verifies TLS for https")
+	return nil
+}
+
+// credentials picks the credentials: explicit, then the environment, then
+// the config file (only for the address it was saved for), then a
+// caller-owned client's token, then the vault CLI's token helper
+// (~/.vault-token or the configured program) unless opts.ConfigFile is
+// "-". vaultly's own saved login comes before the token helper because it
+// is bound to the server it was saved for and can log in again, while the
+// helper's token is for whatever server VAULT_ADDR names (the vault CLI
+// sends it there too); `vaultly logout` makes the helper's token the one
+// used.
+func (s *settings) credentials(opts, env *Options, file *FileConfig) error {
+	var err error
 	sameServer := file.Address != "" && sameAddr(file.Address, s.Address)
 	switch {
 	case opts.Token != "" || opts.Auth != nil:
@@ -221,7 +286,7 @@ func resolve(opts *Options) (*settings, error) {
 		if file.Auth != nil {
 			m, err := authconfig.FromParams(file.Auth.Method, file.Auth.Mount, file.Auth.Params)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			s.method = m
 			_, isTok := m.(*token.Method)
@@ -233,13 +298,20 @@ func resolve(opts *Options) (*settings, error) {
 		s.source = "client"
 		err = s.setCreds(opts.Client.Token(), nil)
 	default:
-		return nil, &vaultly.Error{Code: vaultly.Config, Err: &hint.Mark{Kind: hint.NoCredentials, Err: errors.New("no vault credentials")},
-			Hint: "set Options.Token or Options.Auth, VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID"}
+		tok, where := "", ""
+		if opts.ConfigFile != "-" {
+			if tok, where, err = helperToken(context.Background(), s.Address); err != nil {
+				return err
+			}
+		}
+		if tok == "" {
+			return &vaultly.Error{Code: vaultly.Config, Err: &hint.Mark{Kind: hint.NoCredentials, Err: errors.New("no vault credentials")},
+				Hint: "set Options.Token or Options.Auth, VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or log in with `vault login` (~/.vault-token)"}
+		}
+		s.source = where
+		err = s.setCreds(tok, nil)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return err
 }
 
 func sameAddr(a, b string) bool {

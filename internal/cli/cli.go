@@ -36,6 +36,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -95,7 +96,7 @@ type globals struct {
 // Main runs the vaultly command with args (without the program name) and
 // returns the exit code.
 func Main(ctx context.Context, args []string, stdio IO) int {
-	g := &globals{io: stdio, logLevel: slog.LevelWarn}
+	g := &globals{io: stdio, logLevel: slog.LevelError}
 	root := newRoot(g)
 	root.SetArgs(NormalizeArgs(args))
 	root.SetIn(stdio.In)
@@ -247,6 +248,7 @@ Exit codes, as the vault CLI's: 0 ok, 1 local error (bad flag or argument),
 	pf.StringVar(&g.tlsServerName, "tls-server-name", "", "name to verify the server certificate against (default: VAULT_TLS_SERVER_NAME)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		g.mountSet = cmd.Flags().Changed("mount") && cmd.Flags().Lookup("mount") == pf.Lookup("mount")
+		warnSkipVerify(g.io.Err)
 		return g.resolveFormat()
 	}
 	root.AddCommand(
@@ -280,6 +282,16 @@ func (g *globals) resolveFormat() error {
 	}
 	g.format = f
 	return nil
+}
+
+// warnSkipVerify says that a true VAULT_SKIP_VERIFY (often left in a
+// profile for a dev server) is ignored: the library refuses it for an
+// https:// address and goes on for plain http://, where there is nothing
+// to verify.
+func warnSkipVerify(w io.Writer) {
+	if v, err := strconv.ParseBool(envFirst("VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY")); err == nil && v {
+		fmt.Fprintln(w, "Warning: VAULT_SKIP_VERIFY is set and ignored: vaultly always verifies TLS (it refuses an https:// address with it; a plain http:// address has nothing to verify).")
+	}
 }
 
 // envFirst returns the first of the environment variables that is set.

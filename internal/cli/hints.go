@@ -20,12 +20,19 @@ func (g *globals) errText(err error) string {
 	if !ok {
 		return msg
 	}
-	h, ok := g.cliHint(err, e)
-	if !ok || h == e.Hint {
+	c := *e
+	changed := false
+	if h, ok := g.cliHint(err, e); ok && h != e.Hint {
+		c.Hint, changed = h, true
+	}
+	// An entry is named as commands take it: with its mount.
+	if ot, ok := errors.AsType[*onTarget](err); ok && ot.t.path != "" &&
+		strings.HasPrefix(c.Ref, ot.t.path) && !strings.HasPrefix(c.Ref, ot.t.String()) {
+		c.Ref, changed = ot.t.mount+"/"+c.Ref, true
+	}
+	if !changed {
 		return msg
 	}
-	c := *e
-	c.Hint = h
 	// err is e, or e inside the command's own wrappers, whose text holds
 	// e's; re-render that part.
 	if lib := e.Error(); strings.Contains(msg, lib) {
@@ -34,22 +41,23 @@ func (g *globals) errText(err error) string {
 	return c.Error()
 }
 
-// onMount ties an error to the KV mount of the entry it is about, so that
-// advice can name the entry the way a command takes it (secret/myapp/db).
-type onMount struct {
-	mount string
-	err   error
+// onTarget ties an error to the entry it is about, so that messages and
+// advice name the entry the way a command takes it (secret/myapp/db), not
+// relative to its mount as the library does.
+type onTarget struct {
+	t   kvTarget
+	err error
 }
 
-func (e *onMount) Error() string { return e.err.Error() }
-func (e *onMount) Unwrap() error { return e.err }
+func (e *onTarget) Error() string { return e.err.Error() }
+func (e *onTarget) Unwrap() error { return e.err }
 
-// atMount wraps a non-nil err with the mount it is about.
-func atMount(mount string, err error) error {
+// atTarget wraps a non-nil err with the entry it is about.
+func atTarget(t kvTarget, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &onMount{mount, err}
+	return &onTarget{t, err}
 }
 
 // cliHint returns the command's hint for the situation e's cause marks;
@@ -63,7 +71,7 @@ func (g *globals) cliHint(err error, e *vaultly.Error) (string, bool) {
 	case hint.NoAddress:
 		return "give -address, set VAULT_ADDR, or run 'vaultly login'", true
 	case hint.NoCredentials:
-		return "set VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or run 'vaultly login'", true
+		return "set VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or run 'vaultly login' (or 'vault login')", true
 	case hint.KVDetect:
 		// Vault describes a mount only to a token with a capability under
 		// it: the entry's own policy line is what makes it visible.
@@ -80,8 +88,8 @@ func (g *globals) cliHint(err error, e *vaultly.Error) (string, bool) {
 		if i := strings.IndexAny(p, ":@?"); i >= 0 {
 			p = p[:i]
 		}
-		if om, ok := errors.AsType[*onMount](err); ok && om.mount != "" {
-			p = om.mount + "/" + p
+		if ot, ok := errors.AsType[*onTarget](err); ok {
+			p = ot.t.mount + "/" + p
 		}
 		return "restore it with 'vaultly undelete -versions=" + strconv.Itoa(m.Version) + " " + p + "'", true
 	}

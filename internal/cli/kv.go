@@ -39,7 +39,7 @@ func (g *globals) withKV(ctx context.Context, p string, fn func(k *kvConn, t kvT
 		return err
 	}
 	if err := fn(k, t, b); err != nil {
-		return atMount(t.mount, k.mountNamedHint(t, err))
+		return atTarget(t, k.mountNamedHint(t, err))
 	}
 	return nil
 }
@@ -110,7 +110,7 @@ vault://PATH[:KEY][?version=N].
 				ref.Path = t.path
 				v, err := s.GetRef(ctx, ref, nil)
 				if err != nil {
-					return atMount(t.mount, k.mountNamedHint(t, err))
+					return atTarget(t, k.mountNamedHint(t, err))
 				}
 				if g.structured() {
 					return g.printData(out, v)
@@ -124,7 +124,7 @@ vault://PATH[:KEY][?version=N].
 			}
 			sec, apiPath, kvv, err := readKV(ctx, b, t, ref.Version)
 			if err != nil {
-				return atMount(t.mount, k.mountNamedHint(t, err))
+				return atTarget(t, k.mountNamedHint(t, err))
 			}
 			data := kvFields(sec, kvv)
 			if field != "" {

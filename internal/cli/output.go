@@ -94,7 +94,7 @@ func (g *globals) printData(w io.Writer, v any) error {
 	case "raw":
 		return usagef("this command does not support -format=raw: only -field values print raw")
 	}
-	return g.printData(w, v)
+	return printJSON(w, v)
 }
 
 // printField prints one value the way `vault ... -field=NAME` does: raw

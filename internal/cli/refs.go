@@ -53,7 +53,7 @@ func (r *refReader) read(ctx context.Context, where string, ref vaultly.Ref) (st
 	ref.Path = t.path
 	v, err := s.GetRef(ctx, ref, nil)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", where, atMount(t.mount, err))
+		return "", fmt.Errorf("%s: %w", where, atTarget(t, err))
 	}
 	return v, nil
 }
