@@ -14,9 +14,9 @@ import (
 // resolve from the VAULT_* environment and the saved login.
 func (g *globals) options() *hashivault.Options {
 	return &hashivault.Options{
-		Address:   g.address,
-		Namespace: g.namespace,
-		Mount:     g.mount,
+		Address:       g.address,
+		Namespace:     g.namespace,
+		Mount:         g.mount,
 		CACert:        g.caCert,
 		CAPath:        g.caPath,
 		ClientCert:    g.clientCert,

@@ -260,8 +260,29 @@ Exit codes, as the vault CLI's: 0 ok, 1 local error (bad flag or argument),
 	)
 	for _, c := range root.Commands() {
 		setUsageErrors(c)
+		if kvCommands[c.Name()] {
+			completeKVPaths(g, c)
+		}
 	}
 	return root
+}
+
+// kvCommands are the commands whose PATH is a KV entry, completed by
+// listing (with their subcommands).
+var kvCommands = map[string]bool{
+	"get": true, "put": true, "patch": true, "delete": true, "undelete": true, "destroy": true,
+	"rollback": true, "list": true, "metadata": true,
+}
+
+func completeKVPaths(g *globals, c *cobra.Command) {
+	if c.ValidArgsFunction == nil && !c.HasSubCommands() {
+		c.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			return g.completePaths(cmd, args, toComplete)
+		}
+	}
+	for _, s := range c.Commands() {
+		completeKVPaths(g, s)
+	}
 }
 
 // resolveFormat checks -format, defaulting to VAULT_FORMAT (BAO_FORMAT),

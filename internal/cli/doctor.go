@@ -259,6 +259,9 @@ func checkPath(ctx context.Context, s *vaultly.Store, shown string, t kvTarget, 
 	e, err := s.Entry(ctx, t.path, 0, nil)
 	if err != nil {
 		pc.Error = err.Error()
+		if vaultly.CodeOf(err) == vaultly.NotFound {
+			pc.Error = "no entry at the path (or its latest version is deleted)"
+		}
 		return pc, nil
 	}
 	pc.Exists = true

@@ -88,10 +88,13 @@ func (g *globals) cliHint(err error, e *vaultly.Error) (string, bool) {
 		if i := strings.IndexAny(p, ":@?"); i >= 0 {
 			p = p[:i]
 		}
+		flags := "-versions=" + strconv.Itoa(m.Version)
 		if ot, ok := errors.AsType[*onTarget](err); ok {
 			p = ot.t.mount + "/" + p
+		} else if g.mount != "" {
+			flags = "-mount=" + g.mount + " " + flags
 		}
-		return "restore it with 'vaultly undelete -versions=" + strconv.Itoa(m.Version) + " " + p + "'", true
+		return "restore it with 'vaultly undelete " + flags + " " + p + "'", true
 	}
 	return "", false
 }

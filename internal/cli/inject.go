@@ -142,6 +142,9 @@ func execError(err error) error {
 	if errors.As(err, &ue) {
 		return &usageError{fmt.Errorf("%s: %w", loc, ue.err)}
 	}
+	if ot, ok := errors.AsType[*onTarget](err); ok {
+		return fmt.Errorf("%s: %w", loc, ot)
+	}
 	if e, ok := errors.AsType[*vaultly.Error](err); ok {
 		return fmt.Errorf("%s: %w", loc, e)
 	}

@@ -252,8 +252,7 @@ func padEqualSigns(title string, total int) string {
 // write, in the vault CLI's shape.
 func (g *globals) writeOut(w io.Writer, t kvTarget, b *hashivault.Backend, vm *hashivault.VersionMetadata) error {
 	if vm.Version == 0 { // KV v1
-		_, err := fmt.Fprintf(w, "Success! Data written to: %s\n", t)
-		return err
+		return g.success(w, "Data written to", t.String())
 	}
 	md := map[string]any{
 		"created_time":    timeJSON(vm.CreatedTime),
@@ -282,8 +281,12 @@ func timeJSON(t time.Time) string {
 }
 
 // success prints the vault CLI's "Success! ..." line for a write that
-// returns nothing, as it does whatever -format says.
-func success(w io.Writer, what, apiPath string) error {
+// returns nothing; as in the vault CLI, only the table format prints it
+// (-format=json prints nothing: there is no document to print).
+func (g *globals) success(w io.Writer, what, apiPath string) error {
+	if g.structured() {
+		return nil
+	}
 	_, err := fmt.Fprintf(w, "Success! %s: %s\n", what, apiPath)
 	return err
 }
@@ -602,15 +605,15 @@ and metadata for good, use 'vaultly metadata delete'.
 			}
 			ctx := cmd.Context()
 			return g.withKV(ctx, p, func(_ *kvConn, t kvTarget, b *hashivault.Backend) error {
+				apiPath, kvv, err := b.KVPath(ctx, "data", t.path)
+				if err != nil {
+					return err
+				}
 				if len(versions) > 0 {
 					if err := b.DeleteVersions(ctx, t.path, versions); err != nil {
 						return err
 					}
-					return success(cmd.OutOrStdout(), "Data deleted (if it existed) at", t.mount+"/delete/"+t.path)
-				}
-				apiPath, kvv, err := b.KVPath(ctx, "data", t.path)
-				if err != nil {
-					return err
+					return g.success(cmd.OutOrStdout(), "Data deleted (if it existed) at", apiPath)
 				}
 				if kvv == 1 {
 					if err := b.Delete(ctx, t.path); err != nil {
@@ -622,7 +625,7 @@ and metadata for good, use 'vaultly metadata delete'.
 				}); err != nil {
 					return vaultly.WrapError("delete", t.String(), b.Name(), err)
 				}
-				return success(cmd.OutOrStdout(), "Data deleted (if it existed) at", apiPath)
+				return g.success(cmd.OutOrStdout(), "Data deleted (if it existed) at", apiPath)
 			})
 		},
 	}
@@ -633,9 +636,9 @@ and metadata for good, use 'vaultly metadata delete'.
 func undeleteCmd(g *globals) *cobra.Command {
 	var vf versionsFlag
 	c := &cobra.Command{
-		Use:   "undelete -versions N[,N...] PATH",
-		Short: "Restore soft-deleted versions of an entry",
-		Long:  "Restore the given soft-deleted versions of the entry at PATH (KV v2).\n\n" + pathHelp,
+		Use:     "undelete -versions N[,N...] PATH",
+		Short:   "Restore soft-deleted versions of an entry",
+		Long:    "Restore the given soft-deleted versions of the entry at PATH (KV v2).\n\n" + pathHelp,
 		Example: `  vaultly undelete -versions=3 secret/myapp/db`,
 		Args:    exactArgs("PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -701,7 +704,7 @@ func (g *globals) versionsOp(cmd *cobra.Command, arg string, vf *versionsFlag, q
 		if err := do(ctx, b, t.path, versions); err != nil {
 			return err
 		}
-		return success(cmd.OutOrStdout(), "Data written to", t.mount+"/"+endpoint+"/"+t.path)
+		return g.success(cmd.OutOrStdout(), "Data written to", t.mount+"/"+endpoint+"/"+t.path)
 	})
 }
 
@@ -761,9 +764,6 @@ folder names end in '/'. Nothing under PATH is an error (exit 2), as with
   vaultly list secret/myapp
   vaultly list -format=json -mount=secret myapp`,
 		Args: cobra.MaximumNArgs(1),
-		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-			return g.completePaths(cmd, args, toComplete)
-		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			prefix := ""
 			if len(args) == 1 && strings.Trim(args[0], "/") != "" {

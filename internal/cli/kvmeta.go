@@ -219,7 +219,7 @@ Uses Vault's PATCH, which needs the "patch" capability on the metadata path.`,
 				} else if err := b.WriteMetadata(ctx, t.path, metadataUpdate(body)); err != nil {
 					return err
 				}
-				return success(cmd.OutOrStdout(), "Data written to", apiPath)
+				return g.success(cmd.OutOrStdout(), "Data written to", apiPath)
 			})
 		},
 	}
@@ -284,7 +284,7 @@ a terminal.
 				if err := b.Delete(ctx, t.path); err != nil {
 					return err
 				}
-				return success(cmd.OutOrStdout(), "Data deleted (if it existed) at", apiPath)
+				return g.success(cmd.OutOrStdout(), "Data deleted (if it existed) at", apiPath)
 			})
 		},
 	}

@@ -146,17 +146,6 @@ func printTable(w io.Writer, header [2]string, rows []row) error {
 	return tw.Flush()
 }
 
-// section prints a "==== title ====" line, like the vault CLI.
-func section(w io.Writer, title string) {
-	fmt.Fprintf(w, "%s\n", centre(title, 20))
-}
-
-func centre(title string, width int) string {
-	pad := max(width-len(title)-2, 2)
-	l := pad / 2
-	return strings.Repeat("=", l) + " " + title + " " + strings.Repeat("=", pad-l)
-}
-
 // text renders a stored value as text: strings as they are, everything
 // else as compact JSON.
 func text(v any) string {
@@ -177,13 +166,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func timeText(t time.Time) string {
-	if t.IsZero() {
-		return "n/a"
-	}
-	return t.UTC().Format(time.RFC3339Nano)
 }
 
 func durText(d time.Duration) string {
