@@ -21,13 +21,14 @@ type LoadOptions struct {
 	Vars map[string]string
 
 	// Parallelism bounds how many distinct entries are read at once.
-	// Default (0 or less): 8.
+	// Default (0 or less): the number of distinct entries, at most 64, so
+	// that loading a config costs one round trip, not several waves.
 	Parallelism int
 }
 
-// defaultLoadParallelism is the number of entries Load reads at once unless
-// LoadOptions.Parallelism says otherwise.
-const defaultLoadParallelism = 8
+// maxLoadParallelism caps the default parallelism of Load (one read per
+// distinct entry, at most this many at once).
+const maxLoadParallelism = 64
 
 // Load fills the tagged fields of the struct dst points to with secrets
 // read through s:
@@ -165,9 +166,6 @@ type fetched struct {
 // fetchAll reads every distinct entry the bindings use, in parallel up to
 // par at a time, and waits for all of them.
 func fetchAll(ctx context.Context, s *Store, bs []*binding, par int) map[loadKey]*fetched {
-	if par <= 0 {
-		par = defaultLoadParallelism
-	}
 	ttls := map[loadKey]time.Duration{}
 	var keys []loadKey
 	for _, b := range bs {
@@ -185,8 +183,11 @@ func fetchAll(ctx context.Context, s *Store, bs []*binding, par int) map[loadKey
 	for _, k := range keys {
 		out[k] = &fetched{}
 	}
+	if par <= 0 {
+		par = min(len(keys), maxLoadParallelism)
+	}
 	var g errgroup.Group
-	g.SetLimit(par)
+	g.SetLimit(max(par, 1))
 	for _, k := range keys {
 		f := out[k]
 		ro := &ReadOptions{TTL: ttls[k]}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -474,7 +475,7 @@ func TestLoadParallelBound(t *testing.T) {
 	for i := range 6 {
 		data[fmt.Sprintf("p/%d", i)] = map[string]string{"k": "v"}
 	}
-	for _, par := range []int{1, 2, 6, 10} {
+	for _, par := range []int{0, 1, 2, 6, 10} { // 0: the default, one read per distinct path
 		t.Run(fmt.Sprint(par), func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
@@ -485,12 +486,43 @@ func TestLoadParallelBound(t *testing.T) {
 				if err := s.Load(t.Context(), &w, &vaultly.LoadOptions{Parallelism: par}); err != nil {
 					t.Fatal(err)
 				}
-				if got, want := b.maxIn.Load(), int64(min(par, 6)); got != want {
+				want := int64(min(par, 6))
+				if par == 0 {
+					want = 6
+				}
+				if got := b.maxIn.Load(); got != want {
 					t.Errorf("max concurrent reads = %d, want %d", got, want)
 				}
 			})
 		})
 	}
+}
+
+// TestLoadDefaultParallelismCap: by default Load reads every distinct path
+// at once, up to 64.
+func TestLoadDefaultParallelismCap(t *testing.T) {
+	t.Parallel()
+	data := map[string]map[string]string{}
+	var fields []reflect.StructField
+	for i := range 70 {
+		data[fmt.Sprintf("p/%d", i)] = map[string]string{"k": "v"}
+		fields = append(fields, reflect.StructField{
+			Name: fmt.Sprintf("F%d", i), Type: reflect.TypeFor[string](),
+			Tag: reflect.StructTag(fmt.Sprintf(`secret:"p/%d:k"`, i)),
+		})
+	}
+	synctest.Test(t, func(t *testing.T) {
+		b := newEntries(data)
+		b.delay = 20 * time.Millisecond
+		s := newStore(t, b)
+		dst := reflect.New(reflect.StructOf(fields)).Interface()
+		if err := s.Load(t.Context(), dst, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := b.maxIn.Load(), int64(64); got != want {
+			t.Errorf("max concurrent reads = %d, want %d", got, want)
+		}
+	})
 }
 
 func TestLoadVersionAndTTL(t *testing.T) {

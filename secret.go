@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"unsafe"
 )
 
 // Redacted is what every printed, logged or marshalled form of a Secret (and
@@ -14,10 +15,11 @@ const Redacted = "[redacted]"
 
 // Secret holds a value that must not leak: it prints, logs and marshals as
 // [Redacted] through String, GoString, every fmt verb, slog (LogValuer),
-// encoding/json and encoding.TextMarshaler. The plaintext sits behind a
-// pointer, so even a Secret in an unexported field of a caller's struct —
-// which fmt prints field by field without calling methods — shows as an
-// address, not the value. [Secret.Reveal] is the one way out.
+// encoding/json and encoding.TextMarshaler. The plaintext sits behind an
+// untyped pointer, so even a Secret in an unexported field of a caller's
+// struct — which fmt prints field by field without calling methods — shows
+// as an address under every verb, flag and width, whatever T is.
+// [Secret.Reveal] is the one way out.
 //
 // The zero Secret holds the zero value of T. A Secret is immutable once
 // built and safe for concurrent use; copies share the plaintext.
@@ -25,14 +27,20 @@ const Redacted = "[redacted]"
 // Load fills Secret[T] fields with the cast rules of T; UnmarshalJSON and
 // UnmarshalText build one from configuration files.
 type Secret[T any] struct {
-	p *T
+	// p is a *T. It is an unsafe.Pointer, not a *T, because fmt follows a
+	// *T reached through an unexported field when the verb does not suit a
+	// pointer: %s of a *struct, *[]byte, *map or *array prints
+	// %!s(*T=&{...}) with the plaintext in it. fmt prints an unsafe.Pointer
+	// as an address for every verb, and reflection-based dumpers that walk
+	// unexported fields cannot follow it without knowing T.
+	p unsafe.Pointer
 }
 
 // Value is the common case: a secret string.
 type Value = Secret[string]
 
 // NewSecret returns a Secret holding v.
-func NewSecret[T any](v T) Secret[T] { return Secret[T]{p: &v} }
+func NewSecret[T any](v T) Secret[T] { return Secret[T]{p: unsafe.Pointer(&v)} }
 
 // Reveal returns the plaintext. It is the only way to read a Secret; grep for
 // it to audit where secrets are used.
@@ -41,7 +49,7 @@ func (s Secret[T]) Reveal() T {
 		var zero T
 		return zero
 	}
-	return *s.p
+	return *(*T)(s.p)
 }
 
 // IsSet reports whether s was built with a value (by NewSecret, Load or an
@@ -76,7 +84,7 @@ func (s *Secret[T]) UnmarshalText(text []byte) error {
 	if err := castString(string(text), reflect.ValueOf(p).Elem()); err != nil {
 		return &Error{Op: "decode", Code: InvalidArgument, Err: err}
 	}
-	s.p = p
+	s.p = unsafe.Pointer(p)
 	return nil
 }
 
@@ -95,7 +103,7 @@ func (s *Secret[T]) UnmarshalJSON(data []byte) error {
 		return &Error{Op: "decode", Code: InvalidArgument,
 			Err: newCastError(reflect.TypeFor[T](), jsonReason(err))}
 	}
-	s.p = p
+	s.p = unsafe.Pointer(p)
 	return nil
 }
 
@@ -111,7 +119,7 @@ func (s *Secret[T]) secretElem() reflect.Type { return reflect.TypeFor[T]() }
 
 func (s *Secret[T]) newTarget() reflect.Value {
 	p := new(T)
-	s.p = p
+	s.p = unsafe.Pointer(p)
 	return reflect.ValueOf(p).Elem()
 }
 

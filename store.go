@@ -168,6 +168,9 @@ type Store struct {
 	wg     sync.WaitGroup
 	dyns   map[dynCloser]struct{} // Dynamics opened on the Store and not closed yet
 
+	fmu     sync.Mutex
+	flights map[*flight]struct{} // reads whose context's Done was asked for; Close cancels them
+
 	closedFlag atomic.Bool // closed, for lock-free checks
 
 	st counters
@@ -446,9 +449,10 @@ func (s *Store) Close() error {
 		s.unwatch()
 	}
 	s.cancel()
+	s.cancelFlights()
 	s.wg.Wait()
 	dynErr := s.closeDynamics()
-	s.c.Clear()
+	s.c.Close()
 	if s.keepOpen {
 		return dynErr
 	}
@@ -572,89 +576,6 @@ func staleCode(c Code) bool {
 		return true
 	}
 	return false
-}
-
-// fetch reads es from the backend, sharing the read in flight (single
-// flight), and caches the result. With fresh, it shares only a read that
-// begins after fetch was called. The backend call runs on a context
-// detached from ctx (values kept, cancellation dropped) and cancelled only
-// by Close or the retry budget; ctx only bounds how long this caller waits.
-//
-// ttl is the caller's: a read that begins just after another has published
-// an entry fresh under ttl serves that entry instead of reading again
-// (never with fresh).
-func (s *Store) fetch(ctx context.Context, op string, r Ref, es *slot, ttl time.Duration, fresh bool) (*Entry, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, s.wrap(op, r.String(), err)
-	}
-	call, leader := es.Join(fresh)
-	if leader {
-		if !s.track() {
-			s.c.Finish(es, call, nil, errClosed, false)
-		} else {
-			go s.run(context.WithoutCancel(ctx), es, call, ttl, fresh)
-		}
-	}
-	select {
-	case <-call.Done():
-		e, err := call.Result()
-		if err != nil {
-			return nil, WrapError(op, r.String(), s.name, err)
-		}
-		return e, nil
-	case <-ctx.Done():
-		return nil, s.wrap(op, r.String(), ctx.Err())
-	}
-}
-
-// run performs the read call stands for and finishes it.
-func (s *Store) run(ctx context.Context, es *slot, call *entrycache.Call[*Entry], ttl time.Duration, fresh bool) {
-	defer s.wg.Done()
-	if !fresh {
-		if it := s.c.Fresh(es, ttl); it != nil {
-			s.c.Finish(es, call, it.Value, nil, false)
-			return
-		}
-	}
-	fctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(s.ctx, cancel)
-	defer stop()
-	e, err := s.load(fctx, es)
-	s.c.Finish(es, call, e, err, s.ttl != NoCache)
-}
-
-var errClosed = driver.NewError(Canceled, errors.New("store is closed"))
-
-func (s *Store) closedErr(op, ref string) error { return s.wrap(op, ref, errClosed) }
-
-func (s *Store) isClosed() bool { return s.closedFlag.Load() }
-
-// load performs the backend read with retries.
-func (s *Store) load(ctx context.Context, es *slot) (*Entry, error) {
-	start := time.Now()
-	attempts := 0
-	var e *driver.Entry
-	err := retry.Do(ctx, s.retry, func(ctx context.Context, attempt int) error {
-		attempts = attempt
-		s.st.calls.Add(1)
-		var err error
-		e, err = s.b.Read(ctx, es.Path(), es.Version())
-		if err == nil && e == nil {
-			err = driver.NewError(NotFound, errors.New("backend returned no entry"))
-		}
-		return err
-	})
-	if err != nil {
-		if s.ctx.Err() != nil && CodeOf(err) != NotFound {
-			err = errClosed
-		}
-		s.st.errors.Add(1)
-		s.log.Debug("vaultly: backend read failed", "backend", s.name, "path", es.Path(), "version", es.Version(), "code", CodeOf(err).String(), "attempts", attempts, "elapsed", time.Since(start))
-		return nil, err
-	}
-	s.log.Debug("vaultly: backend read", "backend", s.name, "path", es.Path(), "version", es.Version(), "attempts", attempts, "elapsed", time.Since(start))
-	return entryOf(e), nil
 }
 
 // Put writes fields as a new version of the entry at path, through the

@@ -689,8 +689,14 @@ func TestStoreEntry(t *testing.T) {
 	}
 }
 
+// TestStoreEviction: the Store keeps MaxEntries by a background sweep,
+// which has run by the time the sweeper is idle (synctest.Wait).
 func TestStoreEviction(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testStoreEviction)
+}
+
+func testStoreEviction(t *testing.T) {
 	mem := memsecrets.New(nil)
 	for i := range 50 {
 		mem.SetValue(fmt.Sprint("k", i), fmt.Sprint("v", i))
@@ -700,6 +706,7 @@ func TestStoreEviction(t *testing.T) {
 		if got, err := s.Get(t.Context(), fmt.Sprint("k", i)); err != nil || got != fmt.Sprint("v", i) {
 			t.Fatalf("Get(k%d) = %q, %v", i, got, err)
 		}
+		synctest.Wait()
 		if n := s.Stats().Entries; n > 10 {
 			t.Fatalf("after %d reads Entries = %d, want <= 10", i+1, n)
 		}
@@ -720,6 +727,10 @@ func TestStoreEviction(t *testing.T) {
 // survives the sweeps (second chance); entries read once do not.
 func TestStoreEvictionKeepsHotEntries(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testStoreEvictionKeepsHotEntries)
+}
+
+func testStoreEvictionKeepsHotEntries(t *testing.T) {
 	mem := memsecrets.New(nil)
 	mem.SetValue("hot", "h")
 	for i := range 100 {
@@ -734,6 +745,7 @@ func TestStoreEvictionKeepsHotEntries(t *testing.T) {
 		if _, err := s.Get(ctx, fmt.Sprint("cold", i)); err != nil {
 			t.Fatal(err)
 		}
+		synctest.Wait()
 	}
 	if got := mem.CallCount(memsecrets.OpRead, "hot"); got != 1 {
 		t.Errorf("backend reads of the hot entry = %d, want 1 (never evicted)", got)

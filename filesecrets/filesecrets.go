@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -53,7 +54,15 @@ type Options struct {
 }
 
 // Backend serves the entries of one JSON file. Create it with New.
-type Backend struct {
+//
+// It prints as its name and file for every fmt verb, in slog and in JSON
+// ("filesecrets.Backend(file /run/secrets.json)"), never a stored value.
+// Its state sits behind a pointer, so even a *Backend in an unexported
+// field of a caller's struct, which fmt prints without calling its methods,
+// shows an address and not the values.
+type Backend struct{ *backend }
+
+type backend struct {
 	file string
 	name string
 
@@ -75,7 +84,7 @@ var (
 // New reads file and returns a Backend over it. A missing file is a Config
 // error; use Write through a Store, or create the file first, to start empty.
 func New(file string, opts *Options) (*Backend, error) {
-	b := &Backend{file: file, name: "file"}
+	b := &Backend{&backend{file: file, name: "file"}}
 	if opts != nil && opts.Name != "" {
 		b.name = opts.Name
 	}
@@ -117,6 +126,26 @@ func changedPaths(old, next map[string]map[string]string) []string {
 
 // Name returns the backend's name ("file" unless Options.Name is set).
 func (b *Backend) Name() string { return b.name }
+
+// String returns "filesecrets.Backend(NAME FILE)": never a stored value.
+func (b *Backend) String() string {
+	if b == nil || b.backend == nil {
+		return "filesecrets.Backend(<nil>)"
+	}
+	return "filesecrets.Backend(" + b.name + " " + b.file + ")"
+}
+
+// GoString is String, for %#v.
+func (b *Backend) GoString() string { return b.String() }
+
+// Format writes String for every verb and flag.
+func (b *Backend) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, b.String()) }
+
+// LogValue is String, for log/slog.
+func (b *Backend) LogValue() slog.Value { return slog.StringValue(b.String()) }
+
+// MarshalJSON encodes String as a JSON string.
+func (b *Backend) MarshalJSON() ([]byte, error) { return json.Marshal(b.String()) }
 
 // reload rereads the file if it changed (or always with force), and
 // returns the paths whose entries changed. b.mu held.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,9 @@ import (
 // empty, so a set VAULT_* variable always wins):
 //
 //	VAULT_ADDR             Address
+//	VAULTLY_ADDRS          Addresses: vaultly's own, comma-separated (the
+//	                       vault CLI has no such variable); when set,
+//	                       VAULT_ADDR is not used
 //	VAULT_NAMESPACE        Namespace
 //	VAULT_CACERT           CACert
 //	VAULT_CAPATH           CAPath
@@ -37,8 +41,8 @@ import (
 //	VAULT_SECRET_ID        VAULT_SECRET_ID are read again at every login
 //	VAULT_SKIP_VERIFY      vaultly always verifies TLS: a true value is a
 //	                       Config error for an https:// address (and, in
-//	                       EnvOptions, for any address but http://); for a
-//	                       plain http:// address, where there is nothing to
+//	                       EnvOptions, for any address but http://); for
+//	                       plain http:// addresses, where there is nothing to
 //	                       verify, New logs a warning and goes on
 //
 // VAULT_TOKEN together with VAULT_ROLE_ID or VAULT_SECRET_ID is a Config
@@ -68,10 +72,11 @@ func skipVerifyError() error {
 }
 
 // envOptions reads the environment; skipVerify reports a true
-// VAULT_SKIP_VERIFY, which resolve judges once the address is known.
+// VAULT_SKIP_VERIFY, which resolve judges once the addresses are known.
 func envOptions() (o *Options, skipVerify bool, err error) {
 	o = &Options{
 		Address:       getenv("ADDR"),
+		Addresses:     splitAddrs(os.Getenv("VAULTLY_ADDRS")),
 		Namespace:     getenv("NAMESPACE"),
 		CACert:        getenv("CACERT"),
 		CAPath:        getenv("CAPATH"),
@@ -109,6 +114,18 @@ func envOptions() (o *Options, skipVerify bool, err error) {
 	return o, skipVerify, nil
 }
 
+// splitAddrs splits a comma-separated list of addresses, dropping empty
+// items and spaces.
+func splitAddrs(v string) []string {
+	var out []string
+	for a := range strings.SplitSeq(v, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 func parseSeconds(v string) (time.Duration, error) {
 	if n, err := strconv.Atoi(v); err == nil {
 		if n < 0 {
@@ -127,6 +144,7 @@ func parseSeconds(v string) (time.Duration, error) {
 // config file.
 type settings struct {
 	Options
+	addrs        []*url.URL  // the nodes, never empty after resolve: Addresses, or the one Address
 	initialToken string      // token to try first (config file), may be ""
 	method       auth.Method // how to (re)log in; never nil after resolve
 	created      bool        // method creates tokens (not a token method)
@@ -169,6 +187,9 @@ func resolve(opts *Options) (*settings, error) {
 	if opts.IdleTimeout < 0 || opts.Timeout < 0 {
 		return nil, configError("options: IdleTimeout and Timeout must not be negative")
 	}
+	if opts.MaxResponseBytes < 0 {
+		return nil, configError("options: MaxResponseBytes must not be negative (0: the 32 MiB default)")
+	}
 	env, skipVerify, err := envOptions()
 	if err != nil {
 		return nil, vaultly.WrapError("env", "", backendName, err)
@@ -194,33 +215,64 @@ func resolve(opts *Options) (*settings, error) {
 	if file == nil {
 		file = &FileConfig{}
 	}
-	// The file describes one server: when the address comes from elsewhere
-	// and differs, none of it applies (above all not its token).
-	if addr := first(opts.Address, env.Address); opts.Client != nil || (addr != "" && !sameAddr(addr, file.Address)) {
+	// Addresses: explicit (Addresses, else Address), then the environment
+	// (VAULTLY_ADDRS, else VAULT_ADDR), then the file.
+	addrs := opts.Addresses
+	switch {
+	case len(addrs) > 0:
+		if opts.Address != "" && !slices.ContainsFunc(addrs, func(a string) bool { return sameAddr(a, opts.Address) }) {
+			return nil, configError("options: Address is not one of Addresses; list every node in Addresses")
+		}
+	case opts.Address != "":
+		addrs = []string{opts.Address}
+	case opts.Client != nil:
+	case len(env.Addresses) > 0:
+		addrs = env.Addresses
+	case env.Address != "":
+		addrs = []string{env.Address}
+	}
+	// The file describes one server: when the addresses come from elsewhere
+	// and it is not among them, none of it applies (above all not its token).
+	if opts.Client != nil || (len(addrs) > 0 && !slices.ContainsFunc(addrs, func(a string) bool { return sameAddr(a, file.Address) })) {
 		file = &FileConfig{}
 	}
+	if len(addrs) == 0 && file.Address != "" {
+		addrs = []string{file.Address}
+	}
+	if opts.Client != nil && len(opts.Addresses) == 0 {
+		// The caller's client says where to go.
+		addrs = []string{clientBase(opts.Client).String()}
+	}
+	if len(addrs) == 0 {
+		return nil, &vaultly.Error{Code: vaultly.Config, Err: &hint.Mark{Kind: hint.NoAddress, Err: errors.New("no vault address")},
+			Hint: "set Options.Address or VAULT_ADDR, or save it with WriteConfigFile"}
+	}
+	for _, a := range addrs {
+		u, err := parseAddr(a)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkSkipVerify(skipVerify, u.Scheme, opts.Logger); err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(s.addrs, func(o *url.URL) bool {
+			return nodeKey(o) == nodeKey(u) && strings.TrimSuffix(o.Path, "/") == strings.TrimSuffix(u.Path, "/")
+		}) {
+			s.addrs = append(s.addrs, u)
+		}
+	}
 	if opts.Client == nil {
-		s.Address = first(opts.Address, env.Address, file.Address)
+		s.Address = addrs[0]
+		s.Addresses = addrs
 		s.CACert = first(opts.CACert, env.CACert, file.CACert)
 		s.CAPath = first(opts.CAPath, env.CAPath, file.CAPath)
 		s.ClientCert = first(opts.ClientCert, env.ClientCert, file.ClientCert)
 		s.ClientKey = first(opts.ClientKey, env.ClientKey, file.ClientKey)
 		s.TLSServerName = first(opts.TLSServerName, env.TLSServerName, file.TLSServerName)
-		if s.Address == "" {
-			return nil, &vaultly.Error{Code: vaultly.Config, Err: &hint.Mark{Kind: hint.NoAddress, Err: errors.New("no vault address")},
-				Hint: "set Options.Address or VAULT_ADDR, or save it with WriteConfigFile"}
-		}
-		u, err := url.Parse(s.Address)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, configError("vault address must be an http:// or https:// url")
-		}
 		if s.ProxyURL != "" {
 			if u, err := url.Parse(s.ProxyURL); err != nil || u.Host == "" {
 				return nil, configError("options: ProxyURL must be a url such as http://proxy:3128")
 			}
-		}
-		if err := checkSkipVerify(skipVerify, u.Scheme, opts.Logger); err != nil {
-			return nil, err
 		}
 	}
 	s.Namespace = first(opts.Namespace, env.Namespace, file.Namespace)
@@ -244,9 +296,9 @@ func resolve(opts *Options) (*settings, error) {
 	return s, nil
 }
 
-// checkSkipVerify judges a true VAULT_SKIP_VERIFY once the address's scheme
-// is known: refused for https (vaultly always verifies), a warning for
-// plain http, where there is no certificate to verify.
+// checkSkipVerify judges a true VAULT_SKIP_VERIFY for an address's scheme:
+// refused for https (vaultly always verifies), a warning for plain http,
+// where there is no certificate to verify.
 func checkSkipVerify(skip bool, scheme string, log *slog.Logger) error {
 	if !skip {
 		return nil
@@ -272,7 +324,7 @@ func checkSkipVerify(skip bool, scheme string, log *slog.Logger) error {
 // used.
 func (s *settings) credentials(opts, env *Options, file *FileConfig) error {
 	var err error
-	sameServer := file.Address != "" && sameAddr(file.Address, s.Address)
+	sameServer := file.Address != "" && slices.ContainsFunc(s.addrs, func(u *url.URL) bool { return sameAddr(u.String(), file.Address) })
 	switch {
 	case opts.Token != "" || opts.Auth != nil:
 		s.source = "options"
@@ -300,7 +352,7 @@ func (s *settings) credentials(opts, env *Options, file *FileConfig) error {
 	default:
 		tok, where := "", ""
 		if opts.ConfigFile != "-" {
-			if tok, where, err = helperToken(context.Background(), s.Address); err != nil {
+			if tok, where, err = helperToken(context.Background(), s.addrs[0].String()); err != nil {
 				return err
 			}
 		}
@@ -316,6 +368,16 @@ func (s *settings) credentials(opts, env *Options, file *FileConfig) error {
 
 func sameAddr(a, b string) bool {
 	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
+}
+
+// parseAddr parses one vault address.
+func parseAddr(a string) (*url.URL, error) {
+	u, err := url.Parse(a)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, configError("vault address must be an http:// or https:// url")
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
 }
 
 func (s *settings) setCreds(tok string, m auth.Method) error {

@@ -24,7 +24,7 @@ import (
 // is read (t.Setenv restores).
 func clearEnv(t *testing.T) {
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "VAULT_") || strings.HasPrefix(k, "BAO_") {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "VAULT_") || strings.HasPrefix(k, "BAO_") || k == "VAULTLY_ADDRS" {
 			t.Setenv(k, "")
 			os.Unsetenv(k)
 		}
@@ -222,6 +222,80 @@ func TestConfigFileLogin(t *testing.T) {
 	}
 	if b2.currentToken() != saved {
 		t.Errorf("backend replaced a valid saved token")
+	}
+}
+
+// TestResolveAddresses: where the node list comes from, and in what order:
+// Options.Addresses (Address, if also set, must be one of them), else
+// Options.Address, else VAULTLY_ADDRS (over VAULT_ADDR), else VAULT_ADDR,
+// else the config file.
+func TestResolveAddresses(t *testing.T) {
+	file := &FileConfig{Address: "https://b:8200", Token: "file-token-xxxx"}
+	tests := []struct {
+		name     string
+		env      map[string]string
+		file     *FileConfig
+		opts     Options
+		want     []string
+		wantTok  string // the initial token: the file's only when it applies
+		wantCode driver.Code
+		wantMsg  string
+	}{
+		{name: "addresses", opts: Options{Addresses: []string{"https://a:8200", "https://b:8200", "https://c:8200"}, Token: "t"},
+			want: []string{"https://a:8200", "https://b:8200", "https://c:8200"}},
+		{name: "address among them", opts: Options{Address: "https://b:8200", Addresses: []string{"https://a:8200", "https://b:8200"}, Token: "t"},
+			want: []string{"https://a:8200", "https://b:8200"}},
+		{name: "address not among them", opts: Options{Address: "https://x:8200", Addresses: []string{"https://a:8200"}, Token: "t"},
+			wantCode: driver.Config, wantMsg: "not one of Addresses"},
+		{name: "duplicates dropped", opts: Options{Addresses: []string{"https://a:8200", "https://A:8200/", "https://b"}, Token: "t"},
+			want: []string{"https://a:8200", "https://b"}},
+		{name: "bad one", opts: Options{Addresses: []string{"https://a:8200", "b:8200"}, Token: "t"}, wantCode: driver.Config, wantMsg: "http"},
+		{name: "env list", env: map[string]string{"VAULTLY_ADDRS": " https://a:8200, https://b:8200,,", "VAULT_ADDR": "https://x:8200", "VAULT_TOKEN": "t"},
+			want: []string{"https://a:8200", "https://b:8200"}},
+		{name: "VAULT_ADDR alone", env: map[string]string{"VAULT_ADDR": "https://x:8200", "VAULT_TOKEN": "t"}, want: []string{"https://x:8200"}},
+		{name: "option over env list", env: map[string]string{"VAULTLY_ADDRS": "https://a:8200,https://b:8200", "VAULT_TOKEN": "t"},
+			opts: Options{Address: "https://o:8200"}, want: []string{"https://o:8200"}},
+		{name: "file among the addresses", file: file, env: map[string]string{"VAULTLY_ADDRS": "https://a:8200,https://b:8200"},
+			want: []string{"https://a:8200", "https://b:8200"}, wantTok: "file-token-xxxx"},
+		{name: "file not among them", file: file, env: map[string]string{"VAULTLY_ADDRS": "https://a:8200,https://c:8200"},
+			wantCode: driver.Config, wantMsg: "no vault credentials"},
+		{name: "file alone", file: file, want: []string{"https://b:8200"}, wantTok: "file-token-xxxx"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			o := tt.opts
+			o.ConfigFile = "-"
+			if tt.file != nil {
+				o.ConfigFile = writeFile(t, tt.file)
+			}
+			s, err := resolve(&o)
+			if tt.wantCode != driver.OK {
+				if driver.CodeOf(err) != tt.wantCode || !strings.Contains(err.Error(), tt.wantMsg) {
+					t.Fatalf("resolve() error = %v, want code %v mentioning %q", err, tt.wantCode, tt.wantMsg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("resolve(): %v", err)
+			}
+			var got []string
+			for _, u := range s.addrs {
+				got = append(got, u.String())
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("addresses (-want +got):\n%s", diff)
+			}
+			if s.Address != got[0] && !sameAddr(s.Address, got[0]) {
+				t.Errorf("Address = %q, want the first node %q", s.Address, got[0])
+			}
+			if s.initialToken != tt.wantTok {
+				t.Errorf("initial token from the file = %v, want %v", s.initialToken != "", tt.wantTok != "")
+			}
+		})
 	}
 }
 

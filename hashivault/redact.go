@@ -21,6 +21,12 @@ func (o Options) Format(f fmt.State, verb rune) {
 	p := plain(o)
 	p.Token = redact.String(p.Token)
 	p.Address, p.ProxyURL = redactURL(p.Address), redactURL(p.ProxyURL)
+	if p.Addresses != nil {
+		p.Addresses = make([]string, len(o.Addresses))
+		for i, a := range o.Addresses {
+			p.Addresses[i] = redactURL(a)
+		}
+	}
 	redact.Format(f, verb, "hashivault.Options", p)
 }
 
@@ -69,13 +75,37 @@ func (a FileAuth) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, a.Strin
 // LogValue is String, for log/slog.
 func (a FileAuth) LogValue() slog.Value { return slog.StringValue(a.String()) }
 
+// tokenText holds the Backend's token behind a pointer to a string. A
+// *Backend in an unexported field of a caller's struct is printed by fmt
+// without its methods, and under a verb that does not suit a pointer (%s,
+// %q, %t, ...) fmt follows that pointer and prints the Backend's fields:
+// a string field would show the token there, a pointer shows an address.
+type tokenText struct{ p *string }
+
+func newTokenText(s string) tokenText { return tokenText{&s} }
+
+func (t tokenText) get() string {
+	if t.p == nil {
+		return ""
+	}
+	return *t.p
+}
+
 // String names the backend by its address, namespace and mount; never the
 // token.
 func (b *Backend) String() string {
 	if b == nil || b.s == nil {
 		return "hashivault.Backend(<nil>)"
 	}
-	s := "hashivault.Backend(" + b.s.Address
+	addr := b.s.Address
+	if len(b.s.addrs) > 1 {
+		as := make([]string, len(b.s.addrs))
+		for i, u := range b.s.addrs {
+			as[i] = u.Redacted()
+		}
+		addr = strings.Join(as, ",")
+	}
+	s := "hashivault.Backend(" + redactURL(addr)
 	if b.s.Namespace != "" {
 		s += " namespace=" + b.s.Namespace
 	}

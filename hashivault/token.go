@@ -85,7 +85,7 @@ func leaseFromAuth(a *api.SecretAuth, obtained time.Time) renew.Lease {
 // generation.
 func (b *Backend) setToken(tok string, lease renew.Lease) {
 	b.mu.Lock()
-	b.token = tok
+	b.token = newTokenText(tok)
 	b.gen++
 	b.lease = lease
 	b.cur.c.SetToken(tok)

@@ -24,7 +24,11 @@ package memsecrets
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -72,7 +76,15 @@ type version struct {
 }
 
 // Backend is an in-memory secret store. Create it with New.
-type Backend struct {
+//
+// It prints as its name for every fmt verb, in slog and in JSON
+// ("memsecrets.Backend(memory)"), never a stored value. Its state sits
+// behind a pointer, so even a *Backend in an unexported field of a
+// caller's struct, which fmt prints without calling its methods, shows an
+// address and not the values.
+type Backend struct{ *backend }
+
+type backend struct {
 	name, defKey string
 
 	mu        sync.Mutex
@@ -88,6 +100,8 @@ type Backend struct {
 	roles  map[string]*role
 	leases map[string]*leaseState
 	order  []string // lease IDs in issue order
+
+	pki map[string]*pkiMount // fake PKI mounts (pki.go)
 }
 
 var (
@@ -101,8 +115,8 @@ var (
 
 // New returns an empty Backend.
 func New(opts *Options) *Backend {
-	b := &Backend{name: "memory", entries: map[string][]version{}, pathErr: map[string]error{},
-		roles: map[string]*role{}, leases: map[string]*leaseState{}}
+	b := &Backend{&backend{name: "memory", entries: map[string][]version{}, pathErr: map[string]error{},
+		roles: map[string]*role{}, leases: map[string]*leaseState{}}}
 	if opts != nil {
 		if opts.Name != "" {
 			b.name = opts.Name
@@ -114,6 +128,26 @@ func New(opts *Options) *Backend {
 
 // Name returns the backend's name ("memory" unless Options.Name is set).
 func (b *Backend) Name() string { return b.name }
+
+// String returns "memsecrets.Backend(NAME)": never a stored value.
+func (b *Backend) String() string {
+	if b == nil || b.backend == nil {
+		return "memsecrets.Backend(<nil>)"
+	}
+	return "memsecrets.Backend(" + b.name + ")"
+}
+
+// GoString is String, for %#v.
+func (b *Backend) GoString() string { return b.String() }
+
+// Format writes String for every verb and flag.
+func (b *Backend) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, b.String()) }
+
+// LogValue is String, for log/slog.
+func (b *Backend) LogValue() slog.Value { return slog.StringValue(b.String()) }
+
+// MarshalJSON encodes String as a JSON string.
+func (b *Backend) MarshalJSON() ([]byte, error) { return json.Marshal(b.String()) }
 
 // DefaultKey returns Options.DefaultKey.
 func (b *Backend) DefaultKey() string { return b.defKey }

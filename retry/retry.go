@@ -169,9 +169,13 @@ func Do(ctx context.Context, p *Policy, fn func(ctx context.Context, attempt int
 		return errNegativeAttempts
 	}
 	if b := p.budget(); b > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, b)
-		defer cancel()
+		// A deadline the caller already set that ends within the budget
+		// bounds the call as the budget would: no second timer.
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > b {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, b)
+			defer cancel()
+		}
 	}
 	deadline, hasDeadline := ctx.Deadline()
 	maxAttempts := p.maxAttempts()

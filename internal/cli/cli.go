@@ -256,7 +256,7 @@ Exit codes, as the vault CLI's: 0 ok, 1 local error (bad flag or argument),
 		listCmd(g), metadataCmd(g), kvConfigCmd(g),
 		loginCmd(g), logoutCmd(g), statusCmd(g), unsealCmd(g),
 		runCmd(g), injectCmd(g), doctorCmd(g), completionCmd(),
-		credsCmd(g), leaseCmd(g), transitCmd(g), versionCmd(g),
+		credsCmd(g), leaseCmd(g), transitCmd(g), certCmd(g), versionCmd(g),
 	)
 	for _, c := range root.Commands() {
 		setUsageErrors(c)

@@ -174,3 +174,10 @@ func durText(d time.Duration) string {
 	}
 	return d.String()
 }
+
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return "n/a"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}

@@ -26,17 +26,31 @@
 // # Storage
 //
 // The maps from strings to refs and slots are behind the unexported type
-// table; replacing its implementation changes nothing outside this file.
+// table (a concurrent hash-trie, see cache.Map): a write costs O(log n) and
+// copies nothing, so filling a million entries is linear.
 //
-// A *Cache is safe for concurrent use. It starts no goroutines of its own
-// (timers run their flag-setting functions on the runtime's); Clear stops
-// every timer.
+// # Eviction
+//
+// MaxEntries is kept by a background sweep, never on a caller's path: the
+// Slot or Register call that crosses the bound only wakes the sweeper (a
+// non-blocking channel send). One sweep walks the slots once and removes,
+// down to 90% of MaxEntries, expired entries, then entries with no hit
+// since the previous sweep (the longest idle first), then empty slots,
+// then any, skipping slots with a read in flight; it then walks the
+// references once and removes those whose slot is gone and, while there
+// are more than 4 × MaxEntries references, those with no hit in the last
+// two sweeps (down to 90%). The counts may exceed their bounds until the
+// sweep has run.
+//
+// A *Cache is safe for concurrent use. It starts one goroutine, the
+// sweeper, the first time a bound is crossed; Close stops it and waits for
+// it, and drops everything and stops every timer (timers run their
+// flag-setting functions on the runtime's goroutines).
 package entrycache
 
 import (
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +60,7 @@ import (
 
 // table is the concurrent string-keyed map the cache is built on. Reads
 // must take no lock and allocate nothing.
-type table[V any] = cache.Map[V]
+type table[V comparable] = cache.Map[V]
 
 // Special TTL values.
 const (
@@ -75,19 +89,38 @@ type Cache[V any] struct {
 	maxEntries int
 	field      func(V, string) (string, bool)
 
-	refs  table[*Ref[V]]  // raw reference string -> ref
-	slots table[*Slot[V]] // key(path, version) -> slot
+	refs     table[*Ref[V]]        // raw reference string -> ref
+	slots    table[*Slot[V]]       // key(path, version) -> slot
+	versions table[*versionSet[V]] // path -> its slots of a pinned version
 
 	cached    atomic.Int64  // slots holding an item
 	stamp     atomic.Uint64 // last item stamp, unique per cache
-	evictMu   sync.Mutex
 	hits      Counter
 	evictions Counter
+	sweeps    atomic.Uint64
+
+	sweepMu     sync.Mutex // one sweep at a time
+	beforeSweep func()     // tests: runs at the start of each background sweep
+
+	bgStarted atomic.Bool
+	bgMu      sync.Mutex // guards bgClosed and starting the sweeper
+	bgClosed  bool
+	kick      chan struct{} // wakes the sweeper; buffered 1
+	stop      chan struct{} // closed by Close
+	bgDone    chan struct{} // closed when the sweeper returns
+}
+
+// versionSet is the set of slots of one path with a pinned version, so that
+// Invalidate finds them without walking the whole cache.
+type versionSet[V any] struct {
+	mu    sync.Mutex
+	slots map[*Slot[V]]struct{}
 }
 
 // New returns an empty Cache.
 func New[V any](o Options[V]) *Cache[V] {
-	return &Cache[V]{ttl: o.TTL, ahead: o.RefreshAhead, maxEntries: o.MaxEntries, field: o.Field}
+	return &Cache[V]{ttl: o.TTL, ahead: o.RefreshAhead, maxEntries: max(o.MaxEntries, 1), field: o.Field,
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), bgDone: make(chan struct{})}
 }
 
 // Ref is one parsed reference: the key Key of the entry at Path, Version.
@@ -97,6 +130,8 @@ type Ref[V any] struct {
 	Key     string
 	slot    atomic.Pointer[Slot[V]]
 	memo    atomic.Pointer[memo]
+	used    atomic.Bool   // hit since the last sweep
+	idle    atomic.Uint32 // sweeps since the last hit
 }
 
 // Slot returns the slot r reads (which may have been removed since; see SlotOf).
@@ -104,7 +139,9 @@ func (r *Ref[V]) Slot() *Slot[V] { return r.slot.Load() }
 
 // memo saves a hit the lookup of a ref's key: the value in the item with
 // the given stamp. It names the item by stamp, not pointer, so that it
-// never keeps a replaced item alive.
+// never keeps a replaced item alive; the item clears the memos made of it
+// when it is replaced or dropped, so that no copy of a dropped value stays
+// reachable from the cache.
 type memo struct {
 	stamp uint64
 	v     string
@@ -121,6 +158,7 @@ type Slot[V any] struct {
 	seq        atomic.Uint64           // generation of the last read begun
 	floor      atomic.Uint64           // reads of a generation <= floor may not publish
 	used       atomic.Bool             // hit since the last eviction sweep
+	idle       atomic.Uint32           // sweeps since the last hit (up to maxIdle)
 	refreshing atomic.Bool
 	dead       atomic.Bool // removed from the cache
 }
@@ -149,6 +187,24 @@ type Item[V any] struct {
 	mu      sync.Mutex
 	stopped bool
 	timers  []*time.Timer
+	memos   []memoOf[V] // memos of this item, cleared by stop
+}
+
+type memoOf[V any] struct {
+	r *Ref[V]
+	m *memo
+}
+
+// addMemo records that r memoised m from it; if it was stopped meanwhile,
+// the memo is withdrawn at once.
+func (it *Item[V]) addMemo(r *Ref[V], m *memo) {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	if it.stopped {
+		r.memo.CompareAndSwap(m, nil)
+		return
+	}
+	it.memos = append(it.memos, memoOf[V]{r, m})
 }
 
 // after runs fn after d unless it is stopped first.
@@ -168,6 +224,10 @@ func (it *Item[V]) stop() {
 		t.Stop()
 	}
 	it.timers = nil
+	for _, m := range it.memos {
+		m.r.memo.CompareAndSwap(m.m, nil)
+	}
+	it.memos = nil
 }
 
 // fresh reports whether it may be served under ttl.
@@ -215,13 +275,18 @@ func (c *Cache[V]) Get(raw string) (r *Ref[V], v string, res Result) {
 	if m := r.memo.Load(); m != nil && m.stamp == it.stamp {
 		v = m.v
 	} else if v, ok = c.field(it.Value, r.Key); ok {
-		r.memo.Store(&memo{stamp: it.stamp, v: v})
+		m := &memo{stamp: it.stamp, v: v}
+		r.memo.Store(m)
+		it.addMemo(r, m)
 	} else {
 		return r, "", Miss
 	}
 	c.hits.Add(1)
 	if !s.used.Load() {
 		s.used.Store(true)
+	}
+	if !r.used.Load() {
+		r.used.Store(true)
 	}
 	if it.due.Load() {
 		return r, v, HitDue
@@ -230,19 +295,27 @@ func (c *Cache[V]) Get(raw string) (r *Ref[V], v string, res Result) {
 }
 
 // Register returns the Ref for the reference string raw, parsed into path,
-// version and key, creating it (and its slot) if needed. Registrations are
-// bounded (4 × MaxEntries), so that callers passing ever-new strings cannot
-// grow memory without limit; beyond it the Ref works but is not kept.
+// version and key, creating it (and its slot) if needed. References are
+// bounded by the sweep (see Eviction), so that callers passing ever-new
+// strings cannot grow memory without limit.
 func (c *Cache[V]) Register(raw, path string, version int, key string) *Ref[V] {
 	r := &Ref[V]{Path: path, Version: version, Key: key}
 	r.slot.Store(c.Slot(path, version))
-	if c.refs.Len() < 4*c.maxEntries {
-		if old, loaded := c.refs.LoadOrStore(raw, r); loaded {
-			return old
-		}
+	r.used.Store(true) // a new reference survives the next sweep
+	old, loaded := c.refs.LoadOrStore(raw, r)
+	if loaded {
+		return old
+	}
+	if c.refs.Len() > c.refLimit() {
+		c.wake()
 	}
 	return r
 }
+
+func (c *Cache[V]) refLimit() int { return 4 * c.maxEntries }
+
+// maxIdle caps the idle count of a slot: beyond it, idle slots are equals.
+const maxIdle = 15
 
 // SlotOf returns r's slot, finding or making a new one when the old one
 // was removed.
@@ -265,17 +338,64 @@ func key(path string, version int) string {
 }
 
 // Slot returns the slot of (path, version), making it if needed. Making one
-// beyond MaxEntries evicts others first (see evict).
+// beyond MaxEntries wakes the sweeper (see Eviction) and returns at once.
 func (c *Cache[V]) Slot(path string, version int) *Slot[V] {
 	k := key(path, version)
 	if s, ok := c.slots.Load(k); ok {
 		return s
 	}
-	s, loaded := c.slots.LoadOrStore(k, &Slot[V]{key: k, path: path, version: version})
-	if !loaded && c.slots.Len() > c.maxEntries {
-		c.evict(k)
+	n := &Slot[V]{key: k, path: path, version: version}
+	s, loaded := c.slots.LoadOrStore(k, n)
+	if loaded {
+		return s
+	}
+	if version != 0 {
+		c.addVersion(s)
+	}
+	if c.slots.Len() > c.maxEntries {
+		c.wake()
 	}
 	return s
+}
+
+func (c *Cache[V]) addVersion(s *Slot[V]) {
+	vs, ok := c.versions.Load(s.path)
+	if !ok {
+		vs, _ = c.versions.LoadOrStore(s.path, &versionSet[V]{slots: map[*Slot[V]]struct{}{}})
+	}
+	vs.mu.Lock()
+	vs.slots[s] = struct{}{}
+	vs.mu.Unlock()
+	if s.dead.Load() { // removed meanwhile
+		c.delVersion(s)
+	}
+}
+
+func (c *Cache[V]) delVersion(s *Slot[V]) {
+	vs, ok := c.versions.Load(s.path)
+	if !ok {
+		return
+	}
+	vs.mu.Lock()
+	delete(vs.slots, s)
+	empty := len(vs.slots) == 0
+	vs.mu.Unlock()
+	if empty {
+		// Drop the set; a slot added to it meanwhile is moved to a new one.
+		if _, ok := c.versions.CompareAndDelete(s.path, func(cur *versionSet[V]) bool { return cur == vs }); ok {
+			vs.mu.Lock()
+			left := make([]*Slot[V], 0, len(vs.slots))
+			for o := range vs.slots {
+				left = append(left, o)
+			}
+			vs.mu.Unlock()
+			for _, o := range left {
+				if !o.dead.Load() {
+					c.addVersion(o)
+				}
+			}
+		}
+	}
 }
 
 // Lookup returns s's item if it is fresh under ttl, counting a hit, and
@@ -425,22 +545,34 @@ func (c *Cache[V]) BackOff(s *Slot[V], it *Item[V], d time.Duration) {
 // them in flight from being published or joined. Reads of other paths are
 // untouched.
 func (c *Cache[V]) Invalidate(path string) {
-	prefix := path + "\x00"
-	dropped := map[*Slot[V]]bool{}
-	c.slots.Range(func(k string, s *Slot[V]) bool {
-		if k == path || strings.HasPrefix(k, prefix) {
-			for {
-				f, n := s.floor.Load(), s.seq.Load()
-				if n <= f || s.floor.CompareAndSwap(f, n) {
-					break
-				}
-			}
-			c.drop(s)
-			dropped[s] = true
+	if s, ok := c.slots.Load(path); ok {
+		c.invalidate(s)
+	}
+	vs, ok := c.versions.Load(path)
+	if !ok {
+		return
+	}
+	vs.mu.Lock()
+	slots := make([]*Slot[V], 0, len(vs.slots))
+	for s := range vs.slots {
+		slots = append(slots, s)
+	}
+	vs.mu.Unlock()
+	for _, s := range slots {
+		c.invalidate(s)
+	}
+}
+
+// invalidate drops what s caches and keeps the reads of s in flight from
+// being published or joined.
+func (c *Cache[V]) invalidate(s *Slot[V]) {
+	for {
+		f, n := s.floor.Load(), s.seq.Load()
+		if n <= f || s.floor.CompareAndSwap(f, n) {
+			break
 		}
-		return true
-	})
-	c.forgetMemos(dropped)
+	}
+	c.drop(s)
 }
 
 // Cached returns the slots that hold an item now.
@@ -464,6 +596,9 @@ func (c *Cache[V]) Hits() uint64 { return c.hits.Load() }
 // Evictions is the number of slots evicted to respect MaxEntries.
 func (c *Cache[V]) Evictions() uint64 { return c.evictions.Load() }
 
+// Sweeps is the number of eviction sweeps run.
+func (c *Cache[V]) Sweeps() uint64 { return c.sweeps.Load() }
+
 // Clear drops everything and stops every timer. Reads still in flight
 // publish nothing.
 func (c *Cache[V]) Clear() {
@@ -474,6 +609,61 @@ func (c *Cache[V]) Clear() {
 	})
 	c.slots.Clear()
 	c.refs.Clear()
+	c.versions.Clear()
+}
+
+// Close stops the sweeper and waits for it, then clears the cache (see
+// Clear). The cache still works after Close, without eviction; Close is
+// idempotent.
+func (c *Cache[V]) Close() {
+	c.bgMu.Lock()
+	closed, started := c.bgClosed, c.bgStarted.Load()
+	c.bgClosed = true
+	c.bgMu.Unlock()
+	if !closed {
+		close(c.stop)
+		if started {
+			<-c.bgDone
+		}
+	}
+	c.Clear()
+}
+
+// wake asks the sweeper to run, starting it the first time. It never
+// blocks.
+func (c *Cache[V]) wake() {
+	if !c.bgStarted.Load() {
+		c.bgMu.Lock()
+		if c.bgClosed {
+			c.bgMu.Unlock()
+			return
+		}
+		if !c.bgStarted.Load() {
+			c.bgStarted.Store(true)
+			go c.sweeper()
+		}
+		c.bgMu.Unlock()
+	}
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// sweeper runs a sweep each time it is woken, until Close.
+func (c *Cache[V]) sweeper() {
+	defer close(c.bgDone)
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.kick:
+		}
+		if c.beforeSweep != nil {
+			c.beforeSweep()
+		}
+		c.Sweep()
+	}
 }
 
 // remove deletes s from the cache. With evicted it counts an eviction.
@@ -483,64 +673,103 @@ func (c *Cache[V]) remove(s *Slot[V], evicted bool) bool {
 	}
 	s.dead.Store(true)
 	c.drop(s)
+	if s.version != 0 {
+		c.delVersion(s)
+	}
 	if evicted {
 		c.evictions.Add(1)
 	}
 	return true
 }
 
-// forgetMemos clears the memoised values of references to the given slots,
-// so that no copy of a dropped secret stays reachable from the cache.
-func (c *Cache[V]) forgetMemos(slots map[*Slot[V]]bool) {
-	if len(slots) == 0 {
-		return
-	}
-	c.refs.Range(func(_ string, r *Ref[V]) bool {
-		if slots[r.slot.Load()] {
-			r.memo.Store(nil)
-		}
-		return true
-	})
-}
-
-// evict brings the number of slots down to 90% of MaxEntries: expired
-// items first, then slots with no hit since the previous sweep (this
-// includes slots with nothing cached), then any. keep is the key of the
-// slot being added, which is never evicted. One sweep runs at a time; a
-// caller that finds one running goes on at once.
-func (c *Cache[V]) evict(keep string) {
-	if !c.evictMu.TryLock() {
-		return
-	}
-	defer c.evictMu.Unlock()
-	target := c.maxEntries * 9 / 10
-	if c.slots.Len() <= c.maxEntries {
-		return
-	}
-	evicted := map[*Slot[V]]bool{}
-	defer func() { c.forgetMemos(evicted) }()
-	for pass := 1; pass <= 3 && c.slots.Len() > target; pass++ {
-		c.slots.Range(func(k string, s *Slot[V]) bool {
-			if c.slots.Len() <= target {
+// Sweep runs one eviction sweep now, on the caller's goroutine (the
+// sweeper calls it; tests may too). Beyond MaxEntries slots it removes
+// expired items first, then items with no hit since the previous sweep
+// (those idle for the most sweeps first), then slots with nothing cached,
+// then any, down to 90% of MaxEntries; a
+// slot with a read in flight is kept. Then it removes the
+// references whose slot was removed and, beyond 4 × MaxEntries
+// references, those with no hit since the previous sweep. One walk of the
+// slots and one of the references; one sweep runs at a time.
+func (c *Cache[V]) Sweep() {
+	c.sweepMu.Lock()
+	defer c.sweepMu.Unlock()
+	c.sweeps.Add(1)
+	if n := c.slots.Len(); n > c.maxEntries {
+		need := n - c.maxEntries*9/10
+		// Candidates in the order they go, each list at most need long:
+		// unused entries by the number of sweeps they have been idle, most
+		// first, then empty slots, then any.
+		var unusedBy [maxIdle + 1][]*Slot[V]
+		var empty, any []*Slot[V]
+		c.slots.Range(func(_ string, s *Slot[V]) bool {
+			if need <= 0 {
 				return false
 			}
-			if k == keep {
-				return true
+			if s.call.Load() != nil {
+				return true // a read in flight: its result is wanted
 			}
 			it := s.item.Load()
-			var ok bool
-			switch pass {
-			case 1:
-				ok = it != nil && !c.fresh(it, c.ttl)
-			case 2:
-				ok = !s.used.Swap(false)
+			switch {
+			case it != nil && !c.fresh(it, c.ttl):
+				if c.remove(s, true) {
+					need--
+				}
+			case s.used.Swap(false):
+				s.idle.Store(0)
+				if len(any) < need {
+					any = append(any, s)
+				}
+			case it == nil:
+				// Nothing cached and no read yet: most likely a read
+				// about to begin, so it goes after the unused entries.
+				if len(empty) < need {
+					empty = append(empty, s)
+				}
 			default:
-				ok = true
-			}
-			if ok && c.remove(s, true) {
-				evicted[s] = true
+				idle := min(s.idle.Add(1), maxIdle)
+				if len(unusedBy[idle]) < need {
+					unusedBy[idle] = append(unusedBy[idle], s)
+				}
 			}
 			return true
 		})
+		lists := make([][]*Slot[V], 0, maxIdle+3)
+		for i := maxIdle; i >= 0; i-- {
+			lists = append(lists, unusedBy[i])
+		}
+		for _, list := range append(lists, empty, any) {
+			for _, s := range list {
+				if need <= 0 {
+					break
+				}
+				if s.call.Load() == nil && c.remove(s, true) {
+					need--
+				}
+			}
+		}
 	}
+	// References: beyond the limit, down to 90% of it, those with no hit
+	// in the last two sweeps go (a reference hit between every two sweeps
+	// stays, however often churn wakes the sweeper).
+	over := 0
+	if n := c.refs.Len(); n > c.refLimit() {
+		over = n - c.refLimit()*9/10
+	}
+	c.refs.Range(func(raw string, r *Ref[V]) bool {
+		s := r.slot.Load()
+		switch {
+		case s == nil || s.dead.Load():
+		case r.used.Swap(false):
+			r.idle.Store(0)
+			return true
+		case r.idle.Add(1) >= 2 && over > 0:
+		default:
+			return true
+		}
+		if _, ok := c.refs.CompareAndDelete(raw, func(cur *Ref[V]) bool { return cur == r }); ok {
+			over--
+		}
+		return true
+	})
 }

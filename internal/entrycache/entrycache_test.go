@@ -195,7 +195,12 @@ func TestFailedReadLeavesNoSlot(t *testing.T) {
 // no hit since the last sweep; the cache shrinks to 90%.
 func TestEvict(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testEvict)
+}
+
+func testEvict(t *testing.T) {
 	c := newCache(time.Hour, 10)
+	defer c.Close()
 	for i := range 10 {
 		raw := fmt.Sprint("k", i)
 		r := c.Register(raw, raw, 0, "value")
@@ -207,7 +212,11 @@ func TestEvict(t *testing.T) {
 			t.Fatalf("Get(%s) = %v, want Hit", raw, res)
 		}
 	}
-	c.Slot("k10", 0) // the 11th slot
+	c.Slot("k10", 0) // the 11th slot: wakes the sweeper
+	synctest.Wait()  // the sweep ran in the background
+	if got := c.Sweeps(); got != 1 {
+		t.Errorf("Sweeps() = %d, want 1", got)
+	}
 	if got := c.Evictions(); got != 2 {
 		t.Errorf("Evictions() = %d, want 2 (down to 9 slots)", got)
 	}

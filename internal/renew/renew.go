@@ -2,8 +2,8 @@
 // a dynamic-secret lease, anything that can be renewed and, when renewal
 // stops extending it, replaced by a new one before it expires.
 //
-// The schedule is pure functions (RenewAt, MustReplace, Backoff) so it can be
-// tested without a clock; Loop runs them with timers. Nothing here knows
+// The schedule is pure functions (RenewAt, FirstRenewAt, MustReplace,
+// Backoff) so it can be tested without a clock; Loop runs them with timers. Nothing here knows
 // about Vault: the caller supplies a Target that renews or replaces.
 //
 // A *Loop is safe for concurrent use. Every Loop must be stopped with Stop,
@@ -50,6 +50,13 @@ type Policy struct {
 	// of the TTL, either way. Default 0.1. The shifted time is kept within
 	// 5%..95% of the TTL.
 	Jitter float64
+	// FirstJitter is Jitter for the first action of a Loop and the first
+	// after a Reset (see FirstRenewAt): clients started together, or
+	// replaced together after an outage, act at times spread uniformly
+	// (full jitter) over Fraction ± FirstJitter of the TTL, kept within
+	// 5%..90% of it. Default 0.25: with the default Fraction, 41.7%..90%,
+	// a window of 48% of the TTL.
+	FirstJitter float64
 	// MinBackoff is the first delay after a failed replacement. Default 1s.
 	MinBackoff time.Duration
 	// MaxBackoff caps the delay between failed replacements. Default 30s.
@@ -62,6 +69,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.Jitter <= 0 || p.Jitter >= 1 {
 		p.Jitter = 0.1
+	}
+	if p.FirstJitter <= 0 || p.FirstJitter >= 1 {
+		p.FirstJitter = 0.25
 	}
 	if p.MinBackoff <= 0 {
 		p.MinBackoff = time.Second
@@ -87,6 +97,25 @@ func RenewAt(l Lease, p Policy, r float64) time.Time {
 	r = math.Min(math.Max(r, 0), 1)
 	f := p.Fraction + (2*r-1)*p.Jitter
 	f = math.Min(math.Max(f, 0.05), 0.95)
+	return l.Obtained.Add(time.Duration(float64(l.TTL) * f))
+}
+
+// FirstRenewAt is RenewAt for the first action on a credential that many
+// clients may have obtained at the same moment (a fleet started together,
+// or logging in again together after an outage): Obtained + TTL×Fraction,
+// shifted by up to ±TTL×FirstJitter according to r in [0, 1), and kept
+// within 5%..90% of the TTL, so a uniform r spreads N clients over the
+// whole window (about 48% of the TTL with the defaults), still well before
+// expiry. r = 0.5 means no shift. For a lease that never expires it
+// returns the zero time.
+func FirstRenewAt(l Lease, p Policy, r float64) time.Time {
+	if l.TTL <= 0 {
+		return time.Time{}
+	}
+	p = p.withDefaults()
+	r = math.Min(math.Max(r, 0), 1)
+	f := p.Fraction + (2*r-1)*p.FirstJitter
+	f = math.Min(math.Max(f, 0.05), 0.9)
 	return l.Obtained.Add(time.Duration(float64(l.TTL) * f))
 }
 
@@ -178,7 +207,10 @@ type Options struct {
 }
 
 // Loop renews a credential at about Fraction of its TTL and replaces it
-// before it expires once renewing stops extending it. Create it with Start.
+// before it expires once renewing stops extending it. Its first action, and
+// the first after each Reset, is spread wider (FirstRenewAt), so that N
+// clients started together do not renew or log in again together. Create
+// it with Start.
 type Loop struct {
 	t      Target
 	opts   Options
@@ -252,13 +284,19 @@ func (l *Loop) run(ctx context.Context, cur Lease) {
 	defer close(l.done)
 	inc := cur.TTL
 	final := !cur.Renewable || cur.Final
+	first := true // the next action is the first on a lease from outside: full jitter
 	for {
-		r, ok := l.wait(ctx, RenewAt(cur, l.pol, l.opts.Rand()))
+		at := RenewAt
+		if first {
+			at, first = FirstRenewAt, false
+		}
+		r, ok := l.wait(ctx, at(cur, l.pol, l.opts.Rand()))
 		if !ok {
 			return
 		}
 		if r != nil {
 			cur, inc, final = *r, r.TTL, !r.Renewable || r.Final
+			first = true
 			continue
 		}
 		if !final {
@@ -301,6 +339,7 @@ func (l *Loop) run(ctx context.Context, cur Lease) {
 			}
 			if r != nil {
 				cur, inc, final = *r, r.TTL, !r.Renewable || r.Final
+				first = true
 				break
 			}
 		}

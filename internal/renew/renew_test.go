@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"testing/quick"
@@ -37,6 +38,103 @@ func TestRenewAtProperties(t *testing.T) {
 	if err := quick.Check(prop, &quick.Config{MaxCount: 5000}); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestFirstRenewAtProperties: the first action is always inside the lease,
+// at most at 90% of it, within Fraction ± FirstJitter; and with the default
+// policy the window it spreads a fleet over is at least 30% of the TTL.
+func TestFirstRenewAtProperties(t *testing.T) {
+	prop := func(ttlSec uint32, r float64, frac, jit float64) bool {
+		r = math.Abs(math.Mod(r, 1))
+		l := Lease{Obtained: epoch, TTL: time.Duration(ttlSec%(86400*30)+1) * time.Second, Renewable: true}
+		p := Policy{Fraction: math.Abs(math.Mod(frac, 1)), FirstJitter: math.Abs(math.Mod(jit, 1))}
+		at := FirstRenewAt(l, p, r)
+		if !at.After(l.Obtained) || !at.Before(l.Expires()) {
+			return false
+		}
+		d := p.withDefaults()
+		lo := l.Obtained.Add(time.Duration(float64(l.TTL) * math.Max(0.05, d.Fraction-d.FirstJitter)))
+		hi := l.Obtained.Add(time.Duration(float64(l.TTL) * math.Min(0.9, d.Fraction+d.FirstJitter)))
+		return !at.Before(lo.Add(-time.Nanosecond)) && !at.After(hi.Add(time.Nanosecond))
+	}
+	if err := quick.Check(prop, &quick.Config{MaxCount: 5000}); err != nil {
+		t.Error(err)
+	}
+	spread := func(ttlSec uint32) bool {
+		l := Lease{Obtained: epoch, TTL: time.Duration(ttlSec%(86400*30)+1) * time.Second, Renewable: true}
+		w := FirstRenewAt(l, Policy{}, math.Nextafter(1, 0)).Sub(FirstRenewAt(l, Policy{}, 0))
+		return w >= time.Duration(0.3*float64(l.TTL))
+	}
+	if err := quick.Check(spread, &quick.Config{MaxCount: 2000}); err != nil {
+		t.Errorf("default first-action window below 30%% of the TTL: %v", err)
+	}
+	l := Lease{Obtained: epoch, TTL: 60 * time.Minute, Renewable: true}
+	for _, tc := range []struct {
+		r    float64
+		want time.Duration
+	}{{0, 25 * time.Minute}, {0.5, 40 * time.Minute}, {0.9, 52 * time.Minute}, {0.99, 54 * time.Minute}} {
+		if got := FirstRenewAt(l, Policy{}, tc.r).Sub(epoch).Round(time.Millisecond); got != tc.want {
+			t.Errorf("FirstRenewAt(1h, r=%v) = %v, want %v", tc.r, got, tc.want)
+		}
+	}
+}
+
+// TestLoopFleetSpread: 20 loops started at the same instant on leases
+// obtained at that instant (each with its own random source) make their
+// first renewals over at least 30% of the TTL, all before expiry; and after
+// a Reset that hands all of them a lease obtained at one instant (a fleet
+// logging in again together), the next actions spread the same way.
+func TestLoopFleetSpread(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n, ttl = 20, time.Hour
+		start := time.Now()
+		fs := make([]*fakeIssuer, n)
+		ls := make([]*Loop, n)
+		for i := range n {
+			fs[i] = &fakeIssuer{ttl: ttl, maxTTL: 100 * time.Hour, issued: start}
+			rng := rand.New(rand.NewPCG(uint64(i), 17))
+			ls[i] = Start(Lease{Obtained: start, TTL: ttl, Renewable: true}, fs[i], &Options{Rand: rng.Float64})
+		}
+		time.Sleep(ttl) // every first renewal is due before 90% of the TTL
+		synctest.Wait()
+		firsts := func(since time.Time) (lo, hi time.Duration) {
+			lo, hi = ttl, 0
+			for i, f := range fs {
+				f.mu.Lock()
+				var at time.Time
+				for _, r := range f.renews {
+					if r.After(since) {
+						at = r
+						break
+					}
+				}
+				f.mu.Unlock()
+				if at.IsZero() {
+					t.Fatalf("loop %d did not renew within the TTL", i)
+				}
+				d := at.Sub(since)
+				lo, hi = min(lo, d), max(hi, d)
+			}
+			return lo, hi
+		}
+		lo, hi := firsts(start)
+		if hi-lo < ttl*3/10 || hi >= ttl {
+			t.Errorf("first renewals between %v and %v after start: spread %v, want >= 30%% of %v and before expiry", lo, hi, hi-lo, ttl)
+		}
+		reset := time.Now()
+		for _, l := range ls {
+			l.Reset(Lease{Obtained: reset, TTL: ttl, Renewable: true})
+		}
+		time.Sleep(ttl)
+		synctest.Wait()
+		lo, hi = firsts(reset)
+		if hi-lo < ttl*3/10 || hi >= ttl {
+			t.Errorf("renewals after a common Reset between %v and %v: spread %v, want >= 30%% of %v", lo, hi, hi-lo, ttl)
+		}
+		for _, l := range ls {
+			l.Stop()
+		}
+	})
 }
 
 func TestRenewAt(t *testing.T) {
@@ -169,10 +267,15 @@ func TestLoopHourLongTTL(t *testing.T) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		// Every renewal or replacement comes at 2/3 ± 10% of the lease it
-		// acts on: never a busy loop, never more than 46 minutes apart.
+		// acts on (the first at 2/3 ± 25%): never a busy loop, never more
+		// than 46 minutes apart (54 for the first).
 		prev := start
-		for _, e := range merge(f.renews, f.replaces) {
-			if gap := e.Sub(prev); gap < time.Minute || gap > 46*time.Minute {
+		for i, e := range merge(f.renews, f.replaces) {
+			limit := 46 * time.Minute
+			if i == 0 {
+				limit = 54 * time.Minute // the first: 2/3 ± 25%, at most 90%
+			}
+			if gap := e.Sub(prev); gap < time.Minute || gap > limit {
 				t.Errorf("event at %v came %v after the previous one", e.Sub(start), gap)
 			}
 			prev = e
@@ -236,7 +339,7 @@ func TestLoopReplaceBackoff(t *testing.T) {
 				mu.Unlock()
 			},
 		})
-		time.Sleep(50 * time.Minute)
+		time.Sleep(58 * time.Minute) // the first replacement comes at 90% (r = 1), then 15s of backoff
 		l.Stop()
 		f.mu.Lock()
 		defer f.mu.Unlock()
