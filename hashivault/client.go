@@ -15,8 +15,10 @@ import (
 )
 
 // newClient builds a client from resolved settings: its own pooled HTTP
-// client, TLS always verified, vault/api retries off, no token.
-func newClient(s *settings) (*conn, error) {
+// client under vaultly's transport (routing, limits, redirects; see
+// transport.go) sharing r, TLS always verified, vault/api retries off, no
+// token.
+func newClient(s *settings, r *router) (*conn, error) {
 	hc := cleanhttp.DefaultPooledClient()
 	tr := hc.Transport.(*http.Transport)
 	tr.TLSHandshakeTimeout = 10 * time.Second
@@ -59,6 +61,7 @@ func newClient(s *settings) (*conn, error) {
 	if err != nil {
 		return nil, &driver.Error{Code: driver.Config, Err: fmt.Errorf("vault client: %w", err)}
 	}
+	hc.Transport = &transport{rt: tr, r: r}
 	// api.NewClient reads VAULT_TOKEN and VAULT_NAMESPACE itself; vaultly
 	// has already resolved both, so override them.
 	c.ClearToken()
@@ -68,26 +71,45 @@ func newClient(s *settings) (*conn, error) {
 
 // cloneClient copies a caller-owned client, so vaultly's token, retry
 // policy and namespace never touch the caller's client. The copy shares the
-// caller's HTTP client (and so its connections and TLS settings).
-func cloneClient(c *api.Client, ns string) (*conn, error) {
+// caller's HTTP transport (and so its connections and TLS settings), under
+// vaultly's transport sharing r; the caller's *http.Client is not changed.
+func cloneClient(c *api.Client, ns string, r *router) (*conn, error) {
 	if c == nil {
 		return nil, configError("options: nil Client")
 	}
 	if skipsVerify(c) {
 		return nil, configError("options: Client skips tls verification (Insecure / VAULT_SKIP_VERIFY): vaultly always verifies TLS; give it a CA certificate instead")
 	}
-	cc, err := c.CloneWithHeaders()
+	cfg := c.CloneConfig() // its HttpClient is a copy of the caller's
+	cfg.MaxRetries = 0
+	cfg.CheckRetry = checkRetry
+	cc, err := api.NewClient(cfg)
 	if err != nil {
 		return nil, &driver.Error{Code: driver.Config, Err: errors.New("vault client: cannot copy the given client")}
 	}
-	cc.SetMaxRetries(0)
-	cc.SetCheckRetry(checkRetry)
+	rt := cfg.HttpClient.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	cfg.HttpClient.Transport = &transport{rt: rt, r: r}
+	cfg.HttpClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	cc.SetHeaders(c.Headers())
 	cc.ClearToken()
 	if ns == "" {
 		ns = c.Namespace()
 	}
 	setNamespace(cc, ns)
-	return &conn{c: cc}, nil
+	return &conn{c: cc, hc: cfg.HttpClient, shared: true}, nil
+}
+
+// clientBase is the base URL a caller-owned client sends requests to (for a
+// unix socket, vault/api's http://localhost).
+func clientBase(c *api.Client) *url.URL {
+	u, err := url.Parse(c.Address())
+	if err != nil || u.Scheme == "unix" {
+		return &url.URL{Scheme: "http", Host: "localhost"}
+	}
+	return u
 }
 
 // skipsVerify reports whether a caller's client was configured not to

@@ -1,9 +1,12 @@
 package hashivault
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,9 +21,14 @@ import (
 // EnvOptions returns the settings the vault CLI's environment gives. It is
 // the one place vaultly reads VAULT_* variables; New calls it for every
 // field Options leaves empty. Read variables (same names and meaning as the
-// vault CLI):
+// vault CLI; for OpenBao, each BAO_* twin — BAO_ADDR, BAO_TOKEN,
+// BAO_NAMESPACE, BAO_CACERT, ... — is read when the VAULT_* one is unset or
+// empty, so a set VAULT_* variable always wins):
 //
 //	VAULT_ADDR             Address
+//	VAULTLY_ADDRS          Addresses: vaultly's own, comma-separated (the
+//	                       vault CLI has no such variable); when set,
+//	                       VAULT_ADDR is not used
 //	VAULT_NAMESPACE        Namespace
 //	VAULT_CACERT           CACert
 //	VAULT_CAPATH           CAPath
@@ -31,47 +39,71 @@ import (
 //	VAULT_TOKEN            Token
 //	VAULT_ROLE_ID          Auth: AppRole at auth/approle; VAULT_ROLE_ID and
 //	VAULT_SECRET_ID        VAULT_SECRET_ID are read again at every login
-//	VAULT_SKIP_VERIFY      refused: a true value is a Config error, since
-//	                       vaultly always verifies TLS
+//	VAULT_SKIP_VERIFY      vaultly always verifies TLS: a true value is a
+//	                       Config error for an https:// address (and, in
+//	                       EnvOptions, for any address but http://); for
+//	                       plain http:// addresses, where there is nothing to
+//	                       verify, New logs a warning and goes on
 //
 // VAULT_TOKEN together with VAULT_ROLE_ID or VAULT_SECRET_ID is a Config
 // error. Errors (Op "env") name the variable, never its value.
+//
+// The vault CLI's token helper (~/.vault-token, written by `vault login`,
+// or the token_helper program of ~/.vault) is not an environment setting:
+// New reads it last, when no other source gave credentials.
 func EnvOptions() (*Options, error) {
-	o, err := envOptions()
+	o, skip, err := envOptions()
+	if err == nil && skip && !strings.HasPrefix(o.Address, "http://") {
+		err = skipVerifyError()
+	}
 	if err != nil {
 		return nil, vaultly.WrapError("env", "", backendName, err)
 	}
 	return o, nil
 }
 
-func envOptions() (*Options, error) {
-	o := &Options{
-		Address:       os.Getenv("VAULT_ADDR"),
-		Namespace:     os.Getenv("VAULT_NAMESPACE"),
-		CACert:        os.Getenv("VAULT_CACERT"),
-		CAPath:        os.Getenv("VAULT_CAPATH"),
-		ClientCert:    os.Getenv("VAULT_CLIENT_CERT"),
-		ClientKey:     os.Getenv("VAULT_CLIENT_KEY"),
-		TLSServerName: os.Getenv("VAULT_TLS_SERVER_NAME"),
+// getenv returns VAULT_<name>, or BAO_<name> when that is unset or empty.
+func getenv(name string) string {
+	return first(os.Getenv("VAULT_"+name), os.Getenv("BAO_"+name))
+}
+
+func skipVerifyError() error {
+	return configError("VAULT_SKIP_VERIFY is set: vaultly always verifies TLS; unset it and set VAULT_CACERT or VAULT_CAPATH to trust your server's CA")
+}
+
+// envOptions reads the environment; skipVerify reports a true
+// VAULT_SKIP_VERIFY, which resolve judges once the addresses are known.
+func envOptions() (o *Options, skipVerify bool, err error) {
+	o = &Options{
+		Address:       getenv("ADDR"),
+		Addresses:     splitAddrs(os.Getenv("VAULTLY_ADDRS")),
+		Namespace:     getenv("NAMESPACE"),
+		CACert:        getenv("CACERT"),
+		CAPath:        getenv("CAPATH"),
+		ClientCert:    getenv("CLIENT_CERT"),
+		ClientKey:     getenv("CLIENT_KEY"),
+		TLSServerName: getenv("TLS_SERVER_NAME"),
 	}
-	if v := os.Getenv("VAULT_SKIP_VERIFY"); v != "" {
+	if v := getenv("SKIP_VERIFY"); v != "" {
 		skip, err := strconv.ParseBool(v)
-		if err != nil || skip {
-			return nil, configError("VAULT_SKIP_VERIFY is set: vaultly always verifies TLS; unset it and set VAULT_CACERT or VAULT_CAPATH to trust your server's CA")
+		if err != nil {
+			return nil, false, configError("VAULT_SKIP_VERIFY must be true or false")
 		}
+		skipVerify = skip
 	}
-	if v := os.Getenv("VAULT_CLIENT_TIMEOUT"); v != "" {
+	if v := getenv("CLIENT_TIMEOUT"); v != "" {
 		d, err := parseSeconds(v)
 		if err != nil {
-			return nil, configError("VAULT_CLIENT_TIMEOUT must be a duration such as 30s or a number of seconds")
+			return nil, false, configError("VAULT_CLIENT_TIMEOUT must be a duration such as 30s or a number of seconds")
 		}
 		o.Timeout = d
 	}
 	m, err := authconfig.FromEnv()
 	switch {
 	case errors.Is(err, authconfig.ErrNoCredentials):
+		o.Token = os.Getenv("BAO_TOKEN")
 	case err != nil:
-		return nil, err
+		return nil, false, err
 	default:
 		if _, isToken := m.(*token.Method); isToken {
 			o.Token = os.Getenv("VAULT_TOKEN")
@@ -79,7 +111,19 @@ func envOptions() (*Options, error) {
 			o.Auth = m
 		}
 	}
-	return o, nil
+	return o, skipVerify, nil
+}
+
+// splitAddrs splits a comma-separated list of addresses, dropping empty
+// items and spaces.
+func splitAddrs(v string) []string {
+	var out []string
+	for a := range strings.SplitSeq(v, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func parseSeconds(v string) (time.Duration, error) {
@@ -100,6 +144,7 @@ func parseSeconds(v string) (time.Duration, error) {
 // config file.
 type settings struct {
 	Options
+	addrs        []*url.URL  // the nodes, never empty after resolve: Addresses, or the one Address
 	initialToken string      // token to try first (config file), may be ""
 	method       auth.Method // how to (re)log in; never nil after resolve
 	created      bool        // method creates tokens (not a token method)
@@ -123,9 +168,12 @@ func first(vals ...string) string {
 
 // resolve merges explicit options, the environment and the config file, in
 // that order, field by field. Credentials come from the first source that has
-// any. The config file applies only to the address it was saved for: when
-// the address comes from the options or the environment and differs, the
-// file is ignored.
+// any: the options, the environment, the config file, a caller-owned
+// client's token, then the vault CLI's token helper (see credentials). The
+// config file applies only to the address it was saved for: when the
+// address comes from the options or the environment and differs, the file
+// is ignored. ConfigFile "-" turns off both saved sources, the config file
+// and the token helper.
 func resolve(opts *Options) (*settings, error) {
 	s := &settings{Options: *opts}
 	if opts.Token != "" && opts.Auth != nil {
@@ -139,9 +187,12 @@ func resolve(opts *Options) (*settings, error) {
 	if opts.IdleTimeout < 0 || opts.Timeout < 0 {
 		return nil, configError("options: IdleTimeout and Timeout must not be negative")
 	}
-	env, err := EnvOptions()
+	if opts.MaxResponseBytes < 0 {
+		return nil, configError("options: MaxResponseBytes must not be negative (0: the 32 MiB default)")
+	}
+	env, skipVerify, err := envOptions()
 	if err != nil {
-		return nil, err
+		return nil, vaultly.WrapError("env", "", backendName, err)
 	}
 	var file *FileConfig
 	if opts.ConfigFile != "-" {
@@ -164,26 +215,60 @@ func resolve(opts *Options) (*settings, error) {
 	if file == nil {
 		file = &FileConfig{}
 	}
-	// The file describes one server: when the address comes from elsewhere
-	// and differs, none of it applies (above all not its token).
-	if addr := first(opts.Address, env.Address); opts.Client != nil || (addr != "" && !sameAddr(addr, file.Address)) {
+	// Addresses: explicit (Addresses, else Address), then the environment
+	// (VAULTLY_ADDRS, else VAULT_ADDR), then the file.
+	addrs := opts.Addresses
+	switch {
+	case len(addrs) > 0:
+		if opts.Address != "" && !slices.ContainsFunc(addrs, func(a string) bool { return sameAddr(a, opts.Address) }) {
+			return nil, configError("options: Address is not one of Addresses; list every node in Addresses")
+		}
+	case opts.Address != "":
+		addrs = []string{opts.Address}
+	case opts.Client != nil:
+	case len(env.Addresses) > 0:
+		addrs = env.Addresses
+	case env.Address != "":
+		addrs = []string{env.Address}
+	}
+	// The file describes one server: when the addresses come from elsewhere
+	// and it is not among them, none of it applies (above all not its token).
+	if opts.Client != nil || (len(addrs) > 0 && !slices.ContainsFunc(addrs, func(a string) bool { return sameAddr(a, file.Address) })) {
 		file = &FileConfig{}
 	}
+	if len(addrs) == 0 && file.Address != "" {
+		addrs = []string{file.Address}
+	}
+	if opts.Client != nil && len(opts.Addresses) == 0 {
+		// The caller's client says where to go.
+		addrs = []string{clientBase(opts.Client).String()}
+	}
+	if len(addrs) == 0 {
+		return nil, &vaultly.Error{Code: vaultly.Config, Err: &hint.Mark{Kind: hint.NoAddress, Err: errors.New("no vault address")},
+			Hint: "set Options.Address or VAULT_ADDR, or save it with WriteConfigFile"}
+	}
+	for _, a := range addrs {
+		u, err := parseAddr(a)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkSkipVerify(skipVerify, u.Scheme, opts.Logger); err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(s.addrs, func(o *url.URL) bool {
+			return nodeKey(o) == nodeKey(u) && strings.TrimSuffix(o.Path, "/") == strings.TrimSuffix(u.Path, "/")
+		}) {
+			s.addrs = append(s.addrs, u)
+		}
+	}
 	if opts.Client == nil {
-		s.Address = first(opts.Address, env.Address, file.Address)
+		s.Address = addrs[0]
+		s.Addresses = addrs
 		s.CACert = first(opts.CACert, env.CACert, file.CACert)
 		s.CAPath = first(opts.CAPath, env.CAPath, file.CAPath)
 		s.ClientCert = first(opts.ClientCert, env.ClientCert, file.ClientCert)
 		s.ClientKey = first(opts.ClientKey, env.ClientKey, file.ClientKey)
 		s.TLSServerName = first(opts.TLSServerName, env.TLSServerName, file.TLSServerName)
-		if s.Address == "" {
-			return nil, &vaultly.Error{Code: vaultly.Config, Err: &hint.Mark{Kind: hint.NoAddress, Err: errors.New("no vault address")},
-				Hint: "set Options.Address or VAULT_ADDR, or save it with WriteConfigFile"}
-		}
-		u, err := url.Parse(s.Address)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, configError("vault address must be an http:// or https:// url")
-		}
 		if s.ProxyURL != "" {
 			if u, err := url.Parse(s.ProxyURL); err != nil || u.Host == "" {
 				return nil, configError("options: ProxyURL must be a url such as http://proxy:3128")
@@ -195,6 +280,9 @@ func resolve(opts *Options) (*settings, error) {
 	if s.Mount == "" {
 		s.Mount = "secret"
 	}
+	if err := validateMount(s.Mount); err != nil {
+		return nil, err
+	}
 	if s.DefaultKey == "" {
 		s.DefaultKey = "value"
 	}
@@ -205,9 +293,41 @@ func resolve(opts *Options) (*settings, error) {
 		s.Timeout = 60 * time.Second
 	}
 
-	// Credentials: explicit, then environment, then the file (only for the
-	// address it was saved for), then a caller-owned client's token.
-	sameServer := file.Address != "" && sameAddr(file.Address, s.Address)
+	if err := s.credentials(opts, env, file); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkSkipVerify judges a true VAULT_SKIP_VERIFY for an address's scheme:
+// refused for https (vaultly always verifies), a warning for plain http,
+// where there is no certificate to verify.
+func checkSkipVerify(skip bool, scheme string, log *slog.Logger) error {
+	if !skip {
+		return nil
+	}
+	if scheme != "http" {
+		return skipVerifyError()
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Warn("VAULT_SKIP_VERIFY is set and ignored: the address is plain http, so there is no certificate to verify; vaultly always verifies TLS for https")
+	return nil
+}
+
+// credentials picks the credentials: explicit, then the environment, then
+// the config file (only for the address it was saved for), then a
+// caller-owned client's token, then the vault CLI's token helper
+// (~/.vault-token or the configured program) unless opts.ConfigFile is
+// "-". vaultly's own saved login comes before the token helper because it
+// is bound to the server it was saved for and can log in again, while the
+// helper's token is for whatever server VAULT_ADDR names (the vault CLI
+// sends it there too); `vaultly logout` makes the helper's token the one
+// used.
+func (s *settings) credentials(opts, env *Options, file *FileConfig) error {
+	var err error
+	sameServer := file.Address != "" && slices.ContainsFunc(s.addrs, func(u *url.URL) bool { return sameAddr(u.String(), file.Address) })
 	switch {
 	case opts.Token != "" || opts.Auth != nil:
 		s.source = "options"
@@ -221,7 +341,7 @@ func resolve(opts *Options) (*settings, error) {
 		if file.Auth != nil {
 			m, err := authconfig.FromParams(file.Auth.Method, file.Auth.Mount, file.Auth.Params)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			s.method = m
 			_, isTok := m.(*token.Method)
@@ -233,17 +353,34 @@ func resolve(opts *Options) (*settings, error) {
 		s.source = "client"
 		err = s.setCreds(opts.Client.Token(), nil)
 	default:
-		return nil, &vaultly.Error{Code: vaultly.Config, Err: &hint.Mark{Kind: hint.NoCredentials, Err: errors.New("no vault credentials")},
-			Hint: "set Options.Token or Options.Auth, VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID"}
+		tok, where := "", ""
+		if opts.ConfigFile != "-" {
+			if tok, where, err = helperToken(context.Background(), s.addrs[0].String()); err != nil {
+				return err
+			}
+		}
+		if tok == "" {
+			return &vaultly.Error{Code: vaultly.Config, Err: &hint.Mark{Kind: hint.NoCredentials, Err: errors.New("no vault credentials")},
+				Hint: "set Options.Token or Options.Auth, VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or log in with `vault login` (~/.vault-token)"}
+		}
+		s.source = where
+		err = s.setCreds(tok, nil)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return err
 }
 
 func sameAddr(a, b string) bool {
 	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
+}
+
+// parseAddr parses one vault address.
+func parseAddr(a string) (*url.URL, error) {
+	u, err := url.Parse(a)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, configError("vault address must be an http:// or https:// url")
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
 }
 
 func (s *settings) setCreds(tok string, m auth.Method) error {

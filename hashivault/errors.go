@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -59,11 +60,15 @@ func scrub(s string, secrets ...string) string {
 //	403 with "invalid token", 401      Unauthenticated
 //	403 otherwise                      PermissionDenied
 //	400, 405                           InvalidArgument
+//	413, 500 "exceeds allowed ..."     InvalidArgument (a write larger than the server takes)
 //	412, 5xx                           Unavailable ("vault is sealed" when it is)
 //	429                                ResourceExhausted
 //	refused, reset, EOF, net timeout   Unavailable
 //	caller's context ended             Canceled / DeadlineExceeded
 //	TLS certificate not trusted        Config
+//	redirect to an unlisted address    Config (not followed)
+//	an answer past MaxResponseBytes,
+//	invalid or truncated JSON          Malformed
 //
 // A *driver.Error is returned unchanged; nil gives nil. The message is one
 // line without tokens. RetryAfter is filled by Backend.Call, which sees the
@@ -80,12 +85,22 @@ func mapError(err error, secrets ...string) error {
 		return de
 	}
 	code, msg := classify(err)
-	return &driver.Error{Code: code, Err: &vaultError{msg: scrub(msg, secrets...), cause: err}}
+	e := &driver.Error{Code: code, Err: &vaultError{msg: scrub(msg, secrets...), cause: err}}
+	if code == driver.InvalidArgument && isTooLargeWrite(err) {
+		e.Hint = "vault refuses requests past its max_request_size (32 MiB by default) and JSON strings over 1 MiB; store large data elsewhere"
+	}
+	return e
 }
 
 func classify(err error) (driver.Code, string) {
 	if re, ok := errors.AsType[*api.ResponseError](err); ok {
 		return classifyResponse(re)
+	}
+	if tl, ok := errors.AsType[*tooLargeError](err); ok {
+		return driver.Malformed, tl.Error()
+	}
+	if rd, ok := errors.AsType[*redirectError](err); ok {
+		return driver.Config, rd.Error()
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -101,8 +116,30 @@ func classify(err error) (driver.Code, string) {
 		ciErr  x509.CertificateInvalidError
 		verErr *tls.CertificateVerificationError
 	)
-	if errors.As(err, &ue) {
+	ne, fromNode := errors.AsType[*nodeError](err)
+	_, inBody := errors.AsType[*bodyError](err)
+	switch {
+	case fromNode:
+		where = " (" + ne.method + " " + ne.url + ")"
+	case errors.As(err, &ue):
 		where = " (" + ue.Op + " " + stripQuery(ue.URL) + ")"
+	}
+	transportErr := fromNode || inBody || ue != nil
+	if inBody {
+		where = " while reading the answer" + where
+	}
+	if !transportErr {
+		// A complete answer that could not be parsed.
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+			return driver.Malformed, "the server's answer was malformed: not valid json (" + jsonErrText(err) + ")"
+		case errors.As(err, &te):
+			return driver.Malformed, "the server's answer was malformed: " + jsonErrText(err)
+		case errors.Is(err, io.EOF):
+			return driver.Malformed, "the server's answer was malformed: empty"
+		}
 	}
 	switch {
 	case errors.As(err, &uaErr), errors.As(err, &hnErr), errors.As(err, &ciErr), errors.As(err, &verErr):
@@ -126,6 +163,51 @@ func classify(err error) (driver.Code, string) {
 	return driver.Unknown, rootMsg(err)
 }
 
+// jsonErrText describes a JSON decoding error without quoting the input
+// (an UnmarshalTypeError names the field and types, a SyntaxError the
+// offset; neither carries the value).
+func jsonErrText(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		f := te.Field
+		if f == "" {
+			f = "a value"
+		}
+		return "field " + f + " is a json " + te.Value + ", want " + te.Type.String()
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "it ends too early"
+	}
+	return "cannot be decoded"
+}
+
+// isTooLargeWrite reports whether err is Vault refusing a request for its
+// size: 413 (past max_request_size), or 500 with one of the JSON limits
+// ("JSON string value exceeds allowed length", "... entry count", ...) or
+// the storage's "value being too large".
+func isTooLargeWrite(err error) bool {
+	re, ok := errors.AsType[*api.ResponseError](err)
+	if !ok {
+		return false
+	}
+	if re.StatusCode == http.StatusRequestEntityTooLarge {
+		return true
+	}
+	if re.StatusCode != http.StatusInternalServerError {
+		return false
+	}
+	for _, e := range re.Errors {
+		if (strings.HasPrefix(e, "JSON ") && strings.Contains(e, "exceeds allowed")) || strings.Contains(e, "value being too large") || strings.Contains(e, "key being too large") {
+			return true
+		}
+	}
+	return false
+}
+
 func classifyResponse(re *api.ResponseError) (driver.Code, string) {
 	if isSealed(re) {
 		// Whatever was asked, the answer is about the server.
@@ -136,22 +218,29 @@ func classifyResponse(re *api.ResponseError) (driver.Code, string) {
 		msg += " to " + re.HTTPMethod + " " + u.Path
 	}
 	var errs []string
+	more := 0
 	for _, e := range re.Errors {
 		for line := range strings.SplitSeq(e, "\n") {
 			line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*"))
 			if line == "" || strings.HasSuffix(line, "error occurred:") || strings.HasSuffix(line, "errors occurred:") {
 				continue
 			}
-			if re.RawError && len(line) > 200 {
-				line = line[:200] + "..."
+			if len(errs) == maxErrLines {
+				more++
+				continue
 			}
-			errs = append(errs, line)
+			errs = append(errs, cutText(printable(line), maxErrLine))
 		}
 	}
 	if len(errs) > 0 {
 		msg += ": " + strings.Join(errs, "; ")
 	}
+	if more > 0 {
+		msg += fmt.Sprintf(" (%d more not shown)", more)
+	}
 	switch s := re.StatusCode; {
+	case isTooLargeWrite(re):
+		return driver.InvalidArgument, msg
 	case s == http.StatusNotFound:
 		return driver.NotFound, msg
 	case s == http.StatusUnauthorized, s == http.StatusForbidden && isInvalidToken(re):
@@ -166,6 +255,55 @@ func classifyResponse(re *api.ResponseError) (driver.Code, string) {
 		return driver.InvalidArgument, msg
 	}
 	return driver.Unknown, msg
+}
+
+// maxErrLines and maxErrLine bound how much of a server's error text goes
+// into an error message.
+const (
+	maxErrLines = 4
+	maxErrLine  = 200
+)
+
+// printable replaces control characters (a hostile server's terminal
+// escapes) with spaces.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// clusterDownError marks an error that every one of several configured
+// nodes returned (ClusterUnavailable).
+type clusterDownError struct {
+	nodes int
+	err   error
+}
+
+func (e *clusterDownError) Error() string { return e.err.Error() }
+func (e *clusterDownError) Unwrap() error { return e.err }
+
+// markAllNodes adds to a retryable error that every configured node failed.
+func markAllNodes(err error, n int) error {
+	de, ok := err.(*driver.Error)
+	if !ok || !de.Code.Retryable() {
+		return err
+	}
+	c := *de
+	c.Err = &vaultError{msg: causeText(de) + fmt.Sprintf(" (all %d vault nodes tried)", n), cause: &clusterDownError{nodes: n, err: de.Err}}
+	return &c
+}
+
+// ClusterUnavailable reports whether err is a failure that every one of
+// the backend's configured nodes (Options.Addresses, two or more) gave for
+// the same request: none answered, or each was sealed or knew of no active
+// node. A layer above the backend (an outage breaker) can treat such an
+// error as "Vault is down", not as one node's trouble.
+func ClusterUnavailable(err error) bool {
+	_, ok := errors.AsType[*clusterDownError](err)
+	return ok
 }
 
 // isInvalidToken reports whether re is Vault's answer to an invalid,

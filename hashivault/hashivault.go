@@ -52,6 +52,31 @@ type Options struct {
 	// Address of the Vault server, e.g. https://vault.example.com:8200.
 	// Default: VAULT_ADDR, then the config file.
 	Address string
+	// Addresses lists the nodes of a Vault HA cluster, e.g.
+	// https://vault-1:8200, https://vault-2:8200, https://vault-3:8200. The
+	// backend keeps a health view of them (sys/health), sends requests to
+	// the active node, moves to another node when one does not answer, is
+	// sealed or answers 5xx, and follows a standby's redirect only to an
+	// address listed here. Each node's certificate is verified against its
+	// own host name (or TLSServerName when set). Address, if also set, must
+	// be one of them. Default: VAULTLY_ADDRS (comma-separated), else the
+	// one Address. A single address (one server, or a load balancer) works
+	// as before: no health checks.
+	Addresses []string
+	// HealthInterval is how often the health view of Addresses is checked
+	// while nothing fails, so the backend moves to a new active node, or
+	// back to a recovered one, without every client moving at once (each
+	// waits HealthInterval ±25%). A failing request triggers a check at
+	// once (at most one round every 0.25–0.75s). The first check runs when
+	// New starts. Default: 0 means 30s; negative: no periodic check and no
+	// first check, only checks after failures. Unused with one address.
+	HealthInterval time.Duration
+	// MaxResponseBytes bounds every answer vaultly reads from Vault (KV,
+	// sys, logins, leases, transit): a larger answer fails with code
+	// Malformed naming the limit, and memory stays bounded. Error answers
+	// are read up to 1 MiB and cut to a few short lines before they reach
+	// error text. Default: 0 means DefaultMaxResponseBytes (32 MiB).
+	MaxResponseBytes int64
 	// Namespace (Vault Enterprise). Default: VAULT_NAMESPACE, then the config
 	// file, else none.
 	Namespace string
@@ -131,6 +156,8 @@ type Options struct {
 type Backend struct {
 	s        *settings
 	log      *slog.Logger
+	r        *router      // nodes, health view, answer limit, X-Vault-Index
+	probeRT  *http.Client // health checks (its transport); closed in Close
 	reuse    bool
 	fresh    func() (*conn, error) // a new client without token
 	onChange notify.Listeners
@@ -168,14 +195,15 @@ var (
 	_ driver.ChangeNotifier = (*Backend)(nil)
 )
 
-// conn is an api.Client and the HTTP client under it, when vaultly owns it.
+// conn is an api.Client and the HTTP client under it.
 type conn struct {
-	c  *api.Client
-	hc *http.Client // nil for a copy of a caller-owned client
+	c      *api.Client
+	hc     *http.Client
+	shared bool // hc's transport is a caller's: its connections are not vaultly's to close
 }
 
 func (c *conn) closeIdle() {
-	if c != nil && c.hc != nil {
+	if c != nil && c.hc != nil && !c.shared {
 		c.hc.CloseIdleConnections()
 	}
 }
@@ -198,18 +226,33 @@ func New(ctx context.Context, opts *Options) (*Backend, error) {
 	}
 	if opts.Client != nil {
 		b.reuse = true
-		b.fresh = func() (*conn, error) { return cloneClient(opts.Client, s.Namespace) }
+		b.r = newRouter(s.addrs, clientBase(opts.Client), s.MaxResponseBytes, b.log)
+		b.fresh = func() (*conn, error) { return cloneClient(opts.Client, s.Namespace, b.r) }
 	} else {
-		b.fresh = func() (*conn, error) { return newClient(s) }
+		b.r = newRouter(s.addrs, s.addrs[0], s.MaxResponseBytes, b.log)
+		b.fresh = func() (*conn, error) { return newClient(s, b.r) }
 	}
 	if b.cur, err = b.fresh(); err != nil {
 		return nil, vaultly.WrapError("connect", "", backendName, err)
+	}
+	if len(s.addrs) > 1 {
+		// Health checks use a client of their own, without token.
+		pc, err := b.fresh()
+		if err != nil {
+			return nil, vaultly.WrapError("connect", "", backendName, err)
+		}
+		if !pc.shared {
+			b.probeRT = pc.hc
+		}
+		b.r.startChecks(pc.hc.Transport.(*transport).rt, s.HealthInterval)
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	lease, err := b.start(ctx)
 	if err != nil {
 		b.cancel()
+		b.r.stop()
 		b.cur.closeIdle()
+		b.closeProbes()
 		return nil, vaultly.WrapError("login", "", backendName, err)
 	}
 	if lease.TTL > 0 {
@@ -278,10 +321,27 @@ func (b *Backend) Close() error {
 		}
 		cancel()
 	}
+	b.r.stop()
 	b.mu.Lock()
 	b.cur.closeIdle()
 	b.mu.Unlock()
+	b.closeProbes()
 	return err
+}
+
+func (b *Backend) closeProbes() {
+	if b.probeRT != nil {
+		b.probeRT.CloseIdleConnections()
+	}
+}
+
+// Nodes returns the backend's health view of its Vault nodes (Addresses),
+// in configured order: each node's last known state and which one requests
+// go to first. With a single address it is that address, in state
+// "unknown" unless a request failed there. For readiness probes and
+// diagnostics; it sends no request.
+func (b *Backend) Nodes() []NodeStatus {
+	return b.r.v.status()
 }
 
 var errClosed = &driver.Error{Code: driver.Canceled, Err: errors.New("vault backend is closed")}
@@ -345,6 +405,8 @@ type callInfoKey struct{}
 type callInfo struct {
 	mu         sync.Mutex
 	retryAfter time.Duration
+	tooLarge   atomic.Int64 // the answer limit a response passed, if any
+	allNodes   atomic.Int32 // >1: the request failed on every one of this many nodes
 }
 
 // checkRetry replaces vault/api's retry policy: it never retries (the Store
@@ -411,6 +473,16 @@ func (b *Backend) mapErr(ctx context.Context, err error) error {
 		return nil
 	}
 	e := mapError(err, b.currentToken())
+	ci, _ := ctx.Value(callInfoKey{}).(*callInfo)
+	if ci != nil {
+		if limit := ci.tooLarge.Load(); limit > 0 && driver.CodeOf(e) != driver.Malformed {
+			// vault/api may have reworded the limit's error on its way up.
+			return &driver.Error{Code: driver.Malformed, Err: &vaultError{msg: (&tooLargeError{limit}).Error(), cause: err}}
+		}
+		if n := ci.allNodes.Load(); n > 1 {
+			e = markAllNodes(e, int(n))
+		}
+	}
 	if de, ok := e.(*driver.Error); ok && de.Code == driver.DeadlineExceeded && ctx.Err() == nil {
 		// The per-request Timeout ended the request, not the caller: a
 		// timeout is a transient failure.

@@ -273,7 +273,7 @@ func (b *Backend) readSecret(ctx context.Context, c *api.Client, apiPath string,
 		if nf != nil {
 			return nil, nf, nil
 		}
-		return nil, nil, malformed("read %s: response is not valid json", apiPath)
+		return nil, nil, malformedJSON(apiPath, err)
 	}
 	return sec, nf, nil
 }
@@ -295,6 +295,26 @@ func malformed(format string, args ...any) *driver.Error {
 	return &driver.Error{Code: driver.Malformed, Err: fmt.Errorf(format, args...)}
 }
 
+// malformedJSON is the error for a complete answer from apiPath that is
+// not the JSON expected (wrong types, cut short). A failure to read the
+// answer (connection lost, past the size limit) is returned as it is, for
+// MapError to classify.
+func malformedJSON(apiPath string, err error) error {
+	if _, ok := errors.AsType[*tooLargeError](err); ok {
+		return err
+	}
+	if _, ok := errors.AsType[*bodyError](err); ok {
+		return err
+	}
+	return malformed("read %s: the server's answer was malformed: %s", apiPath, jsonErrText(err))
+}
+
+// malformedField is the error for a 200 answer whose field is missing or
+// of the wrong type (a map, a list) where the server always sends it.
+func malformedField(apiPath, field, want string) *driver.Error {
+	return malformed("read %s: the server's answer was malformed: field %s is missing or not %s", apiPath, field, want)
+}
+
 func (b *Backend) read1(ctx context.Context, c *api.Client, p kvPaths, path string) (*driver.Entry, error) {
 	body, nf, err := b.rawGet(ctx, c, p.v1(path), nil)
 	if err != nil {
@@ -305,10 +325,10 @@ func (b *Backend) read1(ctx context.Context, c *api.Client, p kvPaths, path stri
 	}
 	var r kv1Response
 	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, malformed("read %s: response is not valid json", p.v1(path))
+		return nil, malformedJSON(p.v1(path), err)
 	}
 	if r.Data == nil {
-		return nil, notFound(nil, "no entry at %s", p.v1(path))
+		return nil, malformedField(p.v1(path), "data", "an object")
 	}
 	fields, err := fieldTexts(r.Data)
 	if err != nil {
@@ -328,9 +348,9 @@ func (b *Backend) read2(ctx context.Context, c *api.Client, p kvPaths, path stri
 		return nil, err
 	}
 	var r kv2Response
-	if len(bytes.TrimSpace(body)) > 0 {
+	if len(bytes.TrimSpace(body)) > 0 || nf == nil {
 		if err := json.Unmarshal(body, &r); err != nil && nf == nil {
-			return nil, malformed("read %s: response is not valid json", apiPath)
+			return nil, malformedJSON(apiPath, err)
 		}
 	}
 	var meta *kvMeta
@@ -353,6 +373,10 @@ func (b *Backend) read2(ctx context.Context, c *api.Client, p kvPaths, path stri
 					Err: &vaultError{msg: fmt.Sprintf("%s of %s was deleted at %s", versionName(meta.Version, at), apiPath, meta.DeletionTime), cause: nf}},
 				Hint: undeleteHint(path, meta.Version)}
 		}
+	}
+	if nf == nil && (r.Data == nil || r.Data.Data == nil) {
+		// Vault answers 404 for a missing or deleted version, never 200.
+		return nil, malformedField(apiPath, "data.data", "an object")
 	}
 	if nf != nil || r.Data == nil || r.Data.Data == nil {
 		if version > 0 {

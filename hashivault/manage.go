@@ -265,6 +265,9 @@ func (b *Backend) GetEntry(ctx context.Context, path string, version int) (*KVEn
 			if err != nil {
 				return err
 			}
+			if nf == nil && (sec == nil || sec.Data == nil) {
+				return malformedField(b.kvV1Path(p), "data", "an object")
+			}
 			if sec == nil || sec.Data == nil {
 				return errNoEntry(nf)
 			}
@@ -281,7 +284,16 @@ func (b *Backend) GetEntry(ctx context.Context, path string, version int) (*KVEn
 		}
 		raw := kvData(sec)
 		vm := kvVersionMeta(raw)
-		data, _ := raw["data"].(map[string]any)
+		data, isMap := raw["data"].(map[string]any)
+		if nf == nil && !isMap {
+			// Vault answers 404 for a missing or deleted version, never 200.
+			return malformedField(b.kvV2Path("data", p), "data.data", "an object")
+		}
+		if md, ok := raw["metadata"]; nf == nil && ok {
+			if _, isMap := md.(map[string]any); !isMap && md != nil {
+				return malformedField(b.kvV2Path("data", p), "data.metadata", "an object")
+			}
+		}
 		if data == nil {
 			return kvVersionNotFound(p, vm, nf)
 		}
@@ -365,14 +377,20 @@ func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		keys, _ := kvData(sec)["keys"].([]any)
+		rawKeys, present := kvData(sec)["keys"]
+		keys, isList := rawKeys.([]any)
+		if nf == nil && present && !isList {
+			return malformedField(target+"/", "data.keys", "a list")
+		}
 		if len(keys) == 0 {
 			return notFound(nf, "nothing under this prefix")
 		}
 		for _, k := range keys {
-			if s, ok := k.(string); ok {
-				out = append(out, s)
+			s, ok := k.(string)
+			if !ok {
+				return malformedField(target+"/", "data.keys", "a list of strings")
 			}
+			out = append(out, s)
 		}
 		sort.Strings(out)
 		return nil

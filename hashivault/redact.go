@@ -21,6 +21,12 @@ func (o Options) Format(f fmt.State, verb rune) {
 	p := plain(o)
 	p.Token = redact.String(p.Token)
 	p.Address, p.ProxyURL = redactURL(p.Address), redactURL(p.ProxyURL)
+	if p.Addresses != nil {
+		p.Addresses = make([]string, len(o.Addresses))
+		for i, a := range o.Addresses {
+			p.Addresses[i] = redactURL(a)
+		}
+	}
 	redact.Format(f, verb, "hashivault.Options", p)
 }
 
@@ -91,7 +97,15 @@ func (b *Backend) String() string {
 	if b == nil || b.s == nil {
 		return "hashivault.Backend(<nil>)"
 	}
-	s := "hashivault.Backend(" + b.s.Address
+	addr := b.s.Address
+	if len(b.s.addrs) > 1 {
+		as := make([]string, len(b.s.addrs))
+		for i, u := range b.s.addrs {
+			as[i] = u.Redacted()
+		}
+		addr = strings.Join(as, ",")
+	}
+	s := "hashivault.Backend(" + redactURL(addr)
 	if b.s.Namespace != "" {
 		s += " namespace=" + b.s.Namespace
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -87,11 +88,14 @@ func NewSysClient(opts *Options) (*SysClient, error) {
 	if err != nil {
 		return nil, vaultly.WrapError("connect", "", "vault", err)
 	}
+	// A SysClient talks to one server (seal status and unseal are per
+	// node): the first address, without failover.
 	var cn *conn
 	if o.Client != nil {
-		cn, err = cloneClient(o.Client, s.Namespace)
+		base := clientBase(o.Client)
+		cn, err = cloneClient(o.Client, s.Namespace, newRouter([]*url.URL{base}, base, s.MaxResponseBytes, o.Logger))
 	} else {
-		cn, err = newClient(s)
+		cn, err = newClient(s, newRouter(s.addrs[:1], s.addrs[0], s.MaxResponseBytes, o.Logger))
 	}
 	if err != nil {
 		return nil, vaultly.WrapError("connect", "", "vault", err)

@@ -141,7 +141,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn, err = c.drv.Open(c.dsn(cr.Username, cr.Password.Reveal()))
 	}
 	if err != nil {
-		return nil, connectError(scrub(err, cr.Password.Reveal()))
+		return nil, connectError(redacted(err, cr.Password.Reveal()))
 	}
 	return &genConn{Conn: conn, gen: cr.Generation, src: c.src}, nil
 }
@@ -177,10 +177,10 @@ func connectorConfig(msg string) error {
 	return &vaultly.Error{Op: "new connector", Backend: "sqlsecrets", Code: vaultly.Config, Err: errors.New(msg)}
 }
 
-// connectError gives a database driver's error (already scrubbed of the
-// password) a code: the caller's context ending, a network failure
-// (Unavailable), or Unknown. The driver's error stays the cause, so
-// database/sql still sees driver.ErrBadConn through errors.Is.
+// connectError gives a database driver's error (already redacted: see
+// redacted) a code: the caller's context ending, a network failure
+// (Unavailable), or Unknown. The redacted copy answers errors.Is for
+// driver.ErrBadConn, so database/sql still sees it.
 func connectError(err error) error {
 	code := vaultly.CodeOf(err)
 	if code == vaultly.Unknown {
@@ -201,8 +201,9 @@ func (c *Connector) connectorFor(dc driver.DriverContext, cr Credentials) (drive
 	}
 	conn, err := dc.OpenConnector(c.dsn(cr.Username, cr.Password.Reveal()))
 	if err != nil {
-		// Driver errors about a DSN may quote it; never pass the password on.
-		return nil, &vaultly.Error{Code: vaultly.Config, Err: errors.New("the driver rejected the data source name")}
+		// Driver errors about a DSN quote it and keep it: pass on only a
+		// redacted copy.
+		return nil, &vaultly.Error{Code: vaultly.Config, Err: fmt.Errorf("the driver rejected the data source name: %w", redacted(err, cr.Password.Reveal()))}
 	}
 	c.gen, c.conn = cr.Generation, conn
 	return conn, nil

@@ -74,7 +74,14 @@ func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, er
 		return nil, err
 	}
 	cfg := client.CloneConfig()
-	tr, ok := cfg.HttpClient.Transport.(*http.Transport)
+	// hashivault's transport (routing across nodes, answer limits) wraps
+	// an *http.Transport: add the certificate to that one.
+	base := cfg.HttpClient.Transport
+	w, wrapped := base.(baseTransporter)
+	if wrapped {
+		base = w.BaseTransport()
+	}
+	tr, ok := base.(*http.Transport)
 	if !ok || tr == nil {
 		return nil, login.Fail(m.Base, errs.Config, "the vault client's HTTP transport is not an *http.Transport; cannot add a client certificate")
 	}
@@ -86,6 +93,9 @@ func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, er
 	tr.TLSClientConfig.GetClientCertificate = nil
 	defer tr.CloseIdleConnections()
 	cfg.HttpClient.Transport = tr
+	if wrapped {
+		cfg.HttpClient.Transport = w.WithBaseTransport(tr)
+	}
 	lc, err := api.NewClient(cfg)
 	if err != nil {
 		return nil, login.Fail(m.Base, errs.Config, "cannot create login client: %v", err)
@@ -97,6 +107,12 @@ func (m *Method) Login(ctx context.Context, client *api.Client) (*api.Secret, er
 		data["name"] = m.name
 	}
 	return login.WriteWith(ctx, m.Base, lc, "login", data)
+}
+
+// baseTransporter is a transport over another one (hashivault's).
+type baseTransporter interface {
+	BaseTransport() http.RoundTripper
+	WithBaseTransport(http.RoundTripper) http.RoundTripper
 }
 
 func (m *Method) load() (tls.Certificate, error) {

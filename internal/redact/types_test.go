@@ -260,6 +260,7 @@ var exportedTypes = []typeRow{
 	{name: "driver.Metadata", none: "times and custom metadata (not secret in Vault's model)"},
 	{name: "driver.Writer", none: noneInterface},
 	{name: "drivertest.Capabilities", none: "flags"},
+	{name: "drivertest.CertHarness", none: noneInterface},
 	{name: "drivertest.Harness", none: noneInterface},
 	{name: "drivertest.HarnessMaker", none: noneFunc},
 	{name: "drivertest.LeaseHarness", none: noneInterface},
@@ -311,8 +312,11 @@ var exportedTypes = []typeRow{
 	{name: "hashivault.MetadataUpdate", none: "settings and custom metadata"},
 	{name: "hashivault.Options", make: func(e *env) sample {
 		return one(hashivault.Options{Address: "https://u:" + canary + "@vault:8200", Token: canary, ProxyURL: "http://u:" + canary + "@proxy:3128",
-			Auth: must(approle.New(&approle.Options{RoleID: auth.FromString("r"), SecretID: auth.FromString(canary)}))}, canary)
-	}, plain: "its exported Token string (and user info in Address and ProxyURL) are plain strings"},
+			Addresses: []string{"https://u:" + canary + "@vault:8200", "https://u:" + canary + "@vault-2:8200"},
+			Auth:      must(approle.New(&approle.Options{RoleID: auth.FromString("r"), SecretID: auth.FromString(canary)}))}, canary)
+	}, plain: "its exported Token string (and user info in Address, Addresses and ProxyURL) are plain strings"},
+	{name: "hashivault.NodeState", none: noneEnum},
+	{name: "hashivault.NodeStatus", none: "a node's address (user info redacted) and state"},
 	{name: "hashivault.PatchOptions", none: "a check-and-set version"},
 	{name: "hashivault.PutOptions", none: "a check-and-set version"},
 	{name: "hashivault.SealStatus", none: "the server's seal state"},

@@ -257,15 +257,17 @@ var table = map[string]walk{
 	"filesecrets.Parse": {code: vaultly.InvalidArgument, call: func(*testing.T, *world) error {
 		return ignore(filesecrets.Parse([]byte("{not json or yaml")))
 	}},
-	"filesecrets.Backend.Close":  {never: func(t *testing.T, w *world) error { return files(t, w).Close() }},
-	"filesecrets.Backend.Delete": {code: vaultly.Config, noOp: true, call: func(t *testing.T, w *world) error { return brokenFile(t, w).Delete(bg, "app/db") }},
-	"filesecrets.Backend.List":   {code: vaultly.Config, noOp: true, call: func(t *testing.T, w *world) error { return ignore(brokenFile(t, w).List(bg, "app/")) }},
-	"filesecrets.Backend.Read":   {code: vaultly.NotFound, noOp: true, call: func(t *testing.T, w *world) error { return ignore(files(t, w).Read(bg, "none", 0)) }},
+	"filesecrets.Backend.Close":       {never: func(t *testing.T, w *world) error { return files(t, w).Close() }},
+	"filesecrets.Backend.MarshalJSON": {never: func(t *testing.T, w *world) error { return ignore(files(t, w).MarshalJSON()) }},
+	"filesecrets.Backend.Delete":      {code: vaultly.Config, noOp: true, call: func(t *testing.T, w *world) error { return brokenFile(t, w).Delete(bg, "app/db") }},
+	"filesecrets.Backend.List":        {code: vaultly.Config, noOp: true, call: func(t *testing.T, w *world) error { return ignore(brokenFile(t, w).List(bg, "app/")) }},
+	"filesecrets.Backend.Read":        {code: vaultly.NotFound, noOp: true, call: func(t *testing.T, w *world) error { return ignore(files(t, w).Read(bg, "none", 0)) }},
 	"filesecrets.Backend.Write": {code: vaultly.InvalidArgument, noOp: true, call: func(t *testing.T, w *world) error {
 		return files(t, w).Write(bg, "app/db", map[string]any{"k": func() {}})
 	}},
-	"memsecrets.Backend.Close":  {never: func(*testing.T, *world) error { return memsecrets.New(nil).Close() }},
-	"memsecrets.Backend.Delete": {code: vaultly.Unavailable, noOp: true, call: func(*testing.T, *world) error { return failingMem().Delete(bg, "a") }},
+	"memsecrets.Backend.Close":       {never: func(*testing.T, *world) error { return memsecrets.New(nil).Close() }},
+	"memsecrets.Backend.MarshalJSON": {never: func(*testing.T, *world) error { return ignore(memsecrets.New(nil).MarshalJSON()) }},
+	"memsecrets.Backend.Delete":      {code: vaultly.Unavailable, noOp: true, call: func(*testing.T, *world) error { return failingMem().Delete(bg, "a") }},
 	"memsecrets.Backend.IssueLease": {code: vaultly.NotFound, noOp: true, call: func(t *testing.T, w *world) error {
 		return ignore(w.mem.IssueLease(bg, "database/creds/none"))
 	}},
@@ -557,6 +559,26 @@ var table = map[string]walk{
 		}
 		mem.SetError("", vdriver.NewError(vdriver.Unavailable, errors.New("backend down")))
 		return d.Close(bg)
+	}},
+	"vaultly.Dynamic.Wait": {code: vaultly.Unavailable, call: func(t *testing.T, w *world) error {
+		// The lease (1s) ends while every replacement fails: its generation
+		// is retired and Wait gives up when its context ends.
+		mem := memsecrets.New(nil)
+		mem.SetRole("database/creds/app", memsecrets.Role{TTL: time.Second, MaxTTL: time.Second})
+		s := vaultly.New(mem, nil)
+		defer s.Close()
+		d, err := vaultly.OpenDynamic[map[string]string](bg, s, "database/creds/app", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close(bg)
+		mem.SetError("", vdriver.NewError(vdriver.Unavailable, errors.New("backend down")))
+		for d.MinValid() < 2 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		ctx, cancel := context.WithTimeout(bg, 100*time.Millisecond)
+		defer cancel()
+		return ignore(d.Wait(ctx))
 	}},
 	"vaultly.Store.Close": {never: func(*testing.T, *world) error { return vaultly.New(memsecrets.New(nil), nil).Close() }},
 	"vaultly.Store.Delete": {code: vaultly.InvalidArgument, call: func(t *testing.T, w *world) error {

@@ -1,8 +1,10 @@
 // Package faultproxy is a reverse proxy for tests that sits in front of a
 // real Vault server and, on demand, answers with an error status (500, 502,
-// 503, 429 with Retry-After, 412), stalls, or drops the connection. It counts
-// and timestamps every request by path, so tests can assert how many
-// logins, renewals and reads reached the server.
+// 503, 429 with Retry-After, 412), stalls, drops the connection, adds
+// headers to the server's answer, or lets a hostile handler answer (a
+// redirect elsewhere, a 1 GiB body, truncated JSON). It counts and
+// timestamps every request by path, so tests can assert how many logins,
+// renewals and reads reached the server, and which headers they carried.
 //
 // A *Proxy is safe for concurrent use and must be closed (Start closes it
 // when the test ends).
@@ -39,6 +41,12 @@ type Fault struct {
 	Stall time.Duration
 	// Drop closes the connection abruptly (TCP reset) without answering.
 	Drop bool
+	// Handler, when set, answers the request instead of the server: a
+	// broken or hostile answer (it plays a bad server, not Vault).
+	Handler http.Handler
+	// Header is added to the server's answer of a forwarded request (e.g.
+	// X-Vault-Index, which the community server never sends).
+	Header http.Header
 	// Times limits the fault to this many matching requests; 0 means until
 	// Clear.
 	Times int
@@ -60,6 +68,8 @@ type Request struct {
 	Method string
 	Path   string
 	Status int // the status returned to the client; 0 when dropped or still in flight
+	// Header is the request's headers, X-Vault-Token removed.
+	Header http.Header
 }
 
 // Proxy forwards to a target server and injects faults. Create it with New
@@ -214,7 +224,9 @@ func (p *Proxy) pick(r *http.Request) *Fault {
 func (p *Proxy) begin(r *http.Request) *Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	req := &Request{Time: time.Now(), Method: r.Method, Path: r.URL.Path}
+	h := r.Header.Clone()
+	h.Del("X-Vault-Token")
+	req := &Request{Time: time.Now(), Method: r.Method, Path: r.URL.Path, Header: h}
 	p.log = append(p.log, req)
 	return req
 }
@@ -291,6 +303,18 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		p.finish(i, f.Status)
 		writeError(w, f.Status, f.RetryAfter, "faultproxy: injected "+http.StatusText(f.Status))
 		return
+	case f != nil && f.Handler != nil:
+		rec := &statusRecorder{ResponseWriter: w}
+		f.Handler.ServeHTTP(rec, r)
+		p.finish(i, rec.status)
+		return
+	}
+	if f != nil && f.Header != nil {
+		for k, vs := range f.Header {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
 	}
 	rec := &statusRecorder{ResponseWriter: w}
 	p.rp.ServeHTTP(rec, r)

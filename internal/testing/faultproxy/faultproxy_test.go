@@ -85,3 +85,52 @@ func TestProxy(t *testing.T) {
 		t.Errorf("after Clear: GET = %d, %v, count %d", status, err, p.Count("/v1/drop"))
 	}
 }
+
+// TestHandlerAndHeader: a Handler answers instead of the upstream, Header
+// is added to a forwarded answer, and the log keeps request headers
+// without the token.
+func TestHandlerAndHeader(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "upstream")
+	}))
+	defer up.Close()
+	p := Start(t, up.URL, nil)
+	p.Inject(Fault{Match: Path("/v1/hostile"), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		io.WriteString(w, "hostile")
+	})})
+	p.Inject(Fault{Match: Path("/v1/hdr"), Header: http.Header{"X-Vault-Index": {"abc"}}})
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	tests := []struct {
+		path, wantBody, wantIndex string
+		wantStatus                int
+	}{
+		{path: "/v1/hostile", wantBody: "hostile", wantStatus: http.StatusTeapot},
+		{path: "/v1/hdr", wantBody: "upstream", wantIndex: "abc", wantStatus: 200},
+		{path: "/v1/plain", wantBody: "upstream", wantStatus: 200},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest("GET", p.URL+tt.path, nil)
+		req.Header.Set("X-Vault-Token", "hvs.secret-token-value")
+		req.Header.Set("X-Other", "kept")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.wantStatus || string(b) != tt.wantBody || resp.Header.Get("X-Vault-Index") != tt.wantIndex {
+			t.Errorf("GET %s = %d %q index %q, want %d %q %q", tt.path, resp.StatusCode, b, resp.Header.Get("X-Vault-Index"), tt.wantStatus, tt.wantBody, tt.wantIndex)
+		}
+	}
+	for _, r := range p.Requests(nil) {
+		if r.Header.Get("X-Vault-Token") != "" || r.Header.Get("X-Other") != "kept" {
+			t.Errorf("logged headers of %s = %v, want X-Other kept and no token", r.Path, r.Header)
+		}
+		if r.Path == "/v1/hostile" && r.Status != http.StatusTeapot {
+			t.Errorf("logged status of the handler's answer = %d, want %d", r.Status, http.StatusTeapot)
+		}
+	}
+}

@@ -56,12 +56,12 @@ func (s *Shared) Stop() {
 	s.err = errors.New("the shared server was stopped")
 }
 
-// UnsetVaultEnv unsets every VAULT_* variable of the process, so that a
+// UnsetVaultEnv unsets every VAULT_* variable (and VAULTLY_ADDRS) of the process, so that a
 // developer's own Vault settings reach neither the code under test nor the
 // binaries it runs. For TestMain (it changes the whole process).
 func UnsetVaultEnv() {
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "VAULT_") {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "VAULT_") || k == "VAULTLY_ADDRS" {
 			os.Unsetenv(k)
 		}
 	}

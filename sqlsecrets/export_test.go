@@ -1,0 +1,4 @@
+package sqlsecrets
+
+// ScrubText is scrubText, for the tests.
+var ScrubText = scrubText
