@@ -26,8 +26,9 @@
 // # Storage
 //
 // The maps from strings to refs and slots are behind the unexported type
-// table (a concurrent hash-trie, see cache.Map): a write costs O(log n) and
-// copies nothing, so filling a million entries is linear.
+// table (sharded snapshots with overlays, see cache.Map): a write costs a
+// constant number of copies however large the table, so filling a million
+// entries is linear, and a sweep's deletes cost one copy per shard.
 //
 // # Eviction
 //
@@ -44,7 +45,8 @@
 // are more than 4 × MaxEntries references, those with no hit in the last
 // two sweeps (down to 90%). The counts may exceed their bounds until the
 // sweep has run. A background sweep pauses briefly every 20µs of work, so
-// that it never holds a busy machine's CPU for long.
+// that it never holds a busy machine's CPU for long, except while a count
+// is a quarter past its bound.
 //
 // A *Cache is safe for concurrent use. It starts one goroutine, the
 // sweeper, the first time it holds half of a bound; Close stops it and
@@ -324,12 +326,13 @@ func (c *Cache[V]) refLimit() int { return 4 * c.maxEntries }
 // A background sweep pauses for sweepPause after each sweepSlice of work
 // (looking at the clock every sweepCheck items), so that on a machine
 // whose CPUs are all busy it does not take a CPU from the callers for the
-// whole sweep: a caller sees at most a slice of it at a time. A sweep
-// called directly (Sweep, as tests do) does not pause.
+// whole sweep: a caller sees at most a slice of it at a time. It does not
+// pause while the cache is a quarter past a bound (then keeping memory
+// bounded comes first), nor when called directly (Sweep, as tests do).
 const (
 	sweepCheck = 32
-	sweepSlice = 20 * time.Microsecond
-	sweepPause = 50 * time.Microsecond
+	sweepSlice = 200 * time.Microsecond
+	sweepPause = time.Millisecond
 )
 
 // The sweeper looks at the counts every sweepPollMin while there is work,
@@ -346,19 +349,19 @@ func wakeOver(bound int) int { return bound + max(bound/4, 1) }
 // pacer paces one background sweep (see sweepSlice).
 type pacer struct {
 	on    bool
+	far   func() bool
 	n     int
 	start time.Time
 }
 
 func (c *Cache[V]) newPacer() *pacer {
-	p := &pacer{on: c.pausing.Load()}
-	if p.on {
-		p.start = time.Now()
-	}
-	return p
+	return &pacer{on: c.pausing.Load(), start: time.Now(), far: func() bool {
+		return c.slots.Len() > wakeOver(c.maxEntries) || c.refs.Len() > wakeOver(c.refLimit())
+	}}
 }
 
-// tick counts one item of work and pauses when a slice is used up.
+// tick counts one item of work and pauses when a slice is used up, unless
+// the cache is far past a bound.
 func (p *pacer) tick() {
 	if !p.on {
 		return
@@ -366,7 +369,9 @@ func (p *pacer) tick() {
 	if p.n++; p.n%sweepCheck != 0 || time.Since(p.start) < sweepSlice {
 		return
 	}
-	time.Sleep(sweepPause)
+	if !p.far() {
+		time.Sleep(sweepPause)
+	}
 	p.start = time.Now()
 }
 
@@ -807,9 +812,9 @@ func (c *Cache[V]) Sweep() {
 	pace := c.newPacer()
 	if n := c.slots.Len(); n > c.maxEntries {
 		need := n - c.maxEntries*9/10
-		// Candidates in the order they go, each list at most need long:
-		// unused entries by the number of sweeps they have been idle, most
-		// first, then empty slots, then any.
+		// Candidates in the order they go: unused entries by the number of
+		// sweeps they have been idle, most first, then empty slots, then
+		// any. (Not capped at need: the cache may grow during the walk.)
 		var unusedBy [maxIdle + 1][]*Slot[V]
 		var empty, any []*Slot[V]
 		c.slots.Range(func(_ string, s *Slot[V]) bool {
@@ -828,23 +833,18 @@ func (c *Cache[V]) Sweep() {
 				}
 			case s.used.Swap(false):
 				s.idle.Store(0)
-				if len(any) < need {
-					any = append(any, s)
-				}
+				any = append(any, s)
 			case it == nil:
 				// Nothing cached and no read yet: most likely a read
 				// about to begin, so it goes after the unused entries.
-				if len(empty) < need {
-					empty = append(empty, s)
-				}
+				empty = append(empty, s)
 			default:
 				idle := min(s.idle.Add(1), maxIdle)
-				if len(unusedBy[idle]) < need {
-					unusedBy[idle] = append(unusedBy[idle], s)
-				}
+				unusedBy[idle] = append(unusedBy[idle], s)
 			}
 			return true
 		})
+		need = max(need, c.slots.Len()-c.maxEntries*9/10)
 		lists := make([][]*Slot[V], 0, maxIdle+3)
 		for i := maxIdle; i >= 0; i-- {
 			lists = append(lists, unusedBy[i])
@@ -860,6 +860,7 @@ func (c *Cache[V]) Sweep() {
 				pace.tick()
 			}
 		}
+		c.slots.Compact() // one new snapshot per shard for the whole sweep
 	}
 	// References: beyond the limit, down to 90% of it, those with no hit
 	// in the last two sweeps go (a reference hit between every two sweeps
@@ -885,4 +886,5 @@ func (c *Cache[V]) Sweep() {
 		}
 		return true
 	})
+	c.refs.Compact()
 }
