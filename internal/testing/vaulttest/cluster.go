@@ -450,6 +450,51 @@ func (c *Cluster) checkVoters(ctx context.Context) error {
 	return nil
 }
 
+// WaitHealthy waits up to 60 s until every node is unsealed and a voter,
+// one is active, and raft's autopilot reports the cluster healthy (so
+// losing any one node keeps a quorum).
+func (c *Cluster) WaitHealthy(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		err := c.checkVoters(ctx)
+		if err == nil {
+			err = c.checkAutopilot(ctx)
+		}
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("vaulttest: cluster not healthy after 60s: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) checkAutopilot(ctx context.Context) error {
+	ac, err := c.ActiveClient()
+	if err != nil {
+		return err
+	}
+	sec, err := ac.Logical().ReadWithContext(ctx, "sys/storage/raft/autopilot/state")
+	if err != nil {
+		return err
+	}
+	if sec == nil || sec.Data["healthy"] != true {
+		return errors.New("autopilot reports the cluster unhealthy")
+	}
+	return nil
+}
+
+// Running reports whether the node's process runs (it may not answer yet).
+func (nd *Node) Running() bool {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	return nd.cmd != nil
+}
+
 // active returns the node whose sys/health says active.
 func (c *Cluster) active() (*Node, error) {
 	for _, nd := range c.Nodes {
