@@ -121,7 +121,7 @@ func TestCertIssueErrors(t *testing.T) {
 		stderr string
 	}{
 		{"no role", nil, []string{"cert", "issue", "-mount", "cli-pki-err"}, ExitUsage, "missing ROLE"},
-		{"unknown role", nil, []string{"cert", "issue", "-mount", "cli-pki-err", "nope", "-cn", "a.svc.test"}, ExitNotFound, "unknown role"},
+		{"unknown role", nil, []string{"cert", "issue", "-mount", "cli-pki-err", "nope", "-cn", "a.svc.test"}, ExitError, "unknown role"},
 		{"name not allowed", nil, []string{"cert", "issue", "-mount", "cli-pki-err", "web", "-cn", "evil.example.com"}, ExitError, "evil.example.com"},
 		{"bad IP", nil, []string{"cert", "issue", "-mount", "cli-pki-err", "web", "-cn", "a.svc.test", "-ip-sans", "nope"}, ExitUsage, "IPSANs"},
 		{"bad mode", nil, []string{"cert", "issue", "-mount", "cli-pki-err", "web", "-mode", "steal"}, ExitUsage, "-mode"},

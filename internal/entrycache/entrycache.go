@@ -473,14 +473,49 @@ func (c *Cache[V]) Fresh(s *Slot[V], ttl time.Duration) *Item[V] {
 // Call is one read of a slot's entry in flight. Readers that join it wait
 // on Done, then read Result.
 type Call[V any] struct {
-	gen  uint64
-	done chan struct{}
-	val  V
-	err  error
+	gen uint64
+	val V
+	err error
+
+	mu    sync.Mutex
+	ended bool
+	done  chan struct{} // made by the first Done before the end
 }
 
-// Done is closed when the read has ended.
-func (c *Call[V]) Done() <-chan struct{} { return c.done }
+// closed is the Done channel of a call that ended before anyone asked.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Done is closed when the read has ended. The channel is made on the first
+// call, so a read that no one waits on (its leader ran it) makes none.
+func (c *Call[V]) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		if c.ended {
+			c.done = closed
+		} else {
+			c.done = make(chan struct{})
+		}
+	}
+	return c.done
+}
+
+// Ended reports whether the read has ended (Result is valid).
+func (c *Call[V]) Ended() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ended
+}
+
+// end marks the read ended and wakes the readers waiting on Done.
+func (c *Call[V]) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ended = true
+	if c.done != nil {
+		close(c.done)
+	}
+}
 
 // Result is the read's value or error; valid once Done is closed.
 func (c *Call[V]) Result() (V, error) { return c.val, c.err }
@@ -500,7 +535,7 @@ func (s *Slot[V]) Join(fresh bool) (call *Call[V], leader bool) {
 		if cur != nil && cur.gen > after {
 			return cur, false
 		}
-		n := &Call[V]{gen: s.seq.Add(1), done: make(chan struct{})}
+		n := &Call[V]{gen: s.seq.Add(1)}
 		if s.call.CompareAndSwap(cur, n) {
 			return n, true
 		}
@@ -517,7 +552,7 @@ func (c *Cache[V]) Finish(s *Slot[V], call *Call[V], v V, err error, publish boo
 	}
 	call.val, call.err = v, err
 	s.call.CompareAndSwap(call, nil)
-	close(call.done)
+	call.end()
 	if err != nil && s.item.Load() == nil && s.call.Load() == nil {
 		// Nothing cached for this entry: do not keep a slot for it (a path
 		// that is not found would otherwise hold one until evicted).

@@ -260,6 +260,7 @@ var exportedTypes = []typeRow{
 	{name: "driver.Metadata", none: "times and custom metadata (not secret in Vault's model)"},
 	{name: "driver.Writer", none: noneInterface},
 	{name: "drivertest.Capabilities", none: "flags"},
+	{name: "drivertest.CertHarness", none: noneInterface},
 	{name: "drivertest.Harness", none: noneInterface},
 	{name: "drivertest.HarnessMaker", none: noneFunc},
 	{name: "drivertest.LeaseHarness", none: noneInterface},
