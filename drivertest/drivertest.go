@@ -12,8 +12,9 @@
 // The suite checks the driver.Backend contract (NotFound is an error, JSON
 // values arrive as their JSON text, entries are not shared between reads,
 // context cancellation, concurrent use) and, when the backend implements
-// them, versions, driver.Writer, driver.Lister, driver.ChangeNotifier and
-// driver.Leaser (whose harness implements LeaseHarness as well). Subtests
+// them, versions, driver.Writer, driver.Lister, driver.ChangeNotifier,
+// driver.Leaser (whose harness implements LeaseHarness as well) and
+// driver.CertIssuer (whose harness implements CertHarness). Subtests
 // use paths under "conformance/<subtest>/" so a harness may share one server
 // between them. A backend that implements an optional interface always runs
 // its cases: a Leaser whose harness is no LeaseHarness fails.
@@ -100,6 +101,11 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 		{"LeaseRevoke", testLeaseRevoke},
 		{"LeaseUnknown", testLeaseUnknown},
 		{"LeaseCanceledContext", testLeaseCanceled},
+		{"CertIssue", testCertIssue},
+		{"CertSign", testCertSign},
+		{"CertRevoke", testCertRevoke},
+		{"CertUnknownRole", testCertUnknownRole},
+		{"CertCanceledContext", testCertCanceled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

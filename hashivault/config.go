@@ -1,7 +1,9 @@
 package hashivault
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 	"os"
 	"slices"
@@ -19,7 +21,9 @@ import (
 // EnvOptions returns the settings the vault CLI's environment gives. It is
 // the one place vaultly reads VAULT_* variables; New calls it for every
 // field Options leaves empty. Read variables (same names and meaning as the
-// vault CLI):
+// vault CLI; for OpenBao, each BAO_* twin — BAO_ADDR, BAO_TOKEN,
+// BAO_NAMESPACE, BAO_CACERT, ... — is read when the VAULT_* one is unset or
+// empty, so a set VAULT_* variable always wins):
 //
 //	VAULT_ADDR             Address
 //	VAULTLY_ADDRS          Addresses: vaultly's own, comma-separated (the
@@ -35,48 +39,71 @@ import (
 //	VAULT_TOKEN            Token
 //	VAULT_ROLE_ID          Auth: AppRole at auth/approle; VAULT_ROLE_ID and
 //	VAULT_SECRET_ID        VAULT_SECRET_ID are read again at every login
-//	VAULT_SKIP_VERIFY      refused: a true value is a Config error, since
-//	                       vaultly always verifies TLS
+//	VAULT_SKIP_VERIFY      vaultly always verifies TLS: a true value is a
+//	                       Config error for an https:// address (and, in
+//	                       EnvOptions, for any address but http://); for
+//	                       plain http:// addresses, where there is nothing to
+//	                       verify, New logs a warning and goes on
 //
 // VAULT_TOKEN together with VAULT_ROLE_ID or VAULT_SECRET_ID is a Config
 // error. Errors (Op "env") name the variable, never its value.
+//
+// The vault CLI's token helper (~/.vault-token, written by `vault login`,
+// or the token_helper program of ~/.vault) is not an environment setting:
+// New reads it last, when no other source gave credentials.
 func EnvOptions() (*Options, error) {
-	o, err := envOptions()
+	o, skip, err := envOptions()
+	if err == nil && skip && !strings.HasPrefix(o.Address, "http://") {
+		err = skipVerifyError()
+	}
 	if err != nil {
 		return nil, vaultly.WrapError("env", "", backendName, err)
 	}
 	return o, nil
 }
 
-func envOptions() (*Options, error) {
-	o := &Options{
-		Address:       os.Getenv("VAULT_ADDR"),
+// getenv returns VAULT_<name>, or BAO_<name> when that is unset or empty.
+func getenv(name string) string {
+	return first(os.Getenv("VAULT_"+name), os.Getenv("BAO_"+name))
+}
+
+func skipVerifyError() error {
+	return configError("VAULT_SKIP_VERIFY is set: vaultly always verifies TLS; unset it and set VAULT_CACERT or VAULT_CAPATH to trust your server's CA")
+}
+
+// envOptions reads the environment; skipVerify reports a true
+// VAULT_SKIP_VERIFY, which resolve judges once the addresses are known.
+func envOptions() (o *Options, skipVerify bool, err error) {
+	o = &Options{
+		Address:       getenv("ADDR"),
 		Addresses:     splitAddrs(os.Getenv("VAULTLY_ADDRS")),
-		Namespace:     os.Getenv("VAULT_NAMESPACE"),
-		CACert:        os.Getenv("VAULT_CACERT"),
-		CAPath:        os.Getenv("VAULT_CAPATH"),
-		ClientCert:    os.Getenv("VAULT_CLIENT_CERT"),
-		ClientKey:     os.Getenv("VAULT_CLIENT_KEY"),
-		TLSServerName: os.Getenv("VAULT_TLS_SERVER_NAME"),
+		Namespace:     getenv("NAMESPACE"),
+		CACert:        getenv("CACERT"),
+		CAPath:        getenv("CAPATH"),
+		ClientCert:    getenv("CLIENT_CERT"),
+		ClientKey:     getenv("CLIENT_KEY"),
+		TLSServerName: getenv("TLS_SERVER_NAME"),
 	}
-	if v := os.Getenv("VAULT_SKIP_VERIFY"); v != "" {
+	if v := getenv("SKIP_VERIFY"); v != "" {
 		skip, err := strconv.ParseBool(v)
-		if err != nil || skip {
-			return nil, configError("VAULT_SKIP_VERIFY is set: vaultly always verifies TLS; unset it and set VAULT_CACERT or VAULT_CAPATH to trust your server's CA")
+		if err != nil {
+			return nil, false, configError("VAULT_SKIP_VERIFY must be true or false")
 		}
+		skipVerify = skip
 	}
-	if v := os.Getenv("VAULT_CLIENT_TIMEOUT"); v != "" {
+	if v := getenv("CLIENT_TIMEOUT"); v != "" {
 		d, err := parseSeconds(v)
 		if err != nil {
-			return nil, configError("VAULT_CLIENT_TIMEOUT must be a duration such as 30s or a number of seconds")
+			return nil, false, configError("VAULT_CLIENT_TIMEOUT must be a duration such as 30s or a number of seconds")
 		}
 		o.Timeout = d
 	}
 	m, err := authconfig.FromEnv()
 	switch {
 	case errors.Is(err, authconfig.ErrNoCredentials):
+		o.Token = os.Getenv("BAO_TOKEN")
 	case err != nil:
-		return nil, err
+		return nil, false, err
 	default:
 		if _, isToken := m.(*token.Method); isToken {
 			o.Token = os.Getenv("VAULT_TOKEN")
@@ -84,7 +111,7 @@ func envOptions() (*Options, error) {
 			o.Auth = m
 		}
 	}
-	return o, nil
+	return o, skipVerify, nil
 }
 
 // splitAddrs splits a comma-separated list of addresses, dropping empty
@@ -141,9 +168,12 @@ func first(vals ...string) string {
 
 // resolve merges explicit options, the environment and the config file, in
 // that order, field by field. Credentials come from the first source that has
-// any. The config file applies only to the address it was saved for: when
-// the address comes from the options or the environment and differs, the
-// file is ignored.
+// any: the options, the environment, the config file, a caller-owned
+// client's token, then the vault CLI's token helper (see credentials). The
+// config file applies only to the address it was saved for: when the
+// address comes from the options or the environment and differs, the file
+// is ignored. ConfigFile "-" turns off both saved sources, the config file
+// and the token helper.
 func resolve(opts *Options) (*settings, error) {
 	s := &settings{Options: *opts}
 	if opts.Token != "" && opts.Auth != nil {
@@ -160,9 +190,9 @@ func resolve(opts *Options) (*settings, error) {
 	if opts.MaxResponseBytes < 0 {
 		return nil, configError("options: MaxResponseBytes must not be negative (0: the 32 MiB default)")
 	}
-	env, err := EnvOptions()
+	env, skipVerify, err := envOptions()
 	if err != nil {
-		return nil, err
+		return nil, vaultly.WrapError("env", "", backendName, err)
 	}
 	var file *FileConfig
 	if opts.ConfigFile != "-" {
@@ -222,6 +252,9 @@ func resolve(opts *Options) (*settings, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkSkipVerify(skipVerify, u.Scheme, opts.Logger); err != nil {
+			return nil, err
+		}
 		if !slices.ContainsFunc(s.addrs, func(o *url.URL) bool {
 			return nodeKey(o) == nodeKey(u) && strings.TrimSuffix(o.Path, "/") == strings.TrimSuffix(u.Path, "/")
 		}) {
@@ -247,6 +280,9 @@ func resolve(opts *Options) (*settings, error) {
 	if s.Mount == "" {
 		s.Mount = "secret"
 	}
+	if err := validateMount(s.Mount); err != nil {
+		return nil, err
+	}
 	if s.DefaultKey == "" {
 		s.DefaultKey = "value"
 	}
@@ -257,8 +293,40 @@ func resolve(opts *Options) (*settings, error) {
 		s.Timeout = 60 * time.Second
 	}
 
-	// Credentials: explicit, then environment, then the file (only for the
-	// address it was saved for), then a caller-owned client's token.
+	if err := s.credentials(opts, env, file); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkSkipVerify judges a true VAULT_SKIP_VERIFY for an address's scheme:
+// refused for https (vaultly always verifies), a warning for plain http,
+// where there is no certificate to verify.
+func checkSkipVerify(skip bool, scheme string, log *slog.Logger) error {
+	if !skip {
+		return nil
+	}
+	if scheme != "http" {
+		return skipVerifyError()
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Warn("VAULT_SKIP_VERIFY is set and ignored: the address is plain http, so there is no certificate to verify; vaultly always verifies TLS for https")
+	return nil
+}
+
+// credentials picks the credentials: explicit, then the environment, then
+// the config file (only for the address it was saved for), then a
+// caller-owned client's token, then the vault CLI's token helper
+// (~/.vault-token or the configured program) unless opts.ConfigFile is
+// "-". vaultly's own saved login comes before the token helper because it
+// is bound to the server it was saved for and can log in again, while the
+// helper's token is for whatever server VAULT_ADDR names (the vault CLI
+// sends it there too); `vaultly logout` makes the helper's token the one
+// used.
+func (s *settings) credentials(opts, env *Options, file *FileConfig) error {
+	var err error
 	sameServer := file.Address != "" && slices.ContainsFunc(s.addrs, func(u *url.URL) bool { return sameAddr(u.String(), file.Address) })
 	switch {
 	case opts.Token != "" || opts.Auth != nil:
@@ -273,7 +341,7 @@ func resolve(opts *Options) (*settings, error) {
 		if file.Auth != nil {
 			m, err := authconfig.FromParams(file.Auth.Method, file.Auth.Mount, file.Auth.Params)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			s.method = m
 			_, isTok := m.(*token.Method)
@@ -285,13 +353,20 @@ func resolve(opts *Options) (*settings, error) {
 		s.source = "client"
 		err = s.setCreds(opts.Client.Token(), nil)
 	default:
-		return nil, &vaultly.Error{Code: vaultly.Config, Err: &hint.Mark{Kind: hint.NoCredentials, Err: errors.New("no vault credentials")},
-			Hint: "set Options.Token or Options.Auth, VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID"}
+		tok, where := "", ""
+		if opts.ConfigFile != "-" {
+			if tok, where, err = helperToken(context.Background(), s.addrs[0].String()); err != nil {
+				return err
+			}
+		}
+		if tok == "" {
+			return &vaultly.Error{Code: vaultly.Config, Err: &hint.Mark{Kind: hint.NoCredentials, Err: errors.New("no vault credentials")},
+				Hint: "set Options.Token or Options.Auth, VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or log in with `vault login` (~/.vault-token)"}
+		}
+		s.source = where
+		err = s.setCreds(tok, nil)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return err
 }
 
 func sameAddr(a, b string) bool {

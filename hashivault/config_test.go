@@ -5,11 +5,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/vault/api"
 
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/auth/approle"
@@ -17,14 +19,17 @@ import (
 	"github.com/vaultly/vaultly/driver"
 )
 
-// clearEnv unsets every VAULT_* variable for the test (t.Setenv restores).
+// clearEnv unsets every VAULT_* and BAO_* variable for the test and gives
+// it an empty HOME, so that no ~/.vault-token or ~/.vault of the machine
+// is read (t.Setenv restores).
 func clearEnv(t *testing.T) {
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "VAULT_") || k == "VAULTLY_ADDRS" {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "VAULT_") || strings.HasPrefix(k, "BAO_") || k == "VAULTLY_ADDRS" {
 			t.Setenv(k, "")
 			os.Unsetenv(k)
 		}
 	}
+	t.Setenv("HOME", t.TempDir())
 }
 
 func writeFile(t *testing.T, c *FileConfig) string {
@@ -74,8 +79,17 @@ func TestResolve(t *testing.T) {
 		{name: "no credentials", opts: Options{Address: "http://a:1"}, wantCode: driver.Config, wantMsg: "VAULT_TOKEN"},
 		{name: "token and auth", opts: Options{Address: "http://a:1", Token: "t", Auth: custom}, wantCode: driver.Config, wantMsg: "both set"},
 		{name: "env token and approle", env: map[string]string{"VAULT_ADDR": "http://a:1", "VAULT_TOKEN": "t", "VAULT_ROLE_ID": "r"}, wantCode: driver.Config, wantMsg: "both set"},
-		{name: "skip verify", env: map[string]string{"VAULT_SKIP_VERIFY": "true"}, opts: Options{Address: "http://a:1", Token: "t"}, wantCode: driver.Config, wantMsg: "VAULT_SKIP_VERIFY"},
+		{name: "skip verify refused for https", env: map[string]string{"VAULT_SKIP_VERIFY": "true"}, opts: Options{Address: "https://a:1", Token: "t"}, wantCode: driver.Config, wantMsg: "VAULT_SKIP_VERIFY"},
+		{name: "skip verify ignored for plain http", env: map[string]string{"VAULT_SKIP_VERIFY": "1"}, opts: Options{Address: "http://a:1", Token: "t"},
+			want: want{Address: "http://a:1", Mount: "secret", Source: "options", Timeout: 60 * time.Second, Method: "token"}},
 		{name: "skip verify garbage", env: map[string]string{"VAULT_SKIP_VERIFY": "yes please"}, opts: Options{Address: "http://a:1", Token: "t"}, wantCode: driver.Config, wantMsg: "VAULT_SKIP_VERIFY"},
+		{name: "openbao variables", env: map[string]string{"BAO_ADDR": "https://bao:8200", "BAO_TOKEN": "bao-token", "BAO_NAMESPACE": "bns", "BAO_CACERT": "/bao-ca.pem", "BAO_CLIENT_TIMEOUT": "9"},
+			want: want{Address: "https://bao:8200", Namespace: "bns", Mount: "secret", CACert: "/bao-ca.pem", Source: "environment", Timeout: 9 * time.Second, Method: "token"}},
+		{name: "vault variables win over openbao ones", env: map[string]string{"VAULT_ADDR": "https://vault:8200", "BAO_ADDR": "https://bao:8200", "VAULT_TOKEN": "vt", "BAO_TOKEN": "bt", "BAO_CACERT": "/bao-ca.pem"},
+			want: want{Address: "https://vault:8200", Mount: "secret", CACert: "/bao-ca.pem", Source: "environment", Timeout: 60 * time.Second, Method: "token"}},
+		{name: "vault approle wins over BAO_TOKEN", env: map[string]string{"BAO_ADDR": "https://bao:8200", "BAO_TOKEN": "bt", "VAULT_ROLE_ID": "r", "VAULT_SECRET_ID": "s"},
+			want: want{Address: "https://bao:8200", Mount: "secret", Source: "environment", Timeout: 60 * time.Second, Method: "approle", Created: true}},
+		{name: "openbao skip verify", env: map[string]string{"BAO_SKIP_VERIFY": "true"}, opts: Options{Address: "https://a:1", Token: "t"}, wantCode: driver.Config, wantMsg: "VAULT_SKIP_VERIFY"},
 		{name: "skip verify false is fine", env: map[string]string{"VAULT_SKIP_VERIFY": "false"}, opts: Options{Address: "http://a:1", Token: "t"},
 			want: want{Address: "http://a:1", Mount: "secret", Source: "options", Timeout: 60 * time.Second, Method: "token"}},
 		{name: "bad timeout", env: map[string]string{"VAULT_CLIENT_TIMEOUT": "soon"}, opts: Options{Address: "http://a:1", Token: "t"}, wantCode: driver.Config, wantMsg: "VAULT_CLIENT_TIMEOUT"},
@@ -280,6 +294,118 @@ func TestResolveAddresses(t *testing.T) {
 			}
 			if s.initialToken != tt.wantTok {
 				t.Errorf("initial token from the file = %v, want %v", s.initialToken != "", tt.wantTok != "")
+			}
+		})
+	}
+}
+
+// TestTokenHelper: with no other credentials, New uses the vault CLI's
+// token helper — ~/.vault-token, or the token_helper program of ~/.vault
+// (or VAULT_CONFIG_PATH / BAO_CONFIG_PATH) — after vaultly's saved login
+// for the same address, and never when ConfigFile is "-". Each token is a
+// real one with its own policy, so the lookup on the server tells which
+// one New used.
+func TestTokenHelper(t *testing.T) {
+	srv := shared(t)
+	addr := srv.Addr
+	tok := map[string]string{}
+	for _, name := range []string{"helper", "env", "saved", "program", "file"} {
+		tok[name] = srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"th-" + name}})
+	}
+	writeHome := func(t *testing.T, files map[string]string) string {
+		t.Helper()
+		clearEnv(t)
+		home := os.Getenv("HOME")
+		t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
+		for name, content := range files {
+			content = strings.ReplaceAll(content, "$HOME", home)
+			for k, v := range tok {
+				content = strings.ReplaceAll(content, "$TOKEN_"+k, v)
+			}
+			mode := os.FileMode(0o600)
+			if strings.HasSuffix(name, ".sh") {
+				mode = 0o700
+			}
+			if err := os.WriteFile(filepath.Join(home, name), []byte(content), mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return home
+	}
+	// Prints the program's token, only for the address it is asked about.
+	helper := "#!/bin/sh\n[ \"$1\" = get ] || exit 9\n[ \"$VAULT_ADDR\" = \"" + addr + "\" ] && printf %s '$TOKEN_program'\n"
+	tests := []struct {
+		name       string
+		files      map[string]string
+		env        map[string]string
+		configFile string // "" default, "-" off
+		saved      *FileConfig
+		want       string // which token: its policy th-<want>
+		wantSource string
+		wantErr    string
+	}{
+		{name: "~/.vault-token", files: map[string]string{".vault-token": "$TOKEN_file\n"}, want: "file", wantSource: ".vault-token"},
+		{name: "no token anywhere", wantErr: "no vault credentials"},
+		{name: "ConfigFile - ignores the helper", files: map[string]string{".vault-token": "$TOKEN_file"}, configFile: "-", wantErr: "no vault credentials"},
+		{name: "VAULT_TOKEN first", files: map[string]string{".vault-token": "$TOKEN_file"}, env: map[string]string{"VAULT_TOKEN": tok["env"]},
+			want: "env", wantSource: "environment"},
+		{name: "saved login before the helper", files: map[string]string{".vault-token": "$TOKEN_file"},
+			saved: &FileConfig{Address: addr, Token: tok["saved"]}, want: "saved", wantSource: "config file"},
+		{name: "a saved login for another server does not hide the helper", files: map[string]string{".vault-token": "$TOKEN_file"},
+			saved: &FileConfig{Address: "https://other:8200", Token: tok["saved"]}, want: "file", wantSource: ".vault-token"},
+		{name: "token_helper program, given the address", files: map[string]string{".vault": `token_helper = "$HOME/helper.sh"`, "helper.sh": helper, ".vault-token": "$TOKEN_file"},
+			want: "program", wantSource: "helper.sh"},
+		{name: "VAULT_CONFIG_PATH", files: map[string]string{"cli.hcl": `token_helper = "$HOME/helper.sh"`, "helper.sh": helper},
+			env: map[string]string{"VAULT_CONFIG_PATH": "$HOME/cli.hcl"}, want: "program", wantSource: "helper.sh"},
+		{name: "BAO_CONFIG_PATH", files: map[string]string{"bao.hcl": `token_helper = "$HOME/helper.sh"`, "helper.sh": helper},
+			env: map[string]string{"BAO_CONFIG_PATH": "$HOME/bao.hcl"}, want: "program", wantSource: "helper.sh"},
+		{name: "~/.bao when there is no ~/.vault", files: map[string]string{".bao": `token_helper = "$HOME/helper.sh"`, "helper.sh": helper},
+			want: "program", wantSource: "helper.sh"},
+		{name: "json config", files: map[string]string{".vault": `{"token_helper": "$HOME/helper.sh"}`, "helper.sh": helper},
+			want: "program", wantSource: "helper.sh"},
+		{name: "unknown key", files: map[string]string{".vault": `token_helpr = "x"`}, wantErr: `invalid key "token_helpr"`},
+		{name: "not hcl", files: map[string]string{".vault": `garbage {`}, wantErr: "not valid hcl"},
+		{name: "failing helper", files: map[string]string{".vault": `token_helper = "$HOME/helper.sh"`, "helper.sh": "#!/bin/sh\necho hvs.leaked-on-stderr >&2\nexit 4\n"},
+			wantErr: "token helper failed: exit status 4"},
+		{name: "missing helper", files: map[string]string{".vault": `token_helper = "$HOME/nothing.sh"`}, wantErr: "token helper does not exist"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := writeHome(t, tt.files)
+			for k, v := range tt.env {
+				t.Setenv(k, strings.ReplaceAll(v, "$HOME", home))
+			}
+			o := Options{Address: addr, ConfigFile: tt.configFile, KVVersion: 2}
+			if tt.saved != nil {
+				o.ConfigFile = writeFile(t, tt.saved)
+			}
+			s, err := resolve(&o)
+			if tt.wantErr != "" {
+				if driver.CodeOf(err) != driver.Config || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("resolve() = %v, want a Config error mentioning %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "leaked") {
+					t.Errorf("error %q holds the helper's stderr", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("resolve(): %v", err)
+			}
+			if !strings.Contains(s.source, tt.wantSource) {
+				t.Errorf("credentials from %q, want %q", s.source, tt.wantSource)
+			}
+			b, err := New(ctxT(t, 20*time.Second), &o) // as a program calls it
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			defer b.Close()
+			info, err := b.LookupSelf(ctxT(t, 10*time.Second))
+			if err != nil {
+				t.Fatalf("LookupSelf: %v", err)
+			}
+			if !slices.Contains(info.Policies, "th-"+tt.want) {
+				t.Errorf("New used the token with policies %v, want the %s token (th-%s)", info.Policies, tt.want, tt.want)
 			}
 		})
 	}

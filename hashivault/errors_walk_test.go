@@ -136,6 +136,14 @@ func TestEveryErrorIsAVaultlyError(t *testing.T) {
 			code: vaultly.Unavailable, resp: 503},
 		{fn: "Backend.RevokeLease", why: "server down", call: func() error { return down.RevokeLease(ctx, "database/creds/x/abc") },
 			code: vaultly.Unavailable, resp: 503},
+		{fn: "Backend.IssueCert", why: "server down", call: func() error { return e(down.IssueCert(ctx, "pki", "web", nil)) },
+			code: vaultly.Unavailable, resp: 503},
+		{fn: "Backend.SignCSR", why: "server down", call: func() error { return e(down.SignCSR(ctx, "pki", "web", []byte{1}, nil)) },
+			code: vaultly.Unavailable, resp: 503},
+		{fn: "Backend.CACerts", why: "server down", call: func() error { return e(down.CACerts(ctx, "pki")) },
+			code: vaultly.Unavailable, resp: 503},
+		{fn: "Backend.RevokeCert", why: "not a certificate", call: func() error { return down.RevokeCert(ctx, "pki", []byte("x")) },
+			code: vaultly.InvalidArgument},
 
 		// Management: op, path and backend filled.
 		{fn: "Backend.GetEntry", why: "missing", call: func() error { return e(b.GetEntry(ctx, "walk/none", 0)) },

@@ -100,6 +100,8 @@ type backend struct {
 	roles  map[string]*role
 	leases map[string]*leaseState
 	order  []string // lease IDs in issue order
+
+	pki map[string]*pkiMount // fake PKI mounts (pki.go)
 }
 
 var (

@@ -14,13 +14,16 @@ import (
 // resolve from the VAULT_* environment and the saved login.
 func (g *globals) options() *hashivault.Options {
 	return &hashivault.Options{
-		Address:   g.address,
-		Namespace: g.namespace,
-		Mount:     g.mount,
-		CACert:    g.caCert,
-		CAPath:    g.caPath,
-		// One-shot commands report failures as their error; only the
-		// long-running `run` logs background warnings (token renewal).
+		Address:       g.address,
+		Namespace:     g.namespace,
+		Mount:         g.mount,
+		CACert:        g.caCert,
+		CAPath:        g.caPath,
+		ClientCert:    g.clientCert,
+		ClientKey:     g.clientKey,
+		TLSServerName: g.tlsServerName,
+		// Warnings (a token Vault rejected, VAULT_SKIP_VERIFY ignored for
+		// plain http) go to stderr; routine token events are Debug.
 		Logger: slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: g.logLevel})),
 	}
 }
@@ -39,18 +42,13 @@ func (g *globals) backend(ctx context.Context) (*hashivault.Backend, error) {
 // command never hangs for the library's 30s default budget.
 var readRetry = &retry.Policy{MaxAttempts: 3, Initial: 200 * time.Millisecond, Budget: 10 * time.Second}
 
-// store connects, logs in and returns a Store over the backend: the CLI
-// reads secret values through it, as a Go program does, so references,
-// default keys, missing-key errors and retries behave the same. Entries
-// stay cached until Invalidate (run re-checks by invalidating first), so
-// each entry is read once however many of its keys are used. The caller
-// closes the Store, which closes the backend.
-func (g *globals) store(ctx context.Context) (*vaultly.Store, error) {
-	b, err := g.backend(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return vaultly.New(b, &vaultly.Options{TTL: vaultly.UntilRefreshed, RefreshAhead: -1, Retry: readRetry}), nil
+// storeOptions are the options of the Stores the CLI reads values
+// through, as a Go program reads them, so references, default keys,
+// missing-key errors and retries behave the same. Entries stay cached until
+// Invalidate (run re-checks by invalidating first), so each entry is read
+// once however many of its keys are used.
+func storeOptions() *vaultly.Options {
+	return &vaultly.Options{TTL: vaultly.UntilRefreshed, RefreshAhead: -1, Retry: readRetry}
 }
 
 // sysClient is for the calls that need no token (status, unseal).

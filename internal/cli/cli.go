@@ -6,16 +6,22 @@
 // go through the Backend's management API.
 //
 // Flags are spelled like the vault CLI's, with a single dash (-address,
-// -format=json); the double-dash form works too. Exit codes:
+// -format=json); the double-dash form works too. Paths may carry their
+// mount (secret/myapp/db), resolved as `vault kv` does. Exit codes are the
+// vault CLI's:
 //
 //	0  success
-//	1  error (Vault error, permission denied, sealed, ...)
-//	2  usage error (unknown command or flag, missing or bad argument)
-//	3  not found (unknown path, key or version, deleted or destroyed version, unknown lease, transit key or mount)
-//	4  `status` only: the server is sealed
+//	1  local error: unknown command or flag, missing or bad argument or
+//	   reference, a -field the secret lacks, a refused confirmation
+//	2  error from or on the way to Vault: not found (path, key, version,
+//	   lease, transit key), permission denied, sealed, unreachable, no
+//	   address or credentials
 //
-// `run` exits with its child's exit code (128+signal when the child was
-// killed by a signal).
+// The detail (not found, sealed, ...) is in the message on stderr, never a
+// new exit code. `status` keeps `vault status`'s codes (0 unsealed, 1
+// error, 2 sealed), `run` exits with its child's exit code (128+signal when
+// the child was killed by a signal) and `doctor` exits 2 when a check
+// fails.
 //
 // Main runs one command line and is meant to be called once per process
 // (it reads the environment and, for `run`, handles signals); every backend
@@ -30,6 +36,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -39,11 +46,9 @@ import (
 
 // Exit codes; see the package documentation.
 const (
-	ExitOK       = 0
-	ExitError    = 1
-	ExitUsage    = 2
-	ExitNotFound = 3
-	ExitSealed   = 4
+	ExitOK    = 0
+	ExitUsage = 1 // local error
+	ExitError = 2 // error from Vault
 )
 
 // IO is where a command reads and writes. Main uses the process's.
@@ -74,14 +79,18 @@ func (e *exitError) Error() string { return e.msg }
 
 // globals are the flags every command takes.
 type globals struct {
-	address   string
-	namespace string
-	mount     string
-	format    string
-	caCert    string
-	caPath    string
-	io        IO
-	logLevel  slog.Level // of the backend's logger: errors only, warnings for run
+	address       string
+	namespace     string
+	mount         string
+	mountSet      bool   // -mount was given: paths are relative to it
+	format        string // table, json, yaml or raw (after PersistentPreRunE)
+	caCert        string
+	caPath        string
+	clientCert    string
+	clientKey     string
+	tlsServerName string
+	io            IO
+	logLevel      slog.Level // of the backend's logger
 }
 
 // Main runs the vaultly command with args (without the program name) and
@@ -125,9 +134,6 @@ func ExitCode(err error) int {
 	if e, ok := errors.AsType[*vaultly.Error](err); ok && e.Op == "parse" {
 		return ExitUsage // a malformed reference
 	}
-	if vaultly.CodeOf(err) == vaultly.NotFound {
-		return ExitNotFound
-	}
 	return ExitError
 }
 
@@ -156,7 +162,8 @@ func NormalizeArgs(args []string) []string {
 			continue
 		}
 		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !hasValue && valueFlags[name] {
+		rootVersion := name == "version" && len(positional) == 0 // vaultly -version: a bool
+		if !hasValue && valueFlags[name] && !rootVersion {
 			skipValue = true
 		}
 		if len(a) > 2 && a[1] != '-' && isLetter(a[1]) && len(name) > 1 {
@@ -174,6 +181,7 @@ var valueFlags = map[string]bool{
 	"custom-metadata": true, "method": true, "path": true, "signal": true, "interval": true,
 	"config": true, "in": true, "out": true, "i": true, "o": true,
 	"field": true, "increment": true, "key": true,
+	"client-cert": true, "client-key": true, "tls-server-name": true,
 }
 
 // dashRE finds the "--" of long flags in pflag's usage lines.
@@ -182,18 +190,28 @@ var dashRE = regexp.MustCompile(`(?m)^(\s+(?:-\w, )?)--`)
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 func newRoot(g *globals) *cobra.Command {
+	var showVersion bool
 	root := &cobra.Command{
 		Use:   "vaultly",
 		Short: "Read, write and inject HashiCorp Vault secrets",
 		Long: `vaultly reads and manages secrets in HashiCorp Vault's KV engine, runs
 programs with secrets in their environment and renders templates.
 
-Address, namespace and credentials resolve like the vault CLI's: the flags,
-then VAULT_ADDR, VAULT_NAMESPACE, VAULT_TOKEN, VAULT_CACERT, ..., then the
-file saved by 'vaultly login'.
+Paths are written as with 'vault kv': secret/myapp/db, where secret/ is the
+mount (found through sys/internal/ui/mounts, as vault does), or relative to
+-mount (-mount=secret myapp/db). A path whose first segment is no mount
+the token can see is read from the default mount ("secret", or the saved
+login's).
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 sealed (status only).`,
-		Example: `  vaultly put myapp/db username=app password=@pw.txt
+Address, namespace and credentials resolve like the vault CLI's: the flags,
+then VAULT_ADDR, VAULT_NAMESPACE, VAULT_TOKEN, VAULT_CACERT, ... (BAO_* when
+the VAULT_* one is unset), then the file saved by 'vaultly login', then the
+vault CLI's token helper (~/.vault-token, as written by 'vault login').
+
+Exit codes, as the vault CLI's: 0 ok, 1 local error (bad flag or argument),
+2 error from Vault (not found, denied, sealed, unreachable).`,
+		Example: `  vaultly put secret/myapp/db username=app password=@pw.txt
+  vaultly get -field=password secret/myapp/db
   vaultly get myapp/db:password
   vaultly run -- ./server`,
 		SilenceErrors: true,
@@ -205,6 +223,9 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 sealed (status only).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if showVersion {
+				return printVersion(cmd, g)
+			}
 			return usagef("missing command")
 		},
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
@@ -214,32 +235,94 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 sealed (status only).`,
 	cobra.AddTemplateFunc("singleDash", func(s string) string { return dashRE.ReplaceAllString(s, "$1 -") })
 	t := strings.ReplaceAll(root.UsageTemplate(), "FlagUsages", "FlagUsages | singleDash")
 	root.SetUsageTemplate(strings.ReplaceAll(t, "--help", "-help"))
+	root.Flags().BoolVar(&showVersion, "version", false, "print vaultly's version (as the version command)")
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.address, "address", "", "Vault address (default: VAULT_ADDR, then the saved login)")
 	pf.StringVar(&g.namespace, "namespace", "", "Vault Enterprise namespace (default: VAULT_NAMESPACE)")
-	pf.StringVar(&g.mount, "mount", "", `KV mount (default: the saved login's, then "secret")`)
-	pf.StringVar(&g.format, "format", "table", `output format: "table" or "json"`)
+	pf.StringVar(&g.mount, "mount", "", `KV mount PATH is relative to (default: the mount PATH starts with, else the saved login's, else "secret")`)
+	pf.StringVar(&g.format, "format", "", `output format: table, json, yaml or raw (default: VAULT_FORMAT, else table)`)
 	pf.StringVar(&g.caCert, "ca-cert", "", "PEM CA certificate file to verify the server (default: VAULT_CACERT)")
 	pf.StringVar(&g.caPath, "ca-path", "", "directory of PEM CA certificates (default: VAULT_CAPATH)")
+	pf.StringVar(&g.clientCert, "client-cert", "", "PEM client certificate for TLS (default: VAULT_CLIENT_CERT)")
+	pf.StringVar(&g.clientKey, "client-key", "", "PEM private key of -client-cert (default: VAULT_CLIENT_KEY)")
+	pf.StringVar(&g.tlsServerName, "tls-server-name", "", "name to verify the server certificate against (default: VAULT_TLS_SERVER_NAME)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
-		switch g.format {
-		case "table", "json":
-		default:
-			return usagef("-format must be \"table\" or \"json\", not %q", g.format)
-		}
-		return nil
+		g.mountSet = cmd.Flags().Changed("mount") && cmd.Flags().Lookup("mount") == pf.Lookup("mount")
+		warnSkipVerify(g.io.Err)
+		return g.resolveFormat()
 	}
 	root.AddCommand(
-		getCmd(g), putCmd(g), patchCmd(g), deleteCmd(g), listCmd(g),
-		versionsCmd(g), metaCmd(g), kvConfigCmd(g),
+		getCmd(g), putCmd(g), patchCmd(g), deleteCmd(g), undeleteCmd(g), destroyCmd(g), rollbackCmd(g),
+		listCmd(g), metadataCmd(g), kvConfigCmd(g),
 		loginCmd(g), logoutCmd(g), statusCmd(g), unsealCmd(g),
 		runCmd(g), injectCmd(g), doctorCmd(g), completionCmd(),
-		credsCmd(g), leaseCmd(g), transitCmd(g),
+		credsCmd(g), leaseCmd(g), transitCmd(g), certCmd(g), versionCmd(g),
 	)
 	for _, c := range root.Commands() {
 		setUsageErrors(c)
+		if kvCommands[c.Name()] {
+			completeKVPaths(g, c)
+		}
 	}
 	return root
+}
+
+// kvCommands are the commands whose PATH is a KV entry, completed by
+// listing (with their subcommands).
+var kvCommands = map[string]bool{
+	"get": true, "put": true, "patch": true, "delete": true, "undelete": true, "destroy": true,
+	"rollback": true, "list": true, "metadata": true,
+}
+
+func completeKVPaths(g *globals, c *cobra.Command) {
+	if c.ValidArgsFunction == nil && !c.HasSubCommands() {
+		c.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			return g.completePaths(cmd, args, toComplete)
+		}
+	}
+	for _, s := range c.Commands() {
+		completeKVPaths(g, s)
+	}
+}
+
+// resolveFormat checks -format, defaulting to VAULT_FORMAT (BAO_FORMAT),
+// then "table", as the vault CLI does; "yml" is "yaml".
+func (g *globals) resolveFormat() error {
+	f := g.format
+	if f == "" {
+		f = strings.ToLower(envFirst("VAULT_FORMAT", "BAO_FORMAT"))
+	}
+	switch f {
+	case "":
+		f = "table"
+	case "table", "json", "yaml", "raw":
+	case "yml":
+		f = "yaml"
+	default:
+		return usagef("invalid output format %q: want table, json, yaml or raw (from -format or VAULT_FORMAT)", f)
+	}
+	g.format = f
+	return nil
+}
+
+// warnSkipVerify says that a true VAULT_SKIP_VERIFY (often left in a
+// profile for a dev server) is ignored: the library refuses it for an
+// https:// address and goes on for plain http://, where there is nothing
+// to verify.
+func warnSkipVerify(w io.Writer) {
+	if v, err := strconv.ParseBool(envFirst("VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY")); err == nil && v {
+		fmt.Fprintln(w, "Warning: VAULT_SKIP_VERIFY is set and ignored: vaultly always verifies TLS (it refuses an https:// address with it; a plain http:// address has nothing to verify).")
+	}
+}
+
+// envFirst returns the first of the environment variables that is set.
+func envFirst(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // setUsageErrors makes flag and argument errors of c and its children exit
@@ -300,28 +383,6 @@ func minArgs(n int, what string) cobra.PositionalArgs {
 			return usagef("missing %s", what)
 		}
 		return nil
-	}
-}
-
-func completionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:       "completion bash|zsh|fish",
-		Short:     "Print a shell completion script",
-		Example:   "  source <(vaultly completion bash)\n  vaultly completion fish > ~/.config/fish/completions/vaultly.fish",
-		ValidArgs: []string{"bash", "zsh", "fish"},
-		Args:      exactArgs("SHELL (bash, zsh or fish)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			out := cmd.OutOrStdout()
-			switch args[0] {
-			case "bash":
-				return cmd.Root().GenBashCompletionV2(out, true)
-			case "zsh":
-				return cmd.Root().GenZshCompletion(out)
-			case "fish":
-				return cmd.Root().GenFishCompletion(out, true)
-			}
-			return usagef("unknown shell %q: want bash, zsh or fish", args[0])
-		},
 	}
 }
 

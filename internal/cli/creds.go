@@ -70,15 +70,15 @@ to get the fields and the lease id together.`,
 					return vaultly.WrapError("creds", p+":"+field, b.Name(),
 						driver.NewError(driver.NotFound, fmt.Errorf("no field %q in the secret", field)))
 				}
-				if g.format == "json" {
-					return printJSON(out, v)
+				if g.structured() {
+					return g.printData(out, v)
 				}
 				_, err := fmt.Fprintln(out, text(v))
 				return err
 			}
 			l := leaseOut{ID: s.LeaseID, Duration: s.LeaseDuration, Renewable: s.Renewable}
-			if g.format == "json" {
-				return printJSON(out, struct {
+			if g.structured() {
+				return g.printData(out, struct {
 					leaseOut
 					Data map[string]any `json:"data"`
 				}{l, s.Data})

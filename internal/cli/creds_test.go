@@ -155,9 +155,9 @@ func TestCreds(t *testing.T) {
 			{"no path", nil, []string{"creds"}, ExitUsage, "missing PATH"},
 			{"two paths", nil, []string{"creds", d.creds, d.creds}, ExitUsage, "too many arguments"},
 			{"escaping path", nil, []string{"creds", "cli-creds/../sys/x"}, ExitUsage, `".." not allowed`},
-			{"unknown field", nil, []string{"creds", "-field", "nope", d.creds}, ExitNotFound, `no field "nope"`},
+			{"unknown field", nil, []string{"creds", "-field", "nope", d.creds}, ExitError, `no field "nope"`},
 			{"unknown role", nil, []string{"creds", "cli-creds/creds/nope"}, ExitError, "creds cli-creds/creds/nope"},
-			{"nothing mounted", nil, []string{"creds", "nowhere/creds/app"}, ExitNotFound, "not found"},
+			{"nothing mounted", nil, []string{"creds", "nowhere/creds/app"}, ExitError, "not found"},
 			{"permission denied", []string{"VAULT_TOKEN=" + limited}, []string{"creds", d.creds}, ExitError, "permission denied"},
 		}
 		for _, tt := range tests {

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -46,7 +49,14 @@ type pathCheck struct {
 	APIPath      string   `json:"api_path"`
 	Capabilities []string `json:"capabilities"`
 	CanRead      bool     `json:"can_read"`
+	Exists       bool     `json:"exists"`                 // the entry was read
+	Keys         []string `json:"keys"`                   // the keys the app uses
+	MissingKeys  []string `json:"missing_keys,omitempty"` // of Keys, those the entry lacks
+	Error        string   `json:"error,omitempty"`        // why the entry could not be read
 }
+
+// ok reports whether the app can read every key it uses at the path.
+func (p *pathCheck) ok() bool { return p.CanRead && p.Exists && len(p.MissingKeys) == 0 }
 
 func doctorCmd(g *globals) *cobra.Command {
 	var configs []string
@@ -55,44 +65,24 @@ func doctorCmd(g *globals) *cobra.Command {
 		Short: "Check address, TLS, login and read access to every path an app uses",
 		Long: `Check that the server is reachable over verified TLS and unsealed, that the
 login works, and for every path the app uses whether the token may read it
-(sys/capabilities-self). Then print the minimal HCL policy that grants
-those reads.
+(sys/capabilities-self), that the entry exists and that it has every key
+the app reads. Then print the minimal HCL policy that grants those reads.
 
-The paths come from REF arguments, from every -config FILE (any text:
+The references come from REF arguments, from every -config FILE (any text:
 vault://PATH[:KEY] URIs and {{ secret "PATH:KEY" }} template calls are
 collected) and from environment variables whose value is a vault:// URI
-(as 'run' uses them). Exits 1 when a check fails.`,
+(as 'run' uses them). Exits 2 when a check fails.`,
 		Example: `  vaultly doctor -config app.env -config app.conf.tmpl
-  vaultly doctor myapp/db:password myapp/api:key
+  vaultly doctor secret/myapp/db:password secret/myapp/api:key
   vaultly doctor -format=json -config app.conf.tmpl`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			raw := slices.Clone(args)
-			for _, f := range configs {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					return usagef("-config: %v", err)
-				}
-				raw = append(raw, refsIn(string(b))...)
-			}
-			envs, err := envRefs(os.Environ())
+			keys, err := doctorRefs(args, configs)
 			if err != nil {
-				return &usageError{err}
+				return err
 			}
-			var paths []string
-			for _, s := range raw {
-				r, err := vaultly.ParseRef(s)
-				if err != nil {
-					return &usageError{err}
-				}
-				paths = append(paths, r.Path)
-			}
-			for _, r := range envs {
-				paths = append(paths, r.Path)
-			}
-			slices.Sort(paths)
-			paths = slices.Compact(paths)
+			paths := slices.Sorted(maps.Keys(keys))
 
 			var checks []check
 			var pcs []pathCheck
@@ -108,8 +98,8 @@ collected) and from environment variables whose value is a vault:// URI
 					apiPaths = append(apiPaths, p.APIPath)
 				}
 				policy := hashivault.ReadPolicy(apiPaths)
-				if g.format == "json" {
-					if err := printJSON(out, map[string]any{"checks": checks, "paths": pcs, "policy": policy, "ok": !failed}); err != nil {
+				if g.structured() {
+					if err := g.printData(out, map[string]any{"checks": checks, "paths": pcs, "policy": policy, "ok": !failed}); err != nil {
 						return err
 					}
 				} else {
@@ -143,51 +133,55 @@ collected) and from environment variables whose value is a vault:// URI
 				return report()
 			}
 			add("seal", true, "unsealed")
-			b, err := g.backend(ctx)
+			k, err := g.kv(ctx)
 			if err != nil {
 				add("auth", false, g.errText(err))
 				return report()
 			}
-			defer b.Close()
-			info, err := b.LookupSelf(ctx)
+			defer k.Close()
+			info, err := k.primary.LookupSelf(ctx)
 			if err != nil {
 				add("auth", false, g.errText(err))
 				return report()
 			}
 			add("auth", true, fmt.Sprintf("token %s, policies %s, ttl %s", info.DisplayName, strings.Join(info.Policies, ","), durText(info.TTL)))
-			// Two requests a path, up to doctorParallel paths at a time;
-			// results are reported in path order.
-			type result struct {
-				pc  *pathCheck
+			// Mounts are resolved one by one (kvConn is not for concurrent
+			// use); then three requests a path, up to doctorParallel paths at
+			// a time; results are reported in path order.
+			type job struct {
+				t   kvTarget
+				s   *vaultly.Store
 				err error
 			}
-			results := make([]result, len(paths))
+			jobs := make([]job, len(paths))
+			for i, p := range paths {
+				t, err := k.resolve(ctx, p)
+				if err == nil {
+					jobs[i].t = t
+					jobs[i].s, err = k.store(ctx, t.mount)
+				}
+				jobs[i].err = err
+			}
+			results := make([]*pathCheck, len(paths))
 			var eg errgroup.Group
 			eg.SetLimit(doctorParallel)
 			for i, p := range paths {
+				if jobs[i].err != nil {
+					continue
+				}
 				eg.Go(func() error {
-					api, err := b.ReadAPIPath(ctx, p)
-					if err != nil {
-						results[i].err = err
-						return nil
-					}
-					caps, err := b.Capabilities(ctx, api)
-					if err != nil {
-						results[i].err = err
-						return nil
-					}
-					results[i].pc = &pathCheck{Path: p, APIPath: api, Capabilities: caps, CanRead: hashivault.CanRead(caps)}
+					results[i], jobs[i].err = checkPath(ctx, jobs[i].s, p, jobs[i].t, keys[p])
 					return nil
 				})
 			}
 			_ = eg.Wait() // every error is kept per path
 			for i, r := range results {
-				if r.err != nil {
-					add("path "+paths[i], false, g.errText(r.err))
+				if jobs[i].err != nil {
+					add("path "+paths[i], false, g.errText(jobs[i].err))
 					continue
 				}
-				pcs = append(pcs, *r.pc)
-				failed = failed || !r.pc.CanRead
+				pcs = append(pcs, *r)
+				failed = failed || !r.ok()
 			}
 			if len(paths) == 0 {
 				add("paths", true, "no paths to check: give -config FILE or REF arguments")
@@ -197,6 +191,86 @@ collected) and from environment variables whose value is a vault:// URI
 	}
 	c.Flags().StringArrayVar(&configs, "config", nil, "config file or template whose vault references to check (repeatable)")
 	return c
+}
+
+// doctorRefs collects the references doctor checks: the keys used at
+// each path (as written).
+func doctorRefs(args, configs []string) (map[string][]string, error) {
+	type found struct{ where, ref string }
+	var raw []found
+	for i, a := range args {
+		raw = append(raw, found{fmt.Sprintf("argument %d", i+1), a})
+	}
+	for _, f := range configs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, usagef("-config: %v", pathErr(err))
+		}
+		for _, r := range refsIn(string(b)) {
+			raw = append(raw, found{"-config " + f, r})
+		}
+	}
+	keys := map[string][]string{}
+	use := func(r vaultly.Ref) {
+		k := r.Key
+		if k == "" {
+			k = "value"
+		}
+		if !slices.Contains(keys[r.Path], k) {
+			keys[r.Path] = append(keys[r.Path], k)
+		}
+	}
+	for _, f := range raw {
+		r, err := parseRefAt(f.where, f.ref)
+		if err != nil {
+			return nil, err
+		}
+		use(r)
+	}
+	envs, err := envRefs(os.Environ())
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range envs {
+		use(r)
+	}
+	for p := range keys {
+		slices.Sort(keys[p])
+	}
+	return keys, nil
+}
+
+// checkPath checks one path: may the token read it, does the entry exist
+// and have the keys. The entry is read through s, as the app would.
+func checkPath(ctx context.Context, s *vaultly.Store, shown string, t kvTarget, keys []string) (*pathCheck, error) {
+	b := s.Backend().(*hashivault.Backend)
+	api, err := b.ReadAPIPath(ctx, t.path)
+	if err != nil {
+		return nil, err
+	}
+	caps, err := b.Capabilities(ctx, api)
+	if err != nil {
+		return nil, err
+	}
+	pc := &pathCheck{Path: shown, APIPath: api, Capabilities: caps, CanRead: hashivault.CanRead(caps), Keys: keys}
+	if !pc.CanRead {
+		return pc, nil
+	}
+	e, err := s.Entry(ctx, t.path, 0, nil)
+	if err != nil {
+		pc.Error = err.Error()
+		if vaultly.CodeOf(err) == vaultly.NotFound {
+			pc.Error = "no entry at the path (or its latest version is deleted)"
+		}
+		return pc, nil
+	}
+	pc.Exists = true
+	for _, k := range keys {
+		if _, ok := e.Fields[k]; !ok {
+			pc.MissingKeys = append(pc.MissingKeys, k)
+		}
+	}
+	return pc, nil
 }
 
 func printDoctor(w io.Writer, checks []check, pcs []pathCheck, policy string) {
@@ -213,8 +287,17 @@ func printDoctor(w io.Writer, checks []check, pcs []pathCheck, policy string) {
 	for _, p := range pcs {
 		mark := "ok  "
 		detail := "readable"
-		if !p.CanRead {
+		switch {
+		case !p.CanRead:
 			mark, detail = "FAIL", "not readable"
+		case !p.Exists:
+			mark, detail = "FAIL", "readable, but "+p.Error
+		case len(p.MissingKeys) > 0:
+			q := make([]string, len(p.MissingKeys))
+			for i, k := range p.MissingKeys {
+				q[i] = strconv.Quote(k)
+			}
+			mark, detail = "FAIL", "readable, but the entry has no key "+strings.Join(q, ", ")
 		}
 		fmt.Fprintf(w, "[%s] path     %s (%s): %s [%s]\n", mark, p.Path, p.APIPath, detail, strings.Join(p.Capabilities, ","))
 	}

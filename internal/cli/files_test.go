@@ -3,12 +3,14 @@ package cli
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/vault/api"
@@ -86,8 +88,8 @@ port={{ secret "/cli/inject/db:port" }}
 		code       int
 		msg        string
 	}{
-		{"missing entry", `{{ secret "cli/inject/none:x" }}`, ExitNotFound, "not found"},
-		{"missing field", `a {{ secret "cli/inject/db:nope" }}`, ExitNotFound, `no key "nope"`},
+		{"missing entry", `{{ secret "cli/inject/none:x" }}`, ExitError, "not found"},
+		{"missing field", `a {{ secret "cli/inject/db:nope" }}`, ExitError, `no key "nope"`},
 		{"bad reference", `{{ secret "cli/../x" }}`, ExitUsage, "invalid reference"},
 		{"bad template", `{{ secret "a" `, ExitUsage, "template"},
 		{"unknown function", `{{ env "HOME" }}`, ExitUsage, `function "env" not defined`},
@@ -209,6 +211,8 @@ func TestDoctor(t *testing.T) {
 	srv.WritePolicy(t, "cli-doctor", `path "secret/data/cli/doctor/ok" { capabilities = ["read"] }`)
 	e := newEnv(t, srv)
 	e.vars["VAULT_TOKEN"] = srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"cli-doctor"}})
+	srv.PutKV(t, "cli/doctor/ok", map[string]any{"password": "p", "user": "u"})
+	srv.PutKV(t, "cli/doctor/denied", map[string]any{"value": "v"})
 	conf := filepath.Join(e.home, "app.env")
 	os.WriteFile(conf, []byte("DB_PASSWORD=vault://cli/doctor/ok:password\nX={{ secret \"cli/doctor/ok:user\" }}\n"), 0o644)
 
@@ -244,6 +248,21 @@ func TestDoctor(t *testing.T) {
 	srv.WritePolicy(t, "cli-doctor", got.Policy)
 	e.must("", "doctor", "-config", conf, "cli/doctor/denied")
 
+	// A path that does not exist and a key the entry lacks fail, with the
+	// policy allowing both: readable is not enough.
+	srv.WritePolicy(t, "cli-doctor", `path "secret/data/cli/doctor/*" { capabilities = ["read"] }`)
+	r = e.run("", "doctor", "secret/cli/doctor/ok:nokey", "cli/doctor/none", "cli/doctor/ok:user")
+	checkResult(t, "doctor with a missing key and a missing path", r, ExitError, "some checks failed")
+	for _, want := range []string{
+		`[FAIL] path     cli/doctor/none (secret/data/cli/doctor/none): readable, but no entry at the path`,
+		`[ok  ] path     cli/doctor/ok (secret/data/cli/doctor/ok): readable [read]`,
+		`[FAIL] path     secret/cli/doctor/ok (secret/data/cli/doctor/ok): readable, but the entry has no key "nokey"`,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
 	e.vars["VAULT_TOKEN"] = "hvs.not-a-real-token-at-all-xxxxxxxxx"
 	r = e.run("", "doctor")
 	checkResult(t, "doctor with a bad token", r, ExitError, "some checks failed")
@@ -255,9 +274,9 @@ func TestDoctor(t *testing.T) {
 func TestHelpAndCompletion(t *testing.T) {
 	srv := shared(t)
 	e := newEnv(t, srv)
-	cmds := [][]string{{}, {"get"}, {"put"}, {"patch"}, {"delete"}, {"list"}, {"versions"}, {"versions", "delete"}, {"versions", "undelete"},
-		{"versions", "destroy"}, {"meta"}, {"meta", "get"}, {"meta", "put"}, {"kv-config"}, {"login"}, {"logout"}, {"status"}, {"unseal"},
-		{"run"}, {"inject"}, {"doctor"}, {"completion"}}
+	cmds := [][]string{{}, {"get"}, {"put"}, {"patch"}, {"delete"}, {"undelete"}, {"destroy"}, {"rollback"}, {"list"},
+		{"metadata"}, {"metadata", "get"}, {"metadata", "put"}, {"metadata", "patch"}, {"metadata", "delete"}, {"meta", "get"},
+		{"kv-config"}, {"login"}, {"logout"}, {"status"}, {"unseal"}, {"run"}, {"inject"}, {"doctor"}, {"completion"}, {"version"}}
 	for _, c := range cmds {
 		for _, flag := range []string{"-help", "--help", "-h"} {
 			args := append(append([]string{}, c...), flag)
@@ -378,18 +397,83 @@ func TestTerminalPrompts(t *testing.T) {
 		t.Errorf("stored after the prompt: %v", got)
 	}
 
-	r = onTTY(t, e, "n\n", "delete", "cli/tty/app")
-	if r.code != ExitError || !strings.Contains(r.stdout, "aborted") {
-		t.Errorf("delete answered n: exit %d, output %q", r.code, r.stdout)
+	r = onTTY(t, e, "n\n", "metadata", "delete", "cli/tty/app")
+	if r.code != ExitUsage || !strings.Contains(r.stdout, "aborted") {
+		t.Errorf("metadata delete answered n: exit %d, output %q", r.code, r.stdout)
 	}
 	if e.vaultKVData("cli/tty/app") == nil {
 		t.Fatal("entry deleted although the answer was n")
 	}
-	r = onTTY(t, e, "y\n", "delete", "cli/tty/app")
-	if r.code != 0 || !strings.Contains(r.stdout, "Deleted cli/tty/app") {
-		t.Errorf("delete answered y: exit %d, output %q", r.code, r.stdout)
+	r = onTTY(t, e, "y\n", "metadata", "delete", "cli/tty/app")
+	if r.code != 0 || !strings.Contains(r.stdout, "Success! Data deleted (if it existed) at: secret/metadata/cli/tty/app") {
+		t.Errorf("metadata delete answered y: exit %d, output %q", r.code, r.stdout)
 	}
-	if e.vaultKVData("cli/tty/app") != nil {
-		t.Error("entry still there after delete answered y")
+	if r := e.vault("kv", "metadata", "get", "secret/cli/tty/app"); r.code == 0 {
+		t.Error("metadata still there after metadata delete answered y")
 	}
+}
+
+// TestCompletion: secret paths complete by listing them in Vault, with or
+// without the mount in the path, through cobra's __complete and through
+// the bash script in a bash that has not loaded the bash-completion
+// package; a server that does not answer completes nothing within the
+// timeout.
+func TestCompletion(t *testing.T) {
+	srv := shared(t)
+	e := newEnv(t, srv)
+	srv.PutKV(t, "cli/comp/app1", map[string]any{"value": "v"})
+	srv.PutKV(t, "cli/comp/app2", map[string]any{"value": "v"})
+	srv.PutKV(t, "cli/comp/sub/x", map[string]any{"value": "v"})
+
+	tests := []struct {
+		typed string
+		want  []string
+	}{
+		{"cli/comp/", []string{"cli/comp/app1", "cli/comp/app2", "cli/comp/sub/"}},
+		{"cli/comp/app", []string{"cli/comp/app1", "cli/comp/app2"}},
+		{"secret/cli/comp/s", []string{"secret/cli/comp/sub/"}},
+		{"cli/comp/app1:", nil},
+	}
+	for _, tt := range tests {
+		out := e.must("", "__complete", "get", tt.typed)
+		var got []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if !strings.HasPrefix(l, ":") && l != "" && !strings.HasPrefix(l, "Completion ended") {
+				got = append(got, l)
+			}
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("complete get %q (-want +got):\n%s", tt.typed, diff)
+		}
+	}
+
+	t.Run("bash without bash-completion", func(t *testing.T) {
+		script := e.must("", "completion", "bash")
+		f := filepath.Join(e.home, "vaultly.bash")
+		if err := os.WriteFile(f, []byte(script), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		line := binary + " get cli/comp/ap"
+		sh := `source "$F"; declare -F _init_completion >/dev/null && { echo "bash-completion is loaded"; exit 1; }
+COMP_LINE="$L"; COMP_POINT=${#COMP_LINE}; read -r -a COMP_WORDS <<< "$L"; COMP_CWORD=2
+__start_vaultly vaultly; printf '%s\n' "${COMPREPLY[@]}"`
+		r := e.exec("bash", []string{"F=" + f, "L=" + line}, "", "--norc", "--noprofile", "-c", sh)
+		if r.code != 0 || r.stdout != "cli/comp/app1\ncli/comp/app2\n" {
+			t.Errorf("bash completion of %q: exit %d, stdout %q, stderr %q", line, r.code, r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("a server that does not answer", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close() // accepts nothing: connections hang in the backlog
+		start := time.Now()
+		r := e.runEnv([]string{"VAULT_ADDR=http://" + ln.Addr().String()}, "", "__complete", "get", "cli/")
+		// completeTimeout is 2s; 15s of slack for a loaded machine.
+		if d := time.Since(start); r.code != 0 || d > completeTimeout+15*time.Second {
+			t.Errorf("completion against a silent server: exit %d after %v, want 0 within %v (+15s slack)", r.code, d, completeTimeout)
+		}
+	})
 }

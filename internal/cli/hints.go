@@ -20,22 +20,49 @@ func (g *globals) errText(err error) string {
 	if !ok {
 		return msg
 	}
-	h, ok := g.cliHint(e)
-	if !ok || h == e.Hint {
+	c := *e
+	changed := false
+	if h, ok := g.cliHint(err, e); ok && h != e.Hint {
+		c.Hint, changed = h, true
+	}
+	// An entry is named as commands take it: with its mount.
+	if ot, ok := errors.AsType[*onTarget](err); ok && ot.t.path != "" &&
+		strings.HasPrefix(c.Ref, ot.t.path) && !strings.HasPrefix(c.Ref, ot.t.String()) {
+		c.Ref, changed = ot.t.mount+"/"+c.Ref, true
+	}
+	if !changed {
 		return msg
 	}
-	c := *e
-	c.Hint = h
-	// err is e, or e inside the command's own "context: %w" wrappers,
-	// whose text ends with e's; re-render that part.
-	if lib := e.Error(); strings.HasSuffix(msg, lib) {
-		return strings.TrimSuffix(msg, lib) + c.Error()
+	// err is e, or e inside the command's own wrappers, whose text holds
+	// e's; re-render that part.
+	if lib := e.Error(); strings.Contains(msg, lib) {
+		return strings.Replace(msg, lib, c.Error(), 1)
 	}
 	return c.Error()
 }
 
-// cliHint returns the command's hint for the situation e's cause marks.
-func (g *globals) cliHint(e *vaultly.Error) (string, bool) {
+// onTarget ties an error to the entry it is about, so that messages and
+// advice name the entry the way a command takes it (secret/myapp/db), not
+// relative to its mount as the library does.
+type onTarget struct {
+	t   kvTarget
+	err error
+}
+
+func (e *onTarget) Error() string { return e.err.Error() }
+func (e *onTarget) Unwrap() error { return e.err }
+
+// atTarget wraps a non-nil err with the entry it is about.
+func atTarget(t kvTarget, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &onTarget{t, err}
+}
+
+// cliHint returns the command's hint for the situation e's cause marks;
+// err is what the command returned, e inside it.
+func (g *globals) cliHint(err error, e *vaultly.Error) (string, bool) {
 	m := hint.Of(e)
 	if m == nil {
 		return "", false
@@ -44,9 +71,15 @@ func (g *globals) cliHint(e *vaultly.Error) (string, bool) {
 	case hint.NoAddress:
 		return "give -address, set VAULT_ADDR, or run 'vaultly login'", true
 	case hint.NoCredentials:
-		return "set VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or run 'vaultly login'", true
+		return "set VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID, or run 'vaultly login' (or 'vault login')", true
 	case hint.KVDetect:
-		return fmt.Sprintf(`check that -mount names a kv mount; the token's policy needs path "sys/internal/ui/mounts/%s" { capabilities = ["read"] }`, m.Mount), true
+		// Vault describes a mount only to a token with a capability under
+		// it: the entry's own policy line is what makes it visible.
+		example := m.Mount + "/data/<path>"
+		if m.Path != "" {
+			example = m.Mount + "/data/" + m.Path
+		}
+		return fmt.Sprintf(`either no kv mount is at %s, or the token may use no path under it: vault describes a mount only to a token with a capability in it, e.g. path %q { capabilities = ["read"] }; check the mount in the path or -mount`, m.Mount, example), true
 	case hint.VersionDeleted:
 		p := m.Path
 		if p == "" {
@@ -55,11 +88,13 @@ func (g *globals) cliHint(e *vaultly.Error) (string, bool) {
 		if i := strings.IndexAny(p, ":@?"); i >= 0 {
 			p = p[:i]
 		}
-		mount := ""
-		if g.mount != "" {
-			mount = " -mount=" + g.mount
+		flags := "-versions=" + strconv.Itoa(m.Version)
+		if ot, ok := errors.AsType[*onTarget](err); ok {
+			p = ot.t.mount + "/" + p
+		} else if g.mount != "" {
+			flags = "-mount=" + g.mount + " " + flags
 		}
-		return "restore it with 'vaultly versions undelete" + mount + " " + p + " -versions " + strconv.Itoa(m.Version) + "'", true
+		return "restore it with 'vaultly undelete " + flags + " " + p + "'", true
 	}
 	return "", false
 }

@@ -22,10 +22,10 @@ func TestPutGetInterop(t *testing.T) {
 
 	// vaultly put -> vault kv get
 	out := e.must("from-stdin\n", "put", "cli/put/app", "user=app", "pw=@pw.txt", "key=-")
-	if want := "Wrote cli/put/app version 1\n"; out != want {
-		t.Errorf("put output %q, want %q", out, want)
+	if want := "secret/data/cli/put/app\n"; !strings.Contains(out, want) || !strings.Contains(out, "version            1\n") {
+		t.Errorf("put output %q, want the api path %q and version 1", out, want)
 	}
-	want := map[string]any{"user": "app", "pw": "from-file\n", "key": "from-stdin"}
+	want := map[string]any{"user": "app", "pw": "from-file\n", "key": "from-stdin\n"} // stdin byte for byte
 	if diff := cmp.Diff(want, e.vaultKVData("cli/put/app")); diff != "" {
 		t.Errorf("vault kv get after vaultly put (-want +got):\n%s", diff)
 	}
@@ -59,7 +59,7 @@ func TestPutGetInterop(t *testing.T) {
 
 	t.Run("whole entry table", func(t *testing.T) {
 		got := e.must("", "get", "cli/put/fromvault")
-		for _, line := range []string{"version           2", "user   carol", "port   5433", "destroyed         false"} {
+		for _, line := range []string{"version            2", "user    carol", "port    5433", "destroyed          false", "secret/data/cli/put/fromvault"} {
 			if !strings.Contains(got, line) {
 				t.Errorf("table output lacks %q:\n%s", line, got)
 			}
@@ -67,16 +67,17 @@ func TestPutGetInterop(t *testing.T) {
 	})
 	t.Run("whole entry json", func(t *testing.T) {
 		var got struct {
-			Path    string            `json:"path"`
-			Data    map[string]string `json:"data"`
-			Version struct {
-				Version int `json:"version"`
-			} `json:"version"`
+			Data struct {
+				Data     map[string]string `json:"data"`
+				Metadata struct {
+					Version int `json:"version"`
+				} `json:"metadata"`
+			} `json:"data"`
 		}
 		if err := json.Unmarshal([]byte(e.must("", "get", "-format", "json", "cli/put/fromvault")), &got); err != nil {
 			t.Fatal(err)
 		}
-		if got.Path != "cli/put/fromvault" || got.Version.Version != 2 || !cmp.Equal(got.Data, map[string]string{"user": "carol", "port": "5433"}) {
+		if got.Data.Metadata.Version != 2 || !cmp.Equal(got.Data.Data, map[string]string{"user": "carol", "port": "5433"}) {
 			t.Errorf("json = %+v", got)
 		}
 	})
@@ -94,7 +95,7 @@ func TestPatchVersionsMetaInterop(t *testing.T) {
 	srv := shared(t)
 	e := newEnv(t, srv)
 	e.must("", "put", "cli/pvm/app", "a=1", "b=2")
-	if out := e.must("", "patch", "cli/pvm/app", "b=two", "c=3"); out != "Patched cli/pvm/app version 2\n" {
+	if out := e.must("", "patch", "cli/pvm/app", "b=two", "c=3"); !strings.Contains(out, "version            2\n") {
 		t.Errorf("patch output %q", out)
 	}
 	if diff := cmp.Diff(map[string]any{"a": "1", "b": "two", "c": "3"}, e.vaultKVData("cli/pvm/app")); diff != "" {
@@ -107,7 +108,7 @@ func TestPatchVersionsMetaInterop(t *testing.T) {
 		vs, _ := md["versions"].(map[string]any)
 		return vs
 	}
-	e.must("", "versions", "delete", "-versions", "1,2", "cli/pvm/app")
+	e.must("", "delete", "-versions", "1,2", "cli/pvm/app")
 	vs := metaVersions()
 	for _, v := range []string{"1", "2"} {
 		if d := vs[v].(map[string]any)["deletion_time"]; d == "" {
@@ -117,19 +118,19 @@ func TestPatchVersionsMetaInterop(t *testing.T) {
 	if r := e.vault("kv", "get", "-mount=secret", "-version=2", "cli/pvm/app"); r.code == 0 && !strings.Contains(r.stdout+r.stderr, "deletion_time") {
 		t.Errorf("vault kv get of a deleted version: %s", r.stdout)
 	}
-	e.must("", "versions", "undelete", "-versions=2", "cli/pvm/app")
+	e.must("", "undelete", "-versions=2", "cli/pvm/app")
 	if d := metaVersions()["2"].(map[string]any)["deletion_time"]; d != "" {
 		t.Errorf("after undelete, version 2 deletion_time %q, want empty", d)
 	}
 	if got := e.must("", "get", "-version", "2", "cli/pvm/app:b"); got != "two\n" {
 		t.Errorf("get undeleted version = %q", got)
 	}
-	e.must("", "versions", "destroy", "-yes", "-versions", "2", "cli/pvm/app")
+	e.must("", "destroy", "-yes", "-versions", "2", "cli/pvm/app")
 	if d := metaVersions()["2"].(map[string]any)["destroyed"]; d != true {
 		t.Errorf("after destroy, vault shows destroyed=%v", d)
 	}
 	r := e.run("", "get", "-version", "2", "cli/pvm/app")
-	checkResult(t, "get destroyed version", r, ExitNotFound, "version 2 was destroyed")
+	checkResult(t, "get destroyed version", r, ExitError, "version 2 was destroyed")
 
 	e.must("", "meta", "put", "-max-versions", "5", "-delete-version-after=2h", "-custom-metadata", "owner=team-a", "-custom-metadata", "tier=1", "cli/pvm/app")
 	md := e.vaultJSON("kv", "metadata", "get", "-format=json", "-mount=secret", "cli/pvm/app")
@@ -139,20 +140,21 @@ func TestPatchVersionsMetaInterop(t *testing.T) {
 		t.Errorf("vault kv metadata get after meta put (-want +got):\n%s", diff)
 	}
 	var mj struct {
-		MaxVersions    int               `json:"max_versions"`
-		CustomMetadata map[string]string `json:"custom_metadata"`
-		Versions       []struct {
-			Version   int  `json:"version"`
-			Destroyed bool `json:"destroyed"`
-		} `json:"versions"`
+		Data struct {
+			MaxVersions    int               `json:"max_versions"`
+			CustomMetadata map[string]string `json:"custom_metadata"`
+			Versions       map[string]struct {
+				Destroyed bool `json:"destroyed"`
+			} `json:"versions"`
+		} `json:"data"`
 	}
-	if err := json.Unmarshal([]byte(e.must("", "meta", "get", "-format=json", "cli/pvm/app")), &mj); err != nil {
+	if err := json.Unmarshal([]byte(e.must("", "metadata", "get", "-format=json", "cli/pvm/app")), &mj); err != nil {
 		t.Fatal(err)
 	}
-	if mj.MaxVersions != 5 || mj.CustomMetadata["owner"] != "team-a" || len(mj.Versions) != 3 || !mj.Versions[1].Destroyed {
-		t.Errorf("meta get json = %+v", mj)
+	if m := mj.Data; m.MaxVersions != 5 || m.CustomMetadata["owner"] != "team-a" || len(m.Versions) != 3 || !m.Versions["2"].Destroyed {
+		t.Errorf("metadata get json = %+v", mj)
 	}
-	if out := e.must("", "meta", "get", "cli/pvm/app"); !strings.Contains(out, "max_versions           5") || !strings.Contains(out, "Version 2") {
+	if out := e.must("", "meta", "get", "cli/pvm/app"); !strings.Contains(out, "max_versions            5") || !strings.Contains(out, "Version 2") {
 		t.Errorf("meta get table:\n%s", out)
 	}
 
@@ -163,18 +165,30 @@ func TestPatchVersionsMetaInterop(t *testing.T) {
 	if out := e.must("", "list", "-format=json", "cli"); !strings.Contains(out, `"pvm/"`) {
 		t.Errorf("list json = %q", out)
 	}
-	if out := e.must("", "kv-config"); !strings.Contains(out, "mount                  secret") {
+	if out := e.must("", "kv-config"); !strings.Contains(out, "mount                   secret") {
 		t.Errorf("kv-config = %q", out)
 	}
 
-	// delete: refused without a terminal, done with -yes.
-	r = e.run("", "delete", "cli/pvm/app")
-	checkResult(t, "delete without -yes and without a terminal", r, ExitUsage, "pass -yes")
-	if e.vaultKVData("cli/pvm/app") == nil {
-		t.Fatal("entry gone after a refused delete")
-	}
-	if out := e.must("", "delete", "-yes", "cli/pvm/app"); out != "Deleted cli/pvm/app\n" {
+	// delete is a soft delete, asked nothing, undone by undelete.
+	if out := e.must("", "delete", "cli/pvm/app"); out != "Success! Data deleted (if it existed) at: secret/data/cli/pvm/app\n" {
 		t.Errorf("delete output %q", out)
+	}
+	if e.vaultKVData("cli/pvm/app") != nil {
+		t.Error("vault still reads the latest version after delete")
+	}
+	e.must("", "undelete", "-versions=3", "cli/pvm/app")
+	if e.vaultKVData("cli/pvm/app") == nil {
+		t.Error("vault reads nothing after undelete")
+	}
+	// metadata delete is the permanent one: refused without a terminal,
+	// done with -yes.
+	r = e.run("", "metadata", "delete", "cli/pvm/app")
+	checkResult(t, "metadata delete without -yes and without a terminal", r, ExitUsage, "pass -yes")
+	if e.vaultKVData("cli/pvm/app") == nil {
+		t.Fatal("entry gone after a refused metadata delete")
+	}
+	if out := e.must("", "metadata", "delete", "-yes", "cli/pvm/app"); out != "Success! Data deleted (if it existed) at: secret/metadata/cli/pvm/app\n" {
+		t.Errorf("metadata delete output %q", out)
 	}
 	if r := e.vault("kv", "metadata", "get", "-mount=secret", "cli/pvm/app"); r.code == 0 {
 		t.Errorf("vault still finds metadata after delete: %s", r.stdout)
@@ -185,7 +199,7 @@ func TestKV1Mount(t *testing.T) {
 	srv := shared(t)
 	srv.EnableSecrets(t, "cli-kv1", "kv", map[string]string{"version": "1"})
 	e := newEnv(t, srv)
-	if out := e.must("", "put", "-mount", "cli-kv1", "app/db", "user=u"); out != "Wrote app/db\n" {
+	if out := e.must("", "put", "-mount", "cli-kv1", "app/db", "user=u"); out != "Success! Data written to: cli-kv1/app/db\n" {
 		t.Errorf("put on kv v1 = %q", out)
 	}
 	if r := e.vault("kv", "get", "-mount=cli-kv1", "-field=user", "app/db"); r.stdout != "u" {
@@ -194,13 +208,16 @@ func TestKV1Mount(t *testing.T) {
 	if got := e.must("", "get", "-mount=cli-kv1", "app/db:user"); got != "u\n" {
 		t.Errorf("get on kv v1 = %q", got)
 	}
-	r := e.run("", "versions", "delete", "-mount=cli-kv1", "-versions=1", "app/db")
+	r := e.run("", "delete", "-mount=cli-kv1", "-versions=1", "app/db")
 	checkResult(t, "versions on kv v1", r, ExitError, "kv v2")
+	if got := e.must("", "get", "-field=user", "cli-kv1/app/db"); got != "u" {
+		t.Errorf("get -field on kv v1 with the mount in the path = %q", got)
+	}
 	r = e.run("", "patch", "-mount=cli-kv1", "app/db", "a=b")
 	checkResult(t, "patch on kv v1", r, ExitError, "kv v2")
-	e.must("", "delete", "-yes", "-mount=cli-kv1", "app/db")
+	e.must("", "delete", "-mount=cli-kv1", "app/db") // kv v1: removes the entry
 	r = e.run("", "get", "-mount=cli-kv1", "app/db")
-	checkResult(t, "get after delete on kv v1", r, ExitNotFound, "not found")
+	checkResult(t, "get after delete on kv v1", r, ExitError, "not found")
 }
 
 func TestBadInput(t *testing.T) {
@@ -218,9 +235,19 @@ func TestBadInput(t *testing.T) {
 		wantErr   string
 		unwritten string // a path that must not exist afterwards
 	}{
-		{"unknown path", []string{"get", "cli/bad/none"}, nil, ExitNotFound, "vaultly: get cli/bad/none (vault): not found", ""},
-		{"unknown key", []string{"get", "cli/bad/app:nokey"}, nil, ExitNotFound, `no key "nokey"`, ""},
-		{"unknown version", []string{"get", "-version", "7", "cli/bad/app"}, nil, ExitNotFound, "not found", ""},
+		{"unknown path", []string{"get", "cli/bad/none"}, nil, ExitError, "vaultly: get secret/cli/bad/none (vault): not found", ""},
+		{"api path", []string{"get", "secret/data/cli/bad/app"}, nil, ExitUsage, "secret/data/cli/bad/app is the HTTP API path of secret/cli/bad/app: write secret/cli/bad/app", ""},
+		{"api path in a reference", []string{"get", "vault://secret/data/cli/bad/app:user"}, nil, ExitUsage, "write secret/cli/bad/app", ""},
+		{"mount named twice", []string{"get", "-mount=secret", "secret/cli/bad/app"}, nil, ExitError, "the path starts with the mount's name: write -mount=secret cli/bad/app, or secret/cli/bad/app without -mount", ""},
+		{"not a kv mount", []string{"get", "cubbyhole/x"}, nil, ExitUsage, `a "cubbyhole" secrets engine, not kv`, ""},
+		{"field and key", []string{"get", "-field=user", "cli/bad/app:user"}, nil, ExitUsage, "not both", ""},
+		{"missing field", []string{"get", "-field=nope", "cli/bad/app"}, nil, ExitUsage, `field "nope" not present`, ""},
+		{"bad VAULT_FORMAT", []string{"get", "cli/bad/app"}, []string{"VAULT_FORMAT=xml"}, ExitUsage, "invalid output format", ""},
+		{"raw for a document", []string{"get", "-format=raw", "cli/bad/app"}, nil, ExitUsage, "does not support -format=raw", ""},
+		{"put value without a key", []string{"put", "cli/bad/new10", "hunter2-pasted"}, nil, ExitUsage, "field argument 1", "cli/bad/new10"},
+		{"put bad json document", []string{"put", "cli/bad/new11", "-"}, nil, ExitUsage, "not a json object", "cli/bad/new11"},
+		{"unknown key", []string{"get", "cli/bad/app:nokey"}, nil, ExitError, `no key "nokey"`, ""},
+		{"unknown version", []string{"get", "-version", "7", "cli/bad/app"}, nil, ExitError, "not found", ""},
 		{"bad reference", []string{"get", "cli/../etc"}, nil, ExitUsage, `invalid reference: path segment ".." not allowed`, ""},
 		{"bad uri", []string{"get", "vault://cli/bad/app?ver=1"}, nil, ExitUsage, `unknown query parameter "ver"`, ""},
 		{"missing argument", []string{"get"}, nil, ExitUsage, "missing PATH", ""},
@@ -230,29 +257,32 @@ func TestBadInput(t *testing.T) {
 		{"put bad path", []string{"put", "cli//x", "a=1"}, nil, ExitUsage, "empty path segment", ""},
 		{"unknown command", []string{"frobnicate"}, nil, ExitUsage, `unknown command "frobnicate"`, ""},
 		{"unknown flag", []string{"get", "-nosuchflag", "cli/bad/app"}, nil, ExitUsage, "unknown flag: --nosuchflag", ""},
-		{"bad format", []string{"get", "-format=xml", "cli/bad/app"}, nil, ExitUsage, `-format must be "table" or "json"`, ""},
-		{"versions without -versions", []string{"versions", "delete", "cli/bad/app"}, nil, ExitUsage, "missing -versions", ""},
-		{"versions subcommand missing", []string{"versions"}, nil, ExitUsage, "missing subcommand", ""},
+		{"bad format", []string{"get", "-format=xml", "cli/bad/app"}, nil, ExitUsage, `invalid output format "xml"`, ""},
+		{"undelete without -versions", []string{"undelete", "cli/bad/app"}, nil, ExitUsage, "missing -versions", ""},
+		{"metadata subcommand missing", []string{"metadata"}, nil, ExitUsage, "missing subcommand", ""},
 		{"unseal key in argv", []string{"unseal", "AAAA"}, nil, ExitUsage, "never taken from arguments", ""},
 		{"expired token", []string{"put", "cli/bad/new4", "a=1"}, []string{"VAULT_TOKEN=" + expired}, ExitError, "unauthenticated", "cli/bad/new4"},
 		{"permission denied", []string{"put", "cli/bad/new5", "a=1"}, []string{"VAULT_TOKEN=" + srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"default"}})}, ExitError, "permission denied", "cli/bad/new5"},
 		{"no address", []string{"get", "cli/bad/app"}, []string{"VAULT_ADDR="}, ExitError, "no vault address", ""},
-		{"skip verify refused", []string{"get", "cli/bad/app"}, []string{"VAULT_SKIP_VERIFY=true"}, ExitError, "vaultly always verifies TLS", ""},
-		{"patch unknown path", []string{"patch", "cli/bad/new6", "a=1"}, nil, ExitNotFound, "no entry to patch", "cli/bad/new6"},
-		{"patch missing field", []string{"patch", "cli/bad/app"}, nil, ExitUsage, "at least one KEY=VALUE", ""},
-		{"delete bad reference", []string{"delete", "-yes", "cli/bad/../app"}, nil, ExitUsage, "not allowed", ""},
-		{"delete missing argument", []string{"delete", "-yes"}, nil, ExitUsage, "missing PATH", ""},
-		{"list unknown prefix", []string{"list", "cli/bad/nothing"}, nil, ExitNotFound, "nothing under this prefix", ""},
+		{"skip verify refused for https", []string{"get", "cli/bad/app"}, []string{"VAULT_SKIP_VERIFY=true", "VAULT_ADDR=https://127.0.0.1:1"}, ExitError, "VAULT_SKIP_VERIFY is set: vaultly always verifies TLS", ""},
+		{"skip verify garbage", []string{"get", "cli/bad/app"}, []string{"VAULT_SKIP_VERIFY=yes please"}, ExitError, "VAULT_SKIP_VERIFY must be true or false", ""},
+		{"patch unknown path", []string{"patch", "cli/bad/new6", "a=1"}, nil, ExitError, "no entry to patch", "cli/bad/new6"},
+		{"patch missing field", []string{"patch", "cli/bad/app"}, nil, ExitUsage, "missing KEY=VALUE or -remove-data KEY", ""},
+		{"patch set and removed", []string{"patch", "-remove-data=user", "cli/bad/app", "user=x"}, nil, ExitUsage, "both set and removed", ""},
+		{"delete bad reference", []string{"delete", "cli/bad/../app"}, nil, ExitUsage, "not allowed", ""},
+		{"delete missing argument", []string{"delete"}, nil, ExitUsage, "missing PATH", ""},
+		{"rollback without -version", []string{"rollback", "cli/bad/app"}, nil, ExitUsage, "missing -version", ""},
+		{"list unknown prefix", []string{"list", "cli/bad/nothing"}, nil, ExitError, "nothing under this prefix", ""},
 		{"list too many arguments", []string{"list", "a", "b"}, nil, ExitUsage, "accepts at most 1 arg", ""},
-		{"versions unknown path", []string{"versions", "undelete", "-versions", "1", "cli/bad/none"}, nil, ExitNotFound, "not found", ""},
-		{"versions bad number", []string{"versions", "delete", "-versions", "1,x", "cli/bad/app"}, nil, ExitUsage, "invalid argument", ""},
-		{"versions zero", []string{"versions", "delete", "-versions", "0", "cli/bad/app"}, nil, ExitUsage, "positive", ""},
-		{"meta get unknown path", []string{"meta", "get", "cli/bad/none"}, nil, ExitNotFound, "read-metadata cli/bad/none (vault): not found", ""},
+		{"undelete unknown path", []string{"undelete", "-versions", "1", "cli/bad/none"}, nil, ExitError, "not found", ""},
+		{"delete bad number", []string{"delete", "-versions", "1,x", "cli/bad/app"}, nil, ExitUsage, `positive integers, not "x"`, ""},
+		{"delete zero", []string{"delete", "-versions", "0", "cli/bad/app"}, nil, ExitUsage, "positive", ""},
+		{"metadata get unknown path", []string{"metadata", "get", "cli/bad/none"}, nil, ExitError, "read-metadata secret/cli/bad/none (vault): not found", ""},
 		{"meta put nothing to change", []string{"meta", "put", "cli/bad/new7"}, nil, ExitUsage, "nothing to change", ""},
 		{"meta put bad custom metadata", []string{"meta", "put", "-custom-metadata", "novalue", "cli/bad/new8"}, nil, ExitUsage, "KEY=VALUE", ""},
 		{"meta put bad duration", []string{"meta", "put", "-delete-version-after", "soon", "cli/bad/new9"}, nil, ExitUsage, "invalid argument", ""},
 		{"kv-config extra argument", []string{"kv-config", "x"}, nil, ExitUsage, "too many arguments", ""},
-		{"kv-config unknown mount", []string{"kv-config", "-mount", "nomount"}, nil, ExitError, "check that -mount names a kv mount", ""},
+		{"kv-config unknown mount", []string{"kv-config", "-mount", "nomount"}, nil, ExitError, "either no kv mount is at nomount", ""},
 		{"status extra argument", []string{"status", "x"}, nil, ExitUsage, "too many arguments", ""},
 		{"logout extra argument", []string{"logout", "x"}, nil, ExitUsage, "too many arguments", ""},
 		{"login bad parameter", []string{"login", "-method", "approle", "role_id"}, nil, ExitUsage, "want NAME=VALUE", ""},
@@ -268,6 +298,9 @@ func TestBadInput(t *testing.T) {
 			checkResult(t, "vaultly "+strings.Join(tt.args, " "), r, tt.wantCode, tt.wantErr)
 			if strings.Contains(r.stderr, srv.Token) || strings.Contains(r.stderr, expired) {
 				t.Errorf("stderr contains a token: %s", r.stderr)
+			}
+			if strings.Contains(r.stderr, "hunter2") {
+				t.Errorf("stderr echoes an argument given where a key was expected: %s", r.stderr)
 			}
 			if tt.unwritten != "" && e.vaultKVData(tt.unwritten) != nil {
 				t.Errorf("%s was written", tt.unwritten)
@@ -296,14 +329,14 @@ func TestSealedServer(t *testing.T) {
 	srv := vaultStart(t)
 	e := newEnv(t, srv)
 	e.must("", "put", "app", "a=1")
-	if out := e.must("", "status"); !strings.Contains(out, "Sealed         false") || !strings.Contains(out, "Version        1.21.0") {
+	if out := e.must("", "status"); !strings.Contains(out, "Sealed          false") || !strings.Contains(out, "Version         1.21.0") {
 		t.Errorf("status:\n%s", out)
 	}
 	srv.Seal(t)
 
 	r := e.run("", "status")
-	checkResult(t, "status while sealed", r, ExitSealed, "")
-	if !strings.Contains(r.stdout, "Sealed            true") || !strings.Contains(r.stdout, "Unseal Progress   0/1") {
+	checkResult(t, "status while sealed", r, statusSealed, "")
+	if !strings.Contains(r.stdout, "Sealed             true") || !strings.Contains(r.stdout, "Unseal Progress    0/1") {
 		t.Errorf("status while sealed:\n%s", r.stdout)
 	}
 	r = e.run("", "get", "app:a")

@@ -67,8 +67,8 @@ shown on stderr. An unknown or expired lease exits with code 3.`,
 					fmt.Fprintln(g.io.Err, "Warning: "+strings.Join(strings.Fields(w), " "))
 				}
 				l := leaseOut{ID: s.LeaseID, Duration: s.LeaseDuration, Renewable: s.Renewable}
-				if g.format == "json" {
-					return printJSON(cmd.OutOrStdout(), l)
+				if g.structured() {
+					return g.printData(cmd.OutOrStdout(), l)
 				}
 				return printTable(cmd.OutOrStdout(), [2]string{"Key", "Value"}, l.rows())
 			})
@@ -111,8 +111,8 @@ does not exist (any more) as done, so that is not an error.`,
 					return err
 				}
 				out := cmd.OutOrStdout()
-				if g.format == "json" {
-					return printJSON(out, map[string]any{"lease_id": id, "prefix": prefix, "revoked": true})
+				if g.structured() {
+					return g.printData(out, map[string]any{"lease_id": id, "prefix": prefix, "revoked": true})
 				}
 				if prefix {
 					_, err = fmt.Fprintf(out, "Revoked every lease under %s\n", id)
@@ -156,8 +156,8 @@ with code 3.`,
 					return err
 				}
 				out := cmd.OutOrStdout()
-				if g.format == "json" {
-					return printJSON(out, s.Data)
+				if g.structured() {
+					return g.printData(out, s.Data)
 				}
 				var rows []row
 				for _, k := range sortedKeys(s.Data) {

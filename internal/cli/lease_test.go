@@ -93,7 +93,7 @@ func TestLease(t *testing.T) {
 		if _, err := d.login(user, c.Data["password"]); err == nil {
 			t.Errorf("login after revoke succeeded")
 		}
-		checkResult(t, "lookup after revoke", d.run("", "lease", "lookup", c.LeaseID), ExitNotFound, "not found")
+		checkResult(t, "lookup after revoke", d.run("", "lease", "lookup", c.LeaseID), ExitError, "not found")
 	})
 
 	t.Run("revoke -prefix", func(t *testing.T) {
@@ -130,8 +130,8 @@ func TestLease(t *testing.T) {
 			{"fractional increment", []string{"lease", "renew", "-increment", "1.5s", c.LeaseID}, ExitUsage, "whole seconds"},
 			{"bad increment", []string{"lease", "renew", "-increment", "soon", c.LeaseID}, ExitUsage, "invalid argument"},
 			{"escaping id", []string{"lease", "lookup", "../sys/x"}, ExitUsage, `".." not allowed`},
-			{"renew unknown", []string{"lease", "renew", unknown}, ExitNotFound, "lease renew " + unknown + " (vault): not found"},
-			{"lookup unknown", []string{"lease", "lookup", unknown}, ExitNotFound, "lease lookup " + unknown + " (vault): not found"},
+			{"renew unknown", []string{"lease", "renew", unknown}, ExitError, "lease renew " + unknown + " (vault): not found"},
+			{"lookup unknown", []string{"lease", "lookup", unknown}, ExitError, "lease lookup " + unknown + " (vault): not found"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

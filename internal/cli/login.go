@@ -75,7 +75,7 @@ typed at the prompt is used once and not saved, only the token it gives.`,
 				if _, err := authconfig.FromParams(method, path, check); err != nil {
 					return &usageError{vaultly.WrapError("login", "", "vault", err)}
 				}
-				v, err := g.prompt(name + " (or give " + name + "_file= or " + name + "_env=)")
+				v, err := g.prompt(name+" (or give "+name+"_file= or "+name+"_env=)", "")
 				if err != nil {
 					return err
 				}
@@ -127,8 +127,8 @@ typed at the prompt is used once and not saved, only the token it gives.`,
 			if err := hashivault.WriteConfigFile(file, fc); err != nil {
 				return vaultly.WrapError("login", "", "vault", err)
 			}
-			if g.format == "json" {
-				return printJSON(cmd.OutOrStdout(), map[string]any{
+			if g.structured() {
+				return g.printData(cmd.OutOrStdout(), map[string]any{
 					"address": addr, "method": method, "display_name": info.DisplayName,
 					"policies": info.Policies, "ttl": info.TTL.String(), "config_file": file,
 				})

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"sort"
 	"strings"
@@ -9,6 +11,50 @@ import (
 
 // maskText replaces every secret in output.
 const maskText = "*****"
+
+// minMaskLen is the shortest value `run` masks: shorter ones (a port,
+// "true", "1") would turn ordinary output into asterisks and protect
+// little; run warns once about the variables it leaves unmasked.
+const minMaskLen = 4
+
+// maskForms returns the texts to mask for values: each value of at least
+// minMaskLen bytes; each line of a multi-line value that is that long and
+// is not PEM armour (a private key printed line by line); the JSON-escaped
+// form (a value printed inside a JSON string); and the standard and URL
+// base64 forms without padding (which also find the padded forms).
+func maskForms(values []string) []string {
+	var out []string
+	add := func(s string) {
+		if len(s) >= minMaskLen {
+			out = append(out, s)
+		}
+	}
+	for _, v := range values {
+		if len(v) < minMaskLen {
+			continue
+		}
+		add(v)
+		if strings.ContainsAny(v, "\r\n") {
+			for _, line := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' }) {
+				if t := strings.TrimSpace(line); !strings.HasPrefix(t, "-----") {
+					add(t)
+				}
+			}
+		}
+		for _, html := range []bool{true, false} {
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(html)
+			if enc.Encode(v) == nil {
+				q := strings.TrimSuffix(b.String(), "\n")
+				add(q[1 : len(q)-1])
+			}
+		}
+		add(base64.RawStdEncoding.EncodeToString([]byte(v)))
+		add(base64.RawURLEncoding.EncodeToString([]byte(v)))
+	}
+	return out
+}
 
 // masker is an io.WriteCloser that copies to w with every occurrence of a
 // secret replaced by maskText, including secrets split across writes: it
@@ -22,16 +68,26 @@ type masker struct {
 }
 
 func newMasker(w io.Writer, secrets []string) *masker {
-	var s []string
+	m := &masker{w: w}
+	m.add(secrets)
+	return m
+}
+
+// add masks secrets too from now on.
+func (m *masker) add(secrets []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	seen := map[string]bool{}
+	for _, x := range m.secrets {
+		seen[x] = true
+	}
 	for _, x := range secrets {
 		if x != "" && !seen[x] {
 			seen[x] = true
-			s = append(s, x)
+			m.secrets = append(m.secrets, x)
 		}
 	}
-	sort.Slice(s, func(i, j int) bool { return len(s[i]) > len(s[j]) })
-	return &masker{w: w, secrets: s}
+	sort.SliceStable(m.secrets, func(i, j int) bool { return len(m.secrets[i]) > len(m.secrets[j]) })
 }
 
 func (m *masker) Write(p []byte) (int, error) {

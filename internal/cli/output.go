@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,13 +9,127 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/term"
+	"gopkg.in/yaml.v3"
 )
 
-// printJSON writes v as indented JSON.
+// printJSON writes v as indented JSON, as the vault CLI does
+// (json.MarshalIndent with two spaces, then a newline).
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode output: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// printYAML writes v as YAML: its JSON form converted, keys sorted and
+// two-space indentation, as the vault CLI's -format=yaml.
+func printYAML(w io.Writer, v any) error {
+	b, err := yamlBytes(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func yamlBytes(v any) ([]byte, error) {
+	j, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode output: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return nil, fmt.Errorf("encode output: %w", err)
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(yamlNumbers(generic)); err != nil {
+		return nil, fmt.Errorf("encode output: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encode output: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// yamlNumbers turns json.Numbers into YAML numbers (a json.Number would
+// be written as a quoted string).
+func yamlNumbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: v.String()}
+		if strings.ContainsAny(v.String(), ".eE") {
+			n.Tag = "!!float"
+		}
+		return n
+	case map[string]any:
+		for k, x := range v {
+			v[k] = yamlNumbers(x)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = yamlNumbers(x)
+		}
+	}
+	return v
+}
+
+// structured reports whether -format asks for something other than the
+// human table.
+func (g *globals) structured() bool { return g.format != "table" }
+
+// printData writes v in the -format asked for (json or yaml). raw is only
+// for -field values, as in the vault CLI.
+func (g *globals) printData(w io.Writer, v any) error {
+	switch g.format {
+	case "yaml":
+		return printYAML(w, v)
+	case "raw":
+		return usagef("this command does not support -format=raw: only -field values print raw")
+	}
+	return printJSON(w, v)
+}
+
+// printField prints one value the way `vault ... -field=NAME` does: raw
+// (fmt's %v) with table and raw formats, else in the format asked for;
+// followed by a newline only when stdout is a terminal, so that
+// $(vaultly get -field=...) and a pipe get the bytes alone.
+func (g *globals) printField(w io.Writer, v any) error {
+	var s string
+	switch g.format {
+	case "table", "raw":
+		s = fmt.Sprintf("%v", v)
+	case "yaml":
+		b, err := yamlBytes(v)
+		if err != nil {
+			return err
+		}
+		s = string(b)
+	default:
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encode output: %w", err)
+		}
+		s = string(b)
+	}
+	if isTerminal(w) {
+		s += "\n"
+	}
+	_, err := io.WriteString(w, s)
+	return err
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // row is one line of a key/value table.
@@ -22,24 +137,13 @@ type row struct{ k, v string }
 
 // printTable writes rows as an aligned two-column table under a header.
 func printTable(w io.Writer, header [2]string, rows []row) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 4, 4, ' ', 0)
 	fmt.Fprintf(tw, "%s\t%s\n", header[0], header[1])
 	fmt.Fprintf(tw, "%s\t%s\n", strings.Repeat("-", len(header[0])), strings.Repeat("-", len(header[1])))
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\n", r.k, r.v)
 	}
 	return tw.Flush()
-}
-
-// section prints a "==== title ====" line, like the vault CLI.
-func section(w io.Writer, title string) {
-	fmt.Fprintf(w, "%s\n", centre(title, 20))
-}
-
-func centre(title string, width int) string {
-	pad := max(width-len(title)-2, 2)
-	l := pad / 2
-	return strings.Repeat("=", l) + " " + title + " " + strings.Repeat("=", pad-l)
 }
 
 // text renders a stored value as text: strings as they are, everything
@@ -64,16 +168,16 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-func timeText(t time.Time) string {
-	if t.IsZero() {
-		return "n/a"
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
 func durText(d time.Duration) string {
 	if d == 0 {
 		return "0s"
 	}
 	return d.String()
+}
+
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return "n/a"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }

@@ -36,7 +36,8 @@ func TestRunMasking(t *testing.T) {
 		wantCode   int
 		wantSecret bool
 	}{
-		{"masked", nil, "pw=***** user=***** port=***** key=***** plain=not-a-reference\n", "err pw=*****\n", 7, false},
+		{"masked", nil, "pw=***** user=app port=***** key=***** plain=not-a-reference\n",
+			"vaultly: warning: values shorter than 4 bytes are not masked in the output: DB_USER\nerr pw=*****\n", 7, false},
 		{"-no-mask", []string{"-no-mask"}, "pw=hunter2-secret user=app port=5432 key=api-key-123 plain=not-a-reference\n", "err pw=hunter2-secret\n", 7, true},
 	}
 	for _, tt := range tests {
@@ -66,7 +67,7 @@ func TestRunMasking(t *testing.T) {
 	})
 	t.Run("missing field stops before the command", func(t *testing.T) {
 		r := e.runEnv([]string{"X=vault://cli/run/db:nope"}, "", "run", "--", "touch", "started")
-		checkResult(t, "run", r, ExitNotFound, `environment variable X: vaultly: get cli/run/db:nope (vault): not found`)
+		checkResult(t, "run", r, ExitError, `environment variable X: vaultly: get secret/cli/run/db:nope (vault): not found`)
 		if _, err := os.Stat(filepath.Join(e.home, "started")); err == nil {
 			t.Error("command started")
 		}

@@ -19,14 +19,14 @@ func statusCmd(g *globals) *cobra.Command {
 		Use:   "status",
 		Short: "Show the server's seal status, version and HA state",
 		Long: `Show whether the server is initialized and sealed, the unseal threshold and
-progress, its version and HA state. Needs no token. Exits with code 4 when
-the server is sealed.`,
+progress, its version and HA state. Needs no token. Exit codes are
+'vault status''s: 0 unsealed, 2 sealed, 1 when the status cannot be read.`,
 		Example: "  vaultly status\n  vaultly status -format=json",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, st, err := g.sealStatus(cmd.Context())
 			if err != nil {
-				return err
+				return &exitError{code: statusError, msg: g.errText(err)}
 			}
 			return g.sealResult(cmd.OutOrStdout(), st, "")
 		},
@@ -46,21 +46,27 @@ func (g *globals) sealStatus(ctx context.Context) (*hashivault.SysClient, *hashi
 	return b, st, nil
 }
 
-// sealResult prints st; a sealed server exits with ExitSealed and, when
+// The exit codes of `vault status`.
+const (
+	statusError  = 1
+	statusSealed = 2
+)
+
+// sealResult prints st; a sealed server exits with statusSealed and, when
 // not empty, sealedMsg.
 func (g *globals) sealResult(w io.Writer, st *hashivault.SealStatus, sealedMsg string) error {
 	if err := g.printSealStatus(w, st); err != nil {
 		return err
 	}
 	if st.Sealed {
-		return &exitError{code: ExitSealed, msg: sealedMsg}
+		return &exitError{code: statusSealed, msg: sealedMsg}
 	}
 	return nil
 }
 
 func (g *globals) printSealStatus(w io.Writer, st *hashivault.SealStatus) error {
-	if g.format == "json" {
-		return printJSON(w, st)
+	if g.structured() {
+		return g.printData(w, st)
 	}
 	rows := []row{
 		{"Seal Type", st.Type},

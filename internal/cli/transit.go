@@ -68,8 +68,8 @@ type ciphertextOut struct {
 
 func (g *globals) printCiphertext(cmd *cobra.Command, key string, ct transit.Ciphertext) error {
 	out := cmd.OutOrStdout()
-	if g.format == "json" {
-		return printJSON(out, ciphertextOut{key, ct, ct.Version()})
+	if g.structured() {
+		return g.printData(out, ciphertextOut{key, ct, ct.Version()})
 	}
 	_, err := fmt.Fprintln(out, ct)
 	return err
@@ -108,7 +108,7 @@ On a terminal, with no argument, the plaintext is asked for without echo
 					return usagef("plaintext file: %v", err)
 				}
 			case len(args) == 0 && g.stdinIsTerminal():
-				s, err := g.prompt("plaintext")
+				s, err := g.prompt("plaintext", "")
 				if err != nil {
 					return err
 				}
@@ -170,8 +170,8 @@ exits 1, and a key that does not exist exits 3.`,
 					return err
 				}
 				out := cmd.OutOrStdout()
-				if g.format == "json" {
-					return printJSON(out, map[string]any{"key": f.key, "plaintext": base64.StdEncoding.EncodeToString(pt)})
+				if g.structured() {
+					return g.printData(out, map[string]any{"key": f.key, "plaintext": base64.StdEncoding.EncodeToString(pt)})
 				}
 				_, err = out.Write(pt)
 				return err

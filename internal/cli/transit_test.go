@@ -129,8 +129,8 @@ func TestTransit(t *testing.T) {
 			{"ciphertext not base64", "", []string{"transit", "decrypt", "-key", "app", "vault:v1:!!!"}, ExitError, "transit decrypt app (vault): invalid argument"},
 			{"wrong key", "", []string{"transit", "decrypt", "-key", "other", ct}, ExitError, `not encrypted with key "other"`},
 			{"forged ciphertext", "", []string{"transit", "decrypt", "-key", "app", forged}, ExitError, "invalid argument"},
-			{"unknown key", "", []string{"transit", "decrypt", "-key", "nosuch", ct}, ExitNotFound, `no transit key named "nosuch"`},
-			{"unknown mount", secret, []string{"transit", "encrypt", "-mount", "nowhere", "-key", "app"}, ExitNotFound, "transit encrypt app (vault): not found"},
+			{"unknown key", "", []string{"transit", "decrypt", "-key", "nosuch", ct}, ExitError, `no transit key named "nosuch"`},
+			{"unknown mount", secret, []string{"transit", "encrypt", "-mount", "nowhere", "-key", "app"}, ExitError, "transit encrypt app (vault): not found"},
 			{"empty mount", secret, []string{"transit", "encrypt", "-mount=/", "-key", "app"}, ExitUsage, "-mount must not be empty"},
 		}
 		for _, tt := range tests {

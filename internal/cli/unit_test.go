@@ -2,7 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -119,7 +122,7 @@ func TestExitCode(t *testing.T) {
 		{nil, ExitOK},
 		{usagef("x"), ExitUsage},
 		{&exitError{code: 42}, 42},
-		{vaultly.WrapError("get", "a", "vault", driver.NewError(driver.NotFound, errors.New("no"))), ExitNotFound},
+		{vaultly.WrapError("get", "a", "vault", driver.NewError(driver.NotFound, errors.New("no"))), ExitError},
 		{vaultly.WrapError("get", "a", "vault", driver.NewError(driver.PermissionDenied, errors.New("no"))), ExitError},
 		{func() error { _, err := vaultly.ParseRef("a/../b"); return err }(), ExitUsage},
 		{errors.New("plain"), ExitError},
@@ -132,20 +135,52 @@ func TestExitCode(t *testing.T) {
 }
 
 func TestParseFields(t *testing.T) {
-	g := &globals{io: IO{In: strings.NewReader("from stdin\n")}}
-	got, err := g.parseFields([]string{"a=1", "b=", "c=x=y", "d=-"})
-	if err != nil {
+	dir := t.TempDir()
+	doc := filepath.Join(dir, "doc.json")
+	if err := os.WriteFile(doc, []byte(`{"port": 5432, "on": true, "name": "x"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"a": "1", "b": "", "c": "x=y", "d": "from stdin"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("parseFields (-want +got):\n%s", diff)
+	tests := []struct {
+		name  string
+		args  []string
+		stdin string
+		want  map[string]any
+	}{
+		{"values, stdin byte for byte", []string{"a=1", "b=", "c=x=y", "d=-"}, "from stdin\n",
+			map[string]any{"a": "1", "b": "", "c": "x=y", "d": "from stdin\n"}},
+		{"escaped @", []string{`e=\@literal`}, "", map[string]any{"e": "@literal"}},
+		{"json document from a file", []string{"@" + doc, "extra=1"}, "",
+			map[string]any{"port": json.Number("5432"), "on": true, "name": "x", "extra": "1"}},
+		{"json document from stdin", []string{"-"}, `{"k": "v"}`, map[string]any{"k": "v"}},
 	}
-	for _, bad := range [][]string{{"=v"}, {"a=1", "a=2"}, {"a=-", "b=-"}, {"a"}} {
-		g := &globals{io: IO{In: strings.NewReader("")}}
+	for _, tt := range tests {
+		g := &globals{io: IO{In: strings.NewReader(tt.stdin)}}
+		got, err := g.parseFields(tt.args)
+		if err != nil {
+			t.Errorf("%s: parseFields(%q): %v", tt.name, tt.args, err)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s: parseFields (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	for _, bad := range [][]string{{"=v"}, {"a=1", "a=2"}, {"a=-", "b=-"}, {"a"}, {"-", "a=-"}, {"@" + doc, "name=y"}, {"@/nonexistent.json"}} {
+		g := &globals{io: IO{In: strings.NewReader(`{"a": "1"}`)}}
 		_, err := g.parseFields(bad)
 		if ExitCode(err) != ExitUsage {
 			t.Errorf("parseFields(%q) = %v, want a usage error", bad, err)
 		}
+	}
+	// A secret typed where a key was expected is never echoed.
+	g := &globals{io: IO{In: strings.NewReader("")}}
+	_, err := g.parseFields([]string{"a=1", "hunter2-typed-as-key"})
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "field argument 2") {
+		t.Errorf("parseFields with a lone value: %v, want an error naming argument 2 and not its text", err)
+	}
+	// A malformed json document is described by position, not quoted.
+	g = &globals{io: IO{In: strings.NewReader(`{"pw": "hunter2", oops}`)}}
+	_, err = g.parseFields([]string{"-"})
+	if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "oops") {
+		t.Errorf("parseFields with bad json: %v, want an error without the text", err)
 	}
 }

@@ -65,13 +65,13 @@ func TestBadWordingDetector(t *testing.T) {
 		want []string
 	}{
 		{"no vault address (set Options.Address or VAULT_ADDR)", []string{"Options.Address"}},
-		{"undelete it with UndeleteVersions or `vaultly versions undelete`", []string{"UndeleteVersions"}},
+		{"undelete it with UndeleteVersions or `vaultly undelete`", []string{"UndeleteVersions"}},
 		{"or set Options.KVVersion to 1 or 2", []string{"Options.KVVersion", "KVVersion"}},
-		{"restore it with `vault kv undelete` or `vaultly undelete`", []string{"vaultly undelete"}},
+		{"restore it with `vault kv undelete` or `vaultly versions undelete`", []string{"vaultly versions undelete"}},
 		{"call Reveal() on it", []string{"Reveal()"}},
 		{"see hashivault.New", []string{"hashivault.New"}},
 		{"give -address, set VAULT_ADDR, or run 'vaultly login'", nil},
-		{"restore it with 'vaultly versions undelete app/db -versions 1'", nil},
+		{"restore it with 'vaultly undelete -versions=1 secret/app/db'", nil},
 		{"AppRole (VAULT_ROLE_ID/VAULT_SECRET_ID): vault answered 403, TTLs and URLs", nil},
 	}
 	for _, tt := range tests {
@@ -92,8 +92,8 @@ func TestMessagesNameNoGoIdentifiers(t *testing.T) {
 	srv.PutKV(t, "cli/wording/app", map[string]any{"user": "u"})
 	srv.PutKV(t, "cli/wording/app", map[string]any{"user": "u2"})
 	srv.PutKV(t, "cli/wording/app", map[string]any{"user": "u3"})
-	e.must("", "versions", "delete", "cli/wording/app", "-versions", "1")
-	e.must("", "versions", "destroy", "-yes", "cli/wording/app", "-versions", "2")
+	e.must("", "delete", "cli/wording/app", "-versions", "1")
+	e.must("", "destroy", "-yes", "cli/wording/app", "-versions", "2")
 	srv.EnableSecrets(t, "cli-wording-transit", "transit", nil)
 	srv.EnableAuth(t, "cli-wording-up", "userpass")
 	srv.Write(t, "auth/cli-wording-up/users/alice", map[string]any{"password": "right-pw"})
@@ -121,7 +121,7 @@ func TestMessagesNameNoGoIdentifiers(t *testing.T) {
 		{"permission denied, whole entry", []string{"VAULT_TOKEN=" + noRead}, []string{"get", "cli/wording/app"}},
 		{"connection refused", []string{"VAULT_ADDR=" + closed}, []string{"get", "cli/wording/app:user"}},
 		{"tls to a plain server", []string{"VAULT_ADDR=" + tlsAddr}, []string{"get", "cli/wording/app:user"}},
-		{"skip verify", []string{"VAULT_SKIP_VERIFY=true"}, []string{"get", "cli/wording/app"}},
+		{"skip verify", []string{"VAULT_SKIP_VERIFY=true", "VAULT_ADDR=https://127.0.0.1:1"}, []string{"get", "cli/wording/app"}},
 		{"missing path", nil, []string{"get", "cli/wording/none"}},
 		{"missing key", nil, []string{"get", "cli/wording/app:nokey"}},
 		{"missing version", nil, []string{"get", "-version", "9", "cli/wording/app"}},
@@ -134,7 +134,13 @@ func TestMessagesNameNoGoIdentifiers(t *testing.T) {
 		{"kv-config unknown mount", nil, []string{"kv-config", "-mount", "nomount"}},
 		{"meta of a missing path", nil, []string{"meta", "get", "cli/wording/none"}},
 		{"list a missing prefix", nil, []string{"list", "cli/wording/none"}},
-		{"undelete a missing path", nil, []string{"versions", "undelete", "cli/wording/none", "-versions", "1"}},
+		{"undelete a missing path", nil, []string{"undelete", "cli/wording/none", "-versions", "1"}},
+		{"api path", nil, []string{"get", "secret/data/cli/wording/app"}},
+		{"mount named twice", nil, []string{"get", "-mount=secret", "secret/cli/wording/app"}},
+		{"missing field", nil, []string{"get", "-field=nope", "cli/wording/app"}},
+		{"not a kv mount", nil, []string{"get", "cubbyhole/x"}},
+		{"no credentials, with a bad token helper config", []string{"VAULT_TOKEN=", "VAULT_CONFIG_PATH=/dev/null/nope"}, []string{"get", "cli/wording/app:user"}},
+		{"inject a value that cannot be ranged", nil, []string{"inject", "-i", "-", "-o", "-"}},
 		{"bad reference", nil, []string{"get", "cli/../x"}},
 		{"inject a missing key", nil, []string{"inject", "-i", "-", "-o", "out"}},
 		{"run a missing path", []string{"X=vault://cli/wording/none:x"}, []string{"run", "--", "true"}},
@@ -154,8 +160,11 @@ func TestMessagesNameNoGoIdentifiers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			stdin := ""
-			if tt.name == "inject a missing key" {
+			switch tt.name {
+			case "inject a missing key":
 				stdin = `{{ secret "cli/wording/app:nokey" }}`
+			case "inject a value that cannot be ranged":
+				stdin = `{{ range secret "cli/wording/app:user" }}{{ end }}`
 			}
 			r := e.runEnv(append([]string{"WRONG_PW=wrong-pw", "SID=s"}, tt.env...), stdin, tt.args...)
 			if r.code == 0 {
@@ -200,8 +209,10 @@ func TestErrText(t *testing.T) {
 		err   error
 		want  string
 	}{
-		{"deleted", "", deleted, "vaultly: get app/db:pw@3 (vault): not found: version 3 was deleted (restore it with 'vaultly versions undelete app/db -versions 3')"},
-		{"deleted, -mount", "kv", deleted, "vaultly: get app/db:pw@3 (vault): not found: version 3 was deleted (restore it with 'vaultly versions undelete -mount=kv app/db -versions 3')"},
+		{"deleted", "", deleted, "vaultly: get app/db:pw@3 (vault): not found: version 3 was deleted (restore it with 'vaultly undelete -versions=3 app/db')"},
+		{"deleted, -mount", "kv", deleted, "vaultly: get app/db:pw@3 (vault): not found: version 3 was deleted (restore it with 'vaultly undelete -mount=kv -versions=3 app/db')"},
+		{"deleted, on a mount", "", atTarget(kvTarget{mount: "secret", path: "app/db"}, deleted),
+			"vaultly: get secret/app/db:pw@3 (vault): not found: version 3 was deleted (restore it with 'vaultly undelete -versions=3 secret/app/db')"},
 		{"wrapped", "", fmt.Errorf("environment variable X: %w", noAddr),
 			"environment variable X: vaultly: connect (vault): configuration: no vault address (give -address, set VAULT_ADDR, or run 'vaultly login')"},
 		{"unmarked", "", plain, plain.Error()},

@@ -560,6 +560,26 @@ var table = map[string]walk{
 		mem.SetError("", vdriver.NewError(vdriver.Unavailable, errors.New("backend down")))
 		return d.Close(bg)
 	}},
+	"vaultly.Dynamic.Wait": {code: vaultly.Unavailable, call: func(t *testing.T, w *world) error {
+		// The lease (1s) ends while every replacement fails: its generation
+		// is retired and Wait gives up when its context ends.
+		mem := memsecrets.New(nil)
+		mem.SetRole("database/creds/app", memsecrets.Role{TTL: time.Second, MaxTTL: time.Second})
+		s := vaultly.New(mem, nil)
+		defer s.Close()
+		d, err := vaultly.OpenDynamic[map[string]string](bg, s, "database/creds/app", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close(bg)
+		mem.SetError("", vdriver.NewError(vdriver.Unavailable, errors.New("backend down")))
+		for d.MinValid() < 2 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		ctx, cancel := context.WithTimeout(bg, 100*time.Millisecond)
+		defer cancel()
+		return ignore(d.Wait(ctx))
+	}},
 	"vaultly.Store.Close": {never: func(*testing.T, *world) error { return vaultly.New(memsecrets.New(nil), nil).Close() }},
 	"vaultly.Store.Delete": {code: vaultly.InvalidArgument, call: func(t *testing.T, w *world) error {
 		return w.envStore.Delete(bg, "a")

@@ -1,0 +1,31 @@
+package cli
+
+import (
+	"os"
+	"strings"
+)
+
+// forwarded are the signals `run` passes on to its command. Windows
+// delivers only an interrupt (Ctrl+C) to a console program.
+var forwarded = []os.Signal{os.Interrupt}
+
+// stopSignal stops the command before a restart: Windows processes cannot
+// be asked to stop with a signal, only killed.
+var stopSignal os.Signal = os.Kill
+
+func parseSignal(name string) (os.Signal, bool) {
+	switch strings.TrimPrefix(strings.ToUpper(name), "SIG") {
+	case "INT":
+		return os.Interrupt, true
+	case "KILL":
+		return os.Kill, true
+	}
+	return nil, false
+}
+
+func exitCodeOf(st *os.ProcessState) int {
+	if st == nil {
+		return ExitError
+	}
+	return st.ExitCode()
+}
