@@ -27,7 +27,7 @@ check: test
 demo:
 	@bash scripts/demo.sh
 
-## bench: comparison benchmarks vs vault/api and Vault Proxy on a real Vault (figures: bench/RESULTS.md)
+## bench: every performance goal side by side on a real Vault, COUNT=5 rounds; writes bench/RESULTS.md, bench/scaling.svg, bench/results/
 bench:
 	@bash scripts/bench.sh
 
@@ -50,6 +50,7 @@ fmt-check:
 vet:
 	@echo "==> go vet"
 	@$(GO) vet $(PKGS)
+	@if [ "$(PKGS)" = "./..." ]; then cd bench && $(GO) vet ./...; fi
 
 staticcheck:
 	@echo "==> staticcheck"
@@ -59,6 +60,7 @@ tidy-check:
 	@echo "==> go mod tidy -diff"
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	@cd tools/vault && $(GO) mod tidy -diff || { echo "tools/vault/go.mod is not tidy: run go mod tidy there"; exit 1; }
+	@cd bench && $(GO) mod tidy -diff || { echo "bench/go.mod is not tidy: run go mod tidy there"; exit 1; }
 
 ## vulncheck: govulncheck against a pinned copy of the Go vulnerability database (fails on reachable third-party vulnerabilities)
 vulncheck:
@@ -73,4 +75,5 @@ gotest:
 	@echo "==> go test $(TESTFLAGS) $(PKGS)"
 	@bin="$$(bash scripts/vault-bin.sh)"; \
 	export VAULTLY_VAULT_BIN="$$bin" VAULTLY_REQUIRE_VAULT=1; \
+	if [ "$(PKGS)" = "./..." ]; then (cd bench && $(GO) test $(TESTFLAGS) ./...); fi; \
 	$(GO) test $(TESTFLAGS) $(PKGS)

@@ -50,10 +50,12 @@ func (s *Store) fetch(ctx context.Context, op string, r Ref, es *slot, ttl time.
 			go s.run(ctx, es, call, ttl, fresh)
 		}
 	}
-	select {
-	case <-call.Done():
-	case <-ctx.Done():
-		return nil, s.wrap(op, r.String(), ctx.Err())
+	if !call.Ended() {
+		select {
+		case <-call.Done():
+		case <-ctx.Done():
+			return nil, s.wrap(op, r.String(), ctx.Err())
+		}
 	}
 	e, err := call.Result()
 	if err != nil {
@@ -125,6 +127,7 @@ func (s *Store) load(ctx context.Context, es *slot) (*Entry, error) {
 // context without its cancellation, which Close cancels.
 type flight struct {
 	vals     context.Context // the leader's context, for its values
+	det      detached        // vals without its cancellation: inner's parent
 	s        *Store
 	deadline time.Time // zero: none
 
@@ -135,6 +138,7 @@ type flight struct {
 
 func (s *Store) newFlight(ctx context.Context) *flight {
 	f := &flight{vals: ctx, s: s}
+	f.det.vals = ctx
 	if b := s.retry.Budget; b >= 0 {
 		if b == 0 {
 			b = retry.DefaultBudget
@@ -158,7 +162,7 @@ func (f *flight) Done() <-chan struct{} {
 		return (*in).Done()
 	}
 	var in context.Context
-	base := context.WithoutCancel(f.vals)
+	base := &f.det // context.WithoutCancel(f.vals), without an allocation
 	if f.deadline.IsZero() {
 		in, f.cancel = context.WithCancel(base)
 	} else {
@@ -170,16 +174,16 @@ func (f *flight) Done() <-chan struct{} {
 }
 
 // Err is the inner context's, or, before there is one, Canceled after
-// Close and DeadlineExceeded past the deadline.
+// Close. (Before Done is asked for, nothing is closed at the deadline, so
+// Err need not report it; a Done asked for past the deadline is closed at
+// once and Err then says DeadlineExceeded. The backend's attempts are
+// bounded by the deadline either way: retry.Do reads it.)
 func (f *flight) Err() error {
 	if in := f.inner.Load(); in != nil {
 		return (*in).Err()
 	}
-	switch {
-	case f.s.ctx.Err() != nil:
+	if f.s.ctx.Err() != nil {
 		return context.Canceled
-	case !f.deadline.IsZero() && !time.Now().Before(f.deadline):
-		return context.DeadlineExceeded
 	}
 	return nil
 }
@@ -227,3 +231,12 @@ func (s *Store) cancelFlights() {
 		f.cancel()
 	}
 }
+
+// detached is a context with the values of vals and no cancellation or
+// deadline, like context.WithoutCancel, kept inside a flight.
+type detached struct{ vals context.Context }
+
+func (d *detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (d *detached) Done() <-chan struct{}       { return nil }
+func (d *detached) Err() error                  { return nil }
+func (d *detached) Value(key any) any           { return d.vals.Value(key) }

@@ -150,6 +150,13 @@ const (
 
 func loadPath(i int) string { return "bench/load/p" + strconv.Itoa(i) }
 
+const (
+	startPaths = 40
+	startKeys  = 5 // 40 paths x 5 keys = 200 fields
+)
+
+func startPath(i int) string { return "bench/start/p" + strconv.Itoa(i) }
+
 func memPath(i int) string { return "bench/mem/s" + strconv.Itoa(i) }
 
 func (hs *harness) seed() error {
@@ -160,6 +167,15 @@ func (hs *harness) seed() error {
 	}
 	if _, err := kv.Put(ctx, "bench/cold", map[string]any{"value": "cold-value"}); err != nil {
 		return err
+	}
+	for i := range startPaths {
+		f := map[string]any{}
+		for k := range startKeys {
+			f["f"+strconv.Itoa(k)] = fmt.Sprintf("start-%d-%d", i, k)
+		}
+		if _, err := kv.Put(ctx, startPath(i), f); err != nil {
+			return err
+		}
 	}
 	for i := range loadPaths {
 		f := map[string]any{}

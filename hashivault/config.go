@@ -282,6 +282,9 @@ func resolve(opts *Options) (*settings, error) {
 	if s.Mount == "" {
 		s.Mount = "secret"
 	}
+	if err := validateMount(s.Mount); err != nil {
+		return nil, err
+	}
 	if s.DefaultKey == "" {
 		s.DefaultKey = "value"
 	}

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/internal/atomicfile"
@@ -80,7 +83,9 @@ func configFileError(op, path string, code vaultly.Code, msg string, cause error
 // ReadConfigFile reads the config file at path. Every error is a Config
 // error with Op "read-config" and the file as Ref; a missing file also
 // satisfies errors.Is(err, fs.ErrNotExist). A file that group or others
-// can access, or that is not valid JSON, is refused.
+// can access, that another user owns (as ssh refuses its config files),
+// that is not a regular file or larger than 1 MiB, or that is not valid
+// JSON, is refused.
 func ReadConfigFile(path string) (*FileConfig, error) {
 	const op = "read-config"
 	if err := atomicfile.CheckPrivate(path); err != nil {
@@ -89,9 +94,9 @@ func ReadConfigFile(path string) (*FileConfig, error) {
 		}
 		return nil, configFileError(op, path, vaultly.Config, "config file: "+rootMsg(err), err)
 	}
-	b, err := os.ReadFile(path)
+	b, err := readOwnFile(path)
 	if err != nil {
-		return nil, configFileError(op, path, vaultly.Config, "config file: "+rootMsg(err), err)
+		return nil, configFileError(op, path, vaultly.Config, "config file "+rootMsg(err), err)
 	}
 	var c FileConfig
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -102,6 +107,63 @@ func ReadConfigFile(path string) (*FileConfig, error) {
 		return nil, configFileError(op, path, vaultly.Config, "config file is not valid: invalid json", nil)
 	}
 	return &c, nil
+}
+
+// maxConfigFile bounds what ReadConfigFile reads: a config file is a few
+// hundred bytes.
+const maxConfigFile = 1 << 20
+
+// readOwnFile reads the regular file at path after checkConfigOwner. It
+// opens without blocking (a FIFO planted at path would block a plain open
+// forever) and checks the opened file, not the path, so a file swapped in
+// after the check is not the one read. Its errors read after "config file ".
+func readOwnFile(path string) ([]byte, error) {
+	f, err := openNonBlocking(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("is not a regular file (%s)", st.Mode().Type())
+	}
+	if err := checkConfigOwner(st); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxConfigFile {
+		return nil, fmt.Errorf("is larger than %d bytes", maxConfigFile)
+	}
+	return b, nil
+}
+
+// checkConfigOwner refuses a config file that is not owned by the current
+// user, as ssh refuses ~/.ssh/config: a file planted by another user (in a
+// directory they can write to) would otherwise send this process, and its
+// login, to a server and token of their choosing. The error names the
+// owner and the current user; the caller names the file. Where the system
+// has no file owners (Windows) it accepts the file.
+func checkConfigOwner(st os.FileInfo) error {
+	uid, ok := fileOwner(st)
+	if !ok || uid == os.Getuid() {
+		return nil
+	}
+	return fmt.Errorf("is owned by uid %d%s, not by the current user, uid %d%s: refused, as ssh refuses such files; chown it to yourself or remove it",
+		uid, userName(uid), os.Getuid(), userName(os.Getuid()))
+}
+
+// userName returns " (name)" for uid, or "" when it has no name.
+func userName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil && u.Username != "" {
+		return " (" + u.Username + ")"
+	}
+	return ""
 }
 
 // WriteConfigFile writes c to path atomically with mode 0600, creating the

@@ -225,7 +225,9 @@ func (b *Backend) Read(ctx context.Context, path string, version int) (*driver.E
 // rawGet does) and returns the response body for 2xx and 404 answers; for a
 // 404, nf is the *api.ResponseError, kept as the cause of a NotFound.
 func (b *Backend) rawGet(ctx context.Context, c *api.Client, apiPath string, params map[string][]string) (body []byte, nf error, err error) {
-	if b.s.Timeout > 0 {
+	if dl, ok := ctx.Deadline(); b.s.Timeout > 0 && (!ok || time.Until(dl) > b.s.Timeout) {
+		// (A caller's deadline within the timeout bounds the request
+		// already: no second timer.)
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, b.s.Timeout)
 		defer cancel()

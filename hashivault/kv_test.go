@@ -136,12 +136,14 @@ func TestReadKV1(t *testing.T) {
 func TestKVVersionErrors(t *testing.T) {
 	t.Parallel()
 	srv := shared(t)
+	notKV := unique("notkv") // cubbyhole, once used here, is refused by New as a system mount
+	srv.EnableSecrets(t, notKV, "transit", nil)
 	tests := []struct {
 		name  string
 		mount string
 		want  driver.Code
 	}{
-		{name: "not kv", mount: "cubbyhole", want: driver.Config},
+		{name: "not kv", mount: notKV, want: driver.Config},
 		{name: "no mount", mount: "nosuchmount", want: driver.PermissionDenied},
 	}
 	for _, tt := range tests {

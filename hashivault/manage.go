@@ -21,6 +21,7 @@ import (
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/fieldtext"
 	"github.com/vaultly/vaultly/internal/hint"
 )
 
@@ -113,6 +114,9 @@ func (b *Backend) Put(ctx context.Context, path string, fields map[string]any, o
 	if err != nil {
 		return nil, badPath(op, path, err)
 	}
+	if err := checkFields(op, p, fields); err != nil {
+		return nil, err
+	}
 	if opts == nil {
 		opts = &PutOptions{}
 	}
@@ -162,6 +166,9 @@ func (b *Backend) Patch(ctx context.Context, path string, fields map[string]any,
 	p, err := vaultly.CleanPath(path)
 	if err != nil {
 		return nil, badPath(op, path, err)
+	}
+	if err := checkFields(op, p, fields); err != nil {
+		return nil, err
 	}
 	if opts == nil {
 		opts = &PatchOptions{}
@@ -613,6 +620,17 @@ func badPath(op, path string, err error) error {
 	c := *e
 	c.Op, c.Ref, c.Backend = op, path, backendName
 	return &c
+}
+
+// checkFields refuses, before any request, fields Vault would not store as
+// given: a name or string that is not valid UTF-8 reaches Vault through
+// encoding/json, which replaces the invalid bytes by U+FFFD without a word.
+// The InvalidArgument error names the field and suggests base64.
+func checkFields(op, p string, fields map[string]any) error {
+	if err := fieldtext.CheckUTF8(fields); err != nil {
+		return badPath(op, p, driver.NewError(driver.InvalidArgument, err))
+	}
+	return nil
 }
 
 // kvV1Path and kvV2Path return API paths; callers run inside kvCall, so the

@@ -80,6 +80,13 @@ type Options[V any] struct {
 	MaxEntries int
 	// Field returns the value of key in an item's value.
 	Field func(v V, key string) (string, bool)
+	// OnRemove, if set, is called with each slot after it has left the
+	// cache: evicted by a sweep, dropped by Finish after a failed read left
+	// it empty, or cleared by Clear or Close; once per slot. It is not called for
+	// Invalidate, which keeps the slot. It runs on the goroutine that
+	// removed the slot (the sweeper, a reader, the caller of Clear), must
+	// return quickly and must not call back into the cache.
+	OnRemove func(s *Slot[V])
 }
 
 // Cache holds the items of type V fetched for (path, version) slots.
@@ -88,6 +95,7 @@ type Cache[V any] struct {
 	ahead      float64
 	maxEntries int
 	field      func(V, string) (string, bool)
+	onRemove   func(*Slot[V])
 
 	refs     table[*Ref[V]]        // raw reference string -> ref
 	slots    table[*Slot[V]]       // key(path, version) -> slot
@@ -119,7 +127,7 @@ type versionSet[V any] struct {
 
 // New returns an empty Cache.
 func New[V any](o Options[V]) *Cache[V] {
-	return &Cache[V]{ttl: o.TTL, ahead: o.RefreshAhead, maxEntries: max(o.MaxEntries, 1), field: o.Field,
+	return &Cache[V]{ttl: o.TTL, ahead: o.RefreshAhead, maxEntries: max(o.MaxEntries, 1), field: o.Field, onRemove: o.OnRemove,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), bgDone: make(chan struct{})}
 }
 
@@ -172,6 +180,10 @@ func (s *Slot[V]) Version() int { return s.version }
 // Item returns what the slot caches, fresh or not, or nil.
 func (s *Slot[V]) Item() *Item[V] { return s.item.Load() }
 
+// Removed reports whether s has left the cache (see Options.OnRemove); a
+// removed slot is never used again by Slot or SlotOf.
+func (s *Slot[V]) Removed() bool { return s.dead.Load() }
+
 // Item is one published read. It is never modified once published, except
 // for the two flags its timers set.
 type Item[V any] struct {
@@ -184,10 +196,48 @@ type Item[V any] struct {
 	expired atomic.Bool // past the default TTL
 	due     atomic.Bool // past the refresh-ahead point
 
+	confirmed atomic.Int64 // UnixNano of the last check that found the entry unchanged; 0: none
+	staleAt   atomic.Int64 // UnixNano when it was first served stale after a failed read; 0: never
+
 	mu      sync.Mutex
 	stopped bool
 	timers  []*time.Timer
 	memos   []memoOf[V] // memos of this item, cleared by stop
+}
+
+// Confirm records that a check at t found the item's entry unchanged in
+// the backend (a newer t only).
+func (it *Item[V]) Confirm(t time.Time) {
+	n := t.UnixNano()
+	for {
+		cur := it.confirmed.Load()
+		if cur >= n || it.confirmed.CompareAndSwap(cur, n) {
+			return
+		}
+	}
+}
+
+// Confirmed returns the time of the last Confirm, or the zero time.
+func (it *Item[V]) Confirmed() time.Time { return unixTime(it.confirmed.Load()) }
+
+// MarkStale records that the item is served after a failed read of its
+// entry, and returns since when: t on the first call, the first call's
+// time after that.
+func (it *Item[V]) MarkStale(t time.Time) time.Time {
+	if it.staleAt.CompareAndSwap(0, t.UnixNano()) {
+		return t
+	}
+	return unixTime(it.staleAt.Load())
+}
+
+// StaleSince returns the time of the first MarkStale, or the zero time.
+func (it *Item[V]) StaleSince() time.Time { return unixTime(it.staleAt.Load()) }
+
+func unixTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 type memoOf[V any] struct {
@@ -423,14 +473,49 @@ func (c *Cache[V]) Fresh(s *Slot[V], ttl time.Duration) *Item[V] {
 // Call is one read of a slot's entry in flight. Readers that join it wait
 // on Done, then read Result.
 type Call[V any] struct {
-	gen  uint64
-	done chan struct{}
-	val  V
-	err  error
+	gen uint64
+	val V
+	err error
+
+	mu    sync.Mutex
+	ended bool
+	done  chan struct{} // made by the first Done before the end
 }
 
-// Done is closed when the read has ended.
-func (c *Call[V]) Done() <-chan struct{} { return c.done }
+// closed is the Done channel of a call that ended before anyone asked.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Done is closed when the read has ended. The channel is made on the first
+// call, so a read that no one waits on (its leader ran it) makes none.
+func (c *Call[V]) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		if c.ended {
+			c.done = closed
+		} else {
+			c.done = make(chan struct{})
+		}
+	}
+	return c.done
+}
+
+// Ended reports whether the read has ended (Result is valid).
+func (c *Call[V]) Ended() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ended
+}
+
+// end marks the read ended and wakes the readers waiting on Done.
+func (c *Call[V]) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ended = true
+	if c.done != nil {
+		close(c.done)
+	}
+}
 
 // Result is the read's value or error; valid once Done is closed.
 func (c *Call[V]) Result() (V, error) { return c.val, c.err }
@@ -450,7 +535,7 @@ func (s *Slot[V]) Join(fresh bool) (call *Call[V], leader bool) {
 		if cur != nil && cur.gen > after {
 			return cur, false
 		}
-		n := &Call[V]{gen: s.seq.Add(1), done: make(chan struct{})}
+		n := &Call[V]{gen: s.seq.Add(1)}
 		if s.call.CompareAndSwap(cur, n) {
 			return n, true
 		}
@@ -467,7 +552,7 @@ func (c *Cache[V]) Finish(s *Slot[V], call *Call[V], v V, err error, publish boo
 	}
 	call.val, call.err = v, err
 	s.call.CompareAndSwap(call, nil)
-	close(call.done)
+	call.end()
 	if err != nil && s.item.Load() == nil && s.call.Load() == nil {
 		// Nothing cached for this entry: do not keep a slot for it (a path
 		// that is not found would otherwise hold one until evicted).
@@ -603,8 +688,11 @@ func (c *Cache[V]) Sweeps() uint64 { return c.sweeps.Load() }
 // publish nothing.
 func (c *Cache[V]) Clear() {
 	c.slots.Range(func(_ string, s *Slot[V]) bool {
-		s.dead.Store(true)
+		first := !s.dead.Swap(true)
 		c.drop(s)
+		if first && c.onRemove != nil {
+			c.onRemove(s)
+		}
 		return true
 	})
 	c.slots.Clear()
@@ -671,13 +759,16 @@ func (c *Cache[V]) remove(s *Slot[V], evicted bool) bool {
 	if _, ok := c.slots.CompareAndDelete(s.key, func(cur *Slot[V]) bool { return cur == s }); !ok {
 		return false
 	}
-	s.dead.Store(true)
+	first := !s.dead.Swap(true)
 	c.drop(s)
 	if s.version != 0 {
 		c.delVersion(s)
 	}
 	if evicted {
 		c.evictions.Add(1)
+	}
+	if first && c.onRemove != nil {
+		c.onRemove(s)
 	}
 	return true
 }
