@@ -48,6 +48,8 @@ type router struct {
 	maxBody int64
 	log     *slog.Logger
 	check   *checker // nil when health checks do not run (one node, SysClient)
+	baseIdx int      // the node that is the api client's own address, or -1
+	one     []int    // the routing order of a single node: [0]
 
 	mu    sync.Mutex
 	index []string // replication states, merged as vault/api does
@@ -60,7 +62,14 @@ func newRouter(addrs []*url.URL, base *url.URL, maxBody int64, log *slog.Logger)
 	if log == nil {
 		log = slog.Default()
 	}
-	return &router{v: newView(addrs), base: base, maxBody: maxBody, log: log}
+	r := &router{v: newView(addrs), base: base, maxBody: maxBody, log: log, baseIdx: -1, one: []int{0}}
+	for i, n := range r.v.nodes {
+		if n.key == nodeKey(base) && strings.TrimSuffix(n.u.Path, "/") == strings.TrimSuffix(base.Path, "/") {
+			r.baseIdx = i
+			break
+		}
+	}
+	return r
 }
 
 // startChecks starts the health checks of a view of several nodes, with
@@ -261,10 +270,19 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 		body = b
 	}
 	read := idempotent(req.Method)
-	queue := r.v.order()
-	tried := make([]bool, len(r.v.nodes))
+	queue := r.one
+	if len(r.v.nodes) > 1 {
+		queue = r.v.order()
+	}
+	var triedArr [8]bool
+	var tried []bool
+	if len(r.v.nodes) <= len(triedArr) {
+		tried = triedArr[:len(r.v.nodes)]
+	} else {
+		tried = make([]bool, len(r.v.nodes))
+	}
 	var (
-		target   = map[int]*url.URL{} // redirect locations, by node
+		target   map[int]*url.URL // redirect locations, by node
 		lastResp *http.Response
 		lastErr  error
 	)
@@ -282,7 +300,11 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 		}
 		tried[i] = true
 		u := target[i]
-		if u == nil {
+		switch {
+		case u != nil:
+		case i == r.baseIdx:
+			u = req.URL
+		default:
 			u = r.nodeURL(i, req.URL)
 		}
 		resp, sent, err := r.send(rt, req, u, body)
@@ -319,6 +341,9 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 			if !tried[j] {
 				lu := *loc
 				lu.User = nil
+				if target == nil {
+					target = map[int]*url.URL{}
+				}
 				target[j] = &lu
 				queue = append([]int{j}, queue...)
 			}
@@ -381,24 +406,35 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 
 // send sends one copy of req to u. sent reports whether the request was
 // written out (so a failure may have reached the server).
+//
+// A read is not traced (whether it was sent does not change what happens
+// next: it may go to another node either way), and a read to the client's
+// own address with nothing to add goes out as it is, without a copy.
 func (r *router) send(rt http.RoundTripper, req *http.Request, u *url.URL, body []byte) (resp *http.Response, sent bool, err error) {
+	read := idempotent(req.Method)
+	out := req
 	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
-		if i.Err == nil {
-			wrote.Store(true)
+	if !read || u != req.URL || body != nil || r.hasIndex() {
+		ctx := req.Context()
+		if !read {
+			ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+				if i.Err == nil {
+					wrote.Store(true)
+				}
+			}})
 		}
-	}}
-	out := req.Clone(httptrace.WithClientTrace(req.Context(), trace))
-	out.URL, out.Host = u, ""
-	if body != nil {
-		out.Body = io.NopCloser(bytes.NewReader(body))
-		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-		out.ContentLength = int64(len(body))
+		out = req.Clone(ctx)
+		out.URL, out.Host = u, ""
+		if body != nil {
+			out.Body = io.NopCloser(bytes.NewReader(body))
+			out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+			out.ContentLength = int64(len(body))
+		}
+		r.require(out.Header)
 	}
-	r.require(out.Header)
 	resp, err = rt.RoundTrip(out)
 	if err != nil {
-		sent := wrote.Load()
+		sent := read || wrote.Load()
 		return nil, sent, &nodeError{method: req.Method, url: stripQuery(u.Scheme + "://" + u.Host + u.Path), sent: sent, err: err}
 	}
 	return resp, true, nil
