@@ -27,9 +27,17 @@
 // vault/api's own retries are switched off (MaxRetries 0): the Store is the
 // one layer that decides about retries.
 //
-// A *Backend is safe for concurrent use. It runs a renewal goroutine and
-// must be closed with Close, which stops and waits for it (and revokes the
-// token when Options.RevokeOnClose is set).
+// Every request goes through one HTTP transport of vaultly's under
+// vault/api: answers are bounded (Options.MaxResponseBytes), redirects are
+// followed only to configured addresses, and with several Options.Addresses
+// (a Vault HA cluster) requests go to the active node and move to another
+// node when one does not answer, is sealed or has no active node; see
+// Backend.Nodes for the health view.
+//
+// A *Backend is safe for concurrent use. It runs a renewal goroutine (and,
+// with several addresses, one that checks the nodes' health) and must be
+// closed with Close, which stops and waits for them (and revokes the token
+// when Options.RevokeOnClose is set).
 package hashivault
 
 import (
