@@ -396,7 +396,8 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 		return r.finish(lastResp, ci)
 	}
 	if lastErr == nil {
-		lastErr = errors.New("no vault node left to send the request to")
+		// Only redirects between nodes already tried (a loop).
+		lastErr = &driver.Error{Code: driver.Unavailable, Err: errors.New("vault redirected the request back to a node already tried")}
 	}
 	if ci != nil && len(r.v.nodes) > 1 {
 		ci.allNodes.Store(int32(len(r.v.nodes)))

@@ -577,3 +577,20 @@ func TestUnansweredWriteNotDuplicated(t *testing.T) {
 		})
 	}
 }
+
+// TestRedirectLoop: a node redirecting to itself ends in an Unavailable
+// error after one request, not a loop.
+func TestRedirectLoop(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	proxy := faultproxy.Start(t, srv.Addr, nil)
+	b := newBackend(t, &Options{Address: proxy.URL, Token: srv.Token, KVVersion: 2})
+	proxy.Inject(faultproxy.Fault{Match: faultproxy.PathPrefix("/v1/secret/"), Handler: redirectTo(proxy.URL, http.StatusTemporaryRedirect)})
+	_, err := b.Read(ctxT(t, 10*time.Second), "loop/app", 0)
+	if vaultly.CodeOf(err) != vaultly.Unavailable || !strings.Contains(fmt.Sprint(err), "redirected the request back") {
+		t.Errorf("Read redirected to itself = %v, want Unavailable", err)
+	}
+	if n := proxy.Count("/v1/secret/data/loop/app"); n != 1 {
+		t.Errorf("requests = %d, want 1", n)
+	}
+}
