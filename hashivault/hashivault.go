@@ -253,6 +253,7 @@ func New(ctx context.Context, opts *Options) (*Backend, error) {
 		// Health checks use a client of their own, without token.
 		pc, err := b.fresh()
 		if err != nil {
+			b.cur.closeIdle()
 			return nil, vaultly.WrapError("connect", "", backendName, err)
 		}
 		if !pc.shared {
