@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -393,4 +394,25 @@ func TestTLSFlags(t *testing.T) {
 	missing := filepath.Join(e.home, "no-such-cert.pem")
 	r := e.run("", "get", "-client-cert", missing, "-client-key", missing, "cli/x:y")
 	checkResult(t, "get with a missing -client-cert", r, ExitError, "no-such-cert.pem")
+}
+
+// TestKVDetectAdviceWorks: the policy line the error suggests when the KV
+// version cannot be detected is one that, applied, makes the same command
+// work on Vault 1.21 (which describes a mount only to a token with some
+// capability under it).
+func TestKVDetectAdviceWorks(t *testing.T) {
+	srv := shared(t)
+	srv.PutKV(t, "cli/detect/app", map[string]any{"value": "seen"})
+	srv.WritePolicy(t, "cli-detect", `path "other-mount/*" { capabilities = ["read"] }`) // nothing under secret/
+	e := newEnv(t, srv)
+	e.vars["VAULT_TOKEN"] = srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"cli-detect"}})
+	r := e.run("", "get", "cli/detect/app:value")
+	line := regexp.MustCompile(`path "([^"]+)" \{ capabilities = \["read"\] \}`).FindStringSubmatch(r.stderr)
+	if r.code != ExitError || line == nil || strings.Contains(r.stderr, `path "sys/internal/ui/mounts`) {
+		t.Fatalf("get without access: exit %d, stderr %q; want the entry's policy line", r.code, r.stderr)
+	}
+	srv.WritePolicy(t, "cli-detect", `path "`+line[1]+`" { capabilities = ["read"] }`)
+	if got := e.must("", "get", "cli/detect/app:value"); got != "seen\n" {
+		t.Errorf("with the advised policy, get = %q", got)
+	}
 }
