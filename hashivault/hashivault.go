@@ -14,9 +14,15 @@
 //	pw, err := store.Get(ctx, "myapp/db:password")
 //
 // Settings resolve field by field: explicit Options, then the vault CLI's
-// VAULT_* environment (see EnvOptions), then the config file `vaultly login`
-// writes (see FileConfig), else a Config error saying what to set. TLS is
+// VAULT_* environment (see EnvOptions; BAO_* when a VAULT_* variable is
+// unset), then the config file `vaultly login` writes (see FileConfig),
+// then, for credentials, the vault CLI's token helper (~/.vault-token, as
+// `vault login` leaves it), else a Config error saying what to set. TLS is
 // always verified; there is no way to turn verification off.
+//
+// The API paths used are those of Vault 1.21 (KV v1 and v2, sys, auth,
+// leases, transit, PKI) and, being the same, of OpenBao 2.x; OpenBao is
+// not tested here (its server cannot be built from the module proxy).
 //
 // vault/api's own retries are switched off (MaxRetries 0): the Store is the
 // one layer that decides about retries.

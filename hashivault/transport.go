@@ -147,11 +147,19 @@ func (e *tooLargeError) Error() string {
 // not sent, or no answer came back. It names the node the request went to.
 type nodeError struct {
 	method, url string
+	sent        bool // the request was written out: it may have reached the server
 	err         error
 }
 
 func (e *nodeError) Error() string { return e.method + " " + e.url + ": " + e.err.Error() }
 func (e *nodeError) Unwrap() error { return e.err }
+
+// unanswered reports whether err is a write that was sent to a node which
+// gave no answer (reset, timeout): it may or may not have been applied.
+func unanswered(err error) bool {
+	ne, ok := errors.AsType[*nodeError](err)
+	return ok && ne.sent && !idempotent(ne.method)
+}
 
 // bodyError is a failure while reading an answer's body (a connection
 // closed or reset mid-answer), as opposed to an answer that was complete
@@ -390,7 +398,8 @@ func (r *router) send(rt http.RoundTripper, req *http.Request, u *url.URL, body 
 	r.require(out.Header)
 	resp, err = rt.RoundTrip(out)
 	if err != nil {
-		return nil, wrote.Load(), &nodeError{method: req.Method, url: stripQuery(u.Scheme + "://" + u.Host + u.Path), err: err}
+		sent := wrote.Load()
+		return nil, sent, &nodeError{method: req.Method, url: stripQuery(u.Scheme + "://" + u.Host + u.Path), sent: sent, err: err}
 	}
 	return resp, true, nil
 }

@@ -537,3 +537,43 @@ func TestReadYourWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestUnansweredWriteNotDuplicated: a write that reached Vault but whose
+// answer was lost (the node died after applying it) is retried by the
+// Store; it must not become a second version. And a write lost before
+// Vault applied it is applied exactly once.
+func TestUnansweredWriteNotDuplicated(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	proxy := faultproxy.Start(t, srv.Addr, nil)
+	b := newBackend(t, &Options{Address: proxy.URL, Token: srv.Token, KVVersion: 2})
+	s := vaultly.New(b, &vaultly.Options{KeepBackendOpen: true})
+	defer s.Close()
+	kv := srv.Client(t).KVv2("secret")
+	for _, tt := range []struct {
+		name  string
+		fault faultproxy.Fault
+	}{
+		{"applied, answer lost", faultproxy.Fault{DropAfter: true}},
+		{"lost before vault", faultproxy.Fault{Drop: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := unique("unanswered/app")
+			f := tt.fault
+			f.Match = func(r *http.Request) bool { return r.Method != http.MethodGet && r.URL.Path == "/v1/secret/data/"+path }
+			f.Times = 1
+			proxy.Inject(f)
+			fields := map[string]any{"value": "v", "n": 7, "list": []any{"a", 1.5}}
+			if err := s.Put(ctxT(t, 30*time.Second), path, fields); err != nil {
+				t.Fatalf("Put whose first answer was lost: %v", err)
+			}
+			sec, err := kv.Get(ctxT(t, 10*time.Second), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sec.VersionMetadata.Version != 1 || sec.Data["value"] != "v" {
+				t.Errorf("after the Put: version %d, data %v; want version 1 (written once) with value v", sec.VersionMetadata.Version, sec.Data)
+			}
+		})
+	}
+}
