@@ -86,6 +86,13 @@ type Options[V any] struct {
 	MaxEntries int
 	// Field returns the value of key in an item's value.
 	Field func(v V, key string) (string, bool)
+	// OnRemove, if set, is called with each slot after it has left the
+	// cache: evicted by a sweep, dropped by Finish after a failed read left
+	// it empty, or cleared by Clear or Close; once per slot. It is not called for
+	// Invalidate, which keeps the slot. It runs on the goroutine that
+	// removed the slot (the sweeper, a reader, the caller of Clear), must
+	// return quickly and must not call back into the cache.
+	OnRemove func(s *Slot[V])
 }
 
 // Cache holds the items of type V fetched for (path, version) slots.
@@ -94,6 +101,7 @@ type Cache[V any] struct {
 	ahead      float64
 	maxEntries int
 	field      func(V, string) (string, bool)
+	onRemove   func(*Slot[V])
 
 	refs     table[*Ref[V]]        // raw reference string -> ref
 	slots    table[*Slot[V]]       // key(path, version) -> slot
@@ -125,7 +133,7 @@ type versionSet[V any] struct {
 
 // New returns an empty Cache.
 func New[V any](o Options[V]) *Cache[V] {
-	return &Cache[V]{ttl: o.TTL, ahead: o.RefreshAhead, maxEntries: max(o.MaxEntries, 1), field: o.Field,
+	return &Cache[V]{ttl: o.TTL, ahead: o.RefreshAhead, maxEntries: max(o.MaxEntries, 1), field: o.Field, onRemove: o.OnRemove,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), bgDone: make(chan struct{})}
 }
 
@@ -178,6 +186,10 @@ func (s *Slot[V]) Version() int { return s.version }
 // Item returns what the slot caches, fresh or not, or nil.
 func (s *Slot[V]) Item() *Item[V] { return s.item.Load() }
 
+// Removed reports whether s has left the cache (see Options.OnRemove); a
+// removed slot is never used again by Slot or SlotOf.
+func (s *Slot[V]) Removed() bool { return s.dead.Load() }
+
 // Item is one published read. It is never modified once published, except
 // for the two flags its timers set.
 type Item[V any] struct {
@@ -190,10 +202,48 @@ type Item[V any] struct {
 	expired atomic.Bool // past the default TTL
 	due     atomic.Bool // past the refresh-ahead point
 
+	confirmed atomic.Int64 // UnixNano of the last check that found the entry unchanged; 0: none
+	staleAt   atomic.Int64 // UnixNano when it was first served stale after a failed read; 0: never
+
 	mu      sync.Mutex
 	stopped bool
 	timers  []*time.Timer
 	memos   []memoOf[V] // memos of this item, cleared by stop
+}
+
+// Confirm records that a check at t found the item's entry unchanged in
+// the backend (a newer t only).
+func (it *Item[V]) Confirm(t time.Time) {
+	n := t.UnixNano()
+	for {
+		cur := it.confirmed.Load()
+		if cur >= n || it.confirmed.CompareAndSwap(cur, n) {
+			return
+		}
+	}
+}
+
+// Confirmed returns the time of the last Confirm, or the zero time.
+func (it *Item[V]) Confirmed() time.Time { return unixTime(it.confirmed.Load()) }
+
+// MarkStale records that the item is served after a failed read of its
+// entry, and returns since when: t on the first call, the first call's
+// time after that.
+func (it *Item[V]) MarkStale(t time.Time) time.Time {
+	if it.staleAt.CompareAndSwap(0, t.UnixNano()) {
+		return t
+	}
+	return unixTime(it.staleAt.Load())
+}
+
+// StaleSince returns the time of the first MarkStale, or the zero time.
+func (it *Item[V]) StaleSince() time.Time { return unixTime(it.staleAt.Load()) }
+
+func unixTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 type memoOf[V any] struct {
@@ -702,8 +752,11 @@ func (c *Cache[V]) Sweeps() uint64 { return c.sweeps.Load() }
 // publish nothing.
 func (c *Cache[V]) Clear() {
 	c.slots.Range(func(_ string, s *Slot[V]) bool {
-		s.dead.Store(true)
+		first := !s.dead.Swap(true)
 		c.drop(s)
+		if first && c.onRemove != nil {
+			c.onRemove(s)
+		}
 		return true
 	})
 	c.slots.Clear()
@@ -785,13 +838,16 @@ func (c *Cache[V]) remove(s *Slot[V], evicted bool) bool {
 	if _, ok := c.slots.CompareAndDelete(s.key, func(cur *Slot[V]) bool { return cur == s }); !ok {
 		return false
 	}
-	s.dead.Store(true)
+	first := !s.dead.Swap(true)
 	c.drop(s)
 	if s.version != 0 {
 		c.delVersion(s)
 	}
 	if evicted {
 		c.evictions.Add(1)
+	}
+	if first && c.onRemove != nil {
+		c.onRemove(s)
 	}
 	return true
 }
