@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -36,14 +35,12 @@ import (
 //	}
 
 type fileConfig struct {
-	Vault          *vaultBlock       `hcl:"vault,block"`
-	TemplateConfig *tmplConfigBlock  `hcl:"template_config,block"`
-	Wait           *waitBlock        `hcl:"wait,block"`
-	Templates      []*templateBlock  `hcl:"template,block"`
-	Exec           *execBlock        `hcl:"exec,block"`
-	file           string            // the config file's path
-	dir            string            // its directory: relative sources are relative to it
-	ranges         map[string]string // "template N" -> "FILE:LINE", for messages
+	Vault          *vaultBlock      `hcl:"vault,block"`
+	TemplateConfig *tmplConfigBlock `hcl:"template_config,block"`
+	Wait           *waitBlock       `hcl:"wait,block"`
+	Templates      []*templateBlock `hcl:"template,block"`
+	Exec           *execBlock       `hcl:"exec,block"`
+	file           string           // the config file's path
 }
 
 type vaultBlock struct {
@@ -162,7 +159,7 @@ func readConfigFile(name string) (*fileConfig, error) {
 	if diags.HasErrors() {
 		return nil, usagef("config: %s", diagText(diags))
 	}
-	c := &fileConfig{file: name, dir: filepath.Dir(name)}
+	c := &fileConfig{file: name}
 	if diags := gohcl.DecodeBody(f.Body, nil, c); diags.HasErrors() {
 		return nil, usagef("config: %s", diagText(diags))
 	}
@@ -275,7 +272,7 @@ func parseDur(s, what string) (time.Duration, error) {
 }
 
 // specs turns the template blocks into what inject renders; a template's
-// source is read now (relative to the config file's directory).
+// source is read now.
 func (c *fileConfig) specs(defaults waitSpec) ([]*tmplSpec, error) {
 	if len(c.Templates) == 0 {
 		return nil, usagef("config: %s has no template block", c.file)
@@ -300,11 +297,7 @@ func (c *fileConfig) specs(defaults waitSpec) ([]*tmplSpec, error) {
 		case b.Source != "" && b.Contents != "":
 			return nil, fail("give source or contents, not both")
 		case b.Source != "":
-			src := b.Source
-			if !filepath.IsAbs(src) {
-				src = filepath.Join(c.dir, src)
-			}
-			data, err := os.ReadFile(src)
+			data, err := os.ReadFile(b.Source) // relative to the working directory, as Vault Agent reads it
 			if err != nil {
 				return nil, fail("source: %v", pathErr(err))
 			}
