@@ -84,13 +84,12 @@ type tmplExecBlock struct {
 }
 
 type execBlock struct {
-	Command       hcl.Expression `hcl:"command"`
-	Restart       string         `hcl:"restart_on_secret_changes,optional"`
-	StopSignal    string         `hcl:"restart_stop_signal,optional"`
-	KillTimeout   string         `hcl:"kill_timeout,optional"`
-	ReloadSignal  string         `hcl:"reload_signal,optional"`
-	DeclRange     hcl.Range      `hcl:",def_range"`
-	parsedCommand []string
+	Command      hcl.Expression `hcl:"command"`
+	Restart      string         `hcl:"restart_on_secret_changes,optional"`
+	StopSignal   string         `hcl:"restart_stop_signal,optional"`
+	KillTimeout  string         `hcl:"kill_timeout,optional"`
+	ReloadSignal string         `hcl:"reload_signal,optional"`
+	DeclRange    hcl.Range      `hcl:",def_range"`
 }
 
 // waitSpec is consul-template's wait: after a change, render once no
