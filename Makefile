@@ -15,10 +15,10 @@ TESTFLAGS   ?= -race -shuffle=on -count=1 -timeout 30m
 
 # Steps run one after another, in the order listed, even under make -j.
 .NOTPARALLEL:
-.PHONY: test check demo bench deps install-deps vault fmt-check vet staticcheck tidy-check vulncheck gotest
+.PHONY: test check demo bench deps install-deps vault fmt-check vet staticcheck tidy-check vulncheck cross gotest
 
-## test: install what is missing, then gofmt, vet, staticcheck, tidy, govulncheck, go test (-race, real Vault + PostgreSQL)
-test: deps fmt-check vet staticcheck tidy-check vulncheck gotest
+## test: install what is missing, then gofmt, vet, staticcheck, tidy, govulncheck, cross-compile the CLI, go test (-race, real Vault + PostgreSQL)
+test: deps fmt-check vet staticcheck tidy-check vulncheck cross gotest
 
 ## check: alias of test
 check: test
@@ -65,6 +65,10 @@ tidy-check:
 ## vulncheck: govulncheck against a pinned copy of the Go vulnerability database (fails on reachable third-party vulnerabilities)
 vulncheck:
 	@bash scripts/vulncheck.sh
+
+## cross: compile the vaultly CLI for linux, darwin and windows on amd64 and arm64
+cross:
+	@bash scripts/cross.sh
 
 # go test runs last so its summary lines end the output (CI reads them).
 gotest:

@@ -35,6 +35,7 @@ import (
 	"github.com/vaultly/vaultly/internal/cache"
 	"github.com/vaultly/vaultly/internal/entrycache"
 	"github.com/vaultly/vaultly/internal/errs"
+	"github.com/vaultly/vaultly/internal/fieldtext"
 	"github.com/vaultly/vaultly/internal/lease"
 	"github.com/vaultly/vaultly/retry"
 )
@@ -640,6 +641,9 @@ func staleCode(c Code) bool {
 // Put writes fields as a new version of the entry at path, through the
 // backend (which must implement driver.Writer), and drops the cached entry.
 // Values that are not strings are stored as the backend stores JSON values.
+// A field name or string that is not valid UTF-8 is refused with an
+// InvalidArgument error naming the field (JSON would replace its bytes):
+// encode binary data first, e.g. as base64.
 func (s *Store) Put(ctx context.Context, path string, fields map[string]any) error {
 	w, ok := s.b.(driver.Writer)
 	p, err := CleanPath(path)
@@ -648,6 +652,9 @@ func (s *Store) Put(ctx context.Context, path string, fields map[string]any) err
 	}
 	if !ok {
 		return s.wrap("put", p, driver.NewError(InvalidArgument, errors.New("backend does not support writing")))
+	}
+	if err := fieldtext.CheckUTF8(fields); err != nil { // before any request: JSON would change the bytes
+		return s.wrap("put", p, driver.NewError(InvalidArgument, err))
 	}
 	ctx, span := s.tel.span(ctx, "write", p)
 	err = retry.Do(ctx, s.retry, func(ctx context.Context, _ int) error {

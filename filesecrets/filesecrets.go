@@ -38,6 +38,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/internal/atomicfile"
@@ -182,6 +183,11 @@ func Parse(data []byte) (map[string]map[string]string, error) {
 }
 
 func parse(data []byte) (map[string]map[string]string, error) {
+	if !utf8.Valid(data) {
+		// encoding/json would read each invalid byte as U+FFFD.
+		line, col := position(data, int64(firstInvalidUTF8(data)))
+		return nil, fmt.Errorf("%d:%d: not valid UTF-8: the file must be UTF-8 text; encode binary values first, e.g. as base64", line, col)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var raw map[string]json.RawMessage
@@ -217,6 +223,19 @@ func parse(data []byte) (map[string]map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// firstInvalidUTF8 returns the offset of the first byte of data that is
+// not part of valid UTF-8.
+func firstInvalidUTF8(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(data)
 }
 
 // positioned adds the line and column of a JSON decoding error and drops

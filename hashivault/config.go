@@ -51,6 +51,8 @@ import (
 // The vault CLI's token helper (~/.vault-token, written by `vault login`,
 // or the token_helper program of ~/.vault) is not an environment setting:
 // New reads it last, when no other source gave credentials.
+//
+// The BAO_* variables are for OpenBao 2.x, whose API paths are Vault's.
 func EnvOptions() (*Options, error) {
 	o, skip, err := envOptions()
 	if err == nil && skip && !strings.HasPrefix(o.Address, "http://") {

@@ -95,6 +95,15 @@ func TestEveryErrorIsAVaultlyError(t *testing.T) {
 		{fn: "New", why: "server down", call: func() error {
 			return e(New(ctx, &Options{Address: proxy.URL, Token: srv.Token, ConfigFile: "-"}))
 		}, code: vaultly.Unavailable, op: "login", resp: 503},
+		{fn: "New", why: "Address not among Addresses", call: func() error {
+			return e(New(ctx, &Options{Address: "http://x:1", Addresses: []string{"http://a:1", "http://b:1"}, Token: "x", ConfigFile: "-"}))
+		}, code: vaultly.Config, op: "connect", text: "not one of Addresses"},
+		{fn: "New", why: "every node down", call: func() error {
+			return e(New(ctx, &Options{Addresses: []string{proxy.URL, deadAddr(t)}, Token: srv.Token, ConfigFile: "-", HealthInterval: -1}))
+		}, code: vaultly.Unavailable, op: "login", resp: 503},
+		{fn: "New", why: "answer past MaxResponseBytes", call: func() error {
+			return e(New(ctx, &Options{Address: srv.Addr, Token: srv.Token, ConfigFile: "-", MaxResponseBytes: 64}))
+		}, code: vaultly.Malformed, op: "login", text: "64 bytes limit"},
 		{fn: "EnvOptions", why: "VAULT_SKIP_VERIFY", call: func() error {
 			t.Setenv("VAULT_SKIP_VERIFY", "true")
 			defer clearEnv(t)

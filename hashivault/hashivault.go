@@ -14,16 +14,30 @@
 //	pw, err := store.Get(ctx, "myapp/db:password")
 //
 // Settings resolve field by field: explicit Options, then the vault CLI's
-// VAULT_* environment (see EnvOptions), then the config file `vaultly login`
-// writes (see FileConfig), else a Config error saying what to set. TLS is
+// VAULT_* environment (see EnvOptions; BAO_* when a VAULT_* variable is
+// unset), then the config file `vaultly login` writes (see FileConfig),
+// then, for credentials, the vault CLI's token helper (~/.vault-token, as
+// `vault login` leaves it), else a Config error saying what to set. TLS is
 // always verified; there is no way to turn verification off.
+//
+// The API paths used are those of Vault 1.21 (KV v1 and v2, sys, auth,
+// leases, transit, PKI) and, being the same, of OpenBao 2.x; OpenBao is
+// not tested here (its server cannot be built from the module proxy).
 //
 // vault/api's own retries are switched off (MaxRetries 0): the Store is the
 // one layer that decides about retries.
 //
-// A *Backend is safe for concurrent use. It runs a renewal goroutine and
-// must be closed with Close, which stops and waits for it (and revokes the
-// token when Options.RevokeOnClose is set).
+// Every request goes through one HTTP transport of vaultly's under
+// vault/api: answers are bounded (Options.MaxResponseBytes), redirects are
+// followed only to configured addresses, and with several Options.Addresses
+// (a Vault HA cluster) requests go to the active node and move to another
+// node when one does not answer, is sealed or has no active node; see
+// Backend.Nodes for the health view.
+//
+// A *Backend is safe for concurrent use. It runs a renewal goroutine (and,
+// with several addresses, one that checks the nodes' health) and must be
+// closed with Close, which stops and waits for them (and revokes the token
+// when Options.RevokeOnClose is set).
 package hashivault
 
 import (
@@ -260,6 +274,7 @@ func New(ctx context.Context, opts *Options) (*Backend, error) {
 		// Health checks use a client of their own, without token.
 		pc, err := b.fresh()
 		if err != nil {
+			b.cur.closeIdle()
 			return nil, vaultly.WrapError("connect", "", backendName, err)
 		}
 		if !pc.shared {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/fieldtext"
 	"github.com/vaultly/vaultly/internal/hint"
 )
 
@@ -113,6 +114,9 @@ func (b *Backend) Put(ctx context.Context, path string, fields map[string]any, o
 	if err != nil {
 		return nil, badPath(op, path, err)
 	}
+	if err := checkFields(op, p, fields); err != nil {
+		return nil, err
+	}
 	if opts == nil {
 		opts = &PutOptions{}
 	}
@@ -136,6 +140,10 @@ func (b *Backend) Put(ctx context.Context, path string, fields map[string]any, o
 			body["options"] = map[string]any{"cas": *opts.CAS}
 		}
 		sec, err := c.Logical().WriteWithContext(ctx, b.kvV2Path("data", p), body)
+		if err != nil && opts.CAS == nil && unanswered(err) {
+			out, err = b.settleWrite(ctx, c, p, fields, err)
+			return err
+		}
 		if err != nil {
 			return kvWriteError(err)
 		}
@@ -146,6 +154,75 @@ func (b *Backend) Put(ctx context.Context, path string, fields map[string]any, o
 		return nil, err
 	}
 	return out, nil
+}
+
+// settleWrite finds out what became of a KV v2 write that reached a node
+// which gave no answer (it died, the connection was reset), so that
+// sending it again never makes a second version: it reads the entry back
+// (from any node) and, when the latest version holds fields, the write was
+// applied; otherwise it writes again with check-and-set on the version it
+// read, so that the first write, should it still land, and the second
+// cannot both apply. It gives up with the original error when the entry
+// cannot be read (a token that may write but not read) or ctx ends.
+func (b *Backend) settleWrite(ctx context.Context, c *api.Client, p string, fields map[string]any, orig error) (*VersionMetadata, error) {
+	want, err := json.Marshal(fields)
+	if err != nil {
+		return nil, kvWriteError(orig)
+	}
+	apiPath := b.kvV2Path("data", p)
+	b.log.Debug("vaultly: a write got no answer; reading it back before writing again", "path", p)
+	wait := settleFirstWait
+	for range settleTries {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, kvWriteError(orig)
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
+		sec, nf, err := b.readSecret(ctx, c, apiPath, nil)
+		if err != nil {
+			if driver.CodeOf(MapError(err)).Retryable() {
+				continue
+			}
+			return nil, kvWriteError(orig)
+		}
+		raw := kvData(sec)
+		vm := kvVersionMeta(raw)
+		if nf == nil && sameJSON(raw["data"], want) {
+			return vm, nil // the first write was applied
+		}
+		body := map[string]any{"data": fields, "options": map[string]any{"cas": vm.Version}}
+		sec, err = c.Logical().WriteWithContext(ctx, apiPath, body)
+		switch {
+		case err == nil:
+			return kvVersionMeta(kvData(sec)), nil
+		case unanswered(err) || driver.CodeOf(kvWriteError(err)) == driver.Conflict:
+			continue // read again: one of our writes may have landed
+		case driver.CodeOf(MapError(err)).Retryable():
+			continue
+		}
+		return nil, kvWriteError(err)
+	}
+	return nil, kvWriteError(orig)
+}
+
+// How settleWrite waits: first long enough for a write still on its way
+// through a dying node to land, then up to 1s between reads.
+const (
+	settleFirstWait = 200 * time.Millisecond
+	settleTries     = 30
+)
+
+// sameJSON reports whether v (decoded with json.Number) encodes to the
+// same JSON as want.
+func sameJSON(v any, want []byte) bool {
+	if v == nil {
+		return false
+	}
+	got, err := json.Marshal(v)
+	return err == nil && string(got) == string(want)
 }
 
 // Patch merges fields into the latest version of the entry at path and
@@ -162,6 +239,9 @@ func (b *Backend) Patch(ctx context.Context, path string, fields map[string]any,
 	p, err := vaultly.CleanPath(path)
 	if err != nil {
 		return nil, badPath(op, path, err)
+	}
+	if err := checkFields(op, p, fields); err != nil {
+		return nil, err
 	}
 	if opts == nil {
 		opts = &PatchOptions{}
@@ -613,6 +693,17 @@ func badPath(op, path string, err error) error {
 	c := *e
 	c.Op, c.Ref, c.Backend = op, path, backendName
 	return &c
+}
+
+// checkFields refuses, before any request, fields Vault would not store as
+// given: a name or string that is not valid UTF-8 reaches Vault through
+// encoding/json, which replaces the invalid bytes by U+FFFD without a word.
+// The InvalidArgument error names the field and suggests base64.
+func checkFields(op, p string, fields map[string]any) error {
+	if err := fieldtext.CheckUTF8(fields); err != nil {
+		return badPath(op, p, driver.NewError(driver.InvalidArgument, err))
+	}
+	return nil
 }
 
 // kvV1Path and kvV2Path return API paths; callers run inside kvCall, so the

@@ -75,7 +75,8 @@ type SysClient struct {
 
 // NewSysClient resolves the address, namespace and TLS settings like New
 // (options, then VAULT_* environment, then the config file) but needs no
-// credentials and makes no request.
+// credentials and makes no request. Seal status and unseal are per node:
+// with several addresses it talks to the first, without failover.
 func NewSysClient(opts *Options) (*SysClient, error) {
 	o := Options{}
 	if opts != nil {

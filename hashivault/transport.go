@@ -48,6 +48,8 @@ type router struct {
 	maxBody int64
 	log     *slog.Logger
 	check   *checker // nil when health checks do not run (one node, SysClient)
+	baseIdx int      // the node that is the api client's own address, or -1
+	one     []int    // the routing order of a single node: [0]
 
 	mu    sync.Mutex
 	index []string // replication states, merged as vault/api does
@@ -60,7 +62,14 @@ func newRouter(addrs []*url.URL, base *url.URL, maxBody int64, log *slog.Logger)
 	if log == nil {
 		log = slog.Default()
 	}
-	return &router{v: newView(addrs), base: base, maxBody: maxBody, log: log}
+	r := &router{v: newView(addrs), base: base, maxBody: maxBody, log: log, baseIdx: -1, one: []int{0}}
+	for i, n := range r.v.nodes {
+		if n.key == nodeKey(base) && strings.TrimSuffix(n.u.Path, "/") == strings.TrimSuffix(base.Path, "/") {
+			r.baseIdx = i
+			break
+		}
+	}
+	return r
 }
 
 // startChecks starts the health checks of a view of several nodes, with
@@ -147,11 +156,19 @@ func (e *tooLargeError) Error() string {
 // not sent, or no answer came back. It names the node the request went to.
 type nodeError struct {
 	method, url string
+	sent        bool // the request was written out: it may have reached the server
 	err         error
 }
 
 func (e *nodeError) Error() string { return e.method + " " + e.url + ": " + e.err.Error() }
 func (e *nodeError) Unwrap() error { return e.err }
+
+// unanswered reports whether err is a write that was sent to a node which
+// gave no answer (reset, timeout): it may or may not have been applied.
+func unanswered(err error) bool {
+	ne, ok := errors.AsType[*nodeError](err)
+	return ok && ne.sent && !idempotent(ne.method)
+}
 
 // bodyError is a failure while reading an answer's body (a connection
 // closed or reset mid-answer), as opposed to an answer that was complete
@@ -253,10 +270,19 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 		body = b
 	}
 	read := idempotent(req.Method)
-	queue := r.v.order()
-	tried := make([]bool, len(r.v.nodes))
+	queue := r.one
+	if len(r.v.nodes) > 1 {
+		queue = r.v.order()
+	}
+	var triedArr [8]bool
+	var tried []bool
+	if len(r.v.nodes) <= len(triedArr) {
+		tried = triedArr[:len(r.v.nodes)]
+	} else {
+		tried = make([]bool, len(r.v.nodes))
+	}
 	var (
-		target   = map[int]*url.URL{} // redirect locations, by node
+		target   map[int]*url.URL // redirect locations, by node
 		lastResp *http.Response
 		lastErr  error
 	)
@@ -274,7 +300,11 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 		}
 		tried[i] = true
 		u := target[i]
-		if u == nil {
+		switch {
+		case u != nil:
+		case i == r.baseIdx:
+			u = req.URL
+		default:
 			u = r.nodeURL(i, req.URL)
 		}
 		resp, sent, err := r.send(rt, req, u, body)
@@ -311,6 +341,9 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 			if !tried[j] {
 				lu := *loc
 				lu.User = nil
+				if target == nil {
+					target = map[int]*url.URL{}
+				}
 				target[j] = &lu
 				queue = append([]int{j}, queue...)
 			}
@@ -349,21 +382,22 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 					lastResp, lastErr = resp, nil
 					continue
 				}
-				return r.finish(resp, ci) // a write that may have been applied
+				return r.finish(req, resp, ci) // a write that may have been applied
 			}
 		}
 		r.v.answered(i, now)
 		drop()
-		return r.finish(resp, ci)
+		return r.finish(req, resp, ci)
 	}
 	if lastResp != nil {
 		if ci != nil && len(r.v.nodes) > 1 {
 			ci.allNodes.Store(int32(len(r.v.nodes)))
 		}
-		return r.finish(lastResp, ci)
+		return r.finish(req, lastResp, ci)
 	}
 	if lastErr == nil {
-		lastErr = errors.New("no vault node left to send the request to")
+		// Only redirects between nodes already tried (a loop).
+		lastErr = &driver.Error{Code: driver.Unavailable, Err: errors.New("vault redirected the request back to a node already tried")}
 	}
 	if ci != nil && len(r.v.nodes) > 1 {
 		ci.allNodes.Store(int32(len(r.v.nodes)))
@@ -373,30 +407,49 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 
 // send sends one copy of req to u. sent reports whether the request was
 // written out (so a failure may have reached the server).
+//
+// A read is not traced (whether it was sent does not change what happens
+// next: it may go to another node either way), and a read to the client's
+// own address with nothing to add goes out as it is, without a copy.
 func (r *router) send(rt http.RoundTripper, req *http.Request, u *url.URL, body []byte) (resp *http.Response, sent bool, err error) {
+	read := idempotent(req.Method)
+	out := req
 	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
-		if i.Err == nil {
-			wrote.Store(true)
+	if !read || u != req.URL || body != nil || r.hasIndex() {
+		ctx := req.Context()
+		if !read {
+			ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+				if i.Err == nil {
+					wrote.Store(true)
+				}
+			}})
 		}
-	}}
-	out := req.Clone(httptrace.WithClientTrace(req.Context(), trace))
-	out.URL, out.Host = u, ""
-	if body != nil {
-		out.Body = io.NopCloser(bytes.NewReader(body))
-		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-		out.ContentLength = int64(len(body))
+		out = req.Clone(ctx)
+		out.URL, out.Host = u, ""
+		if body != nil {
+			out.Body = io.NopCloser(bytes.NewReader(body))
+			out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+			out.ContentLength = int64(len(body))
+		}
+		r.require(out.Header)
 	}
-	r.require(out.Header)
 	resp, err = rt.RoundTrip(out)
 	if err != nil {
-		return nil, wrote.Load(), &nodeError{method: req.Method, url: stripQuery(u.Scheme + "://" + u.Host + u.Path), err: err}
+		sent := read || wrote.Load()
+		return nil, sent, &nodeError{method: req.Method, url: stripQuery(u.Scheme + "://" + u.Host + u.Path), sent: sent, err: err}
 	}
 	return resp, true, nil
 }
 
 // finish records the replication state of an answer and bounds its body.
-func (r *router) finish(resp *http.Response, ci *callInfo) (*http.Response, error) {
+// A failure to read the body is a nodeError (sent): for a write, the
+// answer to an applied request was lost.
+func (r *router) finish(req *http.Request, resp *http.Response, ci *callInfo) (*http.Response, error) {
+	at := req.URL
+	if resp.Request != nil {
+		at = resp.Request.URL // the node it went to
+	}
+	where := stripQuery(at.Scheme + "://" + at.Host + at.Path)
 	r.record(resp.Header)
 	if resp.StatusCode >= 400 {
 		b, cut := readUpTo(resp.Body, errorBodyLimit)
@@ -414,7 +467,26 @@ func (r *router) finish(resp *http.Response, ci *callInfo) (*http.Response, erro
 		}
 		return nil, errTooLarge(r.maxBody)
 	}
-	resp.Body = &limitedBody{rc: resp.Body, left: r.maxBody, limit: r.maxBody, ci: ci}
+	if resp.ContentLength < 0 {
+		// No length given (a chunked answer: Vault's over ~2 KB): read it
+		// here, up to the limit, so that an answer past it fails before
+		// vault/api copies it (its ParseSecret keeps two buffers).
+		b, err := io.ReadAll(io.LimitReader(resp.Body, r.maxBody+1))
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			return nil, &nodeError{method: req.Method, url: where, sent: true, err: &bodyError{err}}
+		case int64(len(b)) > r.maxBody:
+			if ci != nil {
+				ci.tooLarge.Store(r.maxBody)
+			}
+			return nil, errTooLarge(r.maxBody)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		resp.ContentLength = int64(len(b))
+		return resp, nil
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: r.maxBody, limit: r.maxBody, ci: ci, method: req.Method, url: where}
 	return resp, nil
 }
 
@@ -463,6 +535,11 @@ type limitedBody struct {
 	rc          io.ReadCloser
 	left, limit int64
 	ci          *callInfo
+	method, url string // for the errors
+}
+
+func (l *limitedBody) fail(err error) error {
+	return &nodeError{method: l.method, url: l.url, sent: true, err: &bodyError{err}}
 }
 
 func (l *limitedBody) Read(p []byte) (int, error) {
@@ -478,7 +555,7 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 		case err == nil || err == io.EOF:
 			return 0, err
 		}
-		return 0, &bodyError{err}
+		return 0, l.fail(err)
 	}
 	if int64(len(p)) > l.left {
 		p = p[:l.left]
@@ -486,7 +563,7 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 	n, err := l.rc.Read(p)
 	l.left -= int64(n)
 	if err != nil && err != io.EOF {
-		err = &bodyError{err}
+		err = l.fail(err)
 	}
 	return n, err
 }

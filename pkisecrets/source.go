@@ -172,7 +172,14 @@ type Status struct {
 
 // Source keeps one certificate current. Create it with New; Close it when
 // done.
-type Source struct {
+type Source struct{ *source }
+
+// source is a Source's state, behind a pointer: fmt prints a *Source kept in
+// an unexported field of a caller's struct without calling its methods, and
+// under a verb that does not suit a pointer (%s, %q, ...) follows it and
+// reads the fields — racing with the Source's goroutines. Behind one more
+// pointer it prints an address.
+type source struct {
 	ci          driver.CertIssuer
 	mount, role string
 	backend     string
@@ -276,9 +283,9 @@ func configure(ci driver.CertIssuer, role string, opts *Options) (*Source, error
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Source{ci: ci, role: role, backend: "vault", keyType: opts.KeyType, mode: opts.Mode,
+	s := &Source{&source{ci: ci, role: role, backend: "vault", keyType: opts.KeyType, mode: opts.Mode,
 		revokePrev: opts.RevokePrevious, revokeClose: opts.RevokeOnClose,
-		caEvery: opts.CARefresh, log: opts.Logger, rnd: mrand.Float64}
+		caEvery: opts.CARefresh, log: opts.Logger, rnd: mrand.Float64}}
 	if n, ok := ci.(interface{ Name() string }); ok {
 		s.backend = n.Name()
 	}
@@ -878,7 +885,7 @@ func (s *Source) awaitCARefresh(d time.Duration) bool {
 // String names the Source by mount, role and current serial number; never
 // the key.
 func (s *Source) String() string {
-	if s == nil {
+	if s == nil || s.source == nil {
 		return "pkisecrets.Source(<nil>)"
 	}
 	str := "pkisecrets.Source(" + s.mount + " role " + s.role

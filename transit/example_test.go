@@ -1,11 +1,11 @@
 package transit_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log"
-	"os"
 
 	"github.com/vaultly/vaultly/hashivault"
 	"github.com/vaultly/vaultly/transit"
@@ -34,11 +34,15 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_ = plain // use it; never log it
+	fmt.Println("decrypted", len(plain), "bytes") // use them; never log them
+	// Output:
+	// encrypted with key version 1
+	// decrypted 19 bytes
 }
 
-// After `vault write -f transit/keys/orders/rotate`, move stored
-// ciphertexts to the new key version without seeing the plaintext.
+// After a rotation (RotateKey, or `vault write -f transit/keys/invoices/rotate`),
+// move stored ciphertexts to the new key version without seeing the
+// plaintext.
 func ExampleTransit_Rewrap() {
 	ctx := context.Background()
 	b, err := hashivault.New(ctx, nil)
@@ -48,12 +52,19 @@ func ExampleTransit_Rewrap() {
 	defer b.Close()
 	tr, _ := transit.New(b, nil)
 
-	var stored transit.Ciphertext = "vault:v1:..." // read from your database
-	fresh, err := tr.Rewrap(ctx, "orders", stored, nil)
+	stored, err := tr.Encrypt(ctx, "invoices", []byte("INV-2024-0042"), nil, nil) // what your database holds
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("v%d -> v%d\n", stored.Version(), fresh.Version())
+	if _, err := tr.RotateKey(ctx, "invoices"); err != nil {
+		log.Fatal(err)
+	}
+	fresh, err := tr.Rewrap(ctx, "invoices", stored, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("rewrapped to the new key version:", fresh.Version() == stored.Version()+1)
+	// Output: rewrapped to the new key version: true
 }
 
 // Envelope encryption: a large document is encrypted locally with AES-GCM
@@ -67,7 +78,7 @@ func ExampleTransit_Seal() {
 	defer b.Close()
 	tr, _ := transit.New(b, nil)
 
-	doc, _ := os.ReadFile("report.pdf")
+	doc := bytes.Repeat([]byte("quarterly figures "), 1000) // e.g. os.ReadFile("report.pdf")
 	env, err := tr.Seal(ctx, "documents", doc, []byte("report.pdf"))
 	if err != nil {
 		log.Fatal(err)
@@ -79,7 +90,8 @@ func ExampleTransit_Seal() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_ = back
+	fmt.Println("opened:", bytes.Equal(back, doc))
+	// Output: opened: true
 }
 
 // Encrypt many values in one request; each item has its own error.
@@ -105,6 +117,9 @@ func ExampleTransit_EncryptBatch() {
 		}
 		fmt.Println(i, r.Ciphertext.Version())
 	}
+	// Output:
+	// 0 1
+	// 1 1
 }
 
 // Sign a release manifest and verify it elsewhere.
@@ -127,6 +142,7 @@ func ExampleTransit_Sign() {
 		log.Fatal(err)
 	}
 	fmt.Println("valid:", ok)
+	// Output: valid: true
 }
 
 // Parse a stored ciphertext and read its key version, without Vault.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 
@@ -23,7 +24,20 @@ import (
 var _ transit.Caller = (*hashivault.Backend)(nil)
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, vaulttest.IgnoreIdleConns()...)
+	stop, err := startExampleVault()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vault for the examples:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	stop()
+	if code == 0 {
+		if err := goleak.Find(vaulttest.IgnoreIdleConns()...); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // env is a real Vault dev server with transit mounted at "transit" and a

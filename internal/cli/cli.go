@@ -181,7 +181,7 @@ var valueFlags = map[string]bool{
 	"custom-metadata": true, "method": true, "path": true, "signal": true, "interval": true,
 	"config": true, "in": true, "out": true, "i": true, "o": true,
 	"field": true, "increment": true, "key": true,
-	"client-cert": true, "client-key": true, "tls-server-name": true,
+	"client-cert": true, "client-key": true, "tls-server-name": true, "remove-data": true,
 }
 
 // dashRE finds the "--" of long flags in pflag's usage lines.

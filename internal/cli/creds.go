@@ -3,8 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/api"
@@ -42,9 +42,11 @@ is renewable. Every call issues new credentials. vaultly does not keep them
 alive: they expire with the lease unless renewed with 'vaultly lease renew'
 (or revoked early with 'vaultly lease revoke').
 
-With -field NAME only that field's value is printed, alone on its line, for
-use in $(...); a field the secret lacks exits with code 3. Use -format=json
-to get the fields and the lease id together.`,
+With -field NAME only that field's value is printed, as 'vault read -field'
+does (raw, no newline unless stdout is a terminal), for use in $(...); a
+field the secret lacks exits with code 1. -format=json prints Vault's answer
+as 'vault read -format=json' does: the fields under "data" and the lease id
+together.`,
 		Example: `  vaultly creds database/creds/app
   vaultly creds -format=json database/creds/app
   vaultly creds -field username database/creds/app`,
@@ -66,23 +68,16 @@ to get the fields and the lease id together.`,
 			out := cmd.OutOrStdout()
 			if field != "" {
 				v, ok := s.Data[field]
-				if !ok {
-					return vaultly.WrapError("creds", p+":"+field, b.Name(),
-						driver.NewError(driver.NotFound, fmt.Errorf("no field %q in the secret", field)))
+				if !ok || v == nil {
+					// The lease is left to expire; its id is in no output.
+					return usagef("field %q not present in the secret at %s (it has %s)", field, p, strings.Join(quoted(sortedKeys(s.Data)), ", "))
 				}
-				if g.structured() {
-					return g.printData(out, v)
-				}
-				_, err := fmt.Fprintln(out, text(v))
-				return err
+				return g.printField(out, v)
+			}
+			if g.structured() {
+				return g.printData(out, s) // as `vault read -format=json`
 			}
 			l := leaseOut{ID: s.LeaseID, Duration: s.LeaseDuration, Renewable: s.Renewable}
-			if g.structured() {
-				return g.printData(out, struct {
-					leaseOut
-					Data map[string]any `json:"data"`
-				}{l, s.Data})
-			}
 			rows := l.rows()
 			for _, k := range sortedKeys(s.Data) {
 				rows = append(rows, row{k, text(s.Data[k])})
@@ -92,6 +87,14 @@ to get the fields and the lease id together.`,
 	}
 	c.Flags().StringVar(&field, "field", "", "print only this field's value (default: every field and the lease)")
 	return c
+}
+
+func quoted(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strconv.Quote(s)
+	}
+	return out
 }
 
 // readDynamic reads the secret at p (a full Vault path). Nothing there, or

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/vault/api"
 
 	"github.com/vaultly/vaultly/internal/testing/vaulttest"
@@ -30,11 +31,12 @@ func newDBEnv(t *testing.T, mount string) *dbEnv {
 	return &dbEnv{env: newEnv(t, srv), pg: pg, creds: p}
 }
 
-// credsJSON is what `vaultly creds -format=json` prints.
+// credsJSON is what `vaultly creds -format=json` prints: Vault's answer,
+// as `vault read -format=json` prints it.
 type credsJSON struct {
 	LeaseID        string            `json:"lease_id"`
 	LeaseDuration  int               `json:"lease_duration"`
-	LeaseRenewable bool              `json:"lease_renewable"`
+	LeaseRenewable bool              `json:"renewable"`
 	Data           map[string]string `json:"data"`
 }
 
@@ -128,12 +130,29 @@ func TestCreds(t *testing.T) {
 		}
 	})
 
+	t.Run("json has vault read's shape", func(t *testing.T) {
+		var v, vy any
+		r := d.exec(vaultBin(t), nil, "", "read", "-format=json", d.creds)
+		if r.code != 0 {
+			t.Fatalf("vault read: %s", r.stderr)
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(d.must("", "creds", "-format=json", d.creds)), &vy); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(shape(v), shape(vy)); diff != "" {
+			t.Errorf("creds -format=json vs vault read -format=json, shapes (-vault +vaultly):\n%s", diff)
+		}
+	})
+
 	t.Run("-field prints the value alone", func(t *testing.T) {
 		user := d.must("", "creds", "-field", "username", d.creds)
-		if strings.Count(user, "\n") != 1 || !strings.HasSuffix(user, "\n") {
-			t.Fatalf("creds -field username = %q, want one line", user)
+		if strings.Contains(user, "\n") || user == "" {
+			t.Fatalf("creds -field username = %q, want the bytes alone, as vault read -field", user)
 		}
-		if name := strings.TrimSuffix(user, "\n"); !d.roleExists(name) {
+		if name := user; !d.roleExists(name) {
 			t.Errorf("creds -field username = %q: no such role in postgres", name)
 		}
 		js := d.must("", "creds", "-field=username", "-format=json", "/"+d.creds)
@@ -155,7 +174,7 @@ func TestCreds(t *testing.T) {
 			{"no path", nil, []string{"creds"}, ExitUsage, "missing PATH"},
 			{"two paths", nil, []string{"creds", d.creds, d.creds}, ExitUsage, "too many arguments"},
 			{"escaping path", nil, []string{"creds", "cli-creds/../sys/x"}, ExitUsage, `".." not allowed`},
-			{"unknown field", nil, []string{"creds", "-field", "nope", d.creds}, ExitError, `no field "nope"`},
+			{"unknown field", nil, []string{"creds", "-field", "nope", d.creds}, ExitUsage, `field "nope" not present in the secret at ` + d.creds + ` (it has "password", "username")`},
 			{"unknown role", nil, []string{"creds", "cli-creds/creds/nope"}, ExitError, "creds cli-creds/creds/nope"},
 			{"nothing mounted", nil, []string{"creds", "nowhere/creds/app"}, ExitError, "not found"},
 			{"permission denied", []string{"VAULT_TOKEN=" + limited}, []string{"creds", d.creds}, ExitError, "permission denied"},

@@ -93,6 +93,10 @@ port={{ secret "/cli/inject/db:port" }}
 		{"bad reference", `{{ secret "cli/../x" }}`, ExitUsage, "invalid reference"},
 		{"bad template", `{{ secret "a" `, ExitUsage, "template"},
 		{"unknown function", `{{ env "HOME" }}`, ExitUsage, `function "env" not defined`},
+		{"api path", `{{ secret "secret/data/cli/inject/db:username" }}`, ExitUsage, "write secret/cli/inject/db"},
+		{"user info", `{{ secret "vault://u:hunter2@h/cli/inject/db:username" }}`, ExitUsage, "no user@ or user:password@ part"},
+		// text/template would quote the value: "range can't iterate over n3w".
+		{"value in a template error", `{{ range secret "cli/inject/db:password" }}{{ end }}`, ExitUsage, "bad.tmpl:1:16: cannot render this action"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +104,11 @@ port={{ secret "/cli/inject/db:port" }}
 			os.WriteFile(p, []byte(tt.tmpl), 0o644)
 			r := e.run("", "inject", "-i", p, "-o", out)
 			checkResult(t, "inject", r, tt.code, tt.msg)
+			for _, v := range []string{"n3w", "hunter2"} {
+				if strings.Contains(r.stderr, v) {
+					t.Errorf("stderr shows %q: %s", v, r.stderr)
+				}
+			}
 			if b, _ := os.ReadFile(out); string(b) != "user=app\npass=n3w\nold=s3cr3t\nport=5432\n" {
 				t.Errorf("output file changed after a failed inject: %q", b)
 			}
@@ -112,6 +121,18 @@ port={{ secret "/cli/inject/db:port" }}
 			t.Errorf("rendered %q", b)
 		}
 		checkPrivateReplaced(t, o, 0)
+	})
+	t.Run("-o - and mounts in the references", func(t *testing.T) {
+		srv.EnableSecrets(t, "cli-inject-kv", "kv", map[string]string{"version": "2"})
+		srv.Write(t, "cli-inject-kv/data/other", map[string]any{"data": map[string]any{"value": "from-another-mount"}})
+		got := e.must(`{{ secret "secret/cli/inject/db:username" }} {{ secret "vault://cli-inject-kv/other" }} {{ secret "cli/inject/db:port" }}`,
+			"inject", "-i", "-", "-o", "-")
+		if got != "app from-another-mount 5432" {
+			t.Errorf("inject -o - printed %q", got)
+		}
+		if _, err := os.Stat(filepath.Join(e.home, "-")); err == nil {
+			t.Error("inject -o - created a file named -")
+		}
 	})
 	checkResult(t, "inject without -o", e.run("", "inject", "-i", tmpl), ExitUsage, "missing -o FILE")
 	checkResult(t, "inject without -i", e.run("", "inject", "-o", out), ExitUsage, "missing -i TEMPLATE")

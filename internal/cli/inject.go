@@ -125,18 +125,18 @@ func parseTemplate(name, src string, secret func(string) (string, error)) (*temp
 }
 
 // execError is a template execution error without what text/template
-// quotes of the data (range can't iterate over <value>, ...), which may be
-// a secret: the location (file, line, column, the action) and, for a
-// failed secret call, vaultly's own error, which never holds a value.
+// quotes, which may be a secret: of the data (range can't iterate over
+// <value>, ...) and of the action (a reference pasted with a password in
+// it). What is left: the location (file, line, column) and, for a failed
+// secret call, vaultly's own error, which never holds a value.
 func execError(err error) error {
 	msg := err.Error()
-	loc := msg
-	if i := strings.Index(msg, " at <"); i >= 0 {
-		if j := strings.Index(msg[i:], ">: "); j >= 0 {
-			loc = msg[:i+j+1]
+	loc := "template"
+	if rest, ok := strings.CutPrefix(msg, "template: "); ok {
+		// "NAME:LINE:COL: executing ..."; NAME may hold ':' (a path).
+		if i := strings.Index(rest, ": executing "); i >= 0 {
+			loc = "template: " + rest[:i]
 		}
-	} else if i := strings.Index(msg, ": "); i >= 0 {
-		loc = msg[:i]
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
@@ -148,9 +148,5 @@ func execError(err error) error {
 	if e, ok := errors.AsType[*vaultly.Error](err); ok {
 		return fmt.Errorf("%s: %w", loc, e)
 	}
-	var ee template.ExecError
-	if errors.As(err, &ee) || strings.HasPrefix(msg, "template: ") {
-		return &usageError{fmt.Errorf("%s: cannot render this action with the value it got (the details are not shown: they may quote a secret value)", loc)}
-	}
-	return &usageError{errors.New("template: cannot render (the details are not shown: they may quote a secret value)")}
+	return &usageError{fmt.Errorf("%s: cannot render this action with the value it got (the details are not shown: they may quote a secret value)", loc)}
 }

@@ -66,10 +66,10 @@ shown on stderr. An unknown or expired lease exits with code 3.`,
 				for _, w := range s.Warnings {
 					fmt.Fprintln(g.io.Err, "Warning: "+strings.Join(strings.Fields(w), " "))
 				}
-				l := leaseOut{ID: s.LeaseID, Duration: s.LeaseDuration, Renewable: s.Renewable}
 				if g.structured() {
-					return g.printData(cmd.OutOrStdout(), l)
+					return g.printData(cmd.OutOrStdout(), s) // as `vault lease renew -format=json`
 				}
+				l := leaseOut{ID: s.LeaseID, Duration: s.LeaseDuration, Renewable: s.Renewable}
 				return printTable(cmd.OutOrStdout(), [2]string{"Key", "Value"}, l.rows())
 			})
 		},
@@ -157,7 +157,7 @@ with code 3.`,
 				}
 				out := cmd.OutOrStdout()
 				if g.structured() {
-					return g.printData(out, s.Data)
+					return g.printData(out, s) // as `vault lease lookup -format=json`
 				}
 				var rows []row
 				for _, k := range sortedKeys(s.Data) {

@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// leaseLookup is what `vaultly lease lookup -format=json` prints (Vault's
-// sys/leases/lookup data).
+// leaseLookup is the data of what `vaultly lease lookup -format=json`
+// prints (Vault's answer, as `vault lease lookup -format=json`).
 type leaseLookup struct {
 	ID         string `json:"id"`
 	TTL        int    `json:"ttl"`
@@ -16,15 +16,24 @@ type leaseLookup struct {
 	IssueTime  string `json:"issue_time"`
 }
 
+// lookupJSON decodes `vaultly lease lookup -format=json`.
+func lookupJSON(t *testing.T, out string) leaseLookup {
+	t.Helper()
+	var v struct {
+		Data leaseLookup `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("lease lookup -format=json: %v\n%s", err, out)
+	}
+	return v.Data
+}
+
 func TestLease(t *testing.T) {
 	d := newDBEnv(t, "cli-lease")
 
 	t.Run("lookup", func(t *testing.T) {
 		c := d.issue()
-		var got leaseLookup
-		if err := json.Unmarshal([]byte(d.must("", "lease", "lookup", "-format=json", c.LeaseID)), &got); err != nil {
-			t.Fatal(err)
-		}
+		got := lookupJSON(t, d.must("", "lease", "lookup", "-format=json", c.LeaseID))
 		if got.ID != c.LeaseID || !got.Renewable || got.TTL <= 0 || got.TTL > 3600 || got.ExpireTime == "" || got.IssueTime == "" {
 			t.Errorf("lease lookup = %+v, want id %q, renewable, 0 < ttl <= 3600, times set", got, c.LeaseID)
 		}
@@ -56,10 +65,7 @@ func TestLease(t *testing.T) {
 				}
 			})
 		}
-		var lk leaseLookup
-		if err := json.Unmarshal([]byte(d.must("", "lease", "lookup", "-format=json", c.LeaseID)), &lk); err != nil {
-			t.Fatal(err)
-		}
+		lk := lookupJSON(t, d.must("", "lease", "lookup", "-format=json", c.LeaseID))
 		if lk.TTL <= 1800 {
 			t.Errorf("ttl after renewing for 1h = %d, want > 1800", lk.TTL)
 		}

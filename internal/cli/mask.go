@@ -12,10 +12,17 @@ import (
 // maskText replaces every secret in output.
 const maskText = "*****"
 
-// minMaskLen is the shortest value `run` masks: shorter ones (a port,
-// "true", "1") would turn ordinary output into asterisks and protect
-// little; run warns once about the variables it leaves unmasked.
+// minMaskLen is the shortest value `run` masks: shorter ones (a port, "1",
+// "on") would turn ordinary output into asterisks and protect little; run
+// warns once about the variables it leaves unmasked.
 const minMaskLen = 4
+
+// unmasked reports whether run leaves value v unmasked: shorter than
+// minMaskLen, or a JSON literal (true, false, null), which any JSON the
+// command prints is full of.
+func unmasked(v string) bool {
+	return len(v) < minMaskLen || v == "true" || v == "false" || v == "null"
+}
 
 // maskForms returns the texts to mask for values: each value of at least
 // minMaskLen bytes; each line of a multi-line value that is that long and
@@ -30,7 +37,7 @@ func maskForms(values []string) []string {
 		}
 	}
 	for _, v := range values {
-		if len(v) < minMaskLen {
+		if unmasked(v) {
 			continue
 		}
 		add(v)

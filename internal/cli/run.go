@@ -41,8 +41,9 @@ credentials from are removed from COMMAND's environment, unless
 The values are masked as ***** in the command's stdout and stderr unless
 -no-mask is given: the value itself, each line of a multi-line value (a PEM
 key), its JSON-escaped form and its base64 forms (standard and URL). Values
-shorter than 4 bytes (a port, "true") are not masked, so that ordinary
-output is not mangled; a warning names their variables once.
+shorter than 4 bytes (a port) and the JSON literals true, false and null
+are not masked, so that ordinary output is not mangled; a warning names
+their variables once.
 
 Signals vaultly receives (INT, TERM, HUP, QUIT, USR1, USR2; INT and TERM
 on Windows) are forwarded, and vaultly exits with the command's exit code
@@ -245,13 +246,13 @@ func (r *runner) remember(vals map[string]string) {
 	}
 	var short []string
 	for _, name := range slices.Sorted(maps.Keys(vals)) {
-		if v := vals[name]; v != "" && len(v) < minMaskLen {
+		if v := vals[name]; v != "" && unmasked(v) {
 			short = append(short, name)
 		}
 	}
 	if len(short) > 0 {
 		r.warned = true
-		fmt.Fprintf(r.g.io.Err, "vaultly: warning: values shorter than %d bytes are not masked in the output: %s\n", minMaskLen, strings.Join(short, ", "))
+		fmt.Fprintf(r.g.io.Err, "vaultly: warning: values shorter than %d bytes (and true, false, null) are not masked in the output: %s\n", minMaskLen, strings.Join(short, ", "))
 	}
 }
 

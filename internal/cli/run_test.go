@@ -37,7 +37,7 @@ func TestRunMasking(t *testing.T) {
 		wantSecret bool
 	}{
 		{"masked", nil, "pw=***** user=app port=***** key=***** plain=not-a-reference\n",
-			"vaultly: warning: values shorter than 4 bytes are not masked in the output: DB_USER\nerr pw=*****\n", 7, false},
+			"vaultly: warning: values shorter than 4 bytes (and true, false, null) are not masked in the output: DB_USER\nerr pw=*****\n", 7, false},
 		{"-no-mask", []string{"-no-mask"}, "pw=hunter2-secret user=app port=5432 key=api-key-123 plain=not-a-reference\n", "err pw=hunter2-secret\n", 7, true},
 	}
 	for _, tt := range tests {
@@ -193,4 +193,71 @@ func TestRunSignalsAndRestart(t *testing.T) {
 			t.Errorf("after the change line %q, want got-hup", l)
 		}
 	})
+}
+
+// TestRunChildEnvAndMasking: the child gets the values (with mounts in
+// the references, two mounts read with one login), not vaultly's own
+// credentials unless -pass-vault-env; a multi-line value is masked line
+// by line, and its JSON-escaped and base64 forms too; short values are
+// left alone with one warning; references with user info or an API path
+// are refused without echoing them.
+func TestRunChildEnvAndMasking(t *testing.T) {
+	srv := shared(t)
+	srv.EnableSecrets(t, "cli-run-kv", "kv", map[string]string{"version": "2"})
+	e := newEnv(t, srv)
+	pem := "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----\n"
+	key := "k3y??>>??<<&x" // base64 has + and /, JSON escapes <, > and &
+	srv.PutKV(t, "cli/runenv/app", map[string]any{"pem": pem, "short": "ab"})
+	srv.Write(t, "cli-run-kv/data/app", map[string]any{"data": map[string]any{"key": key}})
+	refs := []string{
+		"PEM=vault://secret/cli/runenv/app:pem", // mount in the path
+		"SHORT=vault://cli/runenv/app:short",    // default mount
+		"KEY=vault://cli-run-kv/app:key",        // another mount
+		"VAULT_ROLE_ID=", "VAULT_SECRET_ID=",
+	}
+	script := `echo "token=${VAULT_TOKEN:-none} addr=${VAULT_ADDR:+set} short=$SHORT"
+printf '%s\n' "$PEM" | sed -n 3p
+printf '"%s\\n"\n' "$(printf '%s' "$PEM" | sed ':a;N;$!ba;s/\n/\\n/g')"
+printf '%s' "$KEY" | base64 -w0; echo
+printf '%s' "$KEY" | base64 -w0 | tr '+/' '-_' | tr -d '='; echo
+printf '%s\n' "$KEY" | sed 's/</\\u003c/g; s/>/\\u003e/g; s/&/\\u0026/g'`
+
+	r := e.runEnv(refs, "", "run", "--", "sh", "-c", script)
+	if r.code != 0 {
+		t.Fatalf("run: exit %d, stderr %s", r.code, r.stderr)
+	}
+	// A line of the key; the whole key JSON-escaped in a JSON string; KEY
+	// in base64 (the padding is no secret) and URL base64; KEY JSON-escaped.
+	want := "token=none addr=set short=ab\n*****\n\"*****\"\n*****==\n*****\n*****\n"
+	if r.stdout != want {
+		t.Errorf("run stdout:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	if got := strings.Count(r.stderr, "not masked"); got != 1 || !strings.Contains(r.stderr, "not masked in the output: SHORT") {
+		t.Errorf("stderr %q, want one warning naming SHORT", r.stderr)
+	}
+	for _, leak := range []string{"MIIEvQ", "BKcwgg", srv.Token, "k3y"} {
+		if strings.Contains(r.stdout+r.stderr, leak) {
+			t.Errorf("output shows %q:\n%s%s", leak, r.stdout, r.stderr)
+		}
+	}
+
+	r = e.runEnv(refs, "", "run", "-pass-vault-env", "-no-mask", "--", "sh", "-c", `echo "token=$VAULT_TOKEN"`)
+	if r.stdout != "token="+srv.Token+"\n" {
+		t.Errorf("-pass-vault-env: child saw %q, want the token", r.stdout)
+	}
+
+	for _, tt := range []struct{ name, ref, want string }{
+		{"user info", "vault://admin:hunter2-pw@vault.example/secret/app", "has no user@ or user:password@ part"},
+		{"api path", "vault://secret/data/cli/runenv/app:pem", "is the HTTP API path of secret/cli/runenv/app: write secret/cli/runenv/app"},
+		{"bad query", "vault://cli/runenv/app:pem?hunter2=1", "environment variable X"},
+	} {
+		r := e.runEnv([]string{"X=" + tt.ref}, "", "run", "--", "touch", "started")
+		checkResult(t, tt.name, r, ExitUsage, tt.want)
+		if strings.Contains(r.stderr, "hunter2") && tt.name == "user info" {
+			t.Errorf("%s: stderr echoes the password: %s", tt.name, r.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(e.home, "started")); err == nil {
+			t.Fatalf("%s: the command started", tt.name)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -182,5 +183,64 @@ func TestParseFields(t *testing.T) {
 	_, err = g.parseFields([]string{"-"})
 	if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "oops") {
 		t.Errorf("parseFields with bad json: %v, want an error without the text", err)
+	}
+}
+
+func TestMaskForms(t *testing.T) {
+	tests := []struct {
+		name   string
+		values []string
+		want   []string
+	}{
+		{"short values are not masked", []string{"ab", "1", "true"}, nil},
+		{"a value, its base64 forms", []string{"s3cr?>"}, []string{"s3cr?>", "s3cr?\\u003e", "czNjcj8+", "czNjcj8-"}},
+		{"lines of a pem, not its armour", []string{"-----BEGIN K-----\nAAAABBBB\nCCCCDDDD\n-----END K-----\n"},
+			[]string{"-----BEGIN K-----\nAAAABBBB\nCCCCDDDD\n-----END K-----\n", "AAAABBBB", "CCCCDDDD",
+				`-----BEGIN K-----\nAAAABBBB\nCCCCDDDD\n-----END K-----\n`,
+				"LS0tLS1CRUdJTiBLLS0tLS0KQUFBQUJCQkIKQ0NDQ0REREQKLS0tLS1FTkQgSy0tLS0tCg"}},
+	}
+	for _, tt := range tests {
+		got := maskForms(tt.values)
+		if diff := cmp.Diff(tt.want, dedupe(got)); diff != "" {
+			t.Errorf("%s: maskForms (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	// A masker learns values while it runs (a rotated value, -signal).
+	var buf bytes.Buffer
+	m := newMasker(&buf, []string{"first-secret"})
+	m.Write([]byte("first-secret "))
+	m.add([]string{"second-secret"})
+	m.Write([]byte("second-secret\n"))
+	m.Close()
+	if got := buf.String(); got != "***** *****\n" {
+		t.Errorf("masker after add = %q", got)
+	}
+}
+
+// dedupe drops repeated strings, keeping the first of each.
+func dedupe(s []string) []string {
+	var out []string
+	for _, x := range s {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// TestJSONFieldsRefusesInvalidUTF8: a whole JSON document given to put (as
+// @file or -) with bytes that are not UTF-8 is refused, not stored with
+// U+FFFD in their place; the error shows no byte of it.
+func TestJSONFieldsRefusesInvalidUTF8(t *testing.T) {
+	doc := []byte("{\"k\":\"canary-\xff\xfe-value\"}")
+	m, err := jsonFields(doc)
+	if err == nil {
+		t.Fatalf("jsonFields(invalid UTF-8) = %v, nil; want an error", m)
+	}
+	if strings.Contains(err.Error(), "canary") || !strings.Contains(err.Error(), "base64") {
+		t.Errorf("error = %q; want base64 advice and no value", err)
+	}
+	if _, err := jsonFields([]byte(`{"k":"h\u00e9llo"}`)); err != nil {
+		t.Errorf("jsonFields(valid UTF-8) = %v", err)
 	}
 }

@@ -3,9 +3,11 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -355,4 +357,62 @@ func TestVaultLoginThenVaultly(t *testing.T) {
 			t.Errorf("the helper's stderr reached the error: %s", r.stderr)
 		}
 	})
+}
+
+// TestVersion: vaultly version and -version print the module version and
+// the server's; an unreachable server is shown, not an error.
+func TestVersion(t *testing.T) {
+	srv := shared(t)
+	e := newEnv(t, srv)
+	var v versionInfo
+	if err := json.Unmarshal([]byte(e.must("", "version", "-format=json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Version == "" || !strings.HasPrefix(v.Go, "go") || v.ServerVersion != "1.21.0" || v.ServerAddress != srv.Addr {
+		t.Errorf("version -format=json = %+v, want a version, the go version and server 1.21.0 at %s", v, srv.Addr)
+	}
+	out := e.must("", "-version")
+	if !strings.HasPrefix(out, "vaultly ") || !strings.Contains(out, "Server "+srv.Addr+": vault 1.21.0") {
+		t.Errorf("vaultly -version = %q", out)
+	}
+	r := e.runEnv([]string{"VAULT_ADDR=" + closedAddr(t)}, "", "version")
+	if r.code != 0 || !strings.Contains(r.stdout, "not reachable") {
+		t.Errorf("version with an unreachable server: exit %d, stdout %q", r.code, r.stdout)
+	}
+}
+
+// TestTLSFlags: -client-cert, -client-key and -tls-server-name reach the
+// connection (a missing file is an error naming the flag's file).
+func TestTLSFlags(t *testing.T) {
+	g := &globals{clientCert: "/c.pem", clientKey: "/k.pem", tlsServerName: "vault.internal", io: IO{Err: io.Discard}}
+	o := g.options()
+	if o.ClientCert != "/c.pem" || o.ClientKey != "/k.pem" || o.TLSServerName != "vault.internal" {
+		t.Errorf("options() = cert %q key %q name %q", o.ClientCert, o.ClientKey, o.TLSServerName)
+	}
+	srv := shared(t)
+	e := newEnv(t, srv)
+	missing := filepath.Join(e.home, "no-such-cert.pem")
+	r := e.run("", "get", "-client-cert", missing, "-client-key", missing, "cli/x:y")
+	checkResult(t, "get with a missing -client-cert", r, ExitError, "no-such-cert.pem")
+}
+
+// TestKVDetectAdviceWorks: the policy line the error suggests when the KV
+// version cannot be detected is one that, applied, makes the same command
+// work on Vault 1.21 (which describes a mount only to a token with some
+// capability under it).
+func TestKVDetectAdviceWorks(t *testing.T) {
+	srv := shared(t)
+	srv.PutKV(t, "cli/detect/app", map[string]any{"value": "seen"})
+	srv.WritePolicy(t, "cli-detect", `path "other-mount/*" { capabilities = ["read"] }`) // nothing under secret/
+	e := newEnv(t, srv)
+	e.vars["VAULT_TOKEN"] = srv.CreateToken(t, &api.TokenCreateRequest{Policies: []string{"cli-detect"}})
+	r := e.run("", "get", "cli/detect/app:value")
+	line := regexp.MustCompile(`path "([^"]+)" \{ capabilities = \["read"\] \}`).FindStringSubmatch(r.stderr)
+	if r.code != ExitError || line == nil || strings.Contains(r.stderr, `path "sys/internal/ui/mounts`) {
+		t.Fatalf("get without access: exit %d, stderr %q; want the entry's policy line", r.code, r.stderr)
+	}
+	srv.WritePolicy(t, "cli-detect", `path "`+line[1]+`" { capabilities = ["read"] }`)
+	if got := e.must("", "get", "cli/detect/app:value"); got != "seen\n" {
+		t.Errorf("with the advised policy, get = %q", got)
+	}
 }

@@ -203,6 +203,9 @@ func TestErrText(t *testing.T) {
 	noAddr := &vaultly.Error{Op: "connect", Backend: "vault", Code: vaultly.Config,
 		Err: &hint.Mark{Kind: hint.NoAddress, Err: errors.New("no vault address")}, Hint: "set Options.Address"}
 	plain := &vaultly.Error{Op: "get", Ref: "x", Code: vaultly.NotFound, Err: errors.New("no entry"), Hint: "keep me"}
+	detect := &vaultly.Error{Op: "get", Ref: "app/db:pw", Backend: "vault", Code: vaultly.PermissionDenied,
+		Err:  &hint.Mark{Kind: hint.KVDetect, Mount: "secret", Path: "app/db", Err: errors.New("cannot detect the kv version of mount secret")},
+		Hint: "or set Options.KVVersion"}
 	tests := []struct {
 		name  string
 		mount string
@@ -216,6 +219,10 @@ func TestErrText(t *testing.T) {
 		{"wrapped", "", fmt.Errorf("environment variable X: %w", noAddr),
 			"environment variable X: vaultly: connect (vault): configuration: no vault address (give -address, set VAULT_ADDR, or run 'vaultly login')"},
 		{"unmarked", "", plain, plain.Error()},
+		// Vault 1.21 describes a mount only to a token with a capability under
+		// it: the advice is the entry's own policy line, not one on
+		// sys/internal/ui/mounts, which does not help.
+		{"kv detection", "", detect, `vaultly: get app/db:pw (vault): permission denied: cannot detect the kv version of mount secret (either no kv mount is at secret, or the token may use no path under it: vault describes a mount only to a token with a capability in it, e.g. path "secret/data/app/db" { capabilities = ["read"] }; check the mount in the path or -mount)`},
 		{"not a vaultly error", "", errors.New("boom"), "boom"},
 	}
 	for _, tt := range tests {

@@ -12,8 +12,12 @@ import (
 )
 
 // Normalize converts fields to entry text. It fails, naming the field
-// (never the value), when a value cannot be encoded as JSON.
+// (never the value), when a value cannot be encoded as JSON or is not valid
+// UTF-8 (see CheckUTF8).
 func Normalize(fields map[string]any) (map[string]string, error) {
+	if err := CheckUTF8(fields); err != nil {
+		return nil, err
+	}
 	out := make(map[string]string, len(fields))
 	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		s, err := Text(fields[k])

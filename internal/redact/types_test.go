@@ -145,7 +145,7 @@ var exportedTypes = []typeRow{
 	{name: "vaultly.DynamicOptions", none: "durations and flags"},
 	{name: "vaultly.Entry", make: func(*env) sample {
 		return one(vaultly.Entry{Path: "app", Version: 1, Fields: map[string]string{"pw": canary}}, canary)
-	}, plain: "its exported Fields map is the data", keepsJSON: "its JSON is the data"},
+	}, plain: "its exported Fields map is the data"},
 	{name: "vaultly.Error", make: func(e *env) sample {
 		s, _ := e.memStore()
 		_, err := vaultly.GetAs[int](e.ctx, s, "app:pw")
@@ -252,7 +252,7 @@ var exportedTypes = []typeRow{
 	{name: "driver.DefaultKeyer", none: noneInterface},
 	{name: "driver.Entry", make: func(*env) sample {
 		return one(driver.Entry{Path: "app", Version: 1, Fields: map[string]string{"pw": canary}, Lease: &driver.Lease{ID: "l/1"}}, canary)
-	}, plain: "its exported Fields map is the data", keepsJSON: "its JSON is the data"},
+	}, plain: "its exported Fields map is the data"},
 	{name: "driver.Error", make: func(*env) sample { return one(driver.NewError(errs.NotFound, errors.New("no entry"))) }},
 	{name: "driver.Lease", none: "a lease ID (not a secret) and a duration"},
 	{name: "driver.Leaser", none: noneInterface},
@@ -299,11 +299,11 @@ var exportedTypes = []typeRow{
 	{name: "hashivault.Backend", make: func(e *env) sample { return one(e.vaultBackend(), e.srv.Token) }},
 	{name: "hashivault.FileAuth", make: func(*env) sample {
 		return one(hashivault.FileAuth{Method: "approle", Params: map[string]string{"role_id": "r", "secret_id": canary}}, canary)
-	}, plain: "its exported Params map holds the credentials as the config file has them", keepsJSON: "its JSON is the config file's content"},
+	}, plain: "its exported Params map holds the credentials as the config file has them"},
 	{name: "hashivault.FileConfig", make: func(*env) sample {
 		return one(hashivault.FileConfig{Address: "http://127.0.0.1:1", Token: canary,
 			Auth: &hashivault.FileAuth{Method: "approle", Params: map[string]string{"role_id": "r", "secret_id": canary}}}, canary)
-	}, plain: "its exported Token string is the config file's content", keepsJSON: "its JSON is the config file's content"},
+	}, plain: "its exported Token string is the config file's content"},
 	{name: "hashivault.KVConfig", none: "a mount's settings"},
 	{name: "hashivault.KVEntry", make: func(*env) sample {
 		return one(hashivault.KVEntry{Path: "app", Data: map[string]any{"pw": canary}}, canary)

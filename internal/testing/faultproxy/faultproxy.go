@@ -41,6 +41,10 @@ type Fault struct {
 	Stall time.Duration
 	// Drop closes the connection abruptly (TCP reset) without answering.
 	Drop bool
+	// DropAfter forwards the request to the server, then closes the
+	// connection abruptly without passing the answer on: the server did
+	// the work (a write is applied), the client never learns it.
+	DropAfter bool
 	// Handler, when set, answers the request instead of the server: a
 	// broken or hostile answer (it plays a bad server, not Vault).
 	Handler http.Handler
@@ -283,8 +287,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if f != nil && f.DropAfter {
+		p.rp.ServeHTTP(httptest.NewRecorder(), r)
+	}
 	switch {
-	case f != nil && f.Drop:
+	case f != nil && (f.Drop || f.DropAfter):
 		p.finish(i, 0)
 		hj, ok := w.(http.Hijacker)
 		if !ok {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,5 +133,27 @@ func TestHandlerAndHeader(t *testing.T) {
 		if r.Path == "/v1/hostile" && r.Status != http.StatusTeapot {
 			t.Errorf("logged status of the handler's answer = %d, want %d", r.Status, http.StatusTeapot)
 		}
+	}
+}
+
+// TestDropAfter: the upstream gets the request, the client gets a reset.
+func TestDropAfter(t *testing.T) {
+	var got int
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got++
+		io.WriteString(w, "done")
+	}))
+	defer up.Close()
+	p := Start(t, up.URL, nil)
+	p.Inject(Fault{Match: Path("/v1/w"), DropAfter: true, Times: 1})
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest("PUT", p.URL+"/v1/w", strings.NewReader("x"))
+	if resp, err := (&http.Client{Transport: tr}).Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("PUT through DropAfter answered %d, want a connection error", resp.StatusCode)
+	}
+	if got != 1 {
+		t.Errorf("upstream saw %d requests, want 1", got)
 	}
 }

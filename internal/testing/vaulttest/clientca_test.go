@@ -7,6 +7,7 @@ import (
 )
 
 func TestClientCA(t *testing.T) {
+	t.Parallel()
 	ca := NewClientCA(t, "test CA")
 	other := NewClientCA(t, "other CA")
 	pool := x509.NewCertPool()

@@ -2,8 +2,11 @@ package vaulttest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +28,12 @@ type ClusterOptions struct {
 	// KVMount, if not "-", is where a KV v2 engine is mounted once the
 	// cluster is up, as a dev server has it. Default "secret".
 	KVMount string
+	// TLS serves the API over HTTPS: node N listens on 127.0.0.N with a
+	// certificate, from a CA of the cluster's own (Cluster.CACert), that
+	// names only its own address — so a client that checked every node
+	// against one name would fail on all but one. Default false (HTTP on
+	// 127.0.0.1).
+	TLS bool
 }
 
 // Cluster is a real Vault HA cluster on integrated storage (raft): N
@@ -39,9 +48,12 @@ type Cluster struct {
 	Nodes     []*Node
 	Token     string // root token
 	UnsealKey string
+	CACert    string // with TLS: the PEM file of the CA that issued the nodes' certificates
+	CAPEM     []byte // with TLS: the same, in memory
 
 	dir string
 	bin string
+	tls bool
 }
 
 // Node is one server of a Cluster. Its API and cluster ports stay the same
@@ -49,7 +61,7 @@ type Cluster struct {
 // address.
 type Node struct {
 	ID          string // node1, node2, ...
-	Addr        string // API address, e.g. http://127.0.0.1:39123
+	Addr        string // API address, e.g. http://127.0.0.1:39123 (https://127.0.0.N:port with TLS)
 	ClusterAddr string // e.g. https://127.0.0.1:39124
 	LogPath     string
 
@@ -99,7 +111,18 @@ func newCluster(bin string, opts *ClusterOptions) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir, bin: bin}
+	c := &Cluster{dir: dir, bin: bin, tls: opts.TLS}
+	var ca *ClientCA
+	if opts.TLS {
+		if ca, err = newCA("vaulttest cluster CA"); err != nil {
+			return c, err
+		}
+		c.CAPEM = []byte(ca.PEM)
+		c.CACert = filepath.Join(dir, "ca.pem")
+		if err := os.WriteFile(c.CACert, c.CAPEM, 0o600); err != nil {
+			return c, err
+		}
+	}
 	ports := make([]int, 0, 2*n)
 	for len(ports) < 2*n {
 		p, err := FreePort()
@@ -112,10 +135,14 @@ func newCluster(bin string, opts *ClusterOptions) (*Cluster, error) {
 	}
 	for i := range n {
 		id := "node" + strconv.Itoa(i+1)
+		host, scheme := "127.0.0.1", "http"
+		if opts.TLS {
+			host, scheme = "127.0.0."+strconv.Itoa(i+1), "https"
+		}
 		nd := &Node{
 			ID:          id,
-			Addr:        "http://127.0.0.1:" + strconv.Itoa(ports[2*i]),
-			ClusterAddr: "https://127.0.0.1:" + strconv.Itoa(ports[2*i+1]),
+			Addr:        scheme + "://" + host + ":" + strconv.Itoa(ports[2*i]),
+			ClusterAddr: "https://" + host + ":" + strconv.Itoa(ports[2*i+1]),
 			c:           c,
 			dir:         filepath.Join(dir, id),
 		}
@@ -123,6 +150,18 @@ func newCluster(bin string, opts *ClusterOptions) (*Cluster, error) {
 		nd.config = filepath.Join(nd.dir, "config.hcl")
 		if err := os.MkdirAll(filepath.Join(nd.dir, "raft"), 0o700); err != nil {
 			return c, err
+		}
+		if opts.TLS {
+			cert, key, err := ca.issueServer(net.ParseIP(host))
+			if err != nil {
+				return c, err
+			}
+			if err := os.WriteFile(filepath.Join(nd.dir, "cert.pem"), []byte(cert), 0o600); err != nil {
+				return c, err
+			}
+			if err := os.WriteFile(filepath.Join(nd.dir, "key.pem"), []byte(key), 0o600); err != nil {
+				return c, err
+			}
 		}
 		c.Nodes = append(c.Nodes, nd)
 	}
@@ -152,7 +191,15 @@ func containsInt(s []int, v int) bool {
 func (c *Cluster) hcl(nd *Node) string {
 	var joins strings.Builder
 	for _, o := range c.Nodes {
-		fmt.Fprintf(&joins, "  retry_join { leader_api_addr = %q }\n", o.Addr)
+		if c.tls {
+			fmt.Fprintf(&joins, "  retry_join {\n    leader_api_addr     = %q\n    leader_ca_cert_file = %q\n  }\n", o.Addr, c.CACert)
+		} else {
+			fmt.Fprintf(&joins, "  retry_join { leader_api_addr = %q }\n", o.Addr)
+		}
+	}
+	listenerTLS := "tls_disable     = true"
+	if c.tls {
+		listenerTLS = fmt.Sprintf("tls_cert_file   = %q\n  tls_key_file    = %q", filepath.Join(nd.dir, "cert.pem"), filepath.Join(nd.dir, "key.pem"))
 	}
 	return fmt.Sprintf(`storage "raft" {
   path                         = %q
@@ -164,7 +211,7 @@ func (c *Cluster) hcl(nd *Node) string {
 listener "tcp" {
   address         = %q
   cluster_address = %q
-  tls_disable     = true
+  %s
 }
 api_addr      = %q
 cluster_addr  = %q
@@ -172,8 +219,14 @@ disable_mlock = true
 ui            = false
 log_level     = "info"
 `, filepath.Join(nd.dir, "raft"), nd.ID, joins.String(),
-		strings.TrimPrefix(nd.Addr, "http://"), strings.TrimPrefix(nd.ClusterAddr, "https://"),
+		hostPort(nd.Addr), hostPort(nd.ClusterAddr), listenerTLS,
 		nd.Addr, nd.ClusterAddr)
+}
+
+// hostPort is the host:port of an address.
+func hostPort(addr string) string {
+	_, hp, _ := strings.Cut(addr, "://")
+	return hp
 }
 
 // start runs the node's server process (its data directory is kept).
@@ -212,6 +265,11 @@ func (nd *Node) client() (*api.Client, error) {
 	cfg.Address = nd.Addr
 	cfg.MaxRetries = 0
 	cfg.Timeout = 5 * time.Second
+	if nd.c.tls {
+		if err := cfg.ConfigureTLS(&api.TLSConfig{CACertBytes: nd.c.CAPEM}); err != nil {
+			return nil, err
+		}
+	}
 	// A standby answers 307 to the leader; do not follow it here: the
 	// harness talks to exactly the node it names.
 	cfg.HttpClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -238,6 +296,13 @@ func (nd *Node) Client(t testing.TB) *api.Client {
 // "status N" for anything else.
 func (nd *Node) Health() string {
 	hc := &http.Client{Timeout: 2 * time.Second}
+	if nd.c.tls {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(nd.c.CAPEM)
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+		defer tr.CloseIdleConnections()
+		hc.Transport = tr
+	}
 	resp, err := hc.Get(nd.Addr + "/v1/sys/health")
 	if err != nil {
 		return "down"
@@ -448,6 +513,51 @@ func (c *Cluster) checkVoters(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// WaitHealthy waits up to 60 s until every node is unsealed and a voter,
+// one is active, and raft's autopilot reports the cluster healthy (so
+// losing any one node keeps a quorum).
+func (c *Cluster) WaitHealthy(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		err := c.checkVoters(ctx)
+		if err == nil {
+			err = c.checkAutopilot(ctx)
+		}
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("vaulttest: cluster not healthy after 60s: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) checkAutopilot(ctx context.Context) error {
+	ac, err := c.ActiveClient()
+	if err != nil {
+		return err
+	}
+	sec, err := ac.Logical().ReadWithContext(ctx, "sys/storage/raft/autopilot/state")
+	if err != nil {
+		return err
+	}
+	if sec == nil || sec.Data["healthy"] != true {
+		return errors.New("autopilot reports the cluster unhealthy")
+	}
+	return nil
+}
+
+// Running reports whether the node's process runs (it may not answer yet).
+func (nd *Node) Running() bool {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	return nd.cmd != nil
 }
 
 // active returns the node whose sys/health says active.

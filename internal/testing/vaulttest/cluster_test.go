@@ -14,6 +14,7 @@ import (
 // active node is killed, the killed node back as a standby after Restart,
 // step-down moving leadership, and no process or file left after Stop.
 func TestCluster(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
 	c := StartCluster(t, nil)
 	t.Logf("cluster formed in %s", time.Since(start).Round(time.Millisecond))

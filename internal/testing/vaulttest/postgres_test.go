@@ -15,6 +15,7 @@ import (
 )
 
 func TestPostgresSelect1(t *testing.T) {
+	t.Parallel()
 	p := StartPostgres(t)
 	db := p.DB(t)
 	var got int
@@ -27,6 +28,7 @@ func TestPostgresSelect1(t *testing.T) {
 }
 
 func TestPostgresHarness(t *testing.T) {
+	t.Parallel()
 	p := StartPostgres(t)
 
 	t.Run("superuser", func(t *testing.T) {
@@ -103,6 +105,7 @@ func TestPostgresHarness(t *testing.T) {
 }
 
 func TestPostgresStopRemovesEverything(t *testing.T) {
+	t.Parallel()
 	if _, err := PostgresBinDir(); err != nil {
 		unavailable(t, "%v", err)
 	}

@@ -10,6 +10,7 @@ import (
 )
 
 func TestSealUnseal(t *testing.T) {
+	t.Parallel()
 	s := Start(t, nil)
 	if s.UnsealKey == "" {
 		t.Fatal("UnsealKey is empty: not parsed from the dev server output")

@@ -13,6 +13,7 @@ import (
 )
 
 func TestDevTLS(t *testing.T) {
+	t.Parallel()
 	s := Start(t, &Options{TLS: true})
 	if !strings.HasPrefix(s.Addr, "https://127.0.0.1:") {
 		t.Fatalf("Addr = %q, want https://127.0.0.1:<port>", s.Addr)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestKVRoundTrip(t *testing.T) {
+	t.Parallel()
 	s := Start(t, nil)
 	s.PutKV(t, "harness/check", map[string]any{"user": "alice", "n": 42})
 	got, err := s.Client(t).KVv2("secret").Get(context.Background(), "harness/check")
