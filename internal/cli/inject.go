@@ -548,7 +548,7 @@ func (in *injector) follow(ctx context.Context, i int, deps map[dep]bool) {
 }
 
 // newEntryWatcher is the change detection of the watch modes.
-func newEntryWatcher(every time.Duration) entryWatcher { return pollWatcher{every: every} }
+func newEntryWatcher(every time.Duration) entryWatcher { return storeWatcher{every: every} }
 
 // shellArgv runs a command string, as consul-template does.
 func shellArgv() []string { return []string{"sh", "-c"} }
