@@ -152,7 +152,7 @@ func (m metrics) allAttributes() []string {
 	var out []string
 	add := func(s attribute.Set) {
 		for _, kv := range s.ToSlice() {
-			out = append(out, string(kv.Key)+"="+kv.Value.Emit())
+			out = append(out, string(kv.Key)+"="+kv.Value.String())
 		}
 	}
 	for _, sm := range m.rm.ScopeMetrics {
