@@ -489,11 +489,11 @@ func TestWatchCloseStopsEverything(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		for _, stop := range stops {
-			stop()
-		}
 		if w := s.Stats().Watches; w != 0 {
 			t.Errorf("Watches after Close = %d, want 0", w)
+		}
+		for _, stop := range stops {
+			stop()
 		}
 	})
 }
