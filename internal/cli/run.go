@@ -123,6 +123,10 @@ malformed).`,
 			}
 			g.logLevel = slog.LevelWarn // token renewal trouble matters to a long run
 			ctx := cmd.Context()
+			if err := g.startHealth(o.listen); err != nil {
+				return err
+			}
+			defer g.closeHealth(ctx)
 			k, err := g.kv(ctx)
 			if err != nil {
 				return err
@@ -151,6 +155,7 @@ malformed).`,
 	f.DurationVar(&o.interval, "interval", time.Minute, "how often KV entries are checked for a change with -restart or -signal")
 	f.StringArrayVar(&o.secrets, "secret", nil, "put every key of this entry (or dynamic secret) in the environment; repeatable")
 	f.StringVar(&o.prefix, "prefix", "", "prefix of the variables -secret makes (e.g. DB_)")
+	f.StringVar(&o.listen, "listen", "", "serve /health and /metrics (Prometheus text) on this loopback HOST:PORT while the command runs")
 	f.StringArrayVar(&o.envFiles, "env-file", nil, "file of NAME=VALUE lines (values may be vault:// references); repeatable")
 	return c
 }
@@ -167,6 +172,7 @@ type runOptions struct {
 	secrets      []string
 	prefix       string
 	envFiles     []string
+	listen       string
 }
 
 func (o runOptions) watching() bool { return o.restart || o.sig != nil }
