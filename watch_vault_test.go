@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/auth"
@@ -218,7 +220,9 @@ func TestWatchVault(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer mp.Shutdown(context.Background())
-	b, mount := appRoleBackend(t, v, &hashivault.Options{MeterProvider: mp, Logger: discard()})
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	b, mount := appRoleBackend(t, v, &hashivault.Options{MeterProvider: mp, TracerProvider: tp, Logger: discard()})
 	s := vaultly.New(b, &vaultly.Options{Watch: interval, TTL: time.Hour, MeterProvider: mp, Logger: discard()})
 	closed := false
 	defer func() {
@@ -365,6 +369,21 @@ func TestWatchVault(t *testing.T) {
 		if strings.HasPrefix(a, "vaultly.path=") {
 			t.Errorf("metric attribute %q: paths are off by default", a)
 		}
+	}
+
+	names := map[string]int{}
+	for _, sp := range spans.Ended() {
+		for _, kv := range sp.Attributes() {
+			if kv.Key == "vaultly.code" && kv.Value.AsString() == "ok" {
+				names[sp.Name()]++
+			}
+			if strings.Contains(kv.Value.String(), "pw-") || kv.Key == "vaultly.path" {
+				t.Errorf("span %s attribute %s=%s: no value, no path by default", sp.Name(), kv.Key, kv.Value.String())
+			}
+		}
+	}
+	if names["vault kv.read"] < 2 || names["vault kv.version"] < 1 || names["vault sys.health"] != 1 {
+		t.Errorf("hashivault spans with code ok = %v, want vault kv.read, vault kv.version and vault sys.health", names)
 	}
 
 	if err := s.Close(); err != nil {
