@@ -482,6 +482,15 @@ func (c *Cache[V]) Slot(path string, version int) *Slot[V] {
 	return s
 }
 
+// Find returns the slot of (path, version) if there is one, without
+// making it; nil otherwise.
+func (c *Cache[V]) Find(path string, version int) *Slot[V] {
+	if s, ok := c.slots.Load(key(path, version)); ok {
+		return s
+	}
+	return nil
+}
+
 func (c *Cache[V]) addVersion(s *Slot[V]) {
 	vs, ok := c.versions.Load(s.path)
 	if !ok {
