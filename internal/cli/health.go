@@ -26,11 +26,11 @@ import (
 // address; nothing it answers holds a value or a token (paths, codes and
 // counts only). Safe for concurrent use; Close stops it.
 type healthServer struct {
-	mp     *sdkmetric.MeterProvider
-	prom   http.Handler // the OTel Prometheus exporter's registry, as text
-	srv    *http.Server
-	ln     net.Listener
-	done   chan struct{}
+	mp   *sdkmetric.MeterProvider
+	prom http.Handler // the OTel Prometheus exporter's registry, as text
+	srv  *http.Server
+	ln   net.Listener
+	done chan struct{}
 
 	mu     sync.Mutex
 	stores map[string]*vaultly.Store // by mount
