@@ -34,6 +34,7 @@ import (
 	"github.com/vaultly/vaultly/internal/entrycache"
 	"github.com/vaultly/vaultly/internal/errs"
 	"github.com/vaultly/vaultly/internal/fieldtext"
+	"github.com/vaultly/vaultly/internal/outage"
 	"github.com/vaultly/vaultly/retry"
 )
 
@@ -118,6 +119,13 @@ type Options struct {
 	// KeepBackendOpen leaves the backend open when the Store is closed.
 	// Default: false, Close closes the backend.
 	KeepBackendOpen bool
+
+	// Outage configures the backend-wide outage breaker: while the
+	// backend is down, stale reads are served at once, the backend gets
+	// one probe at a time, and other calls wait for it (or fail fast).
+	// See OutagePolicy. Default: nil means on, with OutagePolicy's
+	// defaults; Outage: &OutagePolicy{Threshold: -1} turns it off.
+	Outage *OutagePolicy
 }
 
 // ReadOptions adjusts one read. A nil *ReadOptions, or a zero field, means
@@ -141,6 +149,8 @@ type Stats struct {
 	RefreshFailures uint64 // background refreshes that failed
 	Evictions       uint64 // entries evicted to respect MaxEntries
 	Entries         int    // entries cached now (a path that was not found holds none)
+	Outages         uint64 // times the outage breaker opened (see OutagePolicy)
+	Probes          uint64 // probes sent while it was open (counted in BackendCalls too)
 }
 
 // Store is the concrete type application code reads secrets through. It
@@ -177,6 +187,10 @@ type Store struct {
 	st counters
 
 	unwatch func() // removes the Store's driver.ChangeNotifier registration; nil without one
+
+	out      *outage.Breaker      // the backend-wide outage state (outage.go)
+	failFast bool                 // OutagePolicy.FailFast
+	probeAt  atomic.Pointer[slot] // the entry the next probe reads
 }
 
 // counters are the Store's own; hits and evictions are the cache's.
@@ -223,6 +237,7 @@ func New(b driver.Backend, opts *Options) *Store {
 		}
 	}
 	s.retry = s.retryPolicy(opts.Retry)
+	s.out = s.newBreaker(opts.Outage)
 	s.c = entrycache.New(entrycache.Options[*Entry]{
 		TTL:          s.ttl,
 		RefreshAhead: ahead,
@@ -250,6 +265,9 @@ func (s *Store) retryPolicy(user *retry.Policy) *retry.Policy {
 	}
 	userRetryable, userOnRetry := p.Retryable, p.OnRetry
 	p.Retryable = func(err error) bool {
+		if isOpenError(err) {
+			return false // the outage breaker said no: FailFast, or the wait ended
+		}
 		if userRetryable != nil {
 			ok, panicked := s.callRetryable(userRetryable, err)
 			if !panicked {
@@ -430,6 +448,8 @@ func (s *Store) Stats() Stats {
 		RefreshFailures: s.st.refreshFailures.Load(),
 		Evictions:       s.c.Evictions(),
 		Entries:         s.c.Len(),
+		Outages:         s.out.State().Opened,
+		Probes:          s.out.State().Sent,
 	}
 }
 
@@ -451,6 +471,7 @@ func (s *Store) Close() error {
 	}
 	s.cancel()
 	s.cancelFlights()
+	s.out.Close()
 	s.wg.Wait()
 	dynErr := s.closeDynamics()
 	s.c.Close()
@@ -559,6 +580,11 @@ func (s *Store) read(ctx context.Context, op string, r Ref, es *slot, ttl time.D
 		return it.Value, nil
 	}
 	s.st.misses.Add(1)
+	if s.out.Open() && s.stale > 0 {
+		if e, ok := s.staleNow(es, ttl); ok {
+			return e, nil
+		}
+	}
 	e, err := s.fetch(ctx, op, r, es, ttl, false)
 	if err == nil {
 		return e, nil
@@ -597,9 +623,14 @@ func (s *Store) Put(ctx context.Context, path string, fields map[string]any) err
 	if err := fieldtext.CheckUTF8(fields); err != nil { // before any request: JSON would change the bytes
 		return s.wrap("put", p, driver.NewError(InvalidArgument, err))
 	}
-	err = retry.Do(ctx, s.retry, func(ctx context.Context, _ int) error {
+	err = retry.Do(ctx, s.retry, func(ctx context.Context, attempt int) error {
+		if err := s.admit(ctx, nil, attempt); err != nil {
+			return err
+		}
 		s.st.calls.Add(1)
-		return w.Write(ctx, p, fields)
+		err := w.Write(ctx, p, fields)
+		s.outcome(err, nil)
+		return err
 	})
 	s.Invalidate(p)
 	return s.wrap("put", p, err)
@@ -616,9 +647,14 @@ func (s *Store) Delete(ctx context.Context, path string) error {
 	if !ok {
 		return s.wrap("delete", p, driver.NewError(InvalidArgument, errors.New("backend does not support writing")))
 	}
-	err = retry.Do(ctx, s.retry, func(ctx context.Context, _ int) error {
+	err = retry.Do(ctx, s.retry, func(ctx context.Context, attempt int) error {
+		if err := s.admit(ctx, nil, attempt); err != nil {
+			return err
+		}
 		s.st.calls.Add(1)
-		return w.Delete(ctx, p)
+		err := w.Delete(ctx, p)
+		s.outcome(err, nil)
+		return err
 	})
 	s.Invalidate(p)
 	return s.wrap("delete", p, err)
@@ -640,10 +676,14 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 		return nil, s.wrap("list", p, driver.NewError(InvalidArgument, errors.New("backend does not support listing")))
 	}
 	var names []string
-	err := retry.Do(ctx, s.retry, func(ctx context.Context, _ int) error {
+	err := retry.Do(ctx, s.retry, func(ctx context.Context, attempt int) error {
+		if err := s.admit(ctx, nil, attempt); err != nil {
+			return err
+		}
 		s.st.calls.Add(1)
 		var err error
 		names, err = l.List(ctx, p)
+		s.outcome(err, nil)
 		return err
 	})
 	if err != nil {
