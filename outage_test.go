@@ -23,7 +23,6 @@ import (
 
 var errDown = driver.NewError(driver.Unavailable, errors.New("vault is sealed"))
 
-
 // outageStore is a Store over mem with keys k0..k(n-1) cached.
 func outageStore(t *testing.T, mem *memsecrets.Backend, n int, o *vaultly.Options) *vaultly.Store {
 	t.Helper()
