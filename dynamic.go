@@ -116,7 +116,7 @@ type DynamicOptions struct {
 // needs the Store's backend).
 func OpenDynamic[T any](ctx context.Context, s *Store, path string, opts *DynamicOptions) (*Dynamic[T], error) {
 	d := new(Dynamic[T])
-	if err := d.open(ctx, s.Backend(), path, opts); err != nil {
+	if err := d.open(ctx, s, path, opts); err != nil {
 		return nil, err
 	}
 	if err := s.adopt(d); err != nil {
@@ -125,8 +125,9 @@ func OpenDynamic[T any](ctx context.Context, s *Store, path string, opts *Dynami
 	return d, nil
 }
 
-func (d *Dynamic[T]) open(ctx context.Context, b driver.Backend, path string, opts *DynamicOptions) error {
+func (d *Dynamic[T]) open(ctx context.Context, s *Store, path string, opts *DynamicOptions) error {
 	const op = "dynamic"
+	b := s.Backend()
 	if opts == nil {
 		opts = &DynamicOptions{}
 	}
@@ -150,6 +151,7 @@ func (d *Dynamic[T]) open(ctx context.Context, b driver.Backend, path string, op
 		Increment:     opts.Increment,
 		RevokeOnClose: opts.RevokeOnClose,
 		Notify:        d.notify,
+		Meters:        s.leases,
 	})
 	if err != nil {
 		return WrapError(op, ref.Path, name, err)
@@ -392,7 +394,7 @@ func (s *subscriber[T]) run() {
 
 // dynamicTarget is how OpenDynamics opens a *Dynamic[T] of any T.
 type dynamicTarget interface {
-	open(ctx context.Context, b driver.Backend, path string, opts *DynamicOptions) error
+	open(ctx context.Context, s *Store, path string, opts *DynamicOptions) error
 	Close(ctx context.Context) error
 	setOwner(s *Store)
 }
@@ -455,7 +457,7 @@ func OpenDynamics(ctx context.Context, s *Store, dst any, opts *DynamicOptions) 
 	for _, p := range plans {
 		v := reflect.New(root.Field(p.index).Type().Elem())
 		dt := v.Interface().(dynamicTarget)
-		err := dt.open(ctx, s.Backend(), p.path, opts)
+		err := dt.open(ctx, s, p.path, opts)
 		if err == nil {
 			err = s.adopt(dt)
 		}

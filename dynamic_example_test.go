@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"fmt"
 	"log"
+	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/hashivault"
+	"github.com/vaultly/vaultly/memsecrets"
 	"github.com/vaultly/vaultly/sqlsecrets"
 )
 
@@ -50,13 +52,15 @@ func ExampleOpenDynamic() {
 	}
 }
 
-// The struct-tag form: every `dynamic:"PATH"` field is opened at once.
+// The struct-tag form: every `dynamic:"PATH"` field is opened at once, and
+// closeAll closes them all. memsecrets' fake leases stand in for Vault's
+// database secrets engine here so the example runs; over hashivault.New the
+// code is the same.
 func ExampleOpenDynamics() {
 	ctx := context.Background()
-	b, err := hashivault.New(ctx, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
+	b := memsecrets.New(nil)
+	b.SetRole("database/creds/reports", memsecrets.Role{TTL: time.Hour})
+	b.SetRole("database/creds/billing", memsecrets.Role{TTL: time.Hour})
 	store := vaultly.New(b, nil)
 	defer store.Close()
 
@@ -69,5 +73,9 @@ func ExampleOpenDynamics() {
 		log.Fatal(err)
 	}
 	defer closeAll(ctx)
-	fmt.Println(cfg.Reports.Current().Value.Username)
+	fmt.Println(cfg.Reports.Current().Value.Username, cfg.Reports.Current().Value.Password)
+	fmt.Printf("%+v\n", cfg.Billing.Current().Value)
+	// Output:
+	// reports-1 [redacted]
+	// {Username:billing-1 Password:[redacted]}
 }

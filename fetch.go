@@ -94,6 +94,7 @@ func (s *Store) run(ctx context.Context, es *slot, call *entrycache.Call[*Entry]
 	e, err := s.load(f, es)
 	f.end()
 	s.c.Finish(es, call, e, err, s.ttl != NoCache)
+	s.observe(es, e, err)
 }
 
 var errClosed = driver.NewError(Canceled, errors.New("store is closed"))
@@ -111,20 +112,24 @@ func (s *Store) load(ctx context.Context, es *slot) (*Entry, error) {
 	}
 	attempts := 0
 	var e *driver.Entry
+	ctx, span := s.tel.span(ctx, "read", es.Path())
 	err := retry.Do(ctx, s.retry, func(ctx context.Context, attempt int) error {
 		attempts = attempt
 		if err := s.admit(ctx, es, attempt); err != nil {
 			return err
 		}
 		s.st.calls.Add(1)
+		begin := s.tel.start()
 		var err error
 		e, err = s.b.Read(ctx, es.Path(), es.Version())
 		if err == nil && e == nil {
 			err = driver.NewError(NotFound, errors.New("backend returned no entry"))
 		}
+		s.tel.done(ctx, opRead, es.Path(), begin, err)
 		s.outcome(err, es)
 		return err
 	})
+	endSpan(span, err)
 	if err != nil {
 		if s.ctx.Err() != nil && CodeOf(err) != NotFound {
 			err = errClosed

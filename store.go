@@ -27,6 +27,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vaultly/vaultly/driver"
@@ -34,6 +36,7 @@ import (
 	"github.com/vaultly/vaultly/internal/entrycache"
 	"github.com/vaultly/vaultly/internal/errs"
 	"github.com/vaultly/vaultly/internal/fieldtext"
+	"github.com/vaultly/vaultly/internal/lease"
 	"github.com/vaultly/vaultly/internal/outage"
 	"github.com/vaultly/vaultly/retry"
 )
@@ -120,6 +123,33 @@ type Options struct {
 	// Default: false, Close closes the backend.
 	KeepBackendOpen bool
 
+	// Watch polls every cached entry (latest version) for changes at this
+	// interval, each poll moved earlier by up to a quarter at random, and
+	// replaces the cached entry when it changed, so reads see a rotation
+	// within one interval whatever the TTL (see "Keeping secrets fresh" in
+	// the README for the cost). An entry's watch stops when it leaves the
+	// cache. Shorter than MinWatchInterval means MinWatchInterval.
+	// Default: 0, only entries read with ReadOptions.Watch or subscribed
+	// to (Subscribe) are watched.
+	Watch time.Duration
+
+	// MeterProvider receives the Store's metrics (cache hits, misses,
+	// refreshes, evictions, stale serves, backend requests by operation
+	// and code with their duration, watch polls and changes, the age of
+	// the oldest cached value, lease renewals and expiry; the README's
+	// "Metrics and health" lists them). Cache counters are read when the
+	// provider collects, so a cache hit costs nothing more. Attributes are
+	// the backend's name, operations, codes and kinds, never a value.
+	// Default: nil, no metrics.
+	MeterProvider metric.MeterProvider
+	// TracerProvider receives a span per backend fetch, write, delete and
+	// list. Default: nil, no spans.
+	TracerProvider trace.TracerProvider
+	// MetricPaths adds the entry path (attribute vaultly.path) to the
+	// request metrics and spans. Paths are names, not values, but each
+	// path is a time series. Default: false.
+	MetricPaths bool
+
 	// Outage configures the backend-wide outage breaker: while the
 	// backend is down, stale reads are served at once, the backend gets
 	// one probe at a time, and other calls wait for it (or fail fast).
@@ -135,6 +165,10 @@ type ReadOptions struct {
 	// TTL is fetched again. NoCache and UntilRefreshed are accepted.
 	// Default: 0 means the Store's TTL.
 	TTL time.Duration
+	// Watch watches the entry read (latest version) at this interval while
+	// it is cached, as Options.Watch does for every entry; the shortest
+	// interval asked for an entry applies. Default: 0, Options.Watch.
+	Watch time.Duration
 }
 
 // Stats are counters since the Store was created.
@@ -149,6 +183,10 @@ type Stats struct {
 	RefreshFailures uint64 // background refreshes that failed
 	Evictions       uint64 // entries evicted to respect MaxEntries
 	Entries         int    // entries cached now (a path that was not found holds none)
+	Watches         int    // entries watched now: one poller each
+	Polls           uint64 // watch polls made
+	PollFailures    uint64 // watch polls that failed
+	Changes         uint64 // changes seen by watches
 	Outages         uint64 // times the outage breaker opened (see OutagePolicy)
 	Probes          uint64 // probes sent while it was open (counted in BackendCalls too)
 }
@@ -188,6 +226,10 @@ type Store struct {
 
 	unwatch func() // removes the Store's driver.ChangeNotifier registration; nil without one
 
+	watch    *watchSet            // pollers (watch.go)
+	tel      *storeMeters         // metrics and spans (metrics.go); nil without providers
+	leases   *lease.Meters        // the lease engine's meters and watchers (metrics.go, health.go)
+	lastOK   atomic.Int64         // UnixNano of the last successful backend read (health.go)
 	out      *outage.Breaker      // the backend-wide outage state (outage.go)
 	failFast bool                 // OutagePolicy.FailFast
 	probeAt  atomic.Pointer[slot] // the entry the next probe reads
@@ -246,10 +288,13 @@ func New(b driver.Backend, opts *Options) *Store {
 			v, ok := e.Fields[k]
 			return v, ok
 		},
+		OnRemove: s.entryRemoved,
 	})
+	s.watch = newWatchSet(opts.Watch)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.tel = newStoreMeters(s, opts)
 	if cn, ok := b.(driver.ChangeNotifier); ok {
-		s.unwatch = cn.OnChange(s.Invalidate)
+		s.unwatch = cn.OnChange(s.backendChanged)
 	}
 	return s
 }
@@ -361,6 +406,7 @@ func (s *Store) GetRef(ctx context.Context, r Ref, o *ReadOptions) (string, erro
 	if err != nil {
 		return "", err
 	}
+	s.watchRead(o, r.Path, r.Version, e)
 	return s.field(e, r)
 }
 
@@ -374,7 +420,11 @@ func (s *Store) Entry(ctx context.Context, path string, version int, o *ReadOpti
 	if version < 0 {
 		return nil, s.wrap("get", p, newError("", "", InvalidArgument, "negative version"))
 	}
-	return s.entry(ctx, "get", Ref{Path: p, Version: version}, s.readTTL(o))
+	e, err := s.entry(ctx, "get", Ref{Path: p, Version: version}, s.readTTL(o))
+	if err == nil {
+		s.watchRead(o, p, version, e)
+	}
+	return e, err
 }
 
 // Refresh reads the entry named by ref again, bypassing the cache, and
@@ -448,6 +498,10 @@ func (s *Store) Stats() Stats {
 		RefreshFailures: s.st.refreshFailures.Load(),
 		Evictions:       s.c.Evictions(),
 		Entries:         s.c.Len(),
+		Watches:         s.watch.m.Len(),
+		Polls:           s.watch.polls.Load(),
+		PollFailures:    s.watch.pollFailures.Load(),
+		Changes:         s.watch.changes.Load(),
 		Outages:         s.out.State().Opened,
 		Probes:          s.out.State().Sent,
 	}
@@ -475,6 +529,8 @@ func (s *Store) Close() error {
 	s.wg.Wait()
 	dynErr := s.closeDynamics()
 	s.c.Close()
+	s.tel.close()
+	s.leases.Close()
 	if s.keepOpen {
 		return dynErr
 	}
@@ -591,7 +647,9 @@ func (s *Store) read(ctx context.Context, op string, r Ref, es *slot, ttl time.D
 	}
 	if it := es.Item(); it != nil && staleCode(CodeOf(err)) && cache.StaleUsable(time.Now(), it.Fetched, ttl, s.stale) {
 		s.st.stale.Add(1)
-		s.log.Warn("vaultly: serving stale entry after failed fetch", "backend", s.name, "path", es.Path(), "version", es.Version(), "code", CodeOf(err).String(), "age", time.Since(it.Fetched))
+		now := time.Now()
+		since := it.MarkStale(now)
+		s.log.Warn("vaultly: serving stale entry after failed fetch", "backend", s.name, "path", es.Path(), "version", es.Version(), "code", CodeOf(err).String(), "age", now.Sub(it.Fetched), "stale_for", now.Sub(since))
 		return it.Value, nil
 	}
 	return nil, err
@@ -623,15 +681,19 @@ func (s *Store) Put(ctx context.Context, path string, fields map[string]any) err
 	if err := fieldtext.CheckUTF8(fields); err != nil { // before any request: JSON would change the bytes
 		return s.wrap("put", p, driver.NewError(InvalidArgument, err))
 	}
+	ctx, span := s.tel.span(ctx, "write", p)
 	err = retry.Do(ctx, s.retry, func(ctx context.Context, attempt int) error {
 		if err := s.admit(ctx, nil, attempt); err != nil {
 			return err
 		}
 		s.st.calls.Add(1)
+		start := s.tel.start()
 		err := w.Write(ctx, p, fields)
+		s.tel.done(ctx, opWrite, p, start, err)
 		s.outcome(err, nil)
 		return err
 	})
+	endSpan(span, err)
 	s.Invalidate(p)
 	return s.wrap("put", p, err)
 }
@@ -647,15 +709,19 @@ func (s *Store) Delete(ctx context.Context, path string) error {
 	if !ok {
 		return s.wrap("delete", p, driver.NewError(InvalidArgument, errors.New("backend does not support writing")))
 	}
+	ctx, span := s.tel.span(ctx, "delete", p)
 	err = retry.Do(ctx, s.retry, func(ctx context.Context, attempt int) error {
 		if err := s.admit(ctx, nil, attempt); err != nil {
 			return err
 		}
 		s.st.calls.Add(1)
+		start := s.tel.start()
 		err := w.Delete(ctx, p)
+		s.tel.done(ctx, opDelete, p, start, err)
 		s.outcome(err, nil)
 		return err
 	})
+	endSpan(span, err)
 	s.Invalidate(p)
 	return s.wrap("delete", p, err)
 }
@@ -676,16 +742,20 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 		return nil, s.wrap("list", p, driver.NewError(InvalidArgument, errors.New("backend does not support listing")))
 	}
 	var names []string
+	ctx, span := s.tel.span(ctx, "list", p)
 	err := retry.Do(ctx, s.retry, func(ctx context.Context, attempt int) error {
 		if err := s.admit(ctx, nil, attempt); err != nil {
 			return err
 		}
 		s.st.calls.Add(1)
+		start := s.tel.start()
 		var err error
 		names, err = l.List(ctx, p)
+		s.tel.done(ctx, opList, p, start, err)
 		s.outcome(err, nil)
 		return err
 	})
+	endSpan(span, err)
 	if err != nil {
 		return nil, s.wrap("list", p, err)
 	}

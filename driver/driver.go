@@ -6,6 +6,8 @@
 //	Writer          Write and Delete entries
 //	Lister          List the names under a prefix
 //	ChangeNotifier  announce changes made around the Store (OnChange)
+//	Versioner       the current version of an entry, cheaper than a read
+//	HealthReporter  reachability, seal and token state, for readiness probes
 //	Leaser          issue, renew and revoke leased dynamic secrets
 //
 // Every method is one request and returns: no method asks the backend to

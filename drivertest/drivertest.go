@@ -12,7 +12,10 @@
 // The suite checks the driver.Backend contract (NotFound is an error, JSON
 // values arrive as their JSON text, entries are not shared between reads,
 // context cancellation, concurrent use) and, when the backend implements
-// them, versions, driver.Writer, driver.Lister, driver.ChangeNotifier,
+// them, versions, driver.Writer, driver.Lister, driver.ChangeNotifier
+// (and, with Capabilities.AnnouncesChanges, that changes made around the
+// backend are announced), driver.Versioner (soft-deleted and destroyed
+// versions when the harness implements VersionHarness),
 // driver.Leaser (whose harness implements LeaseHarness as well) and
 // driver.CertIssuer (whose harness implements CertHarness). Subtests
 // use paths under "conformance/<subtest>/" so a harness may share one server
@@ -60,6 +63,10 @@ type Capabilities struct {
 	// Versions: Put creates numbered versions from 1, Read(path, n) returns
 	// version n, Read(path, 0) the latest and Entry.Version is set.
 	Versions bool
+	// AnnouncesChanges: the backend is a driver.ChangeNotifier that also
+	// announces changes made by other means (the harness's Put), at the
+	// latest during its next Read (memsecrets, filesecrets).
+	AnnouncesChanges bool
 }
 
 // LeaseHarness is implemented by the Harness of a backend that implements
@@ -95,6 +102,10 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 		{"Writer", testWriter},
 		{"Lister", testLister},
 		{"ChangeNotifier", testChangeNotifier},
+		{"ChangeAnnounced", testChangeAnnounced},
+		{"Versioner", testVersioner},
+		{"VersionerDeleted", testVersionerDeleted},
+		{"VersionerCanceledContext", testVersionerCanceled},
 		{"LeaseIssue", testLeaseIssue},
 		{"LeaseRenew", testLeaseRenew},
 		{"LeaseRenewCapped", testLeaseRenewCapped},

@@ -30,7 +30,15 @@ func (h *harness) Put(_ context.Context, p string, f map[string]any) (int, error
 	return h.mem.Set(p, f), nil
 }
 func (h *harness) Capabilities() drivertest.Capabilities {
-	return drivertest.Capabilities{Versions: true}
+	return drivertest.Capabilities{Versions: true, AnnouncesChanges: true}
+}
+func (h *harness) DeleteLatest(_ context.Context, p string) error {
+	h.mem.DeleteVersion(p, 0)
+	return nil
+}
+func (h *harness) DestroyLatest(_ context.Context, p string) error {
+	h.mem.DestroyVersion(p, 0)
+	return nil
 }
 func (h *harness) Close() {}
 
@@ -95,6 +103,43 @@ func (b stickyListeners) OnChange(fn func(string)) func() {
 	return func() {}
 }
 
+// staleVersion reports the first version for ever.
+type staleVersion struct{ *memsecrets.Backend }
+
+func (b staleVersion) CurrentVersion(ctx context.Context, p string) (driver.VersionState, error) {
+	st, err := b.Backend.CurrentVersion(ctx, p)
+	if err == nil {
+		st.Version = 1
+	}
+	return st, err
+}
+
+// deletedIsFine reports a deleted or destroyed latest version as readable.
+type deletedIsFine struct{ *memsecrets.Backend }
+
+func (b deletedIsFine) CurrentVersion(ctx context.Context, p string) (driver.VersionState, error) {
+	st, err := b.Backend.CurrentVersion(ctx, p)
+	return driver.VersionState{Version: st.Version}, err
+}
+
+// quietToOthers announces only changes made through its own Write.
+type quietToOthers struct {
+	*memsecrets.Backend
+	ls notifyList
+}
+
+type notifyList struct {
+	mu  sync.Mutex
+	fns []func(string)
+}
+
+func (b *quietToOthers) OnChange(fn func(string)) func() {
+	b.ls.mu.Lock()
+	b.ls.fns = append(b.ls.fns, fn)
+	b.ls.mu.Unlock()
+	return func() {}
+}
+
 // keepsRevoked answers RevokeLease without revoking.
 type keepsRevoked struct{ *memsecrets.Backend }
 
@@ -131,8 +176,11 @@ var broken = map[string]func(*memsecrets.Backend) driver.Backend{
 	"EntriesNotShared": func(m *memsecrets.Backend) driver.Backend {
 		return &shared{Backend: m, seen: map[string]*driver.Entry{}}
 	},
-	"CanceledContext": func(m *memsecrets.Backend) driver.Backend { return deafToContext{m} },
-	"Versions":        func(m *memsecrets.Backend) driver.Backend { return noVersions{m} },
+	"CanceledContext":  func(m *memsecrets.Backend) driver.Backend { return deafToContext{m} },
+	"Versions":         func(m *memsecrets.Backend) driver.Backend { return noVersions{m} },
+	"Versioner":        func(m *memsecrets.Backend) driver.Backend { return staleVersion{m} },
+	"VersionerDeleted": func(m *memsecrets.Backend) driver.Backend { return deletedIsFine{m} },
+	"ChangeAnnounced":  func(m *memsecrets.Backend) driver.Backend { return &quietToOthers{Backend: m} },
 }
 
 func TestBrokenBackendChild(t *testing.T) {

@@ -42,8 +42,10 @@ func (h *harness) Put(_ context.Context, path string, fields map[string]any) (in
 	return 0, os.Chtimes(h.file, future, future)
 }
 
-func (h *harness) Capabilities() drivertest.Capabilities { return drivertest.Capabilities{} }
-func (h *harness) Close()                                {}
+func (h *harness) Capabilities() drivertest.Capabilities {
+	return drivertest.Capabilities{AnnouncesChanges: true}
+}
+func (h *harness) Close() {}
 
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(_ context.Context, t *testing.T) (drivertest.Harness, error) {

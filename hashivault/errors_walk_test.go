@@ -133,6 +133,10 @@ func TestEveryErrorIsAVaultlyError(t *testing.T) {
 			code: vaultly.NotFound, resp: 404},
 		{fn: "Backend.Read", why: "server down", call: func() error { return e(down.Read(ctx, "walk/app", 0)) },
 			code: vaultly.Unavailable, resp: 503},
+		{fn: "Backend.CurrentVersion", why: "missing entry", call: func() error { return e(b.CurrentVersion(ctx, "walk/none")) },
+			code: vaultly.NotFound, resp: 404},
+		{fn: "Backend.CurrentVersion", why: "server down", call: func() error { return e(down.CurrentVersion(ctx, "walk/app")) },
+			code: vaultly.Unavailable, resp: 503},
 		{fn: "Backend.Call", why: "server down", call: func() error {
 			return down.Call(ctx, func(ctx context.Context, c *api.Client) error {
 				_, err := c.Logical().ReadWithContext(ctx, "secret/data/walk/app")

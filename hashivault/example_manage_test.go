@@ -35,6 +35,7 @@ func ExampleBackend_Put() {
 		log.Fatal(err)
 	}
 	fmt.Println(e.Version.Version, e.Data["username"])
+	// Output: 4 app
 }
 
 // Soft-deleting a version, restoring it, and limiting how many are kept.
@@ -50,7 +51,7 @@ func ExampleBackend_DeleteVersions() {
 		log.Fatal(err)
 	}
 	if _, err := b.GetEntry(ctx, "myapp/db", 2); errors.Is(err, vaultly.ErrNotFound) {
-		fmt.Println(err) // ... not found: version 2 was deleted (restore it with Backend.UndeleteVersions(...))
+		fmt.Println("version 2:", vaultly.CodeOf(err)) // the text says how to restore it
 	}
 	if err := b.UndeleteVersions(ctx, "myapp/db", []int{2}); err != nil {
 		log.Fatal(err)
@@ -64,12 +65,21 @@ func ExampleBackend_DeleteVersions() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	e, err := b.GetEntry(ctx, "myapp/db", 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("version 2 restored:", e.Data["password"] != nil)
+	// Output:
+	// version 2: not found
+	// version 2 restored: true
 }
 
-// Seal status and unseal work on a sealed server without a token.
+// Seal status and unseal work on a sealed server without a token. The
+// address comes from VAULT_ADDR here; Options.Address works too.
 func ExampleSysClient() {
 	ctx := context.Background()
-	sc, err := hashivault.NewSysClient(&hashivault.Options{Address: "https://vault.example.com:8200"})
+	sc, err := hashivault.NewSysClient(nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -86,4 +96,5 @@ func ExampleSysClient() {
 		}
 	}
 	fmt.Printf("sealed=%v %d/%d\n", st.Sealed, st.Progress, st.Threshold)
+	// Output: sealed=false 0/1
 }

@@ -21,20 +21,26 @@ func ExampleNew() {
 	ctx := context.Background()
 	b, err := hashivault.New(ctx, nil)
 	if err != nil {
-		log.Fatal(err) // e.g. "configuration: no vault address (set Options.Address or VAULT_ADDR, ...)"
+		log.Fatal(err) // e.g. "vaultly: connect (vault): configuration: no vault address (...)"
 	}
 	store := vaultly.New(b, nil) // the Store closes b
 	defer store.Close()
 
-	password, err := store.Get(ctx, "myapp/db:password") // secret/data/myapp/db, field "password"
+	user, err := store.Get(ctx, "myapp/db:username") // secret/data/myapp/db, field "username"
 	if err != nil {
 		log.Fatal(err)
 	}
-	_ = password
+	password, err := store.Get(ctx, "myapp/db:password") // the same entry: no second read
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(user, password != "", store.Stats().BackendCalls) // never print the password itself
+	// Output: app true 1
 }
 
 // AppRole login with the secret_id read from a file at every login; the
 // token is renewed in the background and replaced before it expires.
+// (Compiled, not run: it needs an AppRole role at a real address.)
 func ExampleNew_appRole() {
 	m, err := approle.New(&approle.Options{RoleID: auth.FromEnv("APP_ROLE_ID"), SecretID: auth.FromFile("/run/secrets/secret_id")})
 	if err != nil {
@@ -53,7 +59,8 @@ func ExampleNew_appRole() {
 	defer b.Close()
 }
 
-// A token factory: any function that returns an auth response.
+// A token factory: any function that returns an auth response. (Compiled,
+// not run: it needs a userpass user.)
 func ExampleNew_tokenFactory() {
 	factory := auth.MethodFunc(func(ctx context.Context, c *api.Client) (*api.Secret, error) {
 		return c.Logical().WriteWithContext(ctx, "auth/userpass/login/app", map[string]any{"password": readPassword()})
@@ -82,7 +89,8 @@ func ExampleBackend_Call() {
 		return err
 	})
 	if err != nil {
-		log.Fatal(err) // a *driver.Error with a code; errors.As reaches *api.ResponseError
+		log.Fatal(err) // a *vaultly.Error with a code; errors.As reaches *api.ResponseError
 	}
-	fmt.Println(health.Sealed)
+	fmt.Println("sealed:", health.Sealed)
+	// Output: sealed: false
 }

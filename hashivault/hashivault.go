@@ -50,6 +50,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/vaultly/vaultly"
@@ -163,6 +165,21 @@ type Options struct {
 	// login, a token Vault rejected and the re-login it caused. Default
 	// (nil): slog.Default().
 	Logger *slog.Logger
+
+	// MeterProvider receives the backend's metrics: requests and their
+	// duration by operation and result code, logins, re-logins, token
+	// renewals and the seconds left on the token (the README's "Metrics
+	// and health" lists them). Attributes are operation names and codes,
+	// never a path (unless MetricPaths), a value or a token. Default
+	// (nil): no metrics, at no cost.
+	MeterProvider metric.MeterProvider
+	// TracerProvider receives a client span per request ("vault kv.read",
+	// ...), with the same attributes. Default (nil): no spans.
+	TracerProvider trace.TracerProvider
+	// MetricPaths adds the entry path (attribute vaultly.path) to the
+	// request metrics and spans of KV reads and version checks. Paths are
+	// names, not values, but each one is a time series. Default false.
+	MetricPaths bool
 }
 
 // Backend reads Vault KV secrets with a self-renewing token. Create it with
@@ -201,6 +218,9 @@ type Backend struct {
 	kv atomic.Pointer[kvInfo] // nil until known
 
 	loop atomic.Pointer[renew.Loop]
+
+	tel    *meters      // nil without MeterProvider and TracerProvider (telemetry.go)
+	lastOK atomic.Int64 // UnixNano of the end of the last Call that succeeded (health.go)
 }
 
 var (
@@ -238,6 +258,7 @@ func New(ctx context.Context, opts *Options) (*Backend, error) {
 	if b.log == nil {
 		b.log = slog.Default()
 	}
+	b.tel = newMeters(b, opts)
 	if opts.Client != nil {
 		b.reuse = true
 		b.r = newRouter(s.addrs, clientBase(opts.Client), s.MaxResponseBytes, b.log)
@@ -341,6 +362,7 @@ func (b *Backend) Close() error {
 	b.cur.closeIdle()
 	b.mu.Unlock()
 	b.closeProbes()
+	b.tel.close()
 	return err
 }
 
@@ -443,10 +465,12 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 // token — and retries fn once; if the login fails or the new token is
 // rejected too, the error is Unauthenticated. fn must not keep or
 // reconfigure the client.
-func (b *Backend) Call(ctx context.Context, fn func(ctx context.Context, c *api.Client) error) error {
+func (b *Backend) Call(ctx context.Context, fn func(ctx context.Context, c *api.Client) error) (err error) {
 	if b.closed.Load() {
 		return errClosed
 	}
+	ctx, start, span := b.tel.start(ctx)
+	defer func() { b.callDone(ctx, start, span, err) }()
 	ctx = withCallInfo(ctx)
 	gen, err := b.callOnce(ctx, fn)
 	if err == nil {

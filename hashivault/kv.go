@@ -206,7 +206,7 @@ func (b *Backend) Read(ctx context.Context, path string, version int) (*driver.E
 		return nil, &driver.Error{Code: driver.InvalidArgument, Err: fmt.Errorf("read %s: mount %s is kv v1, which has no versions", path, b.s.Mount)}
 	}
 	var e *driver.Entry
-	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+	err = b.Call(b.withPath(withOp(ctx, opKVRead), path), func(ctx context.Context, c *api.Client) error {
 		var err error
 		if v == 1 {
 			e, err = b.read1(ctx, c, p, path)

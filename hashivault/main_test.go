@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,8 +35,15 @@ func TestMain(m *testing.M) {
 	// Tests must not pick up a developer's Vault settings.
 	vaulttest.UnsetVaultEnv()
 	os.Setenv("XDG_CONFIG_HOME", os.TempDir()+"/vaultly-hashivault-test-none")
+	examples, inline := examplesInChild()
+	if inline || os.Getenv(examplesEnv) == "1" {
+		os.Exit(runExamples(m))
+	}
 	before := goleak.IgnoreCurrent()
 	code := m.Run()
+	if code == 0 && examples {
+		code = reexecExamples()
+	}
 	sharedSrv.Stop()
 	if code == 0 {
 		// Idle keep-alive connections of the root clients tests create are
@@ -128,3 +137,88 @@ type (
 	apiClient = api.Client
 	apiSecret = api.Secret
 )
+
+// The examples read VAULT_ADDR and VAULT_TOKEN as a program does, while the
+// tests run with no VAULT_* variable at all (and in parallel, so they cannot
+// set them per test). So a plain `go test` runs the tests here, then runs
+// this test binary again with only the examples, against a dev server of
+// their own exported through the environment. A -run given on the command
+// line is left alone: a pattern that starts with Example runs the examples
+// it matches in this process, with the environment set; any other pattern
+// runs what it matches without it.
+const examplesEnv = "VAULTLY_HASHIVAULT_EXAMPLES"
+
+// examplesInChild reports whether the examples are to run in a second
+// process (and restricts this one to tests and fuzz seeds), or only
+// examples were asked for and they run here (inline).
+func examplesInChild() (child, inline bool) {
+	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {
+		return false, false
+	}
+	run := flag.Lookup("test.run").Value.String()
+	if _, err := vaulttest.BinPath(); err != nil && !vaulttest.Required() {
+		// No server for the examples: only the tests run (they skip).
+		if run == "" {
+			_ = flag.Set("test.run", "^(Test|Fuzz)")
+		}
+		return false, false
+	}
+	switch {
+	case run == "":
+		_ = flag.Set("test.run", "^(Test|Fuzz)")
+		return true, false
+	case strings.HasPrefix(run, "Example"), strings.HasPrefix(run, "^Example"):
+		return false, true
+	}
+	return false, false
+}
+
+func reexecExamples() int {
+	args := append(append([]string{}, os.Args[1:]...), "-test.run=^Example")
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), examplesEnv+"=1")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "hashivault examples:", err)
+		return 1
+	}
+	return 0
+}
+
+// runExamples starts the examples' dev server, seeds it and runs m (the
+// examples) with VAULT_ADDR and VAULT_TOKEN pointing at it.
+func runExamples(m *testing.M) int {
+	srv, err := vaulttest.NewServer(nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vault for the examples:", err)
+		return 1
+	}
+	defer srv.Stop()
+	if err := seedExamples(srv); err != nil {
+		fmt.Fprintln(os.Stderr, "vault for the examples:", err)
+		return 1
+	}
+	os.Setenv("VAULT_ADDR", srv.Addr)
+	os.Setenv("VAULT_TOKEN", srv.Token)
+	return m.Run()
+}
+
+// seedExamples writes what the examples read: myapp/db with two versions.
+func seedExamples(srv *vaulttest.Server) error {
+	cfg, err := srv.Config()
+	if err != nil {
+		return err
+	}
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		return err
+	}
+	c.SetToken(srv.Token)
+	ctx := context.Background()
+	for _, pw := range []string{"first", "hunter2"} {
+		if _, err := c.KVv2("secret").Put(ctx, "myapp/db", map[string]any{"username": "app", "password": pw}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -108,6 +108,9 @@ func (b *Backend) doLogin(ctx context.Context) (renew.Lease, error) {
 	}
 	if err != nil {
 		err = mapError(err, b.currentToken())
+	}
+	b.tel.login(err)
+	if err != nil {
 		if c := driver.CodeOf(err); c != driver.Canceled && c != driver.DeadlineExceeded {
 			b.mu.Lock()
 			d := renew.Backoff(b.loginFails, loginBackoffMin, loginBackoffMax, rand.Float64())
@@ -238,7 +241,11 @@ func (b *Backend) relogin(ctx context.Context, gen uint64) (renew.Lease, error) 
 	if stale {
 		b.log.Warn("vaultly: token rejected by vault; logging in again", "method", b.describe())
 	}
-	return b.login(ctx, gen, true, true)
+	lease, err := b.login(ctx, gen, true, true)
+	if stale {
+		b.tel.relogin(err)
+	}
+	return lease, err
 }
 
 // tokenTarget is the renew.Target for the backend's token.
@@ -260,6 +267,7 @@ func (t *tokenTarget) Renew(ctx context.Context, cur renew.Lease) (renew.Lease, 
 	sec, err := c.c.Auth().Token().RenewSelfWithContext(ctx, int(inc/time.Second))
 	if err != nil {
 		err = mapError(err, b.currentToken())
+		b.tel.renewal(err)
 		if badToken(err) {
 			return renew.Lease{}, renew.Permanent(err)
 		}
@@ -268,6 +276,7 @@ func (t *tokenTarget) Renew(ctx context.Context, cur renew.Lease) (renew.Lease, 
 	if sec == nil || sec.Auth == nil {
 		return renew.Lease{}, renew.Permanent(&driver.Error{Code: driver.Malformed, Err: errors.New("token renewal returned no auth data")})
 	}
+	b.tel.renewal(nil)
 	lease := leaseFromAuth(sec.Auth, now)
 	for _, w := range sec.Warnings {
 		if strings.Contains(w, "capped") {

@@ -382,18 +382,18 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 					lastResp, lastErr = resp, nil
 					continue
 				}
-				return r.finish(resp, ci) // a write that may have been applied
+				return r.finish(req, resp, ci) // a write that may have been applied
 			}
 		}
 		r.v.answered(i, now)
 		drop()
-		return r.finish(resp, ci)
+		return r.finish(req, resp, ci)
 	}
 	if lastResp != nil {
 		if ci != nil && len(r.v.nodes) > 1 {
 			ci.allNodes.Store(int32(len(r.v.nodes)))
 		}
-		return r.finish(lastResp, ci)
+		return r.finish(req, lastResp, ci)
 	}
 	if lastErr == nil {
 		// Only redirects between nodes already tried (a loop).
@@ -442,7 +442,14 @@ func (r *router) send(rt http.RoundTripper, req *http.Request, u *url.URL, body 
 }
 
 // finish records the replication state of an answer and bounds its body.
-func (r *router) finish(resp *http.Response, ci *callInfo) (*http.Response, error) {
+// A failure to read the body is a nodeError (sent): for a write, the
+// answer to an applied request was lost.
+func (r *router) finish(req *http.Request, resp *http.Response, ci *callInfo) (*http.Response, error) {
+	at := req.URL
+	if resp.Request != nil {
+		at = resp.Request.URL // the node it went to
+	}
+	where := stripQuery(at.Scheme + "://" + at.Host + at.Path)
 	r.record(resp.Header)
 	if resp.StatusCode >= 400 {
 		b, cut := readUpTo(resp.Body, errorBodyLimit)
@@ -460,7 +467,26 @@ func (r *router) finish(resp *http.Response, ci *callInfo) (*http.Response, erro
 		}
 		return nil, errTooLarge(r.maxBody)
 	}
-	resp.Body = &limitedBody{rc: resp.Body, left: r.maxBody, limit: r.maxBody, ci: ci}
+	if resp.ContentLength < 0 {
+		// No length given (a chunked answer: Vault's over ~2 KB): read it
+		// here, up to the limit, so that an answer past it fails before
+		// vault/api copies it (its ParseSecret keeps two buffers).
+		b, err := io.ReadAll(io.LimitReader(resp.Body, r.maxBody+1))
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			return nil, &nodeError{method: req.Method, url: where, sent: true, err: &bodyError{err}}
+		case int64(len(b)) > r.maxBody:
+			if ci != nil {
+				ci.tooLarge.Store(r.maxBody)
+			}
+			return nil, errTooLarge(r.maxBody)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		resp.ContentLength = int64(len(b))
+		return resp, nil
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: r.maxBody, limit: r.maxBody, ci: ci, method: req.Method, url: where}
 	return resp, nil
 }
 
@@ -509,6 +535,11 @@ type limitedBody struct {
 	rc          io.ReadCloser
 	left, limit int64
 	ci          *callInfo
+	method, url string // for the errors
+}
+
+func (l *limitedBody) fail(err error) error {
+	return &nodeError{method: l.method, url: l.url, sent: true, err: &bodyError{err}}
 }
 
 func (l *limitedBody) Read(p []byte) (int, error) {
@@ -524,7 +555,7 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 		case err == nil || err == io.EOF:
 			return 0, err
 		}
-		return 0, &bodyError{err}
+		return 0, l.fail(err)
 	}
 	if int64(len(p)) > l.left {
 		p = p[:l.left]
@@ -532,7 +563,7 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 	n, err := l.rc.Read(p)
 	l.left -= int64(n)
 	if err != nil && err != io.EOF {
-		err = &bodyError{err}
+		err = l.fail(err)
 	}
 	return n, err
 }

@@ -600,3 +600,38 @@ func TestRedirectLoop(t *testing.T) {
 		t.Errorf("requests = %d, want 1", n)
 	}
 }
+
+// TestAnswerCutMidBody: a chunked answer cut by the connection is
+// Unavailable ("while reading the answer"), and a Store write whose answer
+// is lost after the server applied it is settled, not written twice.
+func TestAnswerCutMidBody(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	proxy := faultproxy.Start(t, srv.Addr, nil)
+	b := newBackend(t, &Options{Address: proxy.URL, Token: srv.Token, KVVersion: 2})
+	cut := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, `{"data":{"data":`+strings.Repeat(" ", 4096)) // past the 2 KB net/http buffers: chunked
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	})
+	proxy.Inject(faultproxy.Fault{Match: func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/secret/data/cut/")
+	}, Handler: cut})
+	if _, err := b.Read(ctxT(t, 10*time.Second), "cut/app", 0); vaultly.CodeOf(err) != vaultly.Unavailable || !strings.Contains(fmt.Sprint(err), "while reading the answer") {
+		t.Errorf("Read of a chunked answer cut short = %v, want Unavailable, while reading the answer", err)
+	}
+	proxy.Clear()
+	// A write applied by the server whose answer never arrives.
+	path := unique("cut/w")
+	proxy.Inject(faultproxy.Fault{Match: func(r *http.Request) bool { return r.Method != http.MethodGet && r.URL.Path == "/v1/secret/data/"+path }, DropAfter: true, Times: 1})
+	s := vaultly.New(b, &vaultly.Options{KeepBackendOpen: true})
+	defer s.Close()
+	if err := s.Put(ctxT(t, 20*time.Second), path, map[string]any{"value": "v"}); err != nil {
+		t.Fatalf("Put whose answer was lost: %v", err)
+	}
+	sec, err := srv.Client(t).KVv2("secret").Get(ctxT(t, 10*time.Second), path)
+	if err != nil || sec.VersionMetadata.Version != 1 {
+		t.Errorf("after the Put: %v, %v; want version 1", sec, err)
+	}
+}

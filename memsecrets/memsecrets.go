@@ -6,7 +6,9 @@
 // hook before each call (SetHook) to block, count or fail it. It implements
 // driver.Backend and every optional driver interface: Writer, Lister,
 // DefaultKeyer, ChangeNotifier (a Store in front of it drops its cached
-// entry when the test calls Set), and Leaser — SetRole makes a path issue
+// entry when the test calls Set), Versioner (the latest version's number
+// and whether DeleteVersion or DestroyVersion made it unreadable, as Vault
+// KV v2 reports them), and Leaser — SetRole makes a path issue
 // fake dynamic secrets with leases that have a TTL and a max TTL, can be
 // renewed, and can be lost (Revoke), so that vaultly.OpenDynamic and
 // sqlsecrets are testable without Vault, under testing/synctest too (leases
@@ -71,8 +73,9 @@ type Call struct {
 }
 
 type version struct {
-	fields  map[string]string
-	created time.Time
+	fields             map[string]string
+	created            time.Time
+	deleted, destroyed bool // DeleteVersion, DestroyVersion (watch.go)
 }
 
 // Backend is an in-memory secret store. Create it with New.
@@ -111,6 +114,7 @@ var (
 	_ driver.ChangeNotifier = (*Backend)(nil)
 	_ driver.DefaultKeyer   = (*Backend)(nil)
 	_ driver.Leaser         = (*Backend)(nil)
+	_ driver.Versioner      = (*Backend)(nil)
 )
 
 // New returns an empty Backend.
@@ -299,6 +303,9 @@ func (b *Backend) Read(ctx context.Context, path string, v int) (*driver.Entry, 
 		n = len(vs)
 	}
 	ver := vs[n-1]
+	if err := ver.unreadable(n); err != nil {
+		return nil, err
+	}
 	return &driver.Entry{
 		Path:     path,
 		Version:  n,

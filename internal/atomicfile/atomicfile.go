@@ -11,7 +11,13 @@ import (
 
 // WriteFile atomically replaces name with data, mode 0600 (whatever the
 // umask), creating the parent directory with mode 0700 if needed.
-func WriteFile(name string, data []byte) error {
+func WriteFile(name string, data []byte) error { return WriteFileMode(name, data, 0o600) }
+
+// WriteFileMode is WriteFile with the file's mode perm instead of 0600
+// (for a rendered file whose owner asked for another mode). The mode is
+// set on the temporary file before any data is written, so the data is
+// never readable under a wider mode than perm.
+func WriteFileMode(name string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -28,7 +34,7 @@ func WriteFile(name string, data []byte) error {
 			os.Remove(tmp)
 		}
 	}()
-	if err := f.Chmod(0o600); err != nil {
+	if err := f.Chmod(perm.Perm()); err != nil {
 		return err
 	}
 	if _, err := f.Write(data); err != nil {

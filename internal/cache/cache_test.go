@@ -193,3 +193,59 @@ func TestRefreshRetryDelay(t *testing.T) {
 		}
 	}
 }
+
+// TestMapOverlay: keys stored and deleted since the last fold are seen
+// (and not seen) exactly like folded ones, across folds, re-adds and
+// Compact; Range and Len agree; a read allocates nothing.
+func TestMapOverlay(t *testing.T) {
+	var m cache.Map[int]
+	want := map[string]int{}
+	check := func(stage string) {
+		t.Helper()
+		for k, v := range want {
+			if got, ok := m.Load(k); !ok || got != v {
+				t.Fatalf("%s: Load(%s) = %d, %v; want %d, true", stage, k, got, ok, v)
+			}
+		}
+		for _, k := range []string{"absent", "k-1"} {
+			if _, ok := m.Load(k); ok {
+				t.Fatalf("%s: Load(%s) found a value", stage, k)
+			}
+		}
+		seen := map[string]int{}
+		m.Range(func(k string, v int) bool { seen[k] = v; return true })
+		if diff := cmp.Diff(want, seen); diff != "" {
+			t.Fatalf("%s: Range mismatch (-want +got):\n%s", stage, diff)
+		}
+		if m.Len() != len(want) {
+			t.Fatalf("%s: Len() = %d, want %d", stage, m.Len(), len(want))
+		}
+	}
+	for i := range 5000 { // many folds
+		k := fmt.Sprint("k", i)
+		m.LoadOrStore(k, i)
+		want[k] = i
+	}
+	check("filled")
+	for i := 0; i < 5000; i += 3 { // deletes of folded keys: tombstones, then folds
+		k := fmt.Sprint("k", i)
+		if _, ok := m.Delete(k); !ok {
+			t.Fatalf("Delete(%s) found nothing", k)
+		}
+		delete(want, k)
+	}
+	check("deleted")
+	for i := 0; i < 5000; i += 6 { // re-add some deleted keys with new values
+		k := fmt.Sprint("k", i)
+		if v, loaded := m.LoadOrStore(k, -i); loaded || v != -i {
+			t.Fatalf("re-add LoadOrStore(%s) = %d, %v", k, v, loaded)
+		}
+		want[k] = -i
+	}
+	check("re-added")
+	m.Compact()
+	check("compacted")
+	if n := testing.AllocsPerRun(100, func() { m.Load("k1") }); n != 0 {
+		t.Errorf("Load allocates %v times, want 0", n)
+	}
+}

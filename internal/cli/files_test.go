@@ -92,7 +92,7 @@ port={{ secret "/cli/inject/db:port" }}
 		{"missing field", `a {{ secret "cli/inject/db:nope" }}`, ExitError, `no key "nope"`},
 		{"bad reference", `{{ secret "cli/../x" }}`, ExitUsage, "invalid reference"},
 		{"bad template", `{{ secret "a" `, ExitUsage, "template"},
-		{"unknown function", `{{ env "HOME" }}`, ExitUsage, `function "env" not defined`},
+		{"unknown function", `{{ vaultAgentOnly "HOME" }}`, ExitUsage, `function "vaultAgentOnly" not defined`},
 		{"api path", `{{ secret "secret/data/cli/inject/db:username" }}`, ExitUsage, "write secret/cli/inject/db"},
 		{"user info", `{{ secret "vault://u:hunter2@h/cli/inject/db:username" }}`, ExitUsage, "no user@ or user:password@ part"},
 		// text/template would quote the value: "range can't iterate over n3w".

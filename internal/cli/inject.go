@@ -6,9 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
-	"text/template"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,68 +21,207 @@ import (
 	"github.com/vaultly/vaultly/internal/atomicfile"
 )
 
-func injectCmd(g *globals) *cobra.Command {
-	var in, out string
-	c := &cobra.Command{
-		Use:   "inject -i TEMPLATE -o FILE",
-		Short: "Render a template with secrets into a file (mode 0600)",
-		Long: `Render the Go template TEMPLATE (text/template; "-" reads stdin) into FILE
-("-" writes stdout). {{ secret "PATH:KEY" }} is the value of a field; the
-reference may also be written vault://PATH[:KEY][?version=N], KEY defaults
-to "value", and PATH is written as with 'vault kv' (secret/myapp/db) or
-relative to -mount. Each Vault entry is read once per rendering.
+// injectOptions are inject's flags.
+type injectOptions struct {
+	in, out, config string
+	perms           string
+	exec            string
+	execTimeout     time.Duration
+	execFatal       bool
+	watch           bool
+	interval        time.Duration
+	staticInterval  time.Duration
+	wait            string
+	missingKeyOK    bool
+}
 
-FILE is written with mode 0600 through a temporary file and a rename, so a
-reader never sees a partial file; on any error nothing is written. An error
-while rendering names the template line, never a value.`,
+func injectCmd(g *globals) *cobra.Command {
+	var o injectOptions
+	c := &cobra.Command{
+		Use:   "inject (-i TEMPLATE -o FILE | -config FILE) [-watch]",
+		Short: "Render templates with secrets into files (mode 0600), once or on every change",
+		Long: `Render Go templates (text/template) with secrets into files: one with -i
+TEMPLATE ("-": stdin) and -o FILE ("-": stdout), or every template block of
+the HCL config file -config FILE (Vault Agent's template stanza: source or
+contents, destination, perms, command, command_timeout, exec { command
+timeout }, error_on_missing_key, create_dest_dirs, left_delimiter,
+right_delimiter, wait { min max }).
+
+Template functions, with consul-template's names and meaning:
+  secret "PATH:KEY"    one value of a KV entry (PATH as with 'vault kv',
+                       mount first; vault://PATH:KEY?version=N works too)
+  secret "PATH"        the whole secret: {{ with secret "secret/app" }}
+                       {{ .Data.data.password }}{{ end }} on KV v2,
+                       .Data.password on KV v1 and for dynamic secrets;
+                       "PATH?version=N" pins a KV v2 version
+  secret "database/creds/app"
+                       a dynamic secret (any path whose mount is not KV):
+                       issued once, renewed and rotated by the lease engine;
+                       a rotation renders again
+  pkiCert "pki/issue/ROLE" "common_name=NAME" ["ttl=72h" "alt_names=a,b"
+                       "ip_sans=..." "uri_sans=..."]
+                       .Cert, .Key, .CA (also under .Data); issued again at
+                       2/3 of its lifetime, which renders again
+  env, toJSON, toJSONPretty, toYAML, base64Encode, base64Decode,
+  base64URLEncode, base64URLDecode, split, join, trimSpace, toLower,
+  toUpper, replaceAll, indent, contains, in, parseJSON
+
+A missing key fails the rendering with the template's name and line, never
+a value (error_on_missing_key = false, or -missing-key-ok, prints <no
+value> instead, as consul-template does by default). Files are written
+with mode 0600 (perms / -perms for another; an existing file's different
+mode is changed with a warning) through a temporary file and a rename, and
+only when their text changed; on any error nothing is written.
+
+With -watch inject keeps running: it renders again the templates that use
+a secret that changed (KV entries are checked every -interval through the
+library's change detection; dynamic secrets on rotation; certificates
+before expiry), after -wait MIN[:MAX] of quiet, writes the files whose text
+changed and runs their command (-exec for -i/-o; its failure is reported,
+and fatal only with -exit-on-exec-failure). Each change is logged with the
+path that changed, never the value.`,
 		Example: `  vaultly inject -i app.conf.tmpl -o /run/app/app.conf
   vaultly inject -i app.conf.tmpl -o - | consumer
+  vaultly inject -watch -interval 10s -i app.conf.tmpl -o /run/app/app.conf -perms 0640 -exec 'systemctl reload app'
+  vaultly inject -watch -config agent.hcl
 
   # app.conf.tmpl:
   #   db_user = {{ secret "secret/myapp/db:username" }}
-  #   db_pass = {{ secret "vault://secret/myapp/db:password" }}`,
+  #   {{ with secret "secret/myapp/db" }}db_pass = {{ .Data.data.password }}{{ end }}
+
+  # agent.hcl:
+  #   template {
+  #     source      = "app.conf.tmpl"
+  #     destination = "/run/app/app.conf"
+  #     perms       = "0640"
+  #     command     = "systemctl reload app"
+  #   }`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if in == "" {
-				return usagef("missing -i TEMPLATE")
-			}
-			if out == "" {
-				return usagef("missing -o FILE (- for stdout)")
-			}
-			src, err := g.readTemplate(in)
+			specs, cfg, err := o.specs(g)
 			if err != nil {
 				return err
 			}
-			if _, err := parseTemplate(in, src, nil); err != nil {
-				return &usageError{err}
+			for _, t := range specs {
+				if _, err := parseTmpl(t, nil); err != nil {
+					return &usageError{err}
+				}
+			}
+			if o.interval <= 0 || o.staticInterval <= 0 {
+				return usagef("-interval and -static-interval must be positive")
+			}
+			if cfg != nil && cfg.Exec != nil {
+				return usagef("config: %s: an exec block needs 'vaultly run -config' (inject renders files)", cfg.Exec.DeclRange)
 			}
 			ctx := cmd.Context()
+			if o.watch {
+				g.logLevel = slog.LevelWarn // token renewal trouble matters to a long run
+			}
 			k, err := g.kv(ctx)
 			if err != nil {
 				return err
 			}
 			defer k.Close()
-			text, err := renderTemplate(ctx, in, src, &refReader{k: k})
-			if err != nil {
-				return err
+			in := newInjector(g, k, specs, &o, cmd.OutOrStdout())
+			defer in.close(context.WithoutCancel(ctx))
+			if !o.watch {
+				return in.once(ctx)
 			}
-			if out == "-" {
-				_, err := cmd.OutOrStdout().Write(text)
-				return err
-			}
-			if err := atomicfile.WriteFile(out, text); err != nil {
-				return fmt.Errorf("write %s: %w", out, err)
-			}
-			if g.structured() {
-				return g.printData(cmd.OutOrStdout(), map[string]any{"output": out, "bytes": len(text)})
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Wrote %s (%d bytes, mode 0600)\n", out, len(text))
-			return err
+			return in.loop(ctx)
 		},
 	}
-	c.Flags().StringVarP(&in, "in", "i", "", `template file ("-": stdin)`)
-	c.Flags().StringVarP(&out, "out", "o", "", `output file, written with mode 0600 ("-": stdout)`)
+	f := c.Flags()
+	f.StringVarP(&o.in, "in", "i", "", `template file ("-": stdin)`)
+	f.StringVarP(&o.out, "out", "o", "", `output file ("-": stdout)`)
+	f.StringVar(&o.config, "config", "", "HCL (or .json) config file with template blocks, as Vault Agent's")
+	f.StringVar(&o.perms, "perms", "", "mode of -o FILE, octal (default 0600)")
+	f.StringVar(&o.exec, "exec", "", "command (run by sh -c) after a rendering changed a file")
+	f.DurationVar(&o.execTimeout, "exec-timeout", defaultCommandTimeout, "how long a command may run before it is killed")
+	f.BoolVar(&o.execFatal, "exit-on-exec-failure", false, "with -watch, stop when a command fails (default: report it and go on)")
+	f.BoolVar(&o.watch, "watch", false, "keep running and render again when a secret changes")
+	f.DurationVar(&o.interval, "interval", time.Minute, "with -watch, how often KV entries are checked for a change")
+	f.DurationVar(&o.staticInterval, "static-interval", 5*time.Minute, "with -watch, how often non-KV secrets without a lease are read again (Vault Agent's static_secret_render_interval)")
+	f.StringVar(&o.wait, "wait", "", "with -watch, MIN[:MAX]: render once no change came for MIN, at most MAX (default 4×MIN) after the first")
+	f.BoolVar(&o.missingKeyOK, "missing-key-ok", false, "print <no value> for a missing key instead of failing (error_on_missing_key = false)")
 	return c
+}
+
+// specs builds the templates from the flags or the config file.
+func (o *injectOptions) specs(g *globals) ([]*tmplSpec, *fileConfig, error) {
+	w, err := parseWait(o.wait)
+	if err != nil {
+		return nil, nil, usagef("-wait: %v", err)
+	}
+	if o.config != "" {
+		if o.in != "" || o.out != "" || o.perms != "" {
+			return nil, nil, usagef("give -config or -i/-o/-perms, not both")
+		}
+		cfg, err := readConfigFile(o.config)
+		if err != nil {
+			return nil, nil, err
+		}
+		g.applyVaultBlock(cfg.Vault)
+		if cfg.TemplateConfig != nil {
+			d, err := parseDur(cfg.TemplateConfig.StaticInterval, "static_secret_render_interval")
+			if err != nil {
+				return nil, nil, usagef("config: %v", err)
+			}
+			if d > 0 {
+				o.staticInterval = d
+			}
+		}
+		specs, err := cfg.specs(w)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, t := range specs {
+			if o.missingKeyOK {
+				t.missingKeyErr = false
+			}
+		}
+		return specs, cfg, nil
+	}
+	if o.in == "" {
+		return nil, nil, usagef("missing -i TEMPLATE (or -config FILE)")
+	}
+	if o.out == "" {
+		return nil, nil, usagef("missing -o FILE (- for stdout)")
+	}
+	src, err := g.readTemplate(o.in)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &tmplSpec{name: o.in, src: src, dest: o.out, missingKeyErr: !o.missingKeyOK, createDirs: true,
+		timeout: o.execTimeout, wait: w}
+	if o.perms != "" {
+		if t.perms, t.permsSet, err = parseMode(o.perms, "-perms"); err != nil {
+			return nil, nil, &usageError{err}
+		}
+	}
+	if o.exec != "" {
+		t.command, t.shell = []string{o.exec}, true
+	}
+	return []*tmplSpec{t}, nil, nil
+}
+
+// applyVaultBlock takes the config file's vault block for the settings no
+// flag gave.
+func (g *globals) applyVaultBlock(v *vaultBlock) {
+	if v == nil {
+		return
+	}
+	set := func(dst *string, val string) {
+		if *dst == "" {
+			*dst = val
+		}
+	}
+	set(&g.address, v.Address)
+	set(&g.namespace, v.Namespace)
+	set(&g.caCert, v.CACert)
+	set(&g.caPath, v.CAPath)
+	set(&g.clientCert, v.ClientCert)
+	set(&g.clientKey, v.ClientKey)
+	set(&g.tlsServerName, v.TLSServerName)
 }
 
 // readTemplate reads the template file name ("-": stdin).
@@ -95,40 +239,326 @@ func (g *globals) readTemplate(name string) (string, error) {
 	return string(src), nil
 }
 
-// renderTemplate renders src, reading every {{ secret "..." }} through rd.
-func renderTemplate(ctx context.Context, name, src string, rd *refReader) ([]byte, error) {
-	where := "template " + name
-	t, err := parseTemplate(name, src, func(s string) (string, error) {
-		ref, err := parseRefAt(where, s)
-		if err != nil {
-			return "", err
-		}
-		return rd.read(ctx, where, ref)
-	})
-	if err != nil {
-		return nil, &usageError{err}
-	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, nil); err != nil {
-		return nil, execError(err)
-	}
-	return buf.Bytes(), nil
+// injector renders a set of templates, once or on every change.
+type injector struct {
+	g     *globals
+	env   *tmplEnv
+	specs []*tmplSpec
+	o     *injectOptions
+	out   io.Writer // stdout, for "-o -"
+
+	q        *changeQueue
+	watcher  entryWatcher
+	watches  map[dep]func()       // running watches of KV entries, by dependency
+	uses     []map[dep]bool       // what each template used at its last rendering
+	lastOut  map[int][]byte       // what was last written to stdout, by template
+	dirty    map[int][2]time.Time // templates to render: first and last change seen
+	statics  map[dep]bool
+	renders  map[int]int // renderings that wrote, by template (for tests and logs)
+	commands int
 }
 
-// parseTemplate parses src with the secret function; a nil secret makes a
-// function that fails (for checking the syntax before any network call).
-func parseTemplate(name, src string, secret func(string) (string, error)) (*template.Template, error) {
-	if secret == nil {
-		secret = func(string) (string, error) { return "", nil }
+func newInjector(g *globals, k *kvConn, specs []*tmplSpec, o *injectOptions, out io.Writer) *injector {
+	in := &injector{g: g, env: newTmplEnv(k), specs: specs, o: o, out: out,
+		watches: map[dep]func(){}, uses: make([]map[dep]bool, len(specs)), lastOut: map[int][]byte{},
+		dirty: map[int][2]time.Time{}, statics: map[dep]bool{}, renders: map[int]int{}}
+	if o.watch {
+		in.q = newChangeQueue()
+		in.env.changed = in.q
+		in.env.keep = true
+		in.env.logf = in.logf
+		in.watcher = newEntryWatcher(o.interval)
 	}
-	return template.New(name).Option("missingkey=error").Funcs(template.FuncMap{"secret": secret}).Parse(src)
+	return in
 }
+
+func (in *injector) logf(format string, args ...any) {
+	fmt.Fprintf(in.g.io.Err, "vaultly: "+format+"\n", args...)
+}
+
+func (in *injector) close(ctx context.Context) {
+	for _, stop := range in.watches {
+		stop()
+	}
+	_ = in.env.Close(ctx)
+}
+
+// once renders every template and writes the files; any error stops
+// before anything more is written.
+func (in *injector) once(ctx context.Context) error {
+	outs := make([][]byte, len(in.specs))
+	for i, t := range in.specs {
+		text, _, err := in.env.render(ctx, t)
+		if err != nil {
+			return err
+		}
+		outs[i] = text
+	}
+	for i, t := range in.specs {
+		changed, err := in.write(t, outs[i], i)
+		if err != nil {
+			return err
+		}
+		if t.dest == "-" {
+			continue
+		}
+		if changed && t.command != nil {
+			if err := in.runCommand(ctx, t); err != nil {
+				return err
+			}
+		}
+		if in.g.structured() {
+			if err := in.g.printData(in.out, map[string]any{"output": t.dest, "bytes": len(outs[i]), "changed": changed}); err != nil {
+				return err
+			}
+			continue
+		}
+		verb := "Wrote"
+		if !changed {
+			verb = "Unchanged"
+		}
+		if _, err := fmt.Fprintf(in.out, "%s %s (%d bytes, mode %#o)\n", verb, t.dest, len(outs[i]), in.mode(t)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (in *injector) mode(t *tmplSpec) os.FileMode {
+	if t.permsSet {
+		return t.perms
+	}
+	return 0o600
+}
+
+// write writes text to t's destination unless it holds text already, and
+// reports whether it wrote.
+func (in *injector) write(t *tmplSpec, text []byte, i int) (bool, error) {
+	if t.dest == "-" {
+		if prev, ok := in.lastOut[i]; ok && bytes.Equal(prev, text) {
+			return false, nil
+		}
+		in.lastOut[i] = text
+		_, err := in.out.Write(text)
+		return true, err
+	}
+	mode := in.mode(t)
+	st, statErr := os.Stat(t.dest)
+	if statErr == nil {
+		if cur, err := os.ReadFile(t.dest); err == nil && bytes.Equal(cur, text) && st.Mode().Perm() == mode {
+			return false, nil
+		}
+		if st.Mode().Perm() != mode {
+			in.logf("%s had mode %#o; it is written with mode %#o%s", t.dest, st.Mode().Perm(), mode,
+				map[bool]string{true: "", false: " (set perms, or -perms, to keep another mode)"}[t.permsSet])
+		}
+	}
+	if !t.createDirs {
+		if _, err := os.Stat(filepath.Dir(t.dest)); err != nil {
+			return false, fmt.Errorf("write %s: %w (create_dest_dirs is false)", t.dest, pathErr(err))
+		}
+	}
+	if err := atomicfile.WriteFileMode(t.dest, text, mode); err != nil {
+		return false, fmt.Errorf("write %s: %w", t.dest, err)
+	}
+	in.renders[i]++
+	return true, nil
+}
+
+// runCommand runs t's command with a timeout. Its environment is vaultly's
+// without the credential variables (as run's child); its output goes to
+// vaultly's.
+func (in *injector) runCommand(ctx context.Context, t *tmplSpec) error {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	argv := t.command
+	if t.shell {
+		argv = append(shellArgv(), t.command[0])
+	}
+	c := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	c.Env = childEnv(os.Environ(), nil, append(slices.Clone(credentialVars), savedLoginVars()...))
+	c.Stdout, c.Stderr = in.g.io.Err, in.g.io.Err
+	c.WaitDelay = time.Second
+	in.commands++
+	err := c.Run()
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		return fmt.Errorf("template %s: command did not finish within %s and was killed", t.name, t.timeout)
+	case err != nil:
+		return fmt.Errorf("template %s: command failed: %v", t.name, err)
+	}
+	return nil
+}
+
+// loop renders every template, then renders again on every change until
+// ctx ends. A first rendering that fails stops inject; later failures are
+// reported and keep the file as it was.
+func (in *injector) loop(ctx context.Context) error {
+	for i := range in.specs {
+		if err := in.renderOne(ctx, i); err != nil {
+			return err
+		}
+	}
+	static := time.NewTicker(in.o.staticInterval)
+	defer static.Stop()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-in.q.wake:
+		case <-static.C:
+			for d := range in.statics {
+				in.q.push(d)
+			}
+			continue
+		case <-timer.C:
+		}
+		now := time.Now()
+		changed := in.q.take()
+		for d, at := range changed {
+			for i, used := range in.uses {
+				if used[d] {
+					in.markDirty(i, at, now, d)
+				}
+			}
+		}
+		next := time.Duration(-1)
+		for _, i := range slices.Sorted(maps.Keys(in.dirty)) {
+			span := in.dirty[i]
+			due := dueAt(in.specs[i].wait, span[0], span[1])
+			if wait := due.Sub(now); wait > 0 {
+				if next < 0 || wait < next {
+					next = wait
+				}
+				continue
+			}
+			delete(in.dirty, i)
+			if err := in.renderOne(ctx, i); err != nil {
+				if in.o.execFatal && errors.Is(err, errCommand) {
+					return err
+				}
+				in.logf("%s", in.g.errText(err))
+			}
+		}
+		if next >= 0 {
+			timer.Reset(next)
+		}
+	}
+}
+
+// dueAt is when a template whose first change since its last rendering
+// came at first, and its latest at last, is rendered under w: at once
+// without a wait, else min after the latest change, but no later than max
+// after the first.
+func dueAt(w waitSpec, first, last time.Time) time.Time {
+	if w.min <= 0 {
+		return last
+	}
+	due := last.Add(w.min)
+	if w.max > 0 {
+		if limit := first.Add(w.max); limit.Before(due) {
+			return limit
+		}
+	}
+	return due
+}
+
+func (in *injector) markDirty(i int, at, now time.Time, d dep) {
+	span, ok := in.dirty[i]
+	if !ok {
+		span[0] = at
+		in.logf("%s changed: rendering %s", d, in.specs[i].name)
+	}
+	span[1] = now
+	in.dirty[i] = span
+}
+
+var errCommand = errors.New("command failed")
+
+// renderOne renders template i, writes it if its text changed and runs
+// its command; it then watches what the rendering used.
+func (in *injector) renderOne(ctx context.Context, i int) error {
+	t := in.specs[i]
+	text, deps, err := in.env.render(ctx, t)
+	if deps != nil {
+		in.follow(ctx, i, deps)
+	}
+	if err != nil {
+		return err
+	}
+	wrote, err := in.write(t, text, i)
+	if err != nil {
+		return err
+	}
+	if !wrote || t.command == nil {
+		return nil
+	}
+	if t.dest != "-" {
+		in.logf("wrote %s; running its command", t.dest)
+	}
+	if err := in.runCommand(ctx, t); err != nil {
+		return fmt.Errorf("%w: %w", errCommand, err)
+	}
+	return nil
+}
+
+// follow records what template i used and starts watching what is new.
+// Watches of entries no template uses any more are stopped.
+func (in *injector) follow(ctx context.Context, i int, deps map[dep]bool) {
+	in.uses[i] = deps
+	for d := range deps {
+		switch d.kind {
+		case depStatic:
+			in.statics[d] = true
+		case depKV:
+			if _, ok := in.watches[d]; ok {
+				continue
+			}
+			t, err := in.env.k.resolve(ctx, d.key)
+			if err != nil {
+				continue
+			}
+			s, err := in.env.k.store(ctx, t.mount)
+			if err != nil {
+				in.logf("watch %s: %s", d, in.g.errText(err))
+				continue
+			}
+			q, dd := in.q, d
+			stop, err := in.watcher.watch(ctx, s, t.path, func() { q.push(dd) })
+			if err != nil {
+				in.logf("watch %s: %s", d, in.g.errText(err))
+				continue
+			}
+			in.watches[d] = stop
+		}
+	}
+	for d, stop := range in.watches {
+		used := false
+		for _, u := range in.uses {
+			used = used || u[d]
+		}
+		if !used {
+			stop()
+			delete(in.watches, d)
+		}
+	}
+}
+
+// newEntryWatcher is the change detection of the watch modes.
+func newEntryWatcher(every time.Duration) entryWatcher { return storeWatcher{every: every} }
+
+// shellArgv runs a command string, as consul-template does.
+func shellArgv() []string { return []string{"sh", "-c"} }
 
 // execError is a template execution error without what text/template
 // quotes, which may be a secret: of the data (range can't iterate over
 // <value>, ...) and of the action (a reference pasted with a password in
-// it). What is left: the location (file, line, column) and, for a failed
-// secret call, vaultly's own error, which never holds a value.
+// it). What is left: the location (file, line, column), a missing map key
+// (a name from the template), and, for a failed secret call, vaultly's own
+// error, which never holds a value.
 func execError(err error) error {
 	msg := err.Error()
 	loc := "template"
@@ -147,6 +577,9 @@ func execError(err error) error {
 	}
 	if e, ok := errors.AsType[*vaultly.Error](err); ok {
 		return fmt.Errorf("%s: %w", loc, e)
+	}
+	if i := strings.LastIndex(msg, ": map has no entry for key "); i >= 0 {
+		return &usageError{fmt.Errorf("%s: no key %s (error_on_missing_key: a missing key fails the rendering)", loc, msg[i+len(": map has no entry for key "):])}
 	}
 	return &usageError{fmt.Errorf("%s: cannot render this action with the value it got (the details are not shown: they may quote a secret value)", loc)}
 }

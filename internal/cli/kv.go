@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/vault/api"
 	"github.com/spf13/cobra"
@@ -491,6 +492,11 @@ func pathErr(err error) error {
 // jsonFields decodes a JSON object of fields, numbers kept as written. A
 // syntax error names the offset, never the text.
 func jsonFields(doc []byte) (map[string]any, error) {
+	// encoding/json would replace invalid UTF-8 by U+FFFD: refuse it
+	// rather than store other bytes than were given.
+	if !utf8.Valid(doc) {
+		return nil, errors.New("the json document is not valid UTF-8: base64-encode binary values first")
+	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var m map[string]any

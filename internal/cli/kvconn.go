@@ -30,8 +30,13 @@ func (t kvTarget) String() string {
 // mountInfo is what sys/internal/ui/mounts said about a mount.
 type mountInfo struct {
 	path    string // with a trailing '/', e.g. "secret/"
-	version int    // KV version, 1 or 2
+	typ     string // the secrets engine: "kv", "generic", "database", "pki", ...
+	version int    // KV version, 1 or 2; 0 for an engine that is not KV
 }
+
+// isKV reports whether the mount is a KV (or generic, KV v1's old name)
+// secrets engine.
+func (m mountInfo) isKV() bool { return m.typ == "" || m.typ == "kv" || m.typ == "generic" }
 
 // kvConn is one command's connection to Vault's KV mounts. It resolves
 // paths to mounts the way `vault kv` does and holds one Backend per mount
@@ -88,8 +93,35 @@ var apiPrefixes = []string{"data/", "metadata/", "delete/", "undelete/", "destro
 // with; when the token may see no mount there (Vault answers 403 both for
 // a path under no mount and for one the token has no capability under), p
 // is relative to the default mount. A KV v2 path that still carries its
-// API segment (secret/data/app/db) is refused with the form to write.
+// API segment (secret/data/app/db) is refused with the form to write, and
+// a path under a mount that is not KV is refused with the advice to use
+// creds.
 func (k *kvConn) resolve(ctx context.Context, p string) (kvTarget, error) {
+	t, m, err := k.resolveAny(ctx, p)
+	if err != nil {
+		return kvTarget{}, err
+	}
+	if !m.isKV() {
+		return kvTarget{}, usagef("%s is under %s, a %q secrets engine, not kv (for dynamic secrets: 'vaultly creds PATH')", strings.Trim(p, "/"), m.path, m.typ)
+	}
+	if m.version == 2 {
+		for _, seg := range apiPrefixes {
+			if inner, ok := strings.CutPrefix(t.path+"/", seg); ok {
+				inner = strings.TrimSuffix(inner, "/")
+				right := kvTarget{t.mount, inner}
+				return kvTarget{}, usagef("%s is the HTTP API path of %s: write %s (or -mount=%s %s)", strings.Trim(p, "/"), right, right, t.mount, inner)
+			}
+		}
+	}
+	return t, nil
+}
+
+// resolveAny is resolve for any secrets engine: it returns the target and
+// what is known of its mount (typ "" when the mount was not looked up:
+// -mount, or a path the token may see no mount of; both mean KV). For a
+// mount that is not KV, the target's path is relative to it and the full
+// Vault path is t.String(). The KV v2 API segment is left in place.
+func (k *kvConn) resolveAny(ctx context.Context, p string) (kvTarget, mountInfo, error) {
 	dir := strings.HasSuffix(p, "/") // a list prefix keeps its slash
 	p = strings.Trim(p, "/")
 	withSlash := func(s string) string {
@@ -99,34 +131,25 @@ func (k *kvConn) resolve(ctx context.Context, p string) (kvTarget, error) {
 		return s
 	}
 	if k.g.mountSet {
-		return kvTarget{mount: strings.Trim(k.g.mount, "/"), path: withSlash(p)}, nil
+		mount := strings.Trim(k.g.mount, "/")
+		return kvTarget{mount: mount, path: withSlash(p)}, mountInfo{path: mount + "/"}, nil // taken as KV, unchecked
 	}
 	if p == "" {
-		return kvTarget{mount: k.defaultMount()}, nil
+		return kvTarget{mount: k.defaultMount()}, mountInfo{path: k.defaultMount() + "/"}, nil
 	}
 	m, ok := k.knownMount(p)
 	if !ok {
 		var err error
 		m, ok, err = k.lookupMount(ctx, p)
 		if err != nil {
-			return kvTarget{}, err
+			return kvTarget{}, mountInfo{}, err
 		}
 	}
 	if !ok {
-		return kvTarget{mount: k.defaultMount(), path: withSlash(p)}, nil
+		return kvTarget{mount: k.defaultMount(), path: withSlash(p)}, mountInfo{path: k.defaultMount() + "/"}, nil
 	}
 	rest := strings.TrimSuffix(strings.TrimPrefix(p+"/", m.path), "/")
-	t := kvTarget{mount: strings.TrimSuffix(m.path, "/"), path: withSlash(rest)}
-	if m.version == 2 {
-		for _, seg := range apiPrefixes {
-			if inner, ok := strings.CutPrefix(rest+"/", seg); ok {
-				inner = strings.TrimSuffix(inner, "/")
-				right := kvTarget{t.mount, inner}
-				return kvTarget{}, usagef("%s is the HTTP API path of %s: write %s (or -mount=%s %s)", p, right, right, t.mount, inner)
-			}
-		}
-	}
-	return t, nil
+	return kvTarget{mount: strings.TrimSuffix(m.path, "/"), path: withSlash(rest)}, m, nil
 }
 
 // knownMount returns the mount already seen that p starts with.
@@ -142,7 +165,7 @@ func (k *kvConn) knownMount(p string) (mountInfo, bool) {
 
 // lookupMount asks Vault which mount p is under. ok is false when no mount
 // the token may see is there (403), or the answer's mount is not a prefix
-// of p (a namespace's mount); a mount that is not a KV engine is an error.
+// of p (a namespace's mount). Every mount seen is remembered, KV or not.
 func (k *kvConn) lookupMount(ctx context.Context, p string) (mountInfo, bool, error) {
 	var sec *api.Secret
 	err := k.primary.Call(ctx, func(ctx context.Context, c *api.Client) error {
@@ -163,12 +186,15 @@ func (k *kvConn) lookupMount(ctx context.Context, p string) (mountInfo, bool, er
 	if path == "" || !strings.HasPrefix(p+"/", path) {
 		return mountInfo{}, false, nil
 	}
-	if typ != "kv" && typ != "generic" {
-		return mountInfo{}, false, usagef("%s is under %s, a %q secrets engine, not kv (for dynamic secrets: 'vaultly creds PATH')", p, path, typ)
+	if typ == "" {
+		typ = "kv"
 	}
-	m := mountInfo{path: path, version: 1}
-	if opts, ok := sec.Data["options"].(map[string]any); ok && opts["version"] == "2" {
-		m.version = 2
+	m := mountInfo{path: path, typ: typ}
+	if m.isKV() {
+		m.version = 1
+		if opts, ok := sec.Data["options"].(map[string]any); ok && opts["version"] == "2" {
+			m.version = 2
+		}
 	}
 	k.mounts = append(k.mounts, m)
 	return m, true, nil

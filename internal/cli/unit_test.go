@@ -227,3 +227,20 @@ func dedupe(s []string) []string {
 	}
 	return out
 }
+
+// TestJSONFieldsRefusesInvalidUTF8: a whole JSON document given to put (as
+// @file or -) with bytes that are not UTF-8 is refused, not stored with
+// U+FFFD in their place; the error shows no byte of it.
+func TestJSONFieldsRefusesInvalidUTF8(t *testing.T) {
+	doc := []byte("{\"k\":\"canary-\xff\xfe-value\"}")
+	m, err := jsonFields(doc)
+	if err == nil {
+		t.Fatalf("jsonFields(invalid UTF-8) = %v, nil; want an error", m)
+	}
+	if strings.Contains(err.Error(), "canary") || !strings.Contains(err.Error(), "base64") {
+		t.Errorf("error = %q; want base64 advice and no value", err)
+	}
+	if _, err := jsonFields([]byte(`{"k":"h\u00e9llo"}`)); err != nil {
+		t.Errorf("jsonFields(valid UTF-8) = %v", err)
+	}
+}

@@ -26,26 +26,32 @@
 // # Storage
 //
 // The maps from strings to refs and slots are behind the unexported type
-// table (a concurrent hash-trie, see cache.Map): a write costs O(log n) and
-// copies nothing, so filling a million entries is linear.
+// table (sharded snapshots with overlays, see cache.Map): a write costs a
+// constant number of copies however large the table, so filling a million
+// entries is linear, and a sweep's deletes cost one copy per shard.
 //
 // # Eviction
 //
-// MaxEntries is kept by a background sweep, never on a caller's path: the
-// Slot or Register call that crosses the bound only wakes the sweeper (a
-// non-blocking channel send). One sweep walks the slots once and removes,
+// MaxEntries is kept by a background sweep, never on a caller's path. The
+// sweeper starts when the cache first holds half of a bound and looks at
+// the counts every 10ms while there is work (backing off to 1s while there
+// is none); a caller only wakes it, with a non-blocking channel send, when
+// a count is a quarter past its bound, so the call that crosses a bound
+// does nothing more than any other. One sweep walks the slots once and removes,
 // down to 90% of MaxEntries, expired entries, then entries with no hit
 // since the previous sweep (the longest idle first), then empty slots,
 // then any, skipping slots with a read in flight; it then walks the
 // references once and removes those whose slot is gone and, while there
 // are more than 4 × MaxEntries references, those with no hit in the last
 // two sweeps (down to 90%). The counts may exceed their bounds until the
-// sweep has run.
+// sweep has run. A background sweep pauses briefly every 20µs of work, so
+// that it never holds a busy machine's CPU for long, except while a count
+// is a quarter past its bound.
 //
 // A *Cache is safe for concurrent use. It starts one goroutine, the
-// sweeper, the first time a bound is crossed; Close stops it and waits for
-// it, and drops everything and stops every timer (timers run their
-// flag-setting functions on the runtime's goroutines).
+// sweeper, the first time it holds half of a bound; Close stops it and
+// waits for it, and drops everything and stops every timer (timers run
+// their flag-setting functions on the runtime's goroutines).
 package entrycache
 
 import (
@@ -106,9 +112,9 @@ type Cache[V any] struct {
 	hits      Counter
 	evictions Counter
 	sweeps    atomic.Uint64
+	pausing   atomic.Bool // the running sweep is the sweeper's: it pauses
 
-	sweepMu     sync.Mutex // one sweep at a time
-	beforeSweep func()     // tests: runs at the start of each background sweep
+	sweepMu sync.Mutex // one sweep at a time
 
 	bgStarted atomic.Bool
 	bgMu      sync.Mutex // guards bgClosed and starting the sweeper
@@ -356,13 +362,68 @@ func (c *Cache[V]) Register(raw, path string, version int, key string) *Ref[V] {
 	if loaded {
 		return old
 	}
-	if c.refs.Len() > c.refLimit() {
+	switch n := c.refs.Len(); {
+	case n > wakeOver(c.refLimit()):
 		c.wake()
+	case n > c.refLimit()/2 && !c.bgStarted.Load():
+		c.startSweeper()
 	}
 	return r
 }
 
 func (c *Cache[V]) refLimit() int { return 4 * c.maxEntries }
+
+// A background sweep pauses for sweepPause after each sweepSlice of work
+// (looking at the clock every sweepCheck items), so that on a machine
+// whose CPUs are all busy it does not take a CPU from the callers for the
+// whole sweep: a caller sees at most a slice of it at a time. It does not
+// pause while the cache is a quarter past a bound (then keeping memory
+// bounded comes first), nor when called directly (Sweep, as tests do).
+const (
+	sweepCheck = 32
+	sweepSlice = 200 * time.Microsecond
+	sweepPause = time.Millisecond
+)
+
+// The sweeper looks at the counts every sweepPollMin while there is work,
+// backing off to sweepPollMax while there is none; a caller wakes it only
+// when a count is a quarter past its bound (wakeOver), so that the call
+// that crosses a bound does not even pay for waking a thread.
+const (
+	sweepPollMin = 10 * time.Millisecond
+	sweepPollMax = time.Second
+)
+
+func wakeOver(bound int) int { return bound + max(bound/4, 1) }
+
+// pacer paces one background sweep (see sweepSlice).
+type pacer struct {
+	on    bool
+	far   func() bool
+	n     int
+	start time.Time
+}
+
+func (c *Cache[V]) newPacer() *pacer {
+	return &pacer{on: c.pausing.Load(), start: time.Now(), far: func() bool {
+		return c.slots.Len() > wakeOver(c.maxEntries) || c.refs.Len() > wakeOver(c.refLimit())
+	}}
+}
+
+// tick counts one item of work and pauses when a slice is used up, unless
+// the cache is far past a bound.
+func (p *pacer) tick() {
+	if !p.on {
+		return
+	}
+	if p.n++; p.n%sweepCheck != 0 || time.Since(p.start) < sweepSlice {
+		return
+	}
+	if !p.far() {
+		time.Sleep(sweepPause)
+	}
+	p.start = time.Now()
+}
 
 // maxIdle caps the idle count of a slot: beyond it, idle slots are equals.
 const maxIdle = 15
@@ -402,10 +463,22 @@ func (c *Cache[V]) Slot(path string, version int) *Slot[V] {
 	if version != 0 {
 		c.addVersion(s)
 	}
-	if c.slots.Len() > c.maxEntries {
+	switch n := c.slots.Len(); {
+	case n > wakeOver(c.maxEntries):
 		c.wake()
+	case n > c.maxEntries/2 && !c.bgStarted.Load():
+		c.startSweeper() // ahead of need, so the crossing only signals it
 	}
 	return s
+}
+
+// Find returns the slot of (path, version) if there is one, without
+// making it; nil otherwise.
+func (c *Cache[V]) Find(path string, version int) *Slot[V] {
+	if s, ok := c.slots.Load(key(path, version)); ok {
+		return s
+	}
+	return nil
 }
 
 func (c *Cache[V]) addVersion(s *Slot[V]) {
@@ -721,16 +794,7 @@ func (c *Cache[V]) Close() {
 // blocks.
 func (c *Cache[V]) wake() {
 	if !c.bgStarted.Load() {
-		c.bgMu.Lock()
-		if c.bgClosed {
-			c.bgMu.Unlock()
-			return
-		}
-		if !c.bgStarted.Load() {
-			c.bgStarted.Store(true)
-			go c.sweeper()
-		}
-		c.bgMu.Unlock()
+		c.startSweeper()
 	}
 	select {
 	case c.kick <- struct{}{}:
@@ -738,19 +802,43 @@ func (c *Cache[V]) wake() {
 	}
 }
 
-// sweeper runs a sweep each time it is woken, until Close.
+// startSweeper starts the sweeper unless it runs or the cache is closed.
+// The cache starts it when it first holds half of MaxEntries slots (or
+// 2 × MaxEntries references), so that the call that crosses a bound only
+// signals it.
+func (c *Cache[V]) startSweeper() {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if !c.bgClosed && !c.bgStarted.Load() {
+		c.bgStarted.Store(true)
+		go c.sweeper()
+	}
+}
+
+// sweeper sweeps whenever a count is past its bound, looking every
+// sweepPollMin while there is work and backing off to sweepPollMax while
+// there is none, or at once when woken; until Close.
 func (c *Cache[V]) sweeper() {
 	defer close(c.bgDone)
+	d := sweepPollMin
+	t := time.NewTimer(d)
+	defer t.Stop()
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-c.kick:
+		case <-t.C:
 		}
-		if c.beforeSweep != nil {
-			c.beforeSweep()
+		if c.slots.Len() > c.maxEntries || c.refs.Len() > c.refLimit() {
+			c.pausing.Store(true)
+			c.Sweep()
+			c.pausing.Store(false)
+			d = sweepPollMin
+		} else {
+			d = min(2*d, sweepPollMax)
 		}
-		c.Sweep()
+		t.Reset(d)
 	}
 }
 
@@ -786,17 +874,19 @@ func (c *Cache[V]) Sweep() {
 	c.sweepMu.Lock()
 	defer c.sweepMu.Unlock()
 	c.sweeps.Add(1)
+	pace := c.newPacer()
 	if n := c.slots.Len(); n > c.maxEntries {
 		need := n - c.maxEntries*9/10
-		// Candidates in the order they go, each list at most need long:
-		// unused entries by the number of sweeps they have been idle, most
-		// first, then empty slots, then any.
+		// Candidates in the order they go: unused entries by the number of
+		// sweeps they have been idle, most first, then empty slots, then
+		// any. (Not capped at need: the cache may grow during the walk.)
 		var unusedBy [maxIdle + 1][]*Slot[V]
 		var empty, any []*Slot[V]
 		c.slots.Range(func(_ string, s *Slot[V]) bool {
 			if need <= 0 {
 				return false
 			}
+			pace.tick()
 			if s.call.Load() != nil {
 				return true // a read in flight: its result is wanted
 			}
@@ -808,23 +898,18 @@ func (c *Cache[V]) Sweep() {
 				}
 			case s.used.Swap(false):
 				s.idle.Store(0)
-				if len(any) < need {
-					any = append(any, s)
-				}
+				any = append(any, s)
 			case it == nil:
 				// Nothing cached and no read yet: most likely a read
 				// about to begin, so it goes after the unused entries.
-				if len(empty) < need {
-					empty = append(empty, s)
-				}
+				empty = append(empty, s)
 			default:
 				idle := min(s.idle.Add(1), maxIdle)
-				if len(unusedBy[idle]) < need {
-					unusedBy[idle] = append(unusedBy[idle], s)
-				}
+				unusedBy[idle] = append(unusedBy[idle], s)
 			}
 			return true
 		})
+		need = max(need, c.slots.Len()-c.maxEntries*9/10)
 		lists := make([][]*Slot[V], 0, maxIdle+3)
 		for i := maxIdle; i >= 0; i-- {
 			lists = append(lists, unusedBy[i])
@@ -837,8 +922,10 @@ func (c *Cache[V]) Sweep() {
 				if s.call.Load() == nil && c.remove(s, true) {
 					need--
 				}
+				pace.tick()
 			}
 		}
+		c.slots.Compact() // one new snapshot per shard for the whole sweep
 	}
 	// References: beyond the limit, down to 90% of it, those with no hit
 	// in the last two sweeps go (a reference hit between every two sweeps
@@ -848,6 +935,7 @@ func (c *Cache[V]) Sweep() {
 		over = n - c.refLimit()*9/10
 	}
 	c.refs.Range(func(raw string, r *Ref[V]) bool {
+		pace.tick()
 		s := r.slot.Load()
 		switch {
 		case s == nil || s.dead.Load():
@@ -863,4 +951,5 @@ func (c *Cache[V]) Sweep() {
 		}
 		return true
 	})
+	c.refs.Compact()
 }

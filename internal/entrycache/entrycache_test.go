@@ -212,8 +212,9 @@ func testEvict(t *testing.T) {
 			t.Fatalf("Get(%s) = %v, want Hit", raw, res)
 		}
 	}
-	c.Slot("k10", 0) // the 11th slot: wakes the sweeper
-	synctest.Wait()  // the sweep ran in the background
+	c.Slot("k10", 0)        // the 11th slot
+	time.Sleep(time.Second) // the sweeper's next look (at most 1s away)
+	synctest.Wait()         // the sweep ran in the background
 	if got := c.Sweeps(); got != 1 {
 		t.Errorf("Sweeps() = %d, want 1", got)
 	}

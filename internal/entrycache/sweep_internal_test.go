@@ -7,28 +7,27 @@ import (
 	"time"
 )
 
-// TestSweepOffCallerPath: the Slot call that crosses MaxEntries returns
-// while a sweep cannot run (held at a gate), evicting nothing itself;
-// the sweeper then evicts in the background with no further call.
+// TestSweepOffCallerPath: the Slot call that crosses MaxEntries evicts
+// nothing itself (nothing is evicted until the sweeper's next look, with
+// the clock stopped); the sweeper then evicts in the background with no
+// further call.
 func TestSweepOffCallerPath(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		c := New(Options[map[string]string]{TTL: time.Hour, MaxEntries: 10,
 			Field: func(m map[string]string, k string) (string, bool) { v, ok := m[k]; return v, ok }})
-		gate := make(chan struct{})
-		c.beforeSweep = func() { <-gate }
 		defer c.Close()
 		for i := range 10 {
 			s := c.Slot("k"+strconv.Itoa(i), 0)
 			call, _ := s.Join(false)
 			c.Finish(s, call, map[string]string{"value": "v"}, nil, true)
 		}
-		c.Slot("k10", 0) // crosses the bound; must not wait for the sweep
-		synctest.Wait()  // the sweeper is held at the gate
+		c.Slot("k10", 0) // crosses the bound; must not sweep
+		synctest.Wait()  // the sweeper waits for its next look
 		if got := c.Evictions(); got != 0 {
 			t.Errorf("Evictions() with the sweep blocked = %d, want 0", got)
 		}
-		close(gate)
+		time.Sleep(sweepPollMax)
 		synctest.Wait()
 		if got, want := c.Evictions(), uint64(2); got != want {
 			t.Errorf("Evictions() after the background sweep = %d, want %d", got, want)
@@ -54,6 +53,7 @@ func TestSweepRemovesDeadRefs(t *testing.T) {
 			s := c.SlotOf(r)
 			call, _ := s.Join(false)
 			c.Finish(s, call, map[string]string{"value": "v"}, nil, true)
+			time.Sleep(sweepPollMin)
 			synctest.Wait()
 		}
 		if got := c.refs.Len(); got > 4*10 {
@@ -75,6 +75,7 @@ func TestSweepRemovesDeadRefs(t *testing.T) {
 			if _, _, res := c.Get("one:value"); res != Hit {
 				t.Fatalf("Get(hot) = %v, want Hit", res)
 			}
+			time.Sleep(sweepPollMin)
 			synctest.Wait()
 		}
 		// A reference goes once it was idle for two sweeps: the newest few
@@ -84,6 +85,30 @@ func TestSweepRemovesDeadRefs(t *testing.T) {
 		}
 		if r, ok := c.refs.Load("one:value"); !ok || r != hot {
 			t.Errorf("the hot reference was removed")
+		}
+	})
+}
+
+// TestSweepWokenFarPastBound: a cache a quarter past its bound (faster
+// inserts than the sweeper's looks) wakes the sweeper at once, without
+// waiting for its next look.
+func TestSweepWokenFarPastBound(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := New(Options[map[string]string]{TTL: time.Hour, MaxEntries: 100,
+			Field: func(m map[string]string, k string) (string, bool) { v, ok := m[k]; return v, ok }})
+		defer c.Close()
+		for i := range wakeOver(100) {
+			c.Slot("k"+strconv.Itoa(i), 0)
+		}
+		synctest.Wait()
+		if got := c.Evictions(); got != 0 {
+			t.Fatalf("Evictions() at %d slots, no time passed = %d, want 0 (the next look is due)", wakeOver(100), got)
+		}
+		c.Slot("one-more", 0) // a quarter past the bound
+		synctest.Wait()
+		if got := c.slots.Len(); got != 90 {
+			t.Errorf("slots after the wake = %d, want 90", got)
 		}
 	})
 }

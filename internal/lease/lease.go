@@ -108,6 +108,9 @@ type Options struct {
 	Notify func(Event)
 	// Rand returns numbers in [0, 1) for jitter. Default math/rand/v2.Float64.
 	Rand func() float64
+	// Meters counts the watcher's issues, renewals, rotations and lost
+	// leases and reports its lease's end (metrics.go). Default: nil, none.
+	Meters *Meters
 }
 
 // phase is what the watcher does next with the current generation.
@@ -161,6 +164,9 @@ type Watcher struct {
 	closeErr  error
 	mu        sync.Mutex   // guards alive
 	alive     []aliveLease // leases issued and not known to have ended, for RevokeOnClose
+
+	meters  *Meters
+	failing atomic.Bool // the last renewal or issue failed (metrics.go)
 }
 
 // Start issues the first secret at path through l and starts the loop that
@@ -178,7 +184,7 @@ func Start(ctx context.Context, l driver.Leaser, path string, opts *Options) (*W
 	w := &Watcher{
 		l: l, path: path,
 		inc: opts.Increment, revoke: opts.RevokeOnClose, notify: opts.Notify,
-		rnd: opts.Rand, done: make(chan struct{}),
+		rnd: opts.Rand, done: make(chan struct{}), meters: opts.Meters,
 	}
 	if w.rnd == nil {
 		w.rnd = rand.Float64
@@ -190,6 +196,7 @@ func Start(ctx context.Context, l driver.Leaser, path string, opts *Options) (*W
 	w.cur.Store(s)
 	w.minValid.Store(1)
 	w.schedule(s)
+	w.meters.add(w)
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.cancel = cancel
 	go w.loop(loopCtx)
@@ -211,6 +218,7 @@ func (w *Watcher) Close(ctx context.Context) error {
 	w.closeOnce.Do(func() {
 		w.cancel()
 		<-w.done
+		w.meters.remove(w)
 		if !w.revoke {
 			return
 		}
@@ -238,11 +246,12 @@ func (w *Watcher) issue(ctx context.Context, gen uint64) (*Secret, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	e, err := w.l.IssueLease(ctx, w.path)
+	if err == nil && (e == nil || e.Lease == nil || e.Lease.ID == "") {
+		err = driver.NewError(driver.InvalidArgument, errors.New("the secret at "+w.path+" has no lease"))
+	}
+	w.meters.issued(err)
 	if err != nil {
 		return nil, err
-	}
-	if e == nil || e.Lease == nil || e.Lease.ID == "" {
-		return nil, driver.NewError(driver.InvalidArgument, errors.New("the secret at "+w.path+" has no lease"))
 	}
 	if e.Fields == nil {
 		e.Fields = map[string]string{}
@@ -474,6 +483,7 @@ func (w *Watcher) setAlive(id string, expires time.Time, gone bool) {
 }
 
 func (w *Watcher) emit(ev Event) {
+	w.observe(ev)
 	if w.notify != nil {
 		w.notify(ev)
 	}

@@ -1,0 +1,358 @@
+package cli
+
+import (
+	"fmt"
+	"math/big"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// The config file of inject (and run) is HCL, with Vault Agent's block and
+// attribute names, so the template stanzas of an agent.hcl work as they
+// are; a file whose name ends in .json is HCL's JSON form. It is decoded
+// against a schema: an attribute or block vaultly does not know (a typo
+// such as "destinaton", or an Agent feature vaultly lacks, such as
+// auto_auth) is an error naming the file and line, never ignored.
+//
+//	vault { address namespace ca_cert ca_path client_cert client_key tls_server_name }
+//	template_config { static_secret_render_interval }
+//	wait { min max }                       # for every template
+//	template {
+//	  source | contents, destination, perms, command, command_timeout,
+//	  exec { command timeout }, error_on_missing_key, create_dest_dirs,
+//	  left_delimiter, right_delimiter, wait { min max }
+//	}
+//	exec {                                 # a process supervised by inject -watch
+//	  command, restart_on_secret_changes ("always" | "never"),
+//	  restart_stop_signal, kill_timeout, reload_signal
+//	}
+
+type fileConfig struct {
+	Vault          *vaultBlock      `hcl:"vault,block"`
+	TemplateConfig *tmplConfigBlock `hcl:"template_config,block"`
+	Wait           *waitBlock       `hcl:"wait,block"`
+	Templates      []*templateBlock `hcl:"template,block"`
+	Exec           *execBlock       `hcl:"exec,block"`
+	file           string           // the config file's path
+}
+
+type vaultBlock struct {
+	Address       string `hcl:"address,optional"`
+	Namespace     string `hcl:"namespace,optional"`
+	CACert        string `hcl:"ca_cert,optional"`
+	CAPath        string `hcl:"ca_path,optional"`
+	ClientCert    string `hcl:"client_cert,optional"`
+	ClientKey     string `hcl:"client_key,optional"`
+	TLSServerName string `hcl:"tls_server_name,optional"`
+}
+
+type tmplConfigBlock struct {
+	StaticInterval string `hcl:"static_secret_render_interval,optional"`
+}
+
+type waitBlock struct {
+	Min string `hcl:"min,optional"`
+	Max string `hcl:"max,optional"`
+}
+
+type templateBlock struct {
+	Source         string         `hcl:"source,optional"`
+	Contents       string         `hcl:"contents,optional"`
+	Destination    string         `hcl:"destination"`
+	Perms          hcl.Expression `hcl:"perms,optional"`
+	Command        hcl.Expression `hcl:"command,optional"`
+	CommandTimeout string         `hcl:"command_timeout,optional"`
+	Exec           *tmplExecBlock `hcl:"exec,block"`
+	MissingKey     *bool          `hcl:"error_on_missing_key,optional"`
+	CreateDirs     *bool          `hcl:"create_dest_dirs,optional"`
+	LeftDelim      string         `hcl:"left_delimiter,optional"`
+	RightDelim     string         `hcl:"right_delimiter,optional"`
+	Wait           *waitBlock     `hcl:"wait,block"`
+	DeclRange      hcl.Range      `hcl:",def_range"`
+}
+
+type tmplExecBlock struct {
+	Command hcl.Expression `hcl:"command"`
+	Timeout string         `hcl:"timeout,optional"`
+}
+
+type execBlock struct {
+	Command      hcl.Expression `hcl:"command"`
+	Restart      string         `hcl:"restart_on_secret_changes,optional"`
+	StopSignal   string         `hcl:"restart_stop_signal,optional"`
+	KillTimeout  string         `hcl:"kill_timeout,optional"`
+	ReloadSignal string         `hcl:"reload_signal,optional"`
+	DeclRange    hcl.Range      `hcl:",def_range"`
+}
+
+// waitSpec is consul-template's wait: after a change, render once no
+// other change came for min, and at the latest max after the first one
+// (max 0: 4×min, as consul-template does). Zero: at once.
+type waitSpec struct {
+	min, max time.Duration
+}
+
+// parseWait reads MIN[:MAX] ("5s", "5s:30s"), as consul-template's -wait.
+func parseWait(s string) (waitSpec, error) {
+	if s == "" {
+		return waitSpec{}, nil
+	}
+	lo, hi, two := strings.Cut(s, ":")
+	var w waitSpec
+	var err error
+	if w.min, err = time.ParseDuration(lo); err != nil || w.min < 0 {
+		return waitSpec{}, fmt.Errorf("wait %q: MIN is not a duration (5s, or 5s:30s)", s)
+	}
+	if two {
+		if w.max, err = time.ParseDuration(hi); err != nil || w.max < w.min {
+			return waitSpec{}, fmt.Errorf("wait %q: MAX is not a duration at least MIN (5s:30s)", s)
+		}
+	}
+	return w.norm(), nil
+}
+
+func (w waitSpec) norm() waitSpec {
+	if w.max == 0 {
+		w.max = 4 * w.min
+	}
+	return w
+}
+
+func (b *waitBlock) spec(where string) (waitSpec, error) {
+	if b == nil {
+		return waitSpec{}, nil
+	}
+	s := b.Min
+	if b.Max != "" {
+		s += ":" + b.Max
+	}
+	w, err := parseWait(s)
+	if err != nil {
+		return waitSpec{}, fmt.Errorf("%s: %v", where, err)
+	}
+	return w, nil
+}
+
+// readConfigFile parses the config file name. Errors name the file and
+// line; they quote the file's syntax, not values read from Vault.
+func readConfigFile(name string) (*fileConfig, error) {
+	src, err := os.ReadFile(name)
+	if err != nil {
+		return nil, usagef("config: %v", pathErr(err))
+	}
+	p := hclparse.NewParser()
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if strings.HasSuffix(name, ".json") {
+		f, diags = p.ParseJSON(src, name)
+	} else {
+		f, diags = p.ParseHCL(src, name)
+	}
+	if diags.HasErrors() {
+		return nil, usagef("config: %s", diagText(diags))
+	}
+	c := &fileConfig{file: name}
+	if diags := gohcl.DecodeBody(f.Body, nil, c); diags.HasErrors() {
+		return nil, usagef("config: %s", diagText(diags))
+	}
+	return c, nil
+}
+
+func diagText(diags hcl.Diagnostics) string {
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		msg := d.Summary
+		if d.Detail != "" {
+			msg += ": " + strings.TrimSuffix(d.Detail, ".")
+		}
+		if d.Subject != nil {
+			return d.Subject.String() + ": " + msg
+		}
+		return msg
+	}
+	return diags.Error()
+}
+
+// exprValue evaluates an optional attribute; ok is false when it is
+// absent.
+func exprValue(e hcl.Expression) (cty.Value, bool, error) {
+	if e == nil {
+		return cty.NilVal, false, nil
+	}
+	v, diags := e.Value(nil)
+	if diags.HasErrors() {
+		return cty.NilVal, false, fmt.Errorf("%s", diagText(diags))
+	}
+	if v.IsNull() {
+		return cty.NilVal, false, nil
+	}
+	return v, true, nil
+}
+
+// parsePerms reads a file mode: "0640" (octal text) or 0640 (a number
+// whose digits are read as octal, as people write modes).
+func parsePerms(e hcl.Expression) (os.FileMode, bool, error) {
+	v, ok, err := exprValue(e)
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	var text string
+	switch {
+	case v.Type() == cty.String:
+		text = v.AsString()
+	case v.Type() == cty.Number:
+		bf := v.AsBigFloat()
+		i, acc := bf.Int64()
+		if acc != big.Exact || i < 0 {
+			return 0, false, fmt.Errorf("%s: perms must be an octal mode such as \"0640\"", e.Range())
+		}
+		text = strconv.FormatInt(i, 10)
+	default:
+		return 0, false, fmt.Errorf("%s: perms must be an octal mode such as \"0640\"", e.Range())
+	}
+	return parseMode(text, e.Range().String())
+}
+
+func parseMode(text, where string) (os.FileMode, bool, error) {
+	m, err := strconv.ParseUint(text, 8, 32)
+	if err != nil || m > 0o777 {
+		return 0, false, fmt.Errorf("%s: perms %q is not an octal mode between 0000 and 0777", where, text)
+	}
+	return os.FileMode(m), true, nil
+}
+
+// parseCommand reads a command: a string (run by sh -c, as consul-template
+// runs a template's command) or a list of strings (run as is).
+func parseCommand(e hcl.Expression) (argv []string, shell bool, err error) {
+	v, ok, err := exprValue(e)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	switch {
+	case v.Type() == cty.String:
+		if strings.TrimSpace(v.AsString()) == "" {
+			return nil, false, nil
+		}
+		return []string{v.AsString()}, true, nil
+	case v.Type().IsTupleType() || v.Type().IsListType():
+		for it := v.ElementIterator(); it.Next(); {
+			_, ev := it.Element()
+			if ev.IsNull() || ev.Type() != cty.String {
+				return nil, false, fmt.Errorf("%s: command must be a string or a list of strings", e.Range())
+			}
+			argv = append(argv, ev.AsString())
+		}
+		if len(argv) == 0 {
+			return nil, false, fmt.Errorf("%s: command is an empty list", e.Range())
+		}
+		return argv, false, nil
+	}
+	return nil, false, fmt.Errorf("%s: command must be a string or a list of strings", e.Range())
+}
+
+func parseDur(s, what string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := parseTTL(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s %q is not a duration (30s, 5m)", what, s)
+	}
+	return d, nil
+}
+
+// specs turns the template blocks into what inject renders; a template's
+// source is read now.
+func (c *fileConfig) specs(defaults waitSpec) ([]*tmplSpec, error) {
+	if len(c.Templates) == 0 {
+		return nil, usagef("config: %s has no template block", c.file)
+	}
+	if c.Wait != nil {
+		w, err := c.Wait.spec("config: wait")
+		if err != nil {
+			return nil, &usageError{err}
+		}
+		defaults = w
+	}
+	var out []*tmplSpec
+	seen := map[string]string{}
+	for i, b := range c.Templates {
+		at := b.DeclRange.String()
+		fail := func(format string, args ...any) error {
+			return usagef("config: %s: template %d: %s", at, i+1, fmt.Sprintf(format, args...))
+		}
+		t := &tmplSpec{dest: b.Destination, missingKeyErr: true, createDirs: true,
+			leftDelim: b.LeftDelim, rightDelim: b.RightDelim, timeout: defaultCommandTimeout, wait: defaults}
+		switch {
+		case b.Source != "" && b.Contents != "":
+			return nil, fail("give source or contents, not both")
+		case b.Source != "":
+			data, err := os.ReadFile(b.Source) // relative to the working directory, as Vault Agent reads it
+			if err != nil {
+				return nil, fail("source: %v", pathErr(err))
+			}
+			t.src, t.name = string(data), b.Source
+		case b.Contents != "":
+			t.src, t.name = b.Contents, fmt.Sprintf("%d (%s)", i+1, at)
+		default:
+			return nil, fail("missing source or contents")
+		}
+		if t.dest == "" {
+			return nil, fail("missing destination")
+		}
+		if prev, ok := seen[t.dest]; ok {
+			return nil, fail("destination %s is also template %s's", t.dest, prev)
+		}
+		seen[t.dest] = strconv.Itoa(i + 1)
+		var err error
+		if t.perms, t.permsSet, err = parsePerms(b.Perms); err != nil {
+			return nil, &usageError{fmt.Errorf("config: %v", err)}
+		}
+		if t.command, t.shell, err = parseCommand(b.Command); err != nil {
+			return nil, &usageError{fmt.Errorf("config: %v", err)}
+		}
+		if t.timeout, err = parseDur(b.CommandTimeout, "command_timeout"); err != nil {
+			return nil, fail("%v", err)
+		}
+		if b.Exec != nil {
+			if t.command != nil {
+				return nil, fail("give command or an exec block, not both")
+			}
+			if t.command, t.shell, err = parseCommand(b.Exec.Command); err != nil {
+				return nil, &usageError{fmt.Errorf("config: %v", err)}
+			}
+			if t.timeout, err = parseDur(b.Exec.Timeout, "exec timeout"); err != nil {
+				return nil, fail("%v", err)
+			}
+		}
+		if t.timeout == 0 {
+			t.timeout = defaultCommandTimeout
+		}
+		if b.MissingKey != nil {
+			t.missingKeyErr = *b.MissingKey
+		}
+		if b.CreateDirs != nil {
+			t.createDirs = *b.CreateDirs
+		}
+		if b.Wait != nil {
+			if t.wait, err = b.Wait.spec("wait"); err != nil {
+				return nil, fail("%v", err)
+			}
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// defaultCommandTimeout bounds a template's command, as consul-template's
+// command_timeout default.
+const defaultCommandTimeout = 30 * time.Second

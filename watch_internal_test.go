@@ -1,0 +1,96 @@
+package vaultly
+
+import (
+	"testing"
+	"time"
+)
+
+// TestPollDelay: the wait before a poll is within [3/4, 1] of the interval
+// for every jitter draw, so a change is seen within one interval, and
+// draws spread polls over a quarter of it.
+func TestPollDelay(t *testing.T) {
+	t.Parallel()
+	for _, interval := range []time.Duration{MinWatchInterval, time.Second, 30 * time.Second, time.Hour} {
+		lo, hi := interval, time.Duration(0)
+		for i := range 1000 {
+			r := float64(i) / 1000
+			d := pollDelay(interval, r)
+			if d < interval*3/4 || d > interval {
+				t.Fatalf("pollDelay(%v, %v) = %v, want within [%v, %v]", interval, r, d, interval*3/4, interval)
+			}
+			lo, hi = min(lo, d), max(hi, d)
+		}
+		if spread := hi - lo; spread < interval/5 {
+			t.Errorf("pollDelay(%v, ·) spreads over %v, want at least a fifth of the interval", interval, spread)
+		}
+	}
+}
+
+func TestPollTimeout(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ interval, want time.Duration }{
+		{time.Second, 5 * time.Second},
+		{10 * time.Second, 10 * time.Second},
+		{time.Hour, maxPollTimeout},
+	}
+	for _, tc := range tests {
+		if got := pollTimeout(tc.interval); got != tc.want {
+			t.Errorf("pollTimeout(%v) = %v, want %v", tc.interval, got, tc.want)
+		}
+	}
+}
+
+func TestChangedKeys(t *testing.T) {
+	t.Parallel()
+	e := func(kv ...string) *Entry {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return &Entry{Fields: m}
+	}
+	tests := []struct {
+		name string
+		a, b *Entry
+		want []string
+	}{
+		{"same", e("u", "1", "p", "2"), e("u", "1", "p", "2"), nil},
+		{"value", e("u", "1", "p", "2"), e("u", "1", "p", "3"), []string{"p"}},
+		{"added and removed", e("a", "1"), e("b", "1"), []string{"a", "b"}},
+		{"from nothing", nil, e("b", "1", "a", "2"), []string{"a", "b"}},
+	}
+	for _, tc := range tests {
+		if got := changedKeys(tc.a, tc.b); !slicesEqual(got, tc.want) {
+			t.Errorf("%s: changedKeys = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestHashIgnoresOrderNotContent: the content hash is the same for equal
+// fields and differs when a value moves between keys.
+func TestHashIgnoresOrderNotContent(t *testing.T) {
+	t.Parallel()
+	ws := newWatchSet(0)
+	a := ws.hash(map[string]string{"u": "app", "p": "pw"})
+	b := ws.hash(map[string]string{"p": "pw", "u": "app"})
+	c := ws.hash(map[string]string{"u": "pw", "p": "app"})
+	d := ws.hash(map[string]string{"u": "app", "p": "pw", "x": ""})
+	if a != b {
+		t.Errorf("hash of equal fields differs: %x, %x", a, b)
+	}
+	if a == c || a == d {
+		t.Errorf("hash of different fields is the same: %x, %x, %x", a, c, d)
+	}
+}
