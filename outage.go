@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vaultly/vaultly/internal/cache"
+	"github.com/vaultly/vaultly/internal/entrycache"
 	"github.com/vaultly/vaultly/internal/outage"
 )
 
@@ -73,6 +74,7 @@ func (s *Store) newBreaker(p *OutagePolicy) *outage.Breaker {
 		},
 		OnClose: func(since time.Time, probes int) {
 			s.log.Info("vaultly: backend answers again", "backend", s.name, "outage", time.Since(since), "failed_probes", probes)
+			s.refreshSeeded()
 		},
 	})
 }
@@ -146,6 +148,9 @@ func isOpenError(err error) bool {
 func (s *Store) outcome(err error, es *slot) {
 	if err == nil {
 		s.out.Success()
+		if s.snap != nil {
+			s.snap.mark()
+		}
 		return
 	}
 	s.outcomeErr(err, es)
@@ -172,7 +177,7 @@ func (s *Store) staleNow(es *slot, ttl time.Duration) (*Entry, bool) {
 		return nil, false
 	}
 	now := time.Now()
-	if !cache.StaleUsable(now, it.Fetched, ttl, s.stale) {
+	if !s.canServeStale(it, ttl, now) {
 		return nil, false
 	}
 	s.probeAt.Store(es)
@@ -185,9 +190,17 @@ func (s *Store) staleNow(es *slot, ttl time.Duration) (*Entry, bool) {
 // under ttl now, so that a reader waiting for a read may leave when the
 // breaker opens (see fetch).
 func (s *Store) staleUsable(es *slot, ttl time.Duration) bool {
-	if s.stale <= 0 {
+	if s.stale <= 0 && s.snap == nil {
 		return false
 	}
 	it := es.Item()
-	return it != nil && cache.StaleUsable(time.Now(), it.Fetched, ttl, s.stale)
+	return it != nil && s.canServeStale(it, ttl, time.Now())
+}
+
+type slotItem = entrycache.Item[*Entry]
+
+// canServeStale reports whether it may be served after a failed read
+// (StaleOnError, or an entry from the offline snapshot within its MaxAge).
+func (s *Store) canServeStale(it *slotItem, ttl time.Duration, now time.Time) bool {
+	return cache.StaleUsable(now, it.Fetched, ttl, s.stale) || s.seededUsable(it, now)
 }

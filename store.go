@@ -156,6 +156,12 @@ type Options struct {
 	// See OutagePolicy. Default: nil means on, with OutagePolicy's
 	// defaults; Outage: &OutagePolicy{Threshold: -1} turns it off.
 	Outage *OutagePolicy
+
+	// Snapshot keeps an encrypted copy of the cached KV entries in a file
+	// and starts from it: entries from the file are served, as stale
+	// values, only while the backend is unavailable, and replaced as soon
+	// as it answers (see SnapshotOptions, OpenLater). Default: nil, none.
+	Snapshot *SnapshotOptions
 }
 
 // ReadOptions adjusts one read. A nil *ReadOptions, or a zero field, means
@@ -233,6 +239,7 @@ type Store struct {
 	out      *outage.Breaker      // the backend-wide outage state (outage.go)
 	failFast bool                 // OutagePolicy.FailFast
 	probeAt  atomic.Pointer[slot] // the entry the next probe reads
+	snap     *snapshotter         // Options.Snapshot (snapshot.go); nil without
 }
 
 // counters are the Store's own; hits and evictions are the cache's.
@@ -295,6 +302,9 @@ func New(b driver.Backend, opts *Options) *Store {
 	s.tel = newStoreMeters(s, opts)
 	if cn, ok := b.(driver.ChangeNotifier); ok {
 		s.unwatch = cn.OnChange(s.backendChanged)
+	}
+	if opts.Snapshot != nil {
+		s.startSnapshot(opts.Snapshot)
 	}
 	return s
 }
@@ -527,6 +537,7 @@ func (s *Store) Close() error {
 	s.cancelFlights()
 	s.out.Close()
 	s.wg.Wait()
+	s.closeSnapshot()
 	dynErr := s.closeDynamics()
 	s.c.Close()
 	s.tel.close()
@@ -636,7 +647,7 @@ func (s *Store) read(ctx context.Context, op string, r Ref, es *slot, ttl time.D
 		return it.Value, nil
 	}
 	s.st.misses.Add(1)
-	if s.out.Open() && s.stale > 0 {
+	if s.out.Open() && (s.stale > 0 || s.snap != nil) {
 		if e, ok := s.staleNow(es, ttl); ok {
 			return e, nil
 		}
@@ -645,7 +656,7 @@ func (s *Store) read(ctx context.Context, op string, r Ref, es *slot, ttl time.D
 	if err == nil {
 		return e, nil
 	}
-	if it := es.Item(); it != nil && staleCode(CodeOf(err)) && cache.StaleUsable(time.Now(), it.Fetched, ttl, s.stale) {
+	if it := es.Item(); it != nil && staleCode(CodeOf(err)) && s.canServeStale(it, ttl, time.Now()) {
 		s.st.stale.Add(1)
 		now := time.Now()
 		since := it.MarkStale(now)

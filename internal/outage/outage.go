@@ -247,13 +247,13 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // nothing to do.
 func (b *Breaker) Success() {
 	if b.fails.Load() != 0 || b.open.Load() {
-		b.succeed(0)
+		b.succeed(0, true)
 	}
 }
 
 // succeed closes the breaker; probes is the count to report (0 unless a
-// probe closed it).
-func (b *Breaker) succeed(probes int) {
+// probe closed it); notify calls OnClose.
+func (b *Breaker) succeed(probes int, notify bool) {
 	b.fails.Store(0)
 	b.mu.Lock()
 	if !b.open.Load() {
@@ -271,7 +271,7 @@ func (b *Breaker) succeed(probes int) {
 	}
 	b.release, b.tick, b.last, b.since, b.failed = nil, nil, nil, time.Time{}, 0
 	b.mu.Unlock()
-	if b.onClose != nil {
+	if notify && b.onClose != nil {
 		b.onClose(since, probes)
 	}
 }
@@ -342,7 +342,7 @@ func (b *Breaker) prober(rel chan struct{}) {
 			return
 		}
 		if b.answered(err) {
-			b.succeed(n)
+			b.succeed(n, true)
 			return
 		}
 		b.mu.Lock()
@@ -390,15 +390,15 @@ func (b *Breaker) State() State {
 }
 
 // Close stops the prober and waits for it, and releases every waiter (as
-// if the backend had answered: their calls then fail on their own). The
-// breaker never opens again. Idempotent.
+// if the backend had answered: their calls then fail on their own; OnClose
+// is not called). The breaker never opens again. Idempotent.
 func (b *Breaker) Close() {
 	b.mu.Lock()
 	b.closed = true
 	b.mu.Unlock()
 	b.cancel()
 	b.wg.Wait()
-	b.succeed(0)
+	b.succeed(0, false)
 }
 
 // OpenError is what a call is told while the breaker is open: since when

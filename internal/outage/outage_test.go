@@ -327,12 +327,16 @@ func TestBreaker(t *testing.T) {
 	t.Run("Close stops the prober and releases waiters", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := &fakeBackend{}
-			b := New(Options{Probe: f.probe, Threshold: 1})
+			closes := 0
+			b := New(Options{Probe: f.probe, Threshold: 1, OnClose: func(time.Time, int) { closes++ }})
 			b.Failure(errSealed)
 			done := make(chan error)
 			go func() { done <- b.Admit(context.Background(), false, 0) }()
 			time.Sleep(time.Second)
 			b.Close()
+			if closes != 0 {
+				t.Errorf("OnClose called %d times by Close, want 0 (the backend did not answer)", closes)
+			}
 			if err := <-done; err != nil {
 				t.Errorf("Admit after Close = %v, want nil (the call then fails on its own)", err)
 			}
