@@ -60,6 +60,9 @@ const maxLoadParallelism = 64
 //	               must come last: TEXT runs to the end and may hold commas
 //	prefix=PATH    on a nested struct or pointer to struct, instead of a
 //	               path: PATH is prepended to every path inside it
+//	watch=DURATION on a Live field: watch the entry for changes at this
+//	               interval, so the Live follows a rotation within it
+//	               whatever the TTL (see Store.Subscribe and Options.Watch)
 //
 // "{name}" in a path, key or prefix is replaced by LoadOptions.Vars[name],
 // else by the untagged exported field name (string, integer or bool) of the
@@ -147,6 +150,7 @@ type binding struct {
 	kind     bindKind
 	ref      Ref // Key is the resolved key (never "" for bindValue)
 	ttl      time.Duration
+	watch    time.Duration // Live fields only
 	optional bool
 	def      *string
 }
@@ -167,9 +171,13 @@ type fetched struct {
 // par at a time, and waits for all of them.
 func fetchAll(ctx context.Context, s *Store, bs []*binding, par int) map[loadKey]*fetched {
 	ttls := map[loadKey]time.Duration{}
+	watches := map[loadKey]time.Duration{}
 	var keys []loadKey
 	for _, b := range bs {
 		k := b.loadKey()
+		if w := watches[k]; b.watch != 0 && (w == 0 || b.watch < w) {
+			watches[k] = b.watch
+		}
 		cur, ok := ttls[k]
 		if !ok {
 			keys = append(keys, k)
@@ -190,7 +198,7 @@ func fetchAll(ctx context.Context, s *Store, bs []*binding, par int) map[loadKey
 	g.SetLimit(max(par, 1))
 	for _, k := range keys {
 		f := out[k]
-		ro := &ReadOptions{TTL: ttls[k]}
+		ro := &ReadOptions{TTL: ttls[k], Watch: watches[k]}
 		g.Go(func() error {
 			f.entry, f.err = s.Entry(ctx, k.path, k.version, ro)
 			return nil
@@ -221,7 +229,7 @@ func (b *binding) resolve(s *Store, f *fetched) (reflect.Value, *Error) {
 			d := *b.def
 			def = &d
 		}
-		v.Interface().(liveTarget).bindLive(s, b.ref, b.ref.Key == "", ReadOptions{TTL: b.ttl}, def, b.field)
+		v.Interface().(liveTarget).bindLive(s, b.ref, b.ref.Key == "", ReadOptions{TTL: b.ttl, Watch: b.watch}, def, b.field)
 		if f.err != nil {
 			if CodeOf(f.err) == NotFound && (b.optional || b.def != nil) {
 				return v.Elem(), nil
@@ -464,7 +472,7 @@ func (p *planner) walk(v reflect.Value, t reflect.Type, path string, steps []int
 
 // bindField validates one tagged leaf field and records its binding.
 func (p *planner) bindField(sc *scope, field string, steps []int, typ reflect.Type, spec tagSpec, prefix string) {
-	b := &binding{field: field, steps: steps, typ: typ, ttl: spec.ttl, optional: spec.optional, def: spec.def}
+	b := &binding{field: field, steps: steps, typ: typ, ttl: spec.ttl, watch: spec.watch, optional: spec.optional, def: spec.def}
 	rawPath, rawKey, hasKey := splitRef(spec.ref.raw)
 	lookup := func(n string) (string, error) { return p.lookup(sc, n) }
 	pathT, err := parseTmpl(rawPath)
@@ -509,6 +517,10 @@ func (p *planner) bindField(sc *scope, field string, steps []int, typ reflect.Ty
 		target = liveElemOf(typ)
 	case typ.Kind() == reflect.Pointer && isLive(typ.Elem()):
 		p.errorf(field, ErrUnsupportedType, "use Live[T], not a pointer to it")
+		return
+	}
+	if spec.watch != 0 && b.kind != bindLive {
+		p.errorf(field, ErrInvalidTagOption, "tag option watch= applies to a Live field (a plain field is read once, by Load)")
 		return
 	}
 	if !hasKey && isWholeEntryType(target) {

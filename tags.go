@@ -79,11 +79,14 @@ func tagErr(kind error, msg string) error { return &tagError{kind: kind, msg: ms
 //	               and may contain commas
 //	prefix=PATH    only on a nested struct (or pointer to one) without a
 //	               path: PATH is prepended to every path inside it
+//	watch=DURATION only on a Live field: watch the entry (latest version)
+//	               for changes at this interval (ReadOptions.Watch)
 //
 // PATH, KEY and PATH of prefix= may contain {name} placeholders.
 type tagSpec struct {
 	ref       tmpl // PATH[:KEY] before interpolation; may be empty
 	ttl       time.Duration
+	watch     time.Duration
 	version   int
 	optional  bool
 	required  bool
@@ -226,6 +229,15 @@ func parseTag(tag string) (tagSpec, error) {
 				}
 				s.ttl = d
 			}
+		case "watch":
+			if err := needVal(); err != nil {
+				return tagSpec{}, err
+			}
+			d, err := time.ParseDuration(val)
+			if err != nil || d <= 0 {
+				return tagSpec{}, tagErr(ErrInvalidTagOption, "tag option watch= must be a positive duration")
+			}
+			s.watch = d
 		case "version":
 			if err := needVal(); err != nil {
 				return tagSpec{}, err
@@ -267,6 +279,8 @@ func parseTag(tag string) (tagSpec, error) {
 		return tagSpec{}, tagErr(ErrInvalidTagOption, "tag options optional and required conflict")
 	case s.def != nil && s.required:
 		return tagSpec{}, tagErr(ErrRequiredWithDefault, "tag options default= and required conflict")
+	case s.watch != 0 && s.version != 0:
+		return tagSpec{}, tagErr(ErrInvalidTagOption, "tag option watch= follows the latest version and cannot be combined with version=")
 	case s.hasPrefix && s.hasRef:
 		return tagSpec{}, tagErr(ErrInvalidTagOption, "tag option prefix= is for nested structs and cannot follow a path")
 	case s.hasPrefix && len(s.opts) > 1:

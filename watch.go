@@ -451,6 +451,14 @@ func changedKeys(a, b *Entry) []string {
 // run is the poll loop, until the watcher is halted or the Store closed.
 func (w *watcher) run() {
 	defer w.s.wg.Done()
+	defer func() {
+		if w.s.ctx.Err() != nil { // closed: nothing is watched any more
+			w.mu.Lock()
+			w.gone = true
+			w.mu.Unlock()
+			w.s.dropWatch(w)
+		}
+	}()
 	t := time.NewTimer(pollDelay(w.interval(), rand.Float64()))
 	defer t.Stop()
 	for {

@@ -489,11 +489,11 @@ func TestWatchCloseStopsEverything(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		for _, stop := range stops {
-			stop()
-		}
 		if w := s.Stats().Watches; w != 0 {
 			t.Errorf("Watches after Close = %d, want 0", w)
+		}
+		for _, stop := range stops {
+			stop()
 		}
 	})
 }
@@ -628,4 +628,57 @@ func TestWatchFile(t *testing.T) {
 			t.Errorf("changes: app/a %q, app/b %q; want one update each", a, b)
 		}
 	})
+}
+
+// TestLoadWatchTag: watch= on a Live field watches its entry, so the Live
+// follows a rotation within the interval whatever the TTL; on a plain
+// field or with version= it is a tag error found before any I/O.
+func TestLoadWatchTag(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := memsecrets.New(nil)
+		m.Set("app/db", map[string]any{"password": "pw-1"})
+		s := vaultly.New(polled{m}, &vaultly.Options{TTL: vaultly.UntilRefreshed, Logger: discard()})
+		defer s.Close()
+		var cfg struct {
+			Password vaultly.Live[string] `secret:"app/db:password,watch=2s"`
+		}
+		if err := s.Load(t.Context(), &cfg, nil); err != nil {
+			t.Fatal(err)
+		}
+		if f, _ := s.Freshness("app/db"); !f.Watched || f.Interval != 2*time.Second {
+			t.Errorf("after Load: Freshness = %+v, want watched every 2s", f)
+		}
+		m.Set("app/db", map[string]any{"password": "pw-2"})
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if v, err := cfg.Password.Get(t.Context()); err != nil || v != "pw-2" {
+			t.Errorf("Live.Get one interval after the rotation = %q, %v; want pw-2", v, err)
+		}
+	})
+	m := memsecrets.New(nil)
+	s := vaultly.New(m, nil)
+	defer s.Close()
+	bad := []struct {
+		name string
+		dst  any
+	}{
+		{"plain field", &struct {
+			P string `secret:"app/db:password,watch=1s"`
+		}{}},
+		{"with version", &struct {
+			P vaultly.Live[string] `secret:"app/db:password,version=2,watch=1s"`
+		}{}},
+		{"not a duration", &struct {
+			P vaultly.Live[string] `secret:"app/db:password,watch=often"`
+		}{}},
+	}
+	for _, tc := range bad {
+		err := s.Load(t.Context(), tc.dst, nil)
+		if !errors.Is(err, vaultly.ErrInvalidTagOption) {
+			t.Errorf("%s: Load error %v, want ErrInvalidTagOption", tc.name, err)
+		}
+	}
+	if n := len(m.Calls()); n != 0 {
+		t.Errorf("backend calls for bad tags = %d, want 0", n)
+	}
 }

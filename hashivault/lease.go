@@ -27,7 +27,7 @@ var _ driver.Leaser = (*Backend)(nil)
 // InvalidArgument.
 func (b *Backend) IssueLease(ctx context.Context, path string) (*driver.Entry, error) {
 	var s *api.Secret
-	err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+	err := b.Call(withOp(ctx, opLeaseIssue), func(ctx context.Context, c *api.Client) error {
 		var err error
 		s, err = c.Logical().ReadWithContext(ctx, path)
 		return err
@@ -56,7 +56,7 @@ func (b *Backend) IssueLease(ctx context.Context, path string) (*driver.Entry, e
 // InvalidArgument (as every 400 is).
 func (b *Backend) RenewLease(ctx context.Context, id string, increment time.Duration) (*driver.Lease, error) {
 	var s *api.Secret
-	err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+	err := b.Call(withOp(ctx, opLeaseRenew), func(ctx context.Context, c *api.Client) error {
 		var err error
 		s, err = c.Sys().RenewWithContext(ctx, id, int(increment/time.Second))
 		return err
@@ -80,7 +80,7 @@ func (b *Backend) RenewLease(ctx context.Context, id string, increment time.Dura
 // RevokeLease revokes the lease id now through sys/leases/revoke
 // (driver.Leaser); Vault answers success for a lease it does not know.
 func (b *Backend) RevokeLease(ctx context.Context, id string) error {
-	return b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+	return b.Call(withOp(ctx, opLeaseRevoke), func(ctx context.Context, c *api.Client) error {
 		return c.Sys().RevokeWithContext(ctx, id)
 	})
 }

@@ -647,7 +647,7 @@ func (b *Backend) kvCall(ctx context.Context, p, v1Err string, fn func(ctx conte
 	if v != 2 && v1Err != "" {
 		return kvInvalid("%s", v1Err)
 	}
-	return b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+	return b.Call(withOp(ctx, opKVManage), func(ctx context.Context, c *api.Client) error {
 		return fn(ctx, c, v == 2)
 	})
 }

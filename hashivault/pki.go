@@ -87,7 +87,7 @@ func (b *Backend) CACerts(ctx context.Context, mount string) ([][]byte, error) {
 		return nil, err
 	}
 	var list *api.Secret
-	err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+	err = b.Call(withOp(ctx, opPKICA), func(ctx context.Context, c *api.Client) error {
 		var err error
 		list, err = c.Logical().ListWithContext(ctx, m+"/issuers")
 		return err
@@ -135,7 +135,7 @@ func (b *Backend) CACerts(ctx context.Context, mount string) ([][]byte, error) {
 	for _, id := range ids {
 		p := m + "/issuer/" + url.PathEscape(id) + "/json"
 		var s *api.Secret
-		err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+		err := b.Call(withOp(ctx, opPKICA), func(ctx context.Context, c *api.Client) error {
 			var err error
 			s, err = c.Logical().ReadWithContext(ctx, p)
 			return err
@@ -170,7 +170,7 @@ func (b *Backend) CACerts(ctx context.Context, mount string) ([][]byte, error) {
 func (b *Backend) legacyCAChain(ctx context.Context, m string) ([][]byte, error) {
 	p := m + "/cert/ca_chain"
 	var s *api.Secret
-	err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+	err := b.Call(withOp(ctx, opPKICA), func(ctx context.Context, c *api.Client) error {
 		var err error
 		s, err = c.Logical().ReadWithContext(ctx, p)
 		return err
@@ -209,7 +209,7 @@ func (b *Backend) RevokeCert(ctx context.Context, mount string, cert []byte) err
 		return driver.NewError(driver.InvalidArgument, errors.New("the certificate to revoke cannot be parsed"))
 	}
 	data := map[string]any{"certificate": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert}))}
-	return b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+	return b.Call(withOp(ctx, opPKIRevoke), func(ctx context.Context, c *api.Client) error {
 		_, err := c.Logical().WriteWithContext(ctx, m+"/revoke", data)
 		return err
 	})
@@ -218,7 +218,7 @@ func (b *Backend) RevokeCert(ctx context.Context, mount string, cert []byte) err
 // writeCert sends an issue or sign request and decodes the answer.
 func (b *Backend) writeCert(ctx context.Context, p string, data map[string]any) (*driver.IssuedCert, error) {
 	var s *api.Secret
-	err := b.Call(ctx, func(ctx context.Context, c *api.Client) error {
+	err := b.Call(withOp(ctx, opPKIIssue), func(ctx context.Context, c *api.Client) error {
 		var err error
 		s, err = c.Logical().WriteWithContext(ctx, p, data)
 		return err

@@ -14,9 +14,16 @@ import (
 // Operation names of the vaultly.vault.requests metric and of spans. A
 // request whose caller names no operation is "call".
 const (
-	opCall      = "call"
-	opKVRead    = "kv.read"
-	opKVVersion = "kv.version"
+	opCall        = "call"
+	opKVRead      = "kv.read"
+	opKVVersion   = "kv.version"
+	opKVManage    = "kv.manage" // Put, Patch, Delete, List, versions, metadata, engine config
+	opLeaseIssue  = "lease.issue"
+	opLeaseRenew  = "lease.renew"
+	opLeaseRevoke = "lease.revoke"
+	opPKIIssue    = "pki.issue" // issue or sign
+	opPKIRevoke   = "pki.revoke"
+	opPKICA       = "pki.ca"
 )
 
 type opKey struct{}

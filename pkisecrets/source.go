@@ -62,6 +62,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
 	"github.com/vaultly/vaultly/internal/renew"
@@ -152,6 +154,11 @@ type Options struct {
 	// the fall-back from sign to issue is Info, routine re-issues are Debug.
 	// Default (nil): slog.Default().
 	Logger *slog.Logger
+	// MeterProvider receives the Source's metrics: certificates obtained
+	// and CA reads by result code, and the seconds until the current
+	// certificate expires, with the mount and role as attributes (never a
+	// key, serial or name of the certificate). Default (nil): none.
+	MeterProvider metric.MeterProvider
 }
 
 // Status is a snapshot of a Source, for health checks and diagnostics.
@@ -191,6 +198,8 @@ type source struct {
 	caEvery     time.Duration
 	log         *slog.Logger
 	rnd         func() float64
+	mp          metric.MeterProvider
+	tel         *certMeters // metrics.go; nil without a MeterProvider
 
 	cur atomic.Pointer[Certificate]
 	cas atomic.Pointer[caSet]
@@ -244,14 +253,18 @@ func New(ctx context.Context, ci driver.CertIssuer, role string, opts *Options) 
 	if err != nil {
 		return nil, err
 	}
+	s.tel = newCertMeters(s, s.mp)
 	first, err := s.obtain(ctx)
+	s.tel.issued(err)
 	if err != nil {
+		s.tel.close()
 		return nil, err
 	}
 	s.cur.Store(first)
 	s.generation = 1
 	s.alive = []*Certificate{first}
 	if err := s.refreshCA(ctx); err != nil {
+		s.tel.close()
 		return nil, err
 	}
 	s.caNext = make(chan struct{})
@@ -285,7 +298,7 @@ func configure(ci driver.CertIssuer, role string, opts *Options) (*Source, error
 	}
 	s := &Source{&source{ci: ci, role: role, backend: "vault", keyType: opts.KeyType, mode: opts.Mode,
 		revokePrev: opts.RevokePrevious, revokeClose: opts.RevokeOnClose,
-		caEvery: opts.CARefresh, log: opts.Logger, rnd: mrand.Float64}}
+		caEvery: opts.CARefresh, log: opts.Logger, rnd: mrand.Float64, mp: opts.MeterProvider}}
 	if n, ok := ci.(interface{ Name() string }); ok {
 		s.backend = n.Name()
 	}
@@ -509,6 +522,7 @@ func (s *Source) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.cancel()
 		s.wg.Wait()
+		s.tel.close()
 		s.mu.Lock()
 		s.closed = true
 		close(s.caNext)
@@ -574,6 +588,9 @@ func (s *Source) certLoop(ctx context.Context) {
 		rctx, cancel := context.WithTimeout(ctx, requestTimeout(time.Until(cur.NotAfter())))
 		c, err := s.obtain(rctx)
 		cancel()
+		if ctx.Err() == nil {
+			s.tel.issued(err)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -737,6 +754,7 @@ func (s *Source) refreshCA(ctx context.Context) error {
 			certs = append(certs, c)
 		}
 	}
+	s.tel.caRefreshed(err)
 	if err != nil {
 		err = vaultly.WrapError("cert ca", s.mount, s.backend, err)
 		s.mu.Lock()

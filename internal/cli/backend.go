@@ -13,7 +13,7 @@ import (
 // options returns the backend options the global flags give; empty fields
 // resolve from the VAULT_* environment and the saved login.
 func (g *globals) options() *hashivault.Options {
-	return &hashivault.Options{
+	o := &hashivault.Options{
 		Address:       g.address,
 		Namespace:     g.namespace,
 		Mount:         g.mount,
@@ -26,6 +26,10 @@ func (g *globals) options() *hashivault.Options {
 		// plain http) go to stderr; routine token events are Debug.
 		Logger: slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: g.logLevel})),
 	}
+	if g.health != nil {
+		o.MeterProvider = g.health.mp
+	}
+	return o
 }
 
 // backend connects and logs in. The caller closes it.

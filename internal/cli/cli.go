@@ -38,6 +38,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -90,7 +91,30 @@ type globals struct {
 	clientKey     string
 	tlsServerName string
 	io            IO
-	logLevel      slog.Level // of the backend's logger
+	logLevel      slog.Level    // of the backend's logger
+	health        *healthServer // -listen of run and inject -watch; nil otherwise
+}
+
+// startHealth starts the -listen endpoint (addr "" : none) before anything
+// connects, so the backends and Stores report to its metrics. The caller
+// closes it with closeHealth.
+func (g *globals) startHealth(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	h, err := listenHealth(addr)
+	if err != nil {
+		return err
+	}
+	g.health = h
+	fmt.Fprintf(g.io.Err, "vaultly: health and metrics on http://%s (/health, /metrics)\n", h.Addr())
+	return nil
+}
+
+func (g *globals) closeHealth(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = g.health.Close(ctx)
 }
 
 // Main runs the vaultly command with args (without the program name) and
@@ -163,7 +187,8 @@ func NormalizeArgs(args []string) []string {
 		}
 		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		rootVersion := name == "version" && len(positional) == 0 // vaultly -version: a bool
-		if !hasValue && valueFlags[name] && !rootVersion {
+		leasePrefix := name == "prefix" && (len(positional) == 0 || positional[0] != "run") // lease revoke -prefix: a bool
+		if !hasValue && valueFlags[name] && !rootVersion && !leasePrefix {
 			skipValue = true
 		}
 		if len(a) > 2 && a[1] != '-' && isLetter(a[1]) && len(name) > 1 {
@@ -182,6 +207,8 @@ var valueFlags = map[string]bool{
 	"config": true, "in": true, "out": true, "i": true, "o": true,
 	"field": true, "increment": true, "key": true,
 	"client-cert": true, "client-key": true, "tls-server-name": true, "remove-data": true,
+	"listen": true, "secret": true, "prefix": true, "env-file": true, "stop-signal": true, "kill-timeout": true,
+	"perms": true, "exec": true, "exec-timeout": true, "static-interval": true, "wait": true,
 }
 
 // dashRE finds the "--" of long flags in pflag's usage lines.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -165,8 +166,21 @@ func readConfigFile(name string) (*fileConfig, error) {
 	return c, nil
 }
 
+// diagText is the first error of diags, a misspelled or unknown name
+// first (it explains a "missing required argument" next to it).
 func diagText(diags hcl.Diagnostics) string {
-	for _, d := range diags {
+	errs := slices.Clone(diags)
+	slices.SortStableFunc(errs, func(a, b *hcl.Diagnostic) int {
+		ua, ub := strings.HasPrefix(a.Summary, "Unsupported"), strings.HasPrefix(b.Summary, "Unsupported")
+		switch {
+		case ua && !ub:
+			return -1
+		case ub && !ua:
+			return 1
+		}
+		return 0
+	})
+	for _, d := range errs {
 		if d.Severity != hcl.DiagError {
 			continue
 		}

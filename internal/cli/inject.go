@@ -33,6 +33,7 @@ type injectOptions struct {
 	staticInterval  time.Duration
 	wait            string
 	missingKeyOK    bool
+	listen          string
 }
 
 func injectCmd(g *globals) *cobra.Command {
@@ -114,6 +115,13 @@ path that changed, never the value.`,
 				return usagef("config: %s: an exec block needs 'vaultly run -config' (inject renders files)", cfg.Exec.DeclRange)
 			}
 			ctx := cmd.Context()
+			if o.listen != "" && !o.watch {
+				return usagef("-listen needs -watch")
+			}
+			if err := g.startHealth(o.listen); err != nil {
+				return err
+			}
+			defer g.closeHealth(ctx)
 			if o.watch {
 				g.logLevel = slog.LevelWarn // token renewal trouble matters to a long run
 			}
@@ -142,6 +150,7 @@ path that changed, never the value.`,
 	f.DurationVar(&o.interval, "interval", time.Minute, "with -watch, how often KV entries are checked for a change")
 	f.DurationVar(&o.staticInterval, "static-interval", 5*time.Minute, "with -watch, how often non-KV secrets without a lease are read again (Vault Agent's static_secret_render_interval)")
 	f.StringVar(&o.wait, "wait", "", "with -watch, MIN[:MAX]: render once no change came for MIN, at most MAX (default 4×MIN) after the first")
+	f.StringVar(&o.listen, "listen", "", "with -watch, serve /health and /metrics (Prometheus text) on this loopback HOST:PORT")
 	f.BoolVar(&o.missingKeyOK, "missing-key-ok", false, "print <no value> for a missing key instead of failing (error_on_missing_key = false)")
 	return c
 }

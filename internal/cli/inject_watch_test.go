@@ -2,9 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -203,4 +207,56 @@ func modTime(t *testing.T, name string) time.Time {
 		t.Fatal(err)
 	}
 	return st.ModTime()
+}
+
+// TestWatchHealthEndpoint: inject -watch -listen serves /health (the
+// Stores' health: ok, the watched entries) and /metrics (the library's
+// metrics, Prometheus text) on a loopback address, and refuses any other.
+func TestWatchHealthEndpoint(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	e := newEnv(t, srv)
+	srv.PutKV(t, "cli/health/app", map[string]any{"value": "health-s3cret"})
+	writeFile(t, filepath.Join(e.home, "h.tmpl"), `{{ secret "secret/cli/health/app:value" }}`)
+	out := filepath.Join(e.home, "h.out")
+	d := startDaemon(t, e, nil, "inject", "-watch", "-interval", "1s", "-listen", "127.0.0.1:0", "-i", "h.tmpl", "-o", out)
+	var addr string
+	eventually(t, 20*time.Second, "the endpoint's address on stderr and the first rendering", func() bool {
+		m := regexp.MustCompile(`health and metrics on http://(\S+) `).FindStringSubmatch(d.errText())
+		if m != nil {
+			addr = m[1]
+		}
+		return addr != "" && fileText(out) == "health-s3cret"
+	})
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("/health")
+	var h struct {
+		OK     bool
+		Stores []struct {
+			Mount   string
+			Watches int
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &h); err != nil || code != 200 || !h.OK || len(h.Stores) != 1 || h.Stores[0].Mount != "secret" || h.Stores[0].Watches != 1 {
+		t.Errorf("GET /health = %d %s (%v), want 200, ok, the secret mount's Store watching 1 entry", code, body, err)
+	}
+	code, body = get("/metrics")
+	if code != 200 || !strings.Contains(body, "# TYPE vaultly_cache_hits counter") {
+		t.Errorf("GET /metrics = %d, want 200 with vaultly_cache_hits:\n%s", code, body)
+	}
+	if strings.Contains(body, "health-s3cret") || strings.Contains(body, srv.Token) {
+		t.Error("/metrics shows a value or the token")
+	}
+	d.stop(t)
+
+	r := e.run("", "inject", "-watch", "-listen", "0.0.0.0:0", "-i", "h.tmpl", "-o", out)
+	checkResult(t, "inject -listen 0.0.0.0:0", r, ExitUsage, "give a loopback address")
 }

@@ -238,8 +238,13 @@ func (k *kvConn) store(ctx context.Context, mount string) (*vaultly.Store, error
 	if err != nil {
 		return nil, err
 	}
-	s := vaultly.New(b, storeOptions())
+	o := storeOptions()
+	if k.g.health != nil {
+		o.MeterProvider = k.g.health.mp
+	}
+	s := vaultly.New(b, o)
 	k.stores[mount] = s
+	k.g.health.add(mount, s)
 	return s, nil
 }
 

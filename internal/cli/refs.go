@@ -57,16 +57,3 @@ func (r *refReader) read(ctx context.Context, where string, ref vaultly.Ref) (st
 	}
 	return v, nil
 }
-
-// invalidate forgets what was read, so the next read asks Vault again.
-func (r *refReader) invalidate(ctx context.Context, refs []vaultly.Ref) {
-	for _, ref := range refs {
-		t, err := r.k.resolve(ctx, ref.Path)
-		if err != nil {
-			continue
-		}
-		if s, ok := r.k.stores[t.mount]; ok {
-			s.Invalidate(t.path)
-		}
-	}
-}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +13,9 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -22,8 +25,8 @@ import (
 
 func runCmd(g *globals) *cobra.Command {
 	var (
-		o       runOptions
-		sigName string
+		o                 runOptions
+		sigName, stopName string
 	)
 	c := &cobra.Command{
 		Use:   "run [flags] [--] COMMAND [ARGS...]",
@@ -32,6 +35,18 @@ func runCmd(g *globals) *cobra.Command {
 reference, vault://PATH[:KEY][?version=N], is replaced by the secret it
 names (KEY defaults to "value"; PATH as with 'vault kv': secret/myapp/db,
 or relative to -mount). Each Vault entry is read once.
+
+A PATH under a mount that is not KV (found through sys/internal/ui/mounts,
+as 'vault kv' finds mounts) is a dynamic secret: vault://database/creds/app:username
+and vault://database/creds/app:password issue one lease (one database
+user) between them, which the lease engine renews and replaces before it
+ends.
+
+-secret PATH puts every key of the entry (or dynamic secret) at PATH in the
+environment, upper-cased, non-alphanumerics as _, after -prefix (envconsul's
+-secret). -env-file FILE adds NAME=VALUE lines (# comments, optional
+"export ", quotes), whose values may be references (1Password's op run
+--env-file habit).
 
 vaultly's own credentials are not passed on: VAULT_TOKEN, BAO_TOKEN,
 VAULT_ROLE_ID, VAULT_SECRET_ID and the variables the saved login reads
@@ -50,14 +65,24 @@ on Windows) are forwarded, and vaultly exits with the command's exit code
 (128+N when it was killed by signal N). On Linux the command gets SIGTERM
 if vaultly itself dies, even by SIGKILL.
 
-With -restart or -signal SIG the references are read again every -interval;
-when a value changed, the command is restarted with the new values
-(-restart) or sent SIG (-signal). A reference that cannot be resolved at
-start stops vaultly before the command starts (exit 2, or 1 when it is
+With -restart or -signal SIG, KV entries are checked for a change every
+-interval (the library's change detection: one version read per entry on
+KV v2) and dynamic secrets follow their rotations. On a change the command
+is restarted with the new values (-restart: -stop-signal, then SIGKILL
+after -kill-timeout; the replaced lease is revoked once the old command
+has exited) or sent SIG (-signal: the command must read its new
+credentials elsewhere, the environment of a running process cannot
+change). Each is logged with the path that changed, never the value; a
+restart that fails (Vault unreachable, the command does not start) is
+tried again with backoff. A reference that cannot be resolved at start
+stops vaultly before the command starts (exit 2, or 1 when it is
 malformed).`,
 		Example: `  DB_PASSWORD=vault://secret/myapp/db:password vaultly run -- ./server
   API_KEY='vault://secret/myapp/api:key?version=3' vaultly run -no-mask -- env
-  DB_PASSWORD=vault://secret/myapp/db:password vaultly run -restart -interval 30s -- ./server`,
+  DB_PASSWORD=vault://secret/myapp/db:password vaultly run -restart -interval 30s -- ./server
+  PGUSER=vault://database/creds/app:username PGPASSWORD=vault://database/creds/app:password \
+    vaultly run -restart -- ./worker
+  vaultly run -secret secret/myapp/db -prefix DB_ -env-file app.env -- ./server`,
 		Args: minArgs(1, "COMMAND after --"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.restart && sigName != "" {
@@ -70,24 +95,46 @@ malformed).`,
 				}
 				o.sig = s
 			}
-			if o.interval <= 0 {
-				return usagef("-interval must be positive")
+			o.stopSignal = stopSignal
+			if stopName != "" {
+				s, ok := parseSignal(stopName)
+				if !ok {
+					return usagef("-stop-signal: unknown signal %q", stopName)
+				}
+				o.stopSignal = s
 			}
-			if !o.restart && o.sig == nil {
-				o.interval = 0 // nothing to watch
+			if o.interval <= 0 || o.killTimeout <= 0 {
+				return usagef("-interval and -kill-timeout must be positive")
 			}
-			refs, err := envRefs(os.Environ())
+			vars, err := envRefs(os.Environ())
 			if err != nil {
 				return err
 			}
+			plain := map[string]string{}
+			for _, f := range o.envFiles {
+				if err := readEnvFile(f, vars, plain); err != nil {
+					return err
+				}
+			}
+			for _, p := range o.secrets {
+				if _, err := vaultly.CleanPath(p); err != nil {
+					return usagef("-secret %s: not a valid path", p)
+				}
+			}
 			g.logLevel = slog.LevelWarn // token renewal trouble matters to a long run
-			k, err := g.kv(cmd.Context())
+			ctx := cmd.Context()
+			if err := g.startHealth(o.listen); err != nil {
+				return err
+			}
+			defer g.closeHealth(ctx)
+			k, err := g.kv(ctx)
 			if err != nil {
 				return err
 			}
 			defer k.Close()
-			r := &runner{g: g, refs: refs, rd: &refReader{k: k}, args: args, opts: o}
-			code, err := r.run(cmd.Context())
+			r := newRunner(g, k, vars, plain, args, o)
+			defer r.env.Close(context.WithoutCancel(ctx))
+			code, err := r.run(ctx)
 			if err != nil {
 				return err
 			}
@@ -98,11 +145,18 @@ malformed).`,
 		},
 	}
 	c.Flags().SetInterspersed(false) // flags after COMMAND are the child's
-	c.Flags().BoolVar(&o.noMask, "no-mask", false, "do not mask secret values in the command's output")
-	c.Flags().BoolVar(&o.passVaultEnv, "pass-vault-env", false, "pass vaultly's credential variables (VAULT_TOKEN, ...) to the command")
-	c.Flags().BoolVar(&o.restart, "restart", false, "restart the command when a secret changes")
-	c.Flags().StringVar(&sigName, "signal", "", "send this signal (e.g. HUP) to the command when a secret changes")
-	c.Flags().DurationVar(&o.interval, "interval", time.Minute, "how often to check for changes with -restart or -signal")
+	f := c.Flags()
+	f.BoolVar(&o.noMask, "no-mask", false, "do not mask secret values in the command's output")
+	f.BoolVar(&o.passVaultEnv, "pass-vault-env", false, "pass vaultly's credential variables (VAULT_TOKEN, ...) to the command")
+	f.BoolVar(&o.restart, "restart", false, "restart the command when a secret changes or a dynamic secret rotates")
+	f.StringVar(&sigName, "signal", "", "send this signal (e.g. HUP) to the command when a secret changes, instead of restarting it")
+	f.StringVar(&stopName, "stop-signal", "", "signal that asks the command to stop before a restart (default TERM)")
+	f.DurationVar(&o.killTimeout, "kill-timeout", 10*time.Second, "how long a stopping command may take before it is killed")
+	f.DurationVar(&o.interval, "interval", time.Minute, "how often KV entries are checked for a change with -restart or -signal")
+	f.StringArrayVar(&o.secrets, "secret", nil, "put every key of this entry (or dynamic secret) in the environment; repeatable")
+	f.StringVar(&o.prefix, "prefix", "", "prefix of the variables -secret makes (e.g. DB_)")
+	f.StringVar(&o.listen, "listen", "", "serve /health and /metrics (Prometheus text) on this loopback HOST:PORT while the command runs")
+	f.StringArrayVar(&o.envFiles, "env-file", nil, "file of NAME=VALUE lines (values may be vault:// references); repeatable")
 	return c
 }
 
@@ -112,8 +166,16 @@ type runOptions struct {
 	passVaultEnv bool
 	restart      bool
 	sig          os.Signal
-	interval     time.Duration // 0: do not watch
+	stopSignal   os.Signal
+	killTimeout  time.Duration
+	interval     time.Duration
+	secrets      []string
+	prefix       string
+	envFiles     []string
+	listen       string
 }
+
+func (o runOptions) watching() bool { return o.restart || o.sig != nil }
 
 // envRefs returns the environment variables whose value is a reference.
 // Errors name the variable, never its value.
@@ -131,6 +193,60 @@ func envRefs(env []string) (map[string]vaultly.Ref, error) {
 		refs[k] = r
 	}
 	return refs, nil
+}
+
+// readEnvFile reads NAME=VALUE lines of name into refs (values that are
+// references) and plain (the others). Errors name the file and line,
+// never a value.
+func readEnvFile(name string, refs map[string]vaultly.Ref, plain map[string]string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return usagef("-env-file: %v", pathErr(err))
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsFunc(k, func(r rune) bool { return !(r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r)) }) {
+			return usagef("-env-file %s:%d: want NAME=VALUE", name, n)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		if strings.HasPrefix(v, vaultly.URIScheme) {
+			r, err := parseRefAt(fmt.Sprintf("-env-file %s:%d (%s)", name, n, k), v)
+			if err != nil {
+				return err
+			}
+			refs[k] = r
+			delete(plain, k)
+			continue
+		}
+		plain[k] = v
+		delete(refs, k)
+	}
+	if err := sc.Err(); err != nil {
+		return usagef("-env-file %s: %v", name, err)
+	}
+	return nil
+}
+
+// envName is the variable -secret makes of key: prefix, then the key
+// upper-cased with every character other than a letter, digit or _ as _.
+func envName(prefix, key string) string {
+	return prefix + strings.Map(func(r rune) rune {
+		if r == '_' || r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return unicode.ToUpper(r)
+		}
+		return '_'
+	}, key)
 }
 
 // credentialVars are the variables vaultly (and the vault CLI) read
@@ -157,14 +273,16 @@ func savedLoginVars() []string {
 	return out
 }
 
-// childEnv is the child's environment: base with every reference variable
-// replaced by its value, and without the credential variables in strip.
+// childEnv is the child's environment: base with every variable of vals
+// set (replaced or added) and without the credential variables in strip.
 func childEnv(base []string, vals map[string]string, strip []string) []string {
-	env := make([]string, 0, len(base))
+	env := make([]string, 0, len(base)+len(vals))
+	seen := map[string]bool{}
 	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
 		if v, ok := vals[k]; ok {
 			env = append(env, k+"="+v)
+			seen[k] = true
 			continue
 		}
 		if slices.Contains(strip, k) {
@@ -172,71 +290,340 @@ func childEnv(base []string, vals map[string]string, strip []string) []string {
 		}
 		env = append(env, kv)
 	}
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
+		if !seen[k] {
+			env = append(env, k+"="+vals[k])
+		}
+	}
 	return env
 }
 
 // runner is one `vaultly run`: it resolves the references, starts the
 // child with them, supervises it (signals, exit) and, when watching,
-// re-reads the references and restarts or signals the child on change.
+// restarts or signals the child when a secret it got changes.
 type runner struct {
-	g    *globals
-	refs map[string]vaultly.Ref
-	rd   *refReader
-	args []string
-	opts runOptions
+	g     *globals
+	env   *tmplEnv
+	refs  map[string]vaultly.Ref
+	plain map[string]string
+	args  []string
+	opts  runOptions
+
+	q       *changeQueue
+	watcher entryWatcher
+	watches map[dep]func()
+
+	mu      sync.Mutex
+	replace []string // lease ids of generations replaced since the last restart
 
 	masked  []string  // every value seen, masked for the rest of the run
 	maskers []*masker // of the running command
 	warned  bool      // the short-values warning was printed
 }
 
-// resolve returns the value of every reference variable, read now: each
-// entry once, however many of its keys are used.
-func (r *runner) resolve(ctx context.Context) (map[string]string, error) {
-	r.rd.invalidate(ctx, slices.Collect(maps.Values(r.refs)))
-	vals := make(map[string]string, len(r.refs))
+func newRunner(g *globals, k *kvConn, refs map[string]vaultly.Ref, plain map[string]string, args []string, o runOptions) *runner {
+	r := &runner{g: g, env: newTmplEnv(k), refs: refs, plain: plain, args: args, opts: o,
+		q: newChangeQueue(), watcher: storeWatcher{every: o.interval}, watches: map[dep]func(){}}
+	r.env.changed = r.q
+	r.env.revoke = true // the command that used them is gone when vaultly exits
+	r.env.keep = true
+	r.env.logf = r.logf
+	r.env.onEvent = func(path string, ev vaultly.DynamicEvent[map[string]string]) {
+		if ev.Kind == vaultly.LeaseRotated && ev.Previous != nil {
+			r.mu.Lock()
+			r.replace = append(r.replace, ev.Previous.Lease.ID)
+			r.mu.Unlock()
+		}
+	}
+	return r
+}
+
+func (r *runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.g.io.Err, "vaultly: "+format+"\n", args...)
+}
+
+// resolve returns the value of every variable, read now, and what they
+// depend on: each KV entry read once however many of its keys are used,
+// each dynamic secret issued once however many of its fields are used.
+func (r *runner) resolve(ctx context.Context) (map[string]string, map[dep]bool, error) {
+	vals := maps.Clone(r.plain)
+	deps := map[dep]bool{}
+	k := r.env.k
 	for _, name := range slices.Sorted(maps.Keys(r.refs)) {
-		v, err := r.rd.read(ctx, "environment variable "+name, r.refs[name])
+		ref := r.refs[name]
+		where := "environment variable " + name
+		t, m, err := k.resolveAny(ctx, ref.Path)
 		if err != nil {
-			return nil, err
+			return nil, nil, fmt.Errorf("%s: %w", where, err)
+		}
+		if !m.isKV() {
+			fields, err := r.dynamicFields(ctx, where, t, ref.Version, deps)
+			if err != nil {
+				return nil, nil, err
+			}
+			key := ref.Key
+			if key == "" {
+				key = r.env.defaultKey()
+			}
+			v, ok := fields[key]
+			if !ok {
+				return nil, nil, usagef("%s: no key %q in the secret at %s (it has %s)", where, key, t, strings.Join(quoted(slices.Sorted(maps.Keys(fields))), ", "))
+			}
+			vals[name] = v
+			continue
+		}
+		v, err := r.env.rd.read(ctx, where, ref)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ref.Version == 0 {
+			kt, _ := k.resolve(ctx, ref.Path)
+			deps[dep{depKV, kt.String()}] = true
 		}
 		vals[name] = v
 	}
-	return vals, nil
+	for _, p := range r.opts.secrets {
+		where := "-secret " + p
+		t, m, err := k.resolveAny(ctx, p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", where, err)
+		}
+		var fields map[string]string
+		if m.isKV() {
+			if t, err = k.resolve(ctx, p); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", where, err)
+			}
+			s, err := k.store(ctx, t.mount)
+			if err != nil {
+				return nil, nil, err
+			}
+			e, err := s.Entry(ctx, t.path, 0, nil)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", where, atTarget(t, err))
+			}
+			fields = e.Fields
+			deps[dep{depKV, t.String()}] = true
+		} else if fields, err = r.dynamicFields(ctx, where, t, 0, deps); err != nil {
+			return nil, nil, err
+		}
+		for key, v := range fields {
+			vals[envName(r.opts.prefix, key)] = v
+		}
+	}
+	return vals, deps, nil
+}
+
+// dynamicFields returns the current fields of the dynamic secret at t.
+func (r *runner) dynamicFields(ctx context.Context, where string, t kvTarget, version int, deps map[dep]bool) (map[string]string, error) {
+	if version != 0 {
+		return nil, usagef("%s: %s is not a KV entry: it has no versions", where, t)
+	}
+	d, err := r.env.dynamic(ctx, t.String())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if d.static {
+		return nil, usagef("%s: the secret at %s has no lease: run reads KV entries and leased dynamic secrets", where, t)
+	}
+	deps[dep{depDynamic, t.String()}] = true
+	cur, err := d.d.Wait(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return cur.Value, nil
+}
+
+// follow watches the KV entries of deps (dynamic secrets announce their
+// rotations by themselves).
+func (r *runner) follow(ctx context.Context, deps map[dep]bool) {
+	if !r.opts.watching() {
+		return
+	}
+	for d := range deps {
+		if d.kind != depKV || r.watches[d] != nil {
+			continue
+		}
+		t, err := r.env.k.resolve(ctx, d.key)
+		if err != nil {
+			continue
+		}
+		s, err := r.env.k.store(ctx, t.mount)
+		if err != nil {
+			continue
+		}
+		q, dd := r.q, d
+		stop, err := r.watcher.watch(ctx, s, t.path, func() { q.push(dd) })
+		if err != nil {
+			r.logf("watch %s: %s", d, r.g.errText(err))
+			continue
+		}
+		r.watches[d] = stop
+	}
 }
 
 // run starts the command and supervises it; it returns the exit code.
 func (r *runner) run(ctx context.Context) (int, error) {
-	vals, err := r.resolve(ctx)
+	defer func() {
+		for _, stop := range r.watches {
+			stop()
+		}
+	}()
+	vals, deps, err := r.resolve(ctx)
 	if err != nil {
 		return 0, err
 	}
+	r.follow(ctx, deps)
+	r.takeReplaced() // rotations before the first start replace nothing in use
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwarded...)
 	defer signal.Stop(sigs)
-	var tick <-chan time.Time
-	if r.opts.interval > 0 {
-		t := time.NewTicker(r.opts.interval)
-		defer t.Stop()
-		tick = t.C
+	r.remember(vals)
+	ch, err := r.start(vals)
+	if err != nil {
+		return 0, err
 	}
+	failures := 0
+	var retry <-chan time.Time
 	for {
-		r.remember(vals)
-		ch, err := r.start(vals)
-		if err != nil {
-			return 0, err
+		select {
+		case s := <-sigs:
+			_ = ch.cmd.Process.Signal(s)
+			continue
+		case err := <-ch.done:
+			ch.flush()
+			if err != nil {
+				if _, ok := errors.AsType[*exec.ExitError](err); !ok {
+					return 0, fmt.Errorf("run %s: %w", r.args[0], err)
+				}
+			}
+			return exitCodeOf(ch.cmd.ProcessState), nil
+		case <-r.q.wake:
+		case <-retry:
+			retry = nil
 		}
-		restarted, code, err := r.supervise(ctx, ch, sigs, tick, &vals)
-		if err != nil || !restarted {
-			return code, err
+		changed := r.q.take()
+		if len(changed) == 0 && failures == 0 {
+			continue
+		}
+		what := strings.Join(slices.Sorted(func(yield func(string) bool) {
+			for d := range changed {
+				if !yield(d.key) {
+					return
+				}
+			}
+		}), ", ")
+		nv, deps, err := r.resolve(ctx)
+		if err != nil {
+			failures++
+			d := restartBackoff(failures)
+			r.logf("reading the secrets again after a change failed (attempt %d, next in %s): %s", failures, d, r.g.errText(err))
+			retry = time.After(d)
+			continue
+		}
+		r.follow(ctx, deps)
+		if maps.Equal(nv, vals) && failures == 0 {
+			continue
+		}
+		failures = 0
+		vals = nv
+		r.remember(vals)
+		if !r.opts.watching() {
+			if what != "" {
+				r.logf("%s changed; the command keeps its values (give -restart or -signal to act on changes)", what)
+			}
+			continue
+		}
+		if r.opts.sig != nil {
+			r.logf("%s changed: sending %s to the command", what, sigName(r.opts.sig))
+			_ = ch.cmd.Process.Signal(r.opts.sig)
+			continue
+		}
+		r.logf("%s changed: restarting the command", what)
+		r.stop(ch, sigs)
+		for {
+			ch, err = r.start(vals)
+			if err == nil {
+				break
+			}
+			failures++
+			d := restartBackoff(failures)
+			r.logf("restarting the command failed (attempt %d, next in %s): %s", failures, d, err)
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return 0, err
+			}
+		}
+		failures = 0
+		r.revokeReplaced(ctx)
+	}
+}
+
+// stop asks the command to stop (-stop-signal), kills it after
+// -kill-timeout, and waits for it; signals received meanwhile are
+// forwarded.
+func (r *runner) stop(ch *child, sigs <-chan os.Signal) {
+	_ = ch.cmd.Process.Signal(r.opts.stopSignal)
+	kill := time.NewTimer(r.opts.killTimeout)
+	defer kill.Stop()
+	for {
+		select {
+		case s := <-sigs:
+			_ = ch.cmd.Process.Signal(s)
+		case <-kill.C:
+			r.logf("the command did not stop within %s of %s: killing it", r.opts.killTimeout, sigName(r.opts.stopSignal))
+			_ = ch.cmd.Process.Kill()
+		case <-ch.done:
+			ch.flush()
+			return
 		}
 	}
+}
+
+func (r *runner) takeReplaced() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := r.replace
+	r.replace = nil
+	return ids
+}
+
+// revokeReplaced revokes the leases of the generations replaced since the
+// last start: the command that used them has exited.
+func (r *runner) revokeReplaced(ctx context.Context) {
+	ids := r.takeReplaced()
+	for _, id := range ids {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := r.env.k.primary.RevokeLease(ctx, id)
+		cancel()
+		if err != nil {
+			r.logf("revoking a replaced lease failed (it ends on its own): %s", r.g.errText(err))
+		}
+	}
+	if len(ids) > 0 {
+		r.logf("revoked %d replaced lease(s): the command that used them has exited", len(ids))
+	}
+}
+
+// restartBackoff is the wait before attempt n (1 for the first) of a
+// restart or re-read that failed: 1s doubling to at most one minute.
+func restartBackoff(n int) time.Duration {
+	d := time.Second
+	for i := 1; i < n && d < time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, time.Minute)
 }
 
 // remember adds vals to what is masked and warns, once, about the values
 // too short to mask.
 func (r *runner) remember(vals map[string]string) {
-	added := slices.Collect(maps.Values(vals))
+	var added []string
+	for k, v := range vals {
+		if _, ok := r.plain[k]; !ok || r.plain[k] != v {
+			added = append(added, v)
+		}
+	}
 	r.masked = append(r.masked, added...)
 	for _, m := range r.maskers { // the running command may print them
 		m.add(maskForms(added))
@@ -246,6 +633,9 @@ func (r *runner) remember(vals map[string]string) {
 	}
 	var short []string
 	for _, name := range slices.Sorted(maps.Keys(vals)) {
+		if _, isPlain := r.plain[name]; isPlain {
+			continue
+		}
 		if v := vals[name]; v != "" && unmasked(v) {
 			short = append(short, name)
 		}
@@ -294,58 +684,4 @@ func (r *runner) start(vals map[string]string) (*child, error) {
 	ch := &child{cmd: c, done: make(chan error, 1), flush: flush}
 	go func() { ch.done <- c.Wait() }()
 	return ch, nil
-}
-
-// supervise forwards signals to ch and, on each tick, re-reads the values
-// (into *vals) and acts on a change. It returns when the command has
-// ended: restarted true when that was for a restart, else its exit code.
-func (r *runner) supervise(ctx context.Context, ch *child, sigs <-chan os.Signal, tick <-chan time.Time, vals *map[string]string) (restarted bool, code int, err error) {
-	restarting := false
-	for {
-		select {
-		case s := <-sigs:
-			_ = ch.cmd.Process.Signal(s)
-		case <-tick:
-			changed, err := r.recheck(ctx, vals)
-			if err != nil {
-				fmt.Fprintf(r.g.io.Err, "vaultly: checking for changes: %s\n", r.g.errText(err))
-				continue
-			}
-			if !changed {
-				continue
-			}
-			if r.opts.restart {
-				restarting = true
-				_ = ch.cmd.Process.Signal(stopSignal)
-			} else {
-				_ = ch.cmd.Process.Signal(r.opts.sig)
-			}
-		case err := <-ch.done:
-			ch.flush()
-			if restarting {
-				return true, 0, nil
-			}
-			if err != nil {
-				if _, ok := errors.AsType[*exec.ExitError](err); !ok {
-					return false, 0, fmt.Errorf("run %s: %w", r.args[0], err)
-				}
-			}
-			return false, exitCodeOf(ch.cmd.ProcessState), nil
-		}
-	}
-}
-
-// recheck reads the values again; a change replaces *vals and is
-// remembered for masking at once (the running command may print it).
-func (r *runner) recheck(ctx context.Context, vals *map[string]string) (bool, error) {
-	nv, err := r.resolve(ctx)
-	if err != nil {
-		return false, err
-	}
-	if maps.Equal(nv, *vals) {
-		return false, nil
-	}
-	*vals = nv
-	r.remember(nv)
-	return true, nil
 }

@@ -14,13 +14,24 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 // stopSignal asks the command to stop before a restart.
 var stopSignal os.Signal = syscall.SIGTERM
 
+var signalNames = map[string]syscall.Signal{
+	"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT, "TERM": syscall.SIGTERM,
+	"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "KILL": syscall.SIGKILL,
+}
+
 func parseSignal(name string) (os.Signal, bool) {
-	n := strings.TrimPrefix(strings.ToUpper(name), "SIG")
-	s, ok := map[string]syscall.Signal{
-		"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT, "TERM": syscall.SIGTERM,
-		"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "KILL": syscall.SIGKILL,
-	}[n]
+	s, ok := signalNames[strings.TrimPrefix(strings.ToUpper(name), "SIG")]
 	return s, ok
+}
+
+// sigName is the name parseSignal takes for s ("TERM").
+func sigName(s os.Signal) string {
+	for n, v := range signalNames {
+		if v == s {
+			return n
+		}
+	}
+	return s.String()
 }
 
 func exitCodeOf(st *os.ProcessState) int {

@@ -23,6 +23,14 @@ func parseSignal(name string) (os.Signal, bool) {
 	return nil, false
 }
 
+// sigName is the name parseSignal takes for s.
+func sigName(s os.Signal) string {
+	if s == os.Interrupt {
+		return "INT"
+	}
+	return "KILL"
+}
+
 func exitCodeOf(st *os.ProcessState) int {
 	if st == nil {
 		return ExitError

@@ -30,6 +30,8 @@ func TestNormalizeArgs(t *testing.T) {
 		{[]string{"run", "-no-mask", "ls", "-la", "-address=x"}, []string{"run", "--no-mask", "ls", "-la", "-address=x"}},
 		{[]string{"-address", "http://x", "run", "-signal", "HUP", "-interval", "1s", "app", "-flag"}, []string{"--address", "http://x", "run", "--signal", "HUP", "--interval", "1s", "app", "-flag"}},
 		{[]string{"get", "-version", "2", "a", "-format=json"}, []string{"get", "--version", "2", "a", "--format=json"}},
+		{[]string{"run", "-secret", "secret/app", "-prefix", "DB_", "-kill-timeout", "5s", "-no-mask", "app", "-x"}, []string{"run", "--secret", "secret/app", "--prefix", "DB_", "--kill-timeout", "5s", "--no-mask", "app", "-x"}},
+		{[]string{"lease", "revoke", "-prefix", "-format=json", "db/creds/"}, []string{"lease", "revoke", "--prefix", "--format=json", "db/creds/"}},
 	}
 	for _, tt := range tests {
 		got := NormalizeArgs(tt.in)

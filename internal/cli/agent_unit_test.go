@@ -1,0 +1,183 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vaultly/vaultly"
+)
+
+func TestDueAt(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	tests := []struct {
+		name        string
+		w           waitSpec
+		first, last time.Duration // after t0
+		want        time.Duration
+	}{
+		{"no wait: at the change", waitSpec{}, 0, 3 * time.Second, 3 * time.Second},
+		{"min after the last change", waitSpec{min: 2 * time.Second, max: 10 * time.Second}, 0, time.Second, 3 * time.Second},
+		{"capped at max after the first", waitSpec{min: 2 * time.Second, max: 5 * time.Second}, 0, 4 * time.Second, 5 * time.Second},
+		{"max 4×min by default", waitSpec{min: time.Second}.norm(), 0, 10 * time.Second, 4 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := dueAt(tt.w, t0.Add(tt.first), t0.Add(tt.last)).Sub(t0); got != tt.want {
+				t.Errorf("dueAt = t0+%s, want t0+%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseWait(t *testing.T) {
+	for _, tt := range []struct {
+		in      string
+		want    waitSpec
+		wantErr bool
+	}{
+		{"", waitSpec{}, false},
+		{"5s", waitSpec{5 * time.Second, 20 * time.Second}, false},
+		{"5s:30s", waitSpec{5 * time.Second, 30 * time.Second}, false},
+		{"5s:1s", waitSpec{}, true},
+		{"soon", waitSpec{}, true},
+	} {
+		got, err := parseWait(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("parseWait(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestRestartBackoff(t *testing.T) {
+	var got []time.Duration
+	for n := 1; n <= 9; n++ {
+		got = append(got, restartBackoff(n))
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute, time.Minute}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("restartBackoff(1..9) (-want +got):\n%s", diff)
+	}
+}
+
+func TestReissueAt(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	if got, want := reissueAt(t0, t0.Add(90*time.Second)), t0.Add(60*time.Second); !got.Equal(want) {
+		t.Errorf("reissueAt(90s lifetime) = %v, want %v", got, want)
+	}
+	if got := reissueAt(t0, t0.Add(-time.Second)); !got.Equal(t0) {
+		t.Errorf("reissueAt(expired) = %v, want at once", got)
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	for _, tt := range []struct{ prefix, key, want string }{
+		{"", "password", "PASSWORD"},
+		{"DB_", "user-name", "DB_USER_NAME"},
+		{"", "tls.crt", "TLS_CRT"},
+		{"X_", "clé", "X_CL_"},
+	} {
+		if got := envName(tt.prefix, tt.key); got != tt.want {
+			t.Errorf("envName(%q, %q) = %q, want %q", tt.prefix, tt.key, got, tt.want)
+		}
+	}
+}
+
+func TestReadEnvFile(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "app.env")
+	writeFile(t, name, `# comment
+export DB_PASSWORD=vault://secret/app/db:password
+PLAIN="hello world"
+QUOTED='x'
+API=vault://secret/app/api
+`)
+	refs, plain := map[string]vaultly.Ref{}, map[string]string{}
+	if err := readEnvFile(name, refs, plain); err != nil {
+		t.Fatal(err)
+	}
+	wantRefs := map[string]vaultly.Ref{"DB_PASSWORD": {Path: "secret/app/db", Key: "password"}, "API": {Path: "secret/app/api"}}
+	if diff := cmp.Diff(wantRefs, refs); diff != "" {
+		t.Errorf("refs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"PLAIN": "hello world", "QUOTED": "x"}, plain); diff != "" {
+		t.Errorf("plain (-want +got):\n%s", diff)
+	}
+	writeFile(t, name, "GOOD=1\nnot a line with hunter2\n")
+	err := readEnvFile(name, refs, plain)
+	if err == nil || !strings.Contains(err.Error(), "app.env:2: want NAME=VALUE") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("readEnvFile(bad line) = %v, want the file and line, not the text", err)
+	}
+}
+
+// TestConfigFile: the template stanza of a Vault Agent config decodes with
+// its defaults; what vaultly does not know fails with the file and line.
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	writeFile(t, "a.tmpl", "{{ secret \"secret/a:b\" }}")
+	write := func(text string) string {
+		name := filepath.Join(dir, "agent.hcl")
+		writeFile(t, name, text)
+		return name
+	}
+	c, err := readConfigFile(write(`
+vault { address = "https://vault.example:8200" }
+template_config { static_secret_render_interval = "10m" }
+template {
+  source      = "a.tmpl"
+  destination = "out/a"
+  perms       = 0640
+  command     = "systemctl reload app"
+  wait { min = "2s" }
+}
+template {
+  contents             = "x"
+  destination          = "out/b"
+  error_on_missing_key = false
+  exec { command = ["kill", "-HUP", "1"] }
+}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs, err := c.specs(waitSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Vault.Address != "https://vault.example:8200" || c.TemplateConfig.StaticInterval != "10m" {
+		t.Errorf("vault/template_config blocks: %+v %+v", c.Vault, c.TemplateConfig)
+	}
+	a, b := specs[0], specs[1]
+	if a.perms != 0o640 || !a.permsSet || !a.shell || a.command[0] != "systemctl reload app" || a.wait != (waitSpec{2 * time.Second, 8 * time.Second}) || !a.missingKeyErr || a.timeout != defaultCommandTimeout {
+		t.Errorf("template 1 = %+v", a)
+	}
+	if b.permsSet || b.shell || !cmp.Equal(b.command, []string{"kill", "-HUP", "1"}) || b.missingKeyErr || b.src != "x" {
+		t.Errorf("template 2 = %+v", b)
+	}
+
+	for _, tt := range []struct{ text, want string }{
+		{"template {\n  source = \"a.tmpl\"\n  destinaton = \"x\"\n}\n", `agent.hcl:3,3-13: Unsupported argument: An argument named "destinaton" is not expected here`},
+		{"auto_auth {\n}\n", `agent.hcl:1,1-10: Unsupported block type: Blocks of type "auto_auth" are not expected here`},
+		{"template {\n  destination = \"x\"\n}\n", "template 1: missing source or contents"},
+		{"template {\n  contents = \"x\"\n  destination = \"x\"\n  perms = \"0999\"\n}\n", `perms "0999" is not an octal mode`},
+		{"template {\n  contents = \"x\"\n  destination = \"x\"\n}\ntemplate {\n  contents = \"y\"\n  destination = \"x\"\n}\n", "destination x is also template 1's"},
+		{"template {\n  contents = \"x\"\n  destination = \"x\"\n  command = 3\n}\n", "command must be a string or a list of strings"},
+	} {
+		c, err := readConfigFile(write(tt.text))
+		if err == nil {
+			_, err = c.specs(waitSpec{})
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("config %q: error %v, want it to contain %q", tt.text, err, tt.want)
+		}
+		if ExitCode(err) != ExitUsage {
+			t.Errorf("config %q: exit code %d, want %d", tt.text, ExitCode(err), ExitUsage)
+		}
+	}
+	_ = os.Remove("agent.hcl")
+}
