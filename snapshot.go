@@ -103,8 +103,9 @@ func (e *SnapshotError) Error() string {
 	return s
 }
 
-// Unwrap returns the kind.
-func (e *SnapshotError) Unwrap() error { return e.Kind }
+// Is reports whether target is e's kind, so that errors.Is(err,
+// ErrSnapshotKey) and the others work through it.
+func (e *SnapshotError) Is(target error) bool { return e.Kind != nil && target == e.Kind }
 
 // SnapshotInfo is the state of a Store's offline snapshot (Store.Snapshot).
 type SnapshotInfo struct {
