@@ -186,7 +186,7 @@ func NormalizeArgs(args []string) []string {
 			continue
 		}
 		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		rootVersion := name == "version" && len(positional) == 0 // vaultly -version: a bool
+		rootVersion := name == "version" && len(positional) == 0                            // vaultly -version: a bool
 		leasePrefix := name == "prefix" && (len(positional) == 0 || positional[0] != "run") // lease revoke -prefix: a bool
 		if !hasValue && valueFlags[name] && !rootVersion && !leasePrefix {
 			skipValue = true

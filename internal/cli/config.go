@@ -30,10 +30,8 @@ import (
 //	  exec { command timeout }, error_on_missing_key, create_dest_dirs,
 //	  left_delimiter, right_delimiter, wait { min max }
 //	}
-//	exec {                                 # a process supervised by inject -watch
-//	  command, restart_on_secret_changes ("always" | "never"),
-//	  restart_stop_signal, kill_timeout, reload_signal
-//	}
+//	exec { ... }                           # Agent's supervisor: decoded, then refused
+//	                                       # with the advice to use 'vaultly run -restart'
 
 type fileConfig struct {
 	Vault          *vaultBlock      `hcl:"vault,block"`

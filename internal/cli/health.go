@@ -5,34 +5,32 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/vaultly/vaultly"
 )
 
 // healthServer is the loopback endpoint of the long-running modes
 // (-listen): GET /health answers the Stores' health (200, or 503 with the
-// problems) and GET /metrics the library's metrics in Prometheus' text
-// format. It has no authentication, so it listens only on a loopback
+// problems) and GET /metrics the library's OpenTelemetry metrics in
+// Prometheus' text format, through the OTel Prometheus exporter. It has no authentication, so it listens only on a loopback
 // address; nothing it answers holds a value or a token (paths, codes and
 // counts only). Safe for concurrent use; Close stops it.
 type healthServer struct {
-	reader *sdkmetric.ManualReader
-	mp     *sdkmetric.MeterProvider
-	srv    *http.Server
-	ln     net.Listener
-	done   chan struct{}
+	mp   *sdkmetric.MeterProvider
+	prom http.Handler // the OTel Prometheus exporter's registry, as text
+	srv  *http.Server
+	ln   net.Listener
+	done chan struct{}
 
 	mu     sync.Mutex
 	stores map[string]*vaultly.Store // by mount
@@ -51,8 +49,15 @@ func listenHealth(addr string) (*healthServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-listen %s: %w", addr, err)
 	}
-	h := &healthServer{reader: sdkmetric.NewManualReader(), ln: ln, done: make(chan struct{}), stores: map[string]*vaultly.Store{}}
-	h.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(h.reader))
+	reg := prometheus.NewRegistry()
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("-listen: metrics exporter: %w", err)
+	}
+	h := &healthServer{ln: ln, done: make(chan struct{}), stores: map[string]*vaultly.Store{}}
+	h.mp = sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+	h.prom = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", h.health)
 	mux.HandleFunc("GET /metrics", h.metrics)
@@ -132,84 +137,5 @@ func (h *healthServer) health(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *healthServer) metrics(w http.ResponseWriter, r *http.Request) {
-	var rm metricdata.ResourceMetrics
-	if err := h.reader.Collect(r.Context(), &rm); err != nil {
-		http.Error(w, "collecting metrics failed", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	writePrometheus(w, &rm)
-}
-
-// writePrometheus writes rm in Prometheus' text exposition format: sums as
-// counters (or gauges when not monotonic), gauges, and histograms with
-// their buckets, sum and count. Names have their dots as underscores.
-func writePrometheus(w io.Writer, rm *metricdata.ResourceMetrics) {
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			name := promName(m.Name)
-			switch d := m.Data.(type) {
-			case metricdata.Sum[int64]:
-				writePoints(w, name, m.Description, sumType(d.IsMonotonic), d.DataPoints)
-			case metricdata.Sum[float64]:
-				writePoints(w, name, m.Description, sumType(d.IsMonotonic), d.DataPoints)
-			case metricdata.Gauge[int64]:
-				writePoints(w, name, m.Description, "gauge", d.DataPoints)
-			case metricdata.Gauge[float64]:
-				writePoints(w, name, m.Description, "gauge", d.DataPoints)
-			case metricdata.Histogram[float64]:
-				writeHistogram(w, name, m.Description, d.DataPoints)
-			case metricdata.Histogram[int64]:
-				writeHistogram(w, name, m.Description, d.DataPoints)
-			}
-		}
-	}
-}
-
-func sumType(monotonic bool) string {
-	if monotonic {
-		return "counter"
-	}
-	return "gauge"
-}
-
-func promName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '_' || r == ':' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-			return r
-		}
-		return '_'
-	}, s)
-}
-
-func labels(set attribute.Set, extra ...string) string {
-	var parts []string
-	for _, kv := range set.ToSlice() {
-		parts = append(parts, promName(string(kv.Key))+"="+strconv.Quote(kv.Value.String()))
-	}
-	parts = append(parts, extra...)
-	if len(parts) == 0 {
-		return ""
-	}
-	return "{" + strings.Join(parts, ",") + "}"
-}
-
-func writePoints[N int64 | float64](w io.Writer, name, help, typ string, pts []metricdata.DataPoint[N]) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-	for _, p := range pts {
-		fmt.Fprintf(w, "%s%s %v\n", name, labels(p.Attributes), p.Value)
-	}
-}
-
-func writeHistogram[N int64 | float64](w io.Writer, name, help string, pts []metricdata.HistogramDataPoint[N]) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
-	for _, p := range pts {
-		var cum uint64
-		for i, b := range p.Bounds {
-			cum += p.BucketCounts[i]
-			fmt.Fprintf(w, "%s_bucket%s %d\n", name, labels(p.Attributes, `le="`+strconv.FormatFloat(b, 'g', -1, 64)+`"`), cum)
-		}
-		fmt.Fprintf(w, "%s_bucket%s %d\n", name, labels(p.Attributes, `le="+Inf"`), p.Count)
-		fmt.Fprintf(w, "%s_sum%s %v\n%s_count%s %d\n", name, labels(p.Attributes), p.Sum, name, labels(p.Attributes), p.Count)
-	}
+	h.prom.ServeHTTP(w, r)
 }

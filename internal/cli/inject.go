@@ -112,7 +112,7 @@ path that changed, never the value.`,
 				return usagef("-interval and -static-interval must be positive")
 			}
 			if cfg != nil && cfg.Exec != nil {
-				return usagef("config: %s: an exec block needs 'vaultly run -config' (inject renders files)", cfg.Exec.DeclRange)
+				return usagef("config: %s: inject renders files and runs no program: run the program with 'vaultly run -restart -- COMMAND' (its references rotate the same way) instead of an exec block", cfg.Exec.DeclRange)
 			}
 			ctx := cmd.Context()
 			if o.listen != "" && !o.watch {

@@ -249,8 +249,8 @@ func TestWatchHealthEndpoint(t *testing.T) {
 		t.Errorf("GET /health = %d %s (%v), want 200, ok, the secret mount's Store watching 1 entry", code, body, err)
 	}
 	code, body = get("/metrics")
-	if code != 200 || !strings.Contains(body, "# TYPE vaultly_cache_hits counter") {
-		t.Errorf("GET /metrics = %d, want 200 with vaultly_cache_hits:\n%s", code, body)
+	if code != 200 || !strings.Contains(body, "# TYPE vaultly_cache_hits_total counter") {
+		t.Errorf("GET /metrics = %d, want 200 with vaultly_cache_hits_total:\n%s", code, body)
 	}
 	if strings.Contains(body, "health-s3cret") || strings.Contains(body, srv.Token) {
 		t.Error("/metrics shows a value or the token")
