@@ -39,22 +39,38 @@ func (s *Store) fetch(ctx context.Context, op string, r Ref, es *slot, ttl time.
 	if err := ctx.Err(); err != nil {
 		return nil, s.wrap(op, r.String(), err)
 	}
+	// A reader that may be served stale leaves when the outage breaker
+	// opens (outage.go); so the read runs on a Store goroutine then.
+	staleOK := !fresh && s.staleUsable(es, ttl)
 	call, leader := es.Join(fresh)
 	if leader {
 		switch {
 		case !s.track():
 			s.c.Finish(es, call, nil, errClosed, false)
-		case ctx.Done() == nil:
+		case ctx.Done() == nil && !staleOK:
 			s.run(ctx, es, call, ttl, fresh)
 		default:
 			go s.run(ctx, es, call, ttl, fresh)
 		}
 	}
 	if !call.Ended() {
+		var opened <-chan struct{}
+		if staleOK {
+			opened = s.out.Opened()
+		}
 		select {
 		case <-call.Done():
 		case <-ctx.Done():
 			return nil, s.wrap(op, r.String(), ctx.Err())
+		case <-opened:
+			if err := s.out.Err(); err != nil {
+				return nil, s.wrap(op, r.String(), openError(err))
+			}
+			select { // closed again meanwhile: the read goes out now
+			case <-call.Done():
+			case <-ctx.Done():
+				return nil, s.wrap(op, r.String(), ctx.Err())
+			}
 		}
 	}
 	e, err := call.Result()
@@ -101,6 +117,9 @@ func (s *Store) load(ctx context.Context, es *slot) (*Entry, error) {
 	ctx, span := s.tel.span(ctx, "read", es.Path())
 	err := retry.Do(ctx, s.retryIn, func(ctx context.Context, attempt int) error {
 		attempts = attempt
+		if err := s.admit(ctx, es, attempt); err != nil {
+			return err
+		}
 		s.st.calls.Add(1)
 		begin := s.tel.start()
 		var err error
@@ -109,6 +128,7 @@ func (s *Store) load(ctx context.Context, es *slot) (*Entry, error) {
 			err = driver.NewError(NotFound, errors.New("backend returned no entry"))
 		}
 		s.tel.done(ctx, opRead, es.Path(), begin, err)
+		s.outcome(err, es)
 		return err
 	})
 	endSpan(span, err)

@@ -23,6 +23,10 @@ type Health struct {
 	// driver.HealthReporter (hashivault does: reachable, sealed, token
 	// expiry), nil otherwise.
 	Server *BackendHealth
+	// OutageSince is when the Store's outage breaker opened (see
+	// OutagePolicy): since then the backend gets one probe at a time and
+	// stale reads are served without asking it. Zero while it is closed.
+	OutageSince time.Time
 	// LastSuccess is the end of the last backend read through the Store
 	// (a fetch or a watch poll) that succeeded; zero if none yet.
 	LastSuccess time.Time
@@ -77,6 +81,10 @@ func (s *Store) Health(ctx context.Context) Health {
 	}
 	if n := s.lastOK.Load(); n != 0 {
 		h.LastSuccess = time.Unix(0, n)
+	}
+	if err := s.out.Err(); err != nil {
+		h.OutageSince = s.out.State().Since
+		h.Problems = append(h.Problems, err.Error())
 	}
 	for _, es := range s.c.Cached() {
 		if it := es.Item(); it != nil {

@@ -37,6 +37,7 @@ import (
 	"github.com/vaultly/vaultly/internal/errs"
 	"github.com/vaultly/vaultly/internal/fieldtext"
 	"github.com/vaultly/vaultly/internal/lease"
+	"github.com/vaultly/vaultly/internal/outage"
 	"github.com/vaultly/vaultly/retry"
 )
 
@@ -148,6 +149,19 @@ type Options struct {
 	// request metrics and spans. Paths are names, not values, but each
 	// path is a time series. Default: false.
 	MetricPaths bool
+
+	// Outage configures the backend-wide outage breaker: while the
+	// backend is down, stale reads are served at once, the backend gets
+	// one probe at a time, and other calls wait for it (or fail fast).
+	// See OutagePolicy. Default: nil means on, with OutagePolicy's
+	// defaults; Outage: &OutagePolicy{Threshold: -1} turns it off.
+	Outage *OutagePolicy
+
+	// Snapshot keeps an encrypted copy of the cached KV entries in a file
+	// and starts from it: entries from the file are served, as stale
+	// values, only while the backend is unavailable, and replaced as soon
+	// as it answers (see SnapshotOptions, OpenLater). Default: nil, none.
+	Snapshot *SnapshotOptions
 }
 
 // ReadOptions adjusts one read. A nil *ReadOptions, or a zero field, means
@@ -179,6 +193,8 @@ type Stats struct {
 	Polls           uint64 // watch polls made
 	PollFailures    uint64 // watch polls that failed
 	Changes         uint64 // changes seen by watches
+	Outages         uint64 // times the outage breaker opened (see OutagePolicy)
+	Probes          uint64 // probes sent while it was open (counted in BackendCalls too)
 }
 
 // Store is the concrete type application code reads secrets through. It
@@ -217,10 +233,14 @@ type Store struct {
 
 	unwatch func() // removes the Store's driver.ChangeNotifier registration; nil without one
 
-	watch  *watchSet     // pollers (watch.go)
-	tel    *storeMeters  // metrics and spans (metrics.go); nil without providers
-	leases *lease.Meters // the lease engine's meters and watchers (metrics.go, health.go)
-	lastOK atomic.Int64  // UnixNano of the last successful backend read (health.go)
+	watch    *watchSet            // pollers (watch.go)
+	tel      *storeMeters         // metrics and spans (metrics.go); nil without providers
+	leases   *lease.Meters        // the lease engine's meters and watchers (metrics.go, health.go)
+	lastOK   atomic.Int64         // UnixNano of the last successful backend read (health.go)
+	out      *outage.Breaker      // the backend-wide outage state (outage.go)
+	failFast bool                 // OutagePolicy.FailFast
+	probeAt  atomic.Pointer[slot] // the entry the next probe reads
+	snap     *snapshotter         // Options.Snapshot (snapshot.go); nil without
 }
 
 // counters are the Store's own; hits and evictions are the cache's.
@@ -270,6 +290,7 @@ func New(b driver.Backend, opts *Options) *Store {
 	in := *s.retry
 	in.Budget = -1 // the flight's deadline is the budget (see newFlight)
 	s.retryIn = &in
+	s.out = s.newBreaker(opts.Outage)
 	s.c = entrycache.New(entrycache.Options[*Entry]{
 		TTL:          s.ttl,
 		RefreshAhead: ahead,
@@ -286,6 +307,9 @@ func New(b driver.Backend, opts *Options) *Store {
 	if cn, ok := b.(driver.ChangeNotifier); ok {
 		s.unwatch = cn.OnChange(s.backendChanged)
 	}
+	if opts.Snapshot != nil {
+		s.startSnapshot(opts.Snapshot)
+	}
 	return s
 }
 
@@ -300,6 +324,9 @@ func (s *Store) retryPolicy(user *retry.Policy) *retry.Policy {
 	}
 	userRetryable, userOnRetry := p.Retryable, p.OnRetry
 	p.Retryable = func(err error) bool {
+		if isOpenError(err) {
+			return false // the outage breaker said no: FailFast, or the wait ended
+		}
 		if userRetryable != nil {
 			ok, panicked := s.callRetryable(userRetryable, err)
 			if !panicked {
@@ -489,6 +516,8 @@ func (s *Store) Stats() Stats {
 		Polls:           s.watch.polls.Load(),
 		PollFailures:    s.watch.pollFailures.Load(),
 		Changes:         s.watch.changes.Load(),
+		Outages:         s.out.State().Opened,
+		Probes:          s.out.State().Sent,
 	}
 }
 
@@ -510,7 +539,9 @@ func (s *Store) Close() error {
 	}
 	s.cancel()
 	s.cancelFlights()
+	s.out.Close()
 	s.wg.Wait()
+	s.closeSnapshot()
 	dynErr := s.closeDynamics()
 	s.c.Close()
 	s.tel.close()
@@ -620,11 +651,16 @@ func (s *Store) read(ctx context.Context, op string, r Ref, es *slot, ttl time.D
 		return it.Value, nil
 	}
 	s.st.misses.Add(1)
+	if s.out.Open() && (s.stale > 0 || s.snap != nil) {
+		if e, ok := s.staleNow(es, ttl); ok {
+			return e, nil
+		}
+	}
 	e, err := s.fetch(ctx, op, r, es, ttl, false)
 	if err == nil {
 		return e, nil
 	}
-	if it := es.Item(); it != nil && staleCode(CodeOf(err)) && cache.StaleUsable(time.Now(), it.Fetched, ttl, s.stale) {
+	if it := es.Item(); it != nil && staleCode(CodeOf(err)) && s.canServeStale(it, ttl, time.Now()) {
 		s.st.stale.Add(1)
 		now := time.Now()
 		since := it.MarkStale(now)
@@ -661,11 +697,15 @@ func (s *Store) Put(ctx context.Context, path string, fields map[string]any) err
 		return s.wrap("put", p, driver.NewError(InvalidArgument, err))
 	}
 	ctx, span := s.tel.span(ctx, "write", p)
-	err = retry.Do(ctx, s.retry, func(ctx context.Context, _ int) error {
+	err = retry.Do(ctx, s.retry, func(ctx context.Context, attempt int) error {
+		if err := s.admit(ctx, nil, attempt); err != nil {
+			return err
+		}
 		s.st.calls.Add(1)
 		start := s.tel.start()
 		err := w.Write(ctx, p, fields)
 		s.tel.done(ctx, opWrite, p, start, err)
+		s.outcome(err, nil)
 		return err
 	})
 	endSpan(span, err)
@@ -685,11 +725,15 @@ func (s *Store) Delete(ctx context.Context, path string) error {
 		return s.wrap("delete", p, driver.NewError(InvalidArgument, errors.New("backend does not support writing")))
 	}
 	ctx, span := s.tel.span(ctx, "delete", p)
-	err = retry.Do(ctx, s.retry, func(ctx context.Context, _ int) error {
+	err = retry.Do(ctx, s.retry, func(ctx context.Context, attempt int) error {
+		if err := s.admit(ctx, nil, attempt); err != nil {
+			return err
+		}
 		s.st.calls.Add(1)
 		start := s.tel.start()
 		err := w.Delete(ctx, p)
 		s.tel.done(ctx, opDelete, p, start, err)
+		s.outcome(err, nil)
 		return err
 	})
 	endSpan(span, err)
@@ -714,12 +758,16 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	}
 	var names []string
 	ctx, span := s.tel.span(ctx, "list", p)
-	err := retry.Do(ctx, s.retry, func(ctx context.Context, _ int) error {
+	err := retry.Do(ctx, s.retry, func(ctx context.Context, attempt int) error {
+		if err := s.admit(ctx, nil, attempt); err != nil {
+			return err
+		}
 		s.st.calls.Add(1)
 		start := s.tel.start()
 		var err error
 		names, err = l.List(ctx, p)
 		s.tel.done(ctx, opList, p, start, err)
+		s.outcome(err, nil)
 		return err
 	})
 	endSpan(span, err)

@@ -513,7 +513,9 @@ func TestStoreRetry(t *testing.T) {
 					p = &retry.Policy{}
 				}
 				p.OnRetry = func(int, error, time.Duration) { hooked++ }
-				s := vaultly.New(mem, &vaultly.Options{Retry: p})
+				// The retry of one entry alone: the outage breaker, which
+				// replaces retries by shared probes, is tested in outage_test.go.
+				s := vaultly.New(mem, &vaultly.Options{Retry: p, Outage: &vaultly.OutagePolicy{Threshold: -1}})
 				defer s.Close()
 				_, err := s.Get(t.Context(), "k")
 				if c := vaultly.CodeOf(err); c != tc.wantCode {

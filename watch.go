@@ -514,6 +514,11 @@ func (w *watcher) poll() {
 // check is one poll: the version if the backend tells it, else a read.
 func (w *watcher) check(ctx context.Context) error {
 	s := w.s
+	if err := s.out.Err(); err != nil {
+		// The outage breaker is open: the poll sends nothing (its probe
+		// finds out when the backend is back) and counts as failed.
+		return s.wrap("watch", w.path, openError(err))
+	}
 	if v, ok := s.b.(driver.Versioner); ok && !w.byRead.Load() {
 		start := s.tel.start()
 		st, err := v.CurrentVersion(ctx, w.path)

@@ -200,6 +200,7 @@ type Item[V any] struct {
 	r       float64 // refresh jitter in [0, 1)
 
 	expired atomic.Bool // past the default TTL
+	seeded  bool        // placed by Seed: never fresh
 	due     atomic.Bool // past the refresh-ahead point
 
 	confirmed atomic.Int64 // UnixNano of the last check that found the entry unchanged; 0: none
@@ -298,6 +299,9 @@ func (it *Item[V]) stop() {
 
 // fresh reports whether it may be served under ttl.
 func (c *Cache[V]) fresh(it *Item[V], ttl time.Duration) bool {
+	if it.seeded {
+		return false
+	}
 	if ttl == c.ttl && ttl != NoCache {
 		return !it.expired.Load()
 	}
@@ -679,6 +683,31 @@ func (c *Cache[V]) publish(s *Slot[V], gen uint64, v V) {
 		c.dropItem(s, it)
 	}
 }
+
+// Seed places v in s as an item read at fetched that is never fresh: a
+// reader never gets it as a hit, only through the owner's stale rules
+// (Slot.Item), and any read of s replaces it. It reports false, doing
+// nothing, if s already holds an item or was removed. (The Store seeds
+// the entries of an offline snapshot.)
+func (c *Cache[V]) Seed(s *Slot[V], v V, fetched time.Time) bool {
+	if s.dead.Load() {
+		return false
+	}
+	it := &Item[V]{Value: v, Fetched: fetched, stamp: c.stamp.Add(1), r: rand.Float64(), seeded: true}
+	it.expired.Store(true)
+	if !s.item.CompareAndSwap(nil, it) {
+		return false
+	}
+	c.cached.Add(1)
+	if s.dead.Load() {
+		c.dropItem(s, it)
+		return false
+	}
+	return true
+}
+
+// Seeded reports whether it was placed by Seed.
+func (it *Item[V]) Seeded() bool { return it.seeded }
 
 // dropItem removes it from s if it is still what s caches.
 func (c *Cache[V]) dropItem(s *Slot[V], it *Item[V]) {

@@ -174,6 +174,14 @@ var exportedTypes = []typeRow{
 			vaultly.NewSecret(map[string]string{"k": canary}), vaultly.NewSecret(dbCreds), vaultly.NewSecret([1]string{canary})}, []string{canary}}
 	}},
 	{name: "vaultly.Stats", none: "counters"},
+	{name: "vaultly.OutagePolicy", none: "a count, a duration and a flag"},
+	{name: "vaultly.SnapshotOptions", none: "file paths, an environment variable's name and durations; the key is read from the file or variable, never held here"},
+	{name: "vaultly.SnapshotInfo", none: "a file path, counts, times and errors (which name the file, never its content)"},
+	{name: "vaultly.SnapshotError", none: "a file path, a kind and a detail; never the file's content or the key"},
+	{name: "internal/outage.Breaker", none: "state, counters and the backend's last error (backend errors hold no secret)"},
+	{name: "internal/outage.OpenError", none: "a time, a count and the backend's last error"},
+	{name: "internal/outage.Options", none: "durations and functions"},
+	{name: "internal/outage.State", none: "a time, counts and the backend's last error"},
 	{name: "vaultly.Store", make: func(e *env) sample {
 		s, _ := e.memStore()
 		hs := vaultly.New(e.vaultBackend(), nil)

@@ -601,6 +601,12 @@ var table = map[string]walk{
 	"vaultly.Store.Refresh": {code: vaultly.NotFound, call: func(t *testing.T, w *world) error {
 		return w.store.Refresh(bg, "errwalk/none")
 	}},
+	"vaultly.Store.SaveSnapshot": {code: vaultly.Config, call: func(t *testing.T, w *world) error {
+		// A snapshot without a key: nothing can be written.
+		s := vaultly.New(memsecrets.New(nil), &vaultly.Options{Snapshot: &vaultly.SnapshotOptions{Path: t.TempDir() + "/s.snap"}})
+		defer s.Close()
+		return s.SaveSnapshot()
+	}},
 	"vaultly.Store.RefreshAll": {code: vaultly.Unavailable, call: func(t *testing.T, w *world) error {
 		mem := memsecrets.New(nil)
 		mem.Set("app/db", map[string]any{"k": "v"})
