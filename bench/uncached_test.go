@@ -152,3 +152,32 @@ func BenchmarkUncachedRead(b *testing.B) {
 	}
 	b.ReportMetric(storeAllocs-backendAllocs, "store-extra-allocs")
 }
+
+// BenchmarkUncachedAlone is BenchmarkUncachedRead's vaultly and hashivault
+// reads run alone, one sub-benchmark after the other (no interleaving with
+// other clients): the Store's cost on top of its backend when nothing else
+// runs between its reads.
+func BenchmarkUncachedAlone(b *testing.B) {
+	hs := getHarness(b)
+	ctx := context.Background()
+	want := appFields["password"].(string)
+	b.Run("via=hashivault", func(b *testing.B) {
+		hb := hs.backend(b, hs.srv.Addr)
+		defer hb.Close()
+		b.ReportAllocs()
+		for b.Loop() {
+			if e, err := hb.Read(ctx, appPath, 0); err != nil || e.Fields["password"] != want {
+				b.Fatalf("Read: %v", err)
+			}
+		}
+	})
+	b.Run("via=vaultly", func(b *testing.B) {
+		s := hs.store(b, hs.srv.Addr, &vaultly.Options{TTL: vaultly.NoCache})
+		b.ReportAllocs()
+		for b.Loop() {
+			if v, err := s.Get(ctx, appPath+":password"); err != nil || v != want {
+				b.Fatalf("Get: %v", err)
+			}
+		}
+	})
+}

@@ -34,6 +34,7 @@ section() {
 
 start=$(date +%s)
 section uncached '^BenchmarkUncachedRead$' 1500x
+section alone '^BenchmarkUncachedAlone$' 3000x -benchmem
 section overhead '^BenchmarkStoreOverhead$' 300000x -benchmem
 section hit '^BenchmarkHit$' 3000000x -benchmem
 section churn '^BenchmarkHitAfterChurn$' 3000000x -benchmem

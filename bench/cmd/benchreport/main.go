@@ -191,6 +191,11 @@ func main() {
 		p("| %s | %s | %s | %s |\n", c, trim(r.med(raw, c+"-p50-ns")/1000), ratio, rounds)
 	}
 	p("\nraw = net/http + encoding/json; vaultly = `Store{TTL: NoCache}` over hashivault; hashivault = `Backend.Read` alone; vaultapi = vault/api `KVv2.Get`; vaultclientgo = vault-client-go v0.4.3 `KvV2Read`; openbao = openbao api/v2 v2.4.0 `KVv2.Get`.\n\n")
+	if _, ok := r["BenchmarkUncachedAlone/via=vaultly"]; ok {
+		al, ah := r.med("BenchmarkUncachedAlone/via=vaultly", "ns/op"), r.med("BenchmarkUncachedAlone/via=hashivault", "ns/op")
+		p("Run alone, one after the other (`BenchmarkUncachedAlone`): hashivault %s µs/op, %s allocs; vaultly %s µs/op, %s allocs (%s×).\n\n",
+			trim(ah/1000), trim(r.med("BenchmarkUncachedAlone/via=hashivault", "allocs/op")), trim(al/1000), trim(r.med("BenchmarkUncachedAlone/via=vaultly", "allocs/op")), trim(al/ah))
+	}
 	p("Store's own cost, no network (`BenchmarkStoreOverhead`, backend answering from memory): ")
 	p("backend Read %s ns / %s allocs; Store Get %s ns / %s allocs (context.Background: the leader runs the read itself); with a cancellable context %s ns / %s allocs (the read runs on a Store goroutine). Paired difference: **+%s ns, +%s allocs**.\n\n",
 		trim(r.med("BenchmarkStoreOverhead/via=backend", "ns/op")), trim(r.med("BenchmarkStoreOverhead/via=backend", "allocs/op")),
