@@ -103,7 +103,9 @@ func (s *Store) closedErr(op, ref string) error { return s.wrap(op, ref, errClos
 
 func (s *Store) isClosed() bool { return s.closedFlag.Load() }
 
-// load performs the backend read with retries, under ctx (a flight).
+// load performs the backend read with retries, under ctx (a flight, whose
+// deadline is the retry budget's end: retry.Do need not look at the clock
+// to set one).
 func (s *Store) load(ctx context.Context, es *slot) (*Entry, error) {
 	debug := s.log.Enabled(ctx, slog.LevelDebug)
 	var start time.Time
@@ -113,7 +115,7 @@ func (s *Store) load(ctx context.Context, es *slot) (*Entry, error) {
 	attempts := 0
 	var e *driver.Entry
 	ctx, span := s.tel.span(ctx, "read", es.Path())
-	err := retry.Do(ctx, s.retry, func(ctx context.Context, attempt int) error {
+	err := retry.Do(ctx, s.retryIn, func(ctx context.Context, attempt int) error {
 		attempts = attempt
 		if err := s.admit(ctx, es, attempt); err != nil {
 			return err

@@ -211,6 +211,7 @@ type Store struct {
 	ttl      time.Duration
 	stale    time.Duration
 	retry    *retry.Policy
+	retryIn  *retry.Policy // retry without its budget: for reads, whose flight context ends at the budget
 	log      *slog.Logger
 	keepOpen bool
 
@@ -286,6 +287,9 @@ func New(b driver.Backend, opts *Options) *Store {
 		}
 	}
 	s.retry = s.retryPolicy(opts.Retry)
+	in := *s.retry
+	in.Budget = -1 // the flight's deadline is the budget (see newFlight)
+	s.retryIn = &in
 	s.out = s.newBreaker(opts.Outage)
 	s.c = entrycache.New(entrycache.Options[*Entry]{
 		TTL:          s.ttl,

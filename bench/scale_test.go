@@ -99,8 +99,13 @@ func sizeName(n int) string {
 // Store.Get (each a miss: a read from memory, then cached) into a fresh
 // Store big enough to keep them all. ns/insert at 1M against 1k shows
 // whether filling is linear; heap-B/entry is the heap the Store holds per
-// entry beyond the entry's own data (data-B/entry). One op is one fill
-// (the 1k case fills 200 Stores per op). Run with -benchtime=1x.
+// entry beyond the entry's own data (data-B/entry). One op is one fill;
+// the 1k case fills and closes 200 Stores one after another per op (each
+// closed outside the timer), so that each is a 1k-entry Store in a small
+// heap. ref=gomap is the same fill into a plain map[string]*driver.Entry
+// (no Store), for what the memory hierarchy and the garbage collector alone
+// do to the per-insert cost between 1k and 1M on this machine. Run with
+// -benchtime=1x.
 func BenchmarkFill1M(b *testing.B) {
 	for _, n := range []int{1000, 1_000_000} {
 		b.Run("entries="+sizeName(n), func(b *testing.B) {
@@ -110,30 +115,48 @@ func BenchmarkFill1M(b *testing.B) {
 			var perEntry float64
 			var elapsed time.Duration
 			for b.Loop() {
-				stores := make([]*vaultly.Store, reps)
-				b.StopTimer()
-				h0 := heapNow()
-				b.StartTimer()
-				t0 := time.Now()
-				for i := range stores {
-					stores[i] = vaultly.New(genBackend{}, &vaultly.Options{TTL: time.Hour, MaxEntries: n + 1})
-					fill(b, stores[i], refs)
-				}
-				elapsed += time.Since(t0)
-				b.StopTimer()
-				h1 := heapNow()
-				perEntry = float64(h1-h0)/float64(n*reps) - data
-				for _, s := range stores {
+				for rep := range reps {
+					s := vaultly.New(genBackend{}, &vaultly.Options{TTL: time.Hour, MaxEntries: n + 1})
+					b.StopTimer()
+					h0 := heapNow()
+					b.StartTimer()
+					t0 := time.Now()
+					fill(b, s, refs)
+					elapsed += time.Since(t0)
+					b.StopTimer()
+					if rep == 0 {
+						perEntry = float64(heapNow()-h0)/float64(n) - data
+					}
 					if got := s.Stats().Entries; got != n {
 						b.Fatalf("Entries = %d, want %d", got, n)
 					}
 					s.Close()
+					b.StartTimer()
 				}
-				b.StartTimer()
 			}
 			b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N*n*reps), "ns/insert")
 			b.ReportMetric(perEntry, "heap-B/entry")
 			b.ReportMetric(data, "data-B/entry")
+		})
+	}
+	for _, n := range []int{1000, 1_000_000} {
+		b.Run("ref=gomap/entries="+sizeName(n), func(b *testing.B) {
+			refs := genRefs(n)
+			reps := max(1, 200_000/n)
+			var elapsed time.Duration
+			for b.Loop() {
+				for range reps {
+					runtime.GC()
+					t0 := time.Now()
+					m := make(map[string]*driver.Entry)
+					for _, r := range refs {
+						m[r], _ = genBackend{}.Read(context.Background(), r, 0)
+					}
+					elapsed += time.Since(t0)
+					runtime.KeepAlive(m)
+				}
+			}
+			b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N*n*reps), "ns/insert")
 		})
 	}
 }

@@ -69,3 +69,28 @@ func TestLoad50TenReads(t *testing.T) {
 		}
 	}
 }
+
+// TestRawReadAndStartup: the floor's raw reader, the hand-written start
+// and Load of the 200-field struct all read what was seeded, on loopback.
+func TestRawReadAndStartup(t *testing.T) {
+	hs := getHarness(t)
+	ctx := context.Background()
+	d, err := newRawRead(hs.srv.Addr, hs.srv.Token, appPath).get(ctx)
+	if err != nil || d["password"] != appFields["password"] {
+		t.Fatalf("raw read = %v, %v", d["password"], err)
+	}
+	if err := handStartup(ctx, hs, hs.srv.Addr); err != nil {
+		t.Fatalf("hand-written start: %v", err)
+	}
+	s := hs.store(t, hs.srv.Addr, nil)
+	dst := reflect.New(startStruct())
+	if err := s.Load(ctx, dst.Interface(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := dst.Elem().Field(startKeys*7+3).String(), "start-7-3"; got != want {
+		t.Errorf("field P7F3 = %q, want %q", got, want)
+	}
+	if got := s.Stats().BackendCalls; got != startPaths {
+		t.Errorf("backend reads = %d, want %d (one per path)", got, startPaths)
+	}
+}

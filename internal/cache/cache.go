@@ -21,16 +21,17 @@ const shardCount = 64
 // one atomic load and no lock, plus a small overlay of the keys stored and
 // deleted since, under the shard's mutex. A write goes to the overlay; the
 // overlay is folded into a new snapshot (one copy of the shard) once it
-// holds an eighth of the snapshot, or once reads of it add up to as many,
-// so every key costs a constant number of copies however large the map
-// grows: filling it is linear (a copy-on-write map, which copies a shard
-// on every write, is quadratic). Compact folds every overlay at once, so
+// holds an eighth of the snapshot, or once reads of its keys add up to as
+// many, so every key costs a constant number of copies however large the
+// map grows: filling it is linear (a copy-on-write map, which copies a
+// shard on every write, is quadratic). Compact folds every overlay at once, so
 // that a batch of deletes costs one copy per shard.
 //
 // A read of a key that is in a snapshot, in a shard with no deletes
 // pending, and a read of a key that is nowhere, in a shard with no stores
 // pending, take no lock, write no shared memory and allocate nothing; other
-// reads take the shard's mutex, and count towards the next fold.
+// reads take the shard's mutex (a hit in the overlay counts towards the
+// next fold).
 //
 // The zero Map is ready to use.
 type Map[V comparable] struct {
@@ -47,7 +48,7 @@ type shard[V comparable] struct {
 	mu    sync.Mutex
 	added map[string]V        // stored since the snapshot (not in it, or in gone)
 	gone  map[string]struct{} // deleted since, still in the snapshot
-	reads int                 // locked reads since the last fold
+	reads int                 // reads of added keys since the last fold
 	_     [24]byte
 }
 
@@ -88,10 +89,15 @@ func (m *Map[V]) Load(key string) (V, bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.loadLocked(key)
-	s.reads++
-	s.maybeFold()
-	return v, ok
+	if v, ok := s.added[key]; ok {
+		// A hit that a fold would make lock-free: hits add up to a fold,
+		// so that a key read often does not stay behind the mutex. (Misses
+		// do not count: a fill would fold at every few reads.)
+		s.reads++
+		s.maybeFold()
+		return v, true
+	}
+	return s.loadLocked(key)
 }
 
 func (s *shard[V]) loadLocked(key string) (V, bool) {
@@ -116,8 +122,8 @@ func snapLen[V comparable](p *map[string]V) int {
 	return len(*p)
 }
 
-// maybeFold folds the overlay into a new snapshot once it, or the locked
-// reads it caused, reach an eighth of the snapshot (at least 8).
+// maybeFold folds the overlay into a new snapshot once it, or the reads of
+// its keys, reach an eighth of the snapshot (at least 8).
 func (s *shard[V]) maybeFold() {
 	limit := max(snapLen(s.snap.Load())/8, 8)
 	if len(s.added)+len(s.gone) >= limit || (s.reads >= limit && len(s.added)+len(s.gone) > 0) {

@@ -208,8 +208,9 @@ type Item[V any] struct {
 
 	mu      sync.Mutex
 	stopped bool
-	timers  []*time.Timer
-	memos   []memoOf[V] // memos of this item, cleared by stop
+	timer   *time.Timer   // the first timer (most items have one at a time)
+	timers  []*time.Timer // later ones
+	memos   []memoOf[V]   // memos of this item, cleared by stop
 }
 
 // Confirm records that a check at t found the item's entry unchanged in
@@ -268,8 +269,13 @@ func (it *Item[V]) addMemo(r *Ref[V], m *memo) {
 func (it *Item[V]) after(d time.Duration, fn func()) {
 	it.mu.Lock()
 	defer it.mu.Unlock()
-	if !it.stopped {
-		it.timers = append(it.timers, time.AfterFunc(d, fn))
+	if it.stopped {
+		return
+	}
+	if t := time.AfterFunc(d, fn); it.timer == nil {
+		it.timer = t
+	} else {
+		it.timers = append(it.timers, t)
 	}
 }
 
@@ -277,6 +283,10 @@ func (it *Item[V]) stop() {
 	it.mu.Lock()
 	defer it.mu.Unlock()
 	it.stopped = true
+	if it.timer != nil {
+		it.timer.Stop()
+		it.timer = nil
+	}
 	for _, t := range it.timers {
 		t.Stop()
 	}
@@ -657,9 +667,15 @@ func (c *Cache[V]) publish(s *Slot[V], gen uint64, v V) {
 		}
 	}
 	if c.ttl != UntilRefreshed {
-		it.after(c.ttl, func() { it.expired.Store(true) })
+		// One timer at a time: the refresh point's, which then starts the
+		// expiry's (a million cached entries hold a million timers, not two).
 		if d := cache.RefreshAfter(c.ttl, c.ahead, it.r); d > 0 {
-			it.after(d, func() { it.due.Store(true) })
+			it.after(d, func() {
+				it.due.Store(true)
+				it.after(c.ttl-time.Since(it.Fetched), func() { it.expired.Store(true) })
+			})
+		} else {
+			it.after(c.ttl, func() { it.expired.Store(true) })
 		}
 	}
 	// An invalidation or removal that raced with the swap wins.

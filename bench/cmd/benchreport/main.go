@@ -72,8 +72,6 @@ func (r results) med(name, unit string) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-func (r results) n(name, unit string) int { return len(r[name][unit]) }
-
 func (r results) all(name, unit string) string {
 	var out []string
 	for _, v := range r[name][unit] {
