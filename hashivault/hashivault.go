@@ -440,6 +440,11 @@ func (b *Backend) currentToken() string {
 type callInfoKey struct{}
 
 type callInfo struct {
+	// hc is the HTTP client under the api.Client the call runs on, when
+	// vaultly built that client (nil for a copy of a caller-owned one):
+	// rawGet then sends its GET straight through it (see fastGet).
+	hc *http.Client
+
 	mu         sync.Mutex
 	retryAfter time.Duration
 	tooLarge   atomic.Int64 // the answer limit a response passed, if any
@@ -503,6 +508,9 @@ func (b *Backend) callOnce(ctx context.Context, fn func(ctx context.Context, c *
 		return 0, err
 	}
 	defer release()
+	if ci, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
+		ci.hc = c.hc
+	}
 	return gen, fn(ctx, c.c)
 }
 
