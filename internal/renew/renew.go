@@ -54,8 +54,8 @@ type Policy struct {
 	// after a Reset (see FirstRenewAt): clients started together, or
 	// replaced together after an outage, act at times spread uniformly
 	// (full jitter) over Fraction ± FirstJitter of the TTL, kept within
-	// 5%..90% of it. Default 0.25: with the default Fraction, 41.7%..90%,
-	// a window of 48% of the TTL.
+	// 5%..80% of it. Default 0.25: with the default Fraction, 41.7%..80%,
+	// a window of 38% of the TTL.
 	FirstJitter float64
 	// MinBackoff is the first delay after a failed replacement. Default 1s.
 	MinBackoff time.Duration
@@ -100,12 +100,17 @@ func RenewAt(l Lease, p Policy, r float64) time.Time {
 	return l.Obtained.Add(time.Duration(float64(l.TTL) * f))
 }
 
+// firstMax is the latest point of the first action, as a fraction of the
+// TTL: a fifth of the TTL is left for the renewal and its retries (0.8 s of
+// a 4 s token, 48 s of a 4-minute one).
+const firstMax = 0.8
+
 // FirstRenewAt is RenewAt for the first action on a credential that many
 // clients may have obtained at the same moment (a fleet started together,
 // or logging in again together after an outage): Obtained + TTL×Fraction,
 // shifted by up to ±TTL×FirstJitter according to r in [0, 1), and kept
-// within 5%..90% of the TTL, so a uniform r spreads N clients over the
-// whole window (about 48% of the TTL with the defaults), still well before
+// within 5%..80% of the TTL, so a uniform r spreads N clients over the
+// whole window (about 38% of the TTL with the defaults), still well before
 // expiry. r = 0.5 means no shift. For a lease that never expires it
 // returns the zero time.
 func FirstRenewAt(l Lease, p Policy, r float64) time.Time {
@@ -115,7 +120,7 @@ func FirstRenewAt(l Lease, p Policy, r float64) time.Time {
 	p = p.withDefaults()
 	r = math.Min(math.Max(r, 0), 1)
 	f := p.Fraction + (2*r-1)*p.FirstJitter
-	f = math.Min(math.Max(f, 0.05), 0.9)
+	f = math.Min(math.Max(f, 0.05), firstMax)
 	return l.Obtained.Add(time.Duration(float64(l.TTL) * f))
 }
 

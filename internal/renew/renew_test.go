@@ -41,7 +41,7 @@ func TestRenewAtProperties(t *testing.T) {
 }
 
 // TestFirstRenewAtProperties: the first action is always inside the lease,
-// at most at 90% of it, within Fraction ± FirstJitter; and with the default
+// at most at 80% of it, within Fraction ± FirstJitter; and with the default
 // policy the window it spreads a fleet over is at least 30% of the TTL.
 func TestFirstRenewAtProperties(t *testing.T) {
 	prop := func(ttlSec uint32, r float64, frac, jit float64) bool {
@@ -54,7 +54,7 @@ func TestFirstRenewAtProperties(t *testing.T) {
 		}
 		d := p.withDefaults()
 		lo := l.Obtained.Add(time.Duration(float64(l.TTL) * math.Max(0.05, d.Fraction-d.FirstJitter)))
-		hi := l.Obtained.Add(time.Duration(float64(l.TTL) * math.Min(0.9, d.Fraction+d.FirstJitter)))
+		hi := l.Obtained.Add(time.Duration(float64(l.TTL) * math.Min(firstMax, d.Fraction+d.FirstJitter)))
 		return !at.Before(lo.Add(-time.Nanosecond)) && !at.After(hi.Add(time.Nanosecond))
 	}
 	if err := quick.Check(prop, &quick.Config{MaxCount: 5000}); err != nil {
@@ -72,7 +72,7 @@ func TestFirstRenewAtProperties(t *testing.T) {
 	for _, tc := range []struct {
 		r    float64
 		want time.Duration
-	}{{0, 25 * time.Minute}, {0.5, 40 * time.Minute}, {0.9, 52 * time.Minute}, {0.99, 54 * time.Minute}} {
+	}{{0, 25 * time.Minute}, {0.5, 40 * time.Minute}, {0.7, 46 * time.Minute}, {0.9, 48 * time.Minute}, {0.99, 48 * time.Minute}} {
 		if got := FirstRenewAt(l, Policy{}, tc.r).Sub(epoch).Round(time.Millisecond); got != tc.want {
 			t.Errorf("FirstRenewAt(1h, r=%v) = %v, want %v", tc.r, got, tc.want)
 		}
