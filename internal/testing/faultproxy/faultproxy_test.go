@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,9 +139,9 @@ func TestHandlerAndHeader(t *testing.T) {
 
 // TestDropAfter: the upstream gets the request, the client gets a reset.
 func TestDropAfter(t *testing.T) {
-	var got int
+	var got atomic.Int32 // the handler runs on the server's goroutine
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got++
+		got.Add(1)
 		io.WriteString(w, "done")
 	}))
 	defer up.Close()
@@ -153,7 +154,7 @@ func TestDropAfter(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("PUT through DropAfter answered %d, want a connection error", resp.StatusCode)
 	}
-	if got != 1 {
-		t.Errorf("upstream saw %d requests, want 1", got)
+	if n := got.Load(); n != 1 {
+		t.Errorf("upstream saw %d requests, want 1", n)
 	}
 }
