@@ -9,8 +9,10 @@ import (
 	"github.com/vaultly/vaultly/internal/testing/faultproxy"
 )
 
-// simulateChain runs the token schedule (renew.RenewAt, renew.MustReplace,
-// the Policy defaults the backend uses) against a server that grants at most
+// simulateChain runs the token schedule (renew.FirstRenewAt for the first
+// action on each token, renew.RenewAt after, renew.MustReplace and
+// renew.ReplaceBy, the Policy defaults the backend uses — as renew.Loop
+// does) against a server that grants at most
 // ttl per renewal and nothing past maxTTL from the login, for d, with the
 // jitter draw r; it returns the logins and renewals the schedule makes.
 func simulateChain(ttl, maxTTL, d time.Duration, r float64) (logins, renewals int) {
@@ -23,8 +25,14 @@ func simulateChain(ttl, maxTTL, d time.Duration, r float64) (logins, renewals in
 		cur := renew.Lease{Obtained: login, TTL: ttl, Renewable: true}
 		maxEnd := login.Add(maxTTL)
 		final := false
-		for {
+		for first := true; ; first = false {
 			at := renew.RenewAt(cur, p, r)
+			if first {
+				at = renew.FirstRenewAt(cur, p, r)
+			}
+			if final {
+				at = renew.ReplaceBy(cur, at)
+			}
 			if !at.Before(end) {
 				return logins, renewals
 			}
@@ -68,7 +76,7 @@ func TestChainSchedule(t *testing.T) {
 		{d: 7 * time.Second, r: 0.5, logins: 1, renewals: 2},    // capped at 5.33s (2.67s left)
 		{d: 8 * time.Second, r: 0.5, logins: 2, renewals: 2},    // replaced at 7.11s, before the 8s max
 		{d: 17 * time.Second, r: 0.5, logins: 3, renewals: 5},   // again at 14.2s
-		{d: 17 * time.Second, r: 0, logins: 3, renewals: 5},     // earliest jitter
+		{d: 17 * time.Second, r: 0, logins: 3, renewals: 7},     // earliest jitter: first renewals at 1.67s, replaced 1s before the max
 		{d: 17 * time.Second, r: 0.999, logins: 3, renewals: 4}, // latest jitter
 	}
 	for _, tt := range tests {

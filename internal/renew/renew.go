@@ -195,6 +195,29 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+// ReplaceMargin is the least time a replacement leaves before the lease it
+// replaces expires: a login under load, and the requests still in flight
+// with the old credential, need it. It only matters for short leases (with
+// the default schedule a lease of more than 3 s leaves more than this).
+const ReplaceMargin = time.Second
+
+// ReplaceBy returns at, moved earlier when needed so that it is at least
+// ReplaceMargin before l expires (but never before l was obtained): when to
+// replace a lease that cannot be renewed any more.
+func ReplaceBy(l Lease, at time.Time) time.Time {
+	if l.TTL <= 0 || at.IsZero() {
+		return at
+	}
+	latest := l.Expires().Add(-ReplaceMargin)
+	if latest.Before(l.Obtained) {
+		latest = l.Obtained
+	}
+	if at.After(latest) {
+		return latest
+	}
+	return at
+}
+
 // Options configures a Loop. nil means the defaults.
 type Options struct {
 	// Policy is the schedule. Default: the zero Policy (see its fields).
@@ -295,7 +318,11 @@ func (l *Loop) run(ctx context.Context, cur Lease) {
 		if first {
 			at, first = FirstRenewAt, false
 		}
-		r, ok := l.wait(ctx, at(cur, l.pol, l.opts.Rand()))
+		next := at(cur, l.pol, l.opts.Rand())
+		if final {
+			next = ReplaceBy(cur, next)
+		}
+		r, ok := l.wait(ctx, next)
 		if !ok {
 			return
 		}

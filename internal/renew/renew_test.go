@@ -391,3 +391,26 @@ func TestStopIsIdempotent(t *testing.T) {
 		l.Stop()
 	})
 }
+
+// TestReplaceBy: a lease that must be replaced is replaced at least
+// ReplaceMargin before it ends (never before it was obtained), and a time
+// already earlier than that is kept.
+func TestReplaceBy(t *testing.T) {
+	l := func(ttl time.Duration) Lease { return Lease{Obtained: epoch, TTL: ttl} }
+	for _, tc := range []struct {
+		ttl      time.Duration
+		at, want time.Duration // after epoch
+	}{
+		{time.Hour, 40 * time.Minute, 40 * time.Minute},
+		{3 * time.Second, 2 * time.Second, 2 * time.Second},
+		{2500 * time.Millisecond, 1800 * time.Millisecond, 1500 * time.Millisecond},
+		{800 * time.Millisecond, 500 * time.Millisecond, 0},
+	} {
+		if got := ReplaceBy(l(tc.ttl), epoch.Add(tc.at)).Sub(epoch); got != tc.want {
+			t.Errorf("ReplaceBy(ttl %v, at +%v) = +%v, want +%v", tc.ttl, tc.at, got, tc.want)
+		}
+	}
+	if got := ReplaceBy(Lease{Obtained: epoch}, time.Time{}); !got.IsZero() {
+		t.Errorf("ReplaceBy(no end) = %v, want zero", got)
+	}
+}
