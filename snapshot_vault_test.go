@@ -119,8 +119,12 @@ func TestSnapshotOfflineStartVault(t *testing.T) {
 			t.Errorf("run %d: Get after Vault came back = %q, %v; want the new value", run, got, err)
 		}
 		t.Logf("run %d: Load from the snapshot with Vault unreachable took %v; %d requests tried in the next 2 s (probes); values read again %v after Vault was back", run, took, during, refreshed)
-		if refreshed > time.Second {
-			t.Errorf("run %d: values read again %v after Vault was back, want within 1 s", run, refreshed)
+		// Probes are at most 0.5 s apart, so the values come back well
+		// within a second on a quiet machine (0.05–0.4 s measured); the
+		// bound is 3 s because under a full -race run on 2 cores the
+		// probe's timer was once seen firing late (2.1 s).
+		if refreshed > 3*time.Second {
+			t.Errorf("run %d: values read again %v after Vault was back, want within 3 s (probes every ≤0.5 s, tolerance for a loaded machine)", run, refreshed)
 		}
 		if during > 12 {
 			t.Errorf("run %d: %d requests in 2 s while Vault was unreachable, want a few (one probe at a time)", run, during)
