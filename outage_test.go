@@ -238,9 +238,12 @@ func TestOutageWaitingCalls(t *testing.T) {
 					}
 				}
 				// While the breaker is open, the call itself sends nothing:
-				// only probes reach the backend (2–4 a second).
-				if got, limit := len(mem.Calls())-calls, int(took/(250*time.Millisecond))+2; got > limit {
-					t.Errorf("%d backend calls during a %v call, want <= %d (probes only, and the call's read)", got, took, limit)
+				// only probes reach the backend (2–4 a second). When it
+				// closes, the call's read goes out, and so may the reads of
+				// the three entries whose failures opened it (their fetches
+				// wait in the background and are released together).
+				if got, limit := len(mem.Calls())-calls, int(took/(250*time.Millisecond))+2+3; got > limit {
+					t.Errorf("%d backend calls during a %v call, want <= %d (probes only, then the call's read and the 3 released reads)", got, took, limit)
 				}
 			})
 		})
