@@ -174,38 +174,41 @@ func unsupported(what string) error {
 	return driver.NewError(InvalidArgument, errors.New("backend does not support "+what))
 }
 
-func (l *later) Write(ctx context.Context, path string, fields map[string]any) error {
+// laterAs returns the real backend (opened if needed) as the optional
+// interface I; what names the ability in the error when it lacks it.
+func laterAs[I any](ctx context.Context, l *later, what string) (I, error) {
+	var zero I
 	b, err := l.get(ctx)
 	if err != nil {
-		return err
+		return zero, err
 	}
-	w, ok := b.(driver.Writer)
+	i, ok := b.(I)
 	if !ok {
-		return unsupported("writing")
+		return zero, unsupported(what)
+	}
+	return i, nil
+}
+
+func (l *later) Write(ctx context.Context, path string, fields map[string]any) error {
+	w, err := laterAs[driver.Writer](ctx, l, "writing")
+	if err != nil {
+		return err
 	}
 	return w.Write(ctx, path, fields)
 }
 
 func (l *later) Delete(ctx context.Context, path string) error {
-	b, err := l.get(ctx)
+	w, err := laterAs[driver.Writer](ctx, l, "writing")
 	if err != nil {
 		return err
-	}
-	w, ok := b.(driver.Writer)
-	if !ok {
-		return unsupported("writing")
 	}
 	return w.Delete(ctx, path)
 }
 
 func (l *later) List(ctx context.Context, prefix string) ([]string, error) {
-	b, err := l.get(ctx)
+	ls, err := laterAs[driver.Lister](ctx, l, "listing")
 	if err != nil {
 		return nil, err
-	}
-	ls, ok := b.(driver.Lister)
-	if !ok {
-		return nil, unsupported("listing")
 	}
 	return ls.List(ctx, prefix)
 }
@@ -266,37 +269,25 @@ func (l *later) Health(ctx context.Context) driver.Health {
 }
 
 func (l *later) IssueLease(ctx context.Context, path string) (*driver.Entry, error) {
-	b, err := l.get(ctx)
+	ls, err := laterAs[driver.Leaser](ctx, l, "leases")
 	if err != nil {
 		return nil, err
-	}
-	ls, ok := b.(driver.Leaser)
-	if !ok {
-		return nil, unsupported("leases")
 	}
 	return ls.IssueLease(ctx, path)
 }
 
 func (l *later) RenewLease(ctx context.Context, id string, increment time.Duration) (*driver.Lease, error) {
-	b, err := l.get(ctx)
+	ls, err := laterAs[driver.Leaser](ctx, l, "leases")
 	if err != nil {
 		return nil, err
-	}
-	ls, ok := b.(driver.Leaser)
-	if !ok {
-		return nil, unsupported("leases")
 	}
 	return ls.RenewLease(ctx, id, increment)
 }
 
 func (l *later) RevokeLease(ctx context.Context, id string) error {
-	b, err := l.get(ctx)
+	ls, err := laterAs[driver.Leaser](ctx, l, "leases")
 	if err != nil {
 		return err
-	}
-	ls, ok := b.(driver.Leaser)
-	if !ok {
-		return unsupported("leases")
 	}
 	return ls.RevokeLease(ctx, id)
 }

@@ -37,16 +37,13 @@ func nextIssue(issued, notAfter time.Time, rnd float64) time.Time {
 
 // retryDelay is the wait before retry number attempt (1 for the first) of
 // a failed issue, when the current certificate has remaining left:
-// renew.Backoff with policy, but never more than half of remaining while
-// it is positive, so retries get denser, not sparser, as the end nears;
-// never less than minRetry. Once the certificate has expired the plain
-// backoff applies.
+// renew.RetryWithin with policy — the rule leases follow: never more than
+// half of what is left while it is positive, so retries get denser as the
+// end nears; at least once a second once the certificate has expired, so a
+// new one arrives within about a second of Vault answering again; never
+// less than 50ms.
 func retryDelay(attempt int, remaining time.Duration, rnd float64) time.Duration {
-	d := renew.Backoff(max(attempt-1, 0), policy.MinBackoff, policy.MaxBackoff, rnd)
-	if remaining > 0 {
-		d = min(d, remaining/2)
-	}
-	return max(d, minRetry)
+	return renew.RetryWithin(policy, attempt, remaining, rnd)
 }
 
 // nearExpiry reports whether a certificate with remaining left of lifetime

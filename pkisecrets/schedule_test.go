@@ -42,7 +42,7 @@ func TestRetryDelay(t *testing.T) {
 		{"capped at 30s", 20, time.Hour, 0.999999, 15 * time.Second, 30 * time.Second},
 		{"never more than half of what is left", 20, 4 * time.Second, 0.999999, 0, 2 * time.Second},
 		{"never below 50ms", 20, 20 * time.Millisecond, 0.5, 50 * time.Millisecond, 50 * time.Millisecond},
-		{"expired: plain backoff", 20, -time.Minute, 0.999999, 15 * time.Second, 30 * time.Second},
+		{"expired: at least once a second", 20, -time.Minute, 0.999999, 500 * time.Millisecond, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -86,11 +86,11 @@ func TestRetryDelay(t *testing.T) {
 		{2, 0, 250 * time.Millisecond, 500 * time.Millisecond},
 		{5, 0, 2 * time.Second, 4 * time.Second},
 		{100, 0, 15 * time.Second, 30 * time.Second},
-		{100, 4 * time.Second, 2 * time.Second, 2 * time.Second},          // bounded by the lease's end
-		{1, 20 * time.Millisecond, minDelay, minDelay},                    // never a spin
-		{1, -time.Second, 125 * time.Millisecond, 250 * time.Millisecond}, // lease over: plain backoff
-		{100, -time.Second, deadRetryMin, deadRetryMax},                   // lease over, long outage: still about once a second
-		{7, -time.Hour, deadRetryMin, deadRetryMax},
+		{100, 4 * time.Second, 2 * time.Second, 2 * time.Second},                 // bounded by the lease's end
+		{1, 20 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}, // never a spin
+		{1, -time.Second, 125 * time.Millisecond, 250 * time.Millisecond},        // lease over: plain backoff
+		{100, -time.Second, 500 * time.Millisecond, time.Second},                 // lease over, long outage: still about once a second
+		{7, -time.Hour, 500 * time.Millisecond, time.Second},
 	}
 	for _, tt := range tests {
 		for _, rnd := range []float64{0, 0.5, 0.999999} {

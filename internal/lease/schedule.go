@@ -18,10 +18,6 @@ import (
 // the time left, ±10% of it as jitter; back off from 250ms to 30s.
 var policy = renew.Policy{MinBackoff: 250 * time.Millisecond, MaxBackoff: 30 * time.Second}
 
-// minDelay keeps a lease that is almost over from spinning: no two requests
-// for the same lease are closer than this.
-const minDelay = 50 * time.Millisecond
-
 // actAt is when to act on a lease that has ttl left at now: renew it, or,
 // once renewing cannot extend it, issue its replacement. It is renew.RenewAt
 // with policy, so for a replacement the last third of the lease is the
@@ -48,31 +44,14 @@ func retireAt(rotated, expires time.Time) time.Time {
 	return rotated.Add(expires.Sub(rotated) / 2)
 }
 
-// Once the lease has ended with no replacement, there are no usable
-// credentials at all: retries are sent at least once every deadRetryMin to
-// deadRetryMax (jittered), however long the outage has lasted, so new
-// credentials arrive within about a second of the backend answering again.
-const (
-	deadRetryMin = 500 * time.Millisecond
-	deadRetryMax = time.Second
-)
-
 // retryDelay is the wait before retry number attempt (1 for the first
-// retry) of a failed renewal or issue: renew.Backoff with policy (250ms up
-// to 30s, equal jitter), but never more than half of limit when limit > 0
-// (the time left before the lease ends), so retries get denser, not
-// sparser, as the end approaches, and never closer together than 50ms.
-// limit < 0 means the lease has ended: the delay is then at most
-// deadRetryMin + rnd × (deadRetryMax − deadRetryMin).
+// retry) of a failed renewal or issue with limit left of the lease:
+// renew.RetryWithin with policy (250ms up to 30s; never more than half of
+// what is left, so retries get denser as the end approaches; at least once
+// a second once the lease has ended, limit < 0, however long the outage;
+// never closer together than 50ms).
 func retryDelay(attempt int, rnd float64, limit time.Duration) time.Duration {
-	d := renew.Backoff(max(attempt-1, 0), policy.MinBackoff, policy.MaxBackoff, rnd)
-	switch {
-	case limit > 0:
-		d = min(d, limit/2)
-	case limit < 0:
-		d = min(d, deadRetryMin+time.Duration(rnd*float64(deadRetryMax-deadRetryMin)))
-	}
-	return max(d, minDelay)
+	return renew.RetryWithin(policy, attempt, limit, rnd)
 }
 
 // replaceEarly reports whether a lease whose renewals keep failing should be

@@ -163,6 +163,36 @@ func Backoff(attempt int, min, max time.Duration, r float64) time.Duration {
 	return d/2 + time.Duration(float64(d/2)*r)
 }
 
+// Bounds of RetryWithin: never two attempts closer than retryFloor; once
+// the credential has ended (nothing usable is left), an attempt at least
+// once every deadRetryMin..deadRetryMax (jittered), however long the
+// failures have lasted, so a new credential arrives within about a second
+// of the server answering again.
+const (
+	retryFloor   = 50 * time.Millisecond
+	deadRetryMin = 500 * time.Millisecond
+	deadRetryMax = time.Second
+)
+
+// RetryWithin is the wait before retry number attempt (1 for the first) of
+// a failed renewal or replacement of a credential (lease, certificate) with
+// remaining left: Backoff with p's bounds, but while remaining > 0 never
+// more than half of it, so retries get denser, not sparser, as the end
+// nears; when remaining < 0 (it has ended) at most deadRetryMin + rnd ×
+// (deadRetryMax − deadRetryMin); never less than retryFloor. remaining == 0
+// means no end is known: the plain backoff. A pure function.
+func RetryWithin(p Policy, attempt int, remaining time.Duration, rnd float64) time.Duration {
+	p = p.withDefaults()
+	d := Backoff(max(attempt-1, 0), p.MinBackoff, p.MaxBackoff, rnd)
+	switch {
+	case remaining > 0:
+		d = min(d, remaining/2)
+	case remaining < 0:
+		d = min(d, deadRetryMin+time.Duration(math.Min(math.Max(rnd, 0), 1)*float64(deadRetryMax-deadRetryMin)))
+	}
+	return max(d, retryFloor)
+}
+
 // Target renews and replaces the credential a Loop keeps alive.
 type Target interface {
 	// Renew extends cur and returns its new lifetime.

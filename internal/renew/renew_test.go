@@ -414,3 +414,27 @@ func TestReplaceBy(t *testing.T) {
 		t.Errorf("ReplaceBy(no end) = %v, want zero", got)
 	}
 }
+
+// TestRetryWithin: the shared retry rule of leases and certificates.
+func TestRetryWithin(t *testing.T) {
+	p := Policy{MinBackoff: 250 * time.Millisecond, MaxBackoff: 30 * time.Second}
+	for _, tc := range []struct {
+		attempt  int
+		left     time.Duration
+		min, max time.Duration
+	}{
+		{1, 0, 125 * time.Millisecond, 250 * time.Millisecond},            // no end known: plain backoff
+		{20, 0, 15 * time.Second, 30 * time.Second},                       // capped
+		{20, time.Hour, 15 * time.Second, 30 * time.Second},               // plenty left
+		{20, 4 * time.Second, time.Second, 2 * time.Second},               // half of what is left
+		{1, 20 * time.Millisecond, retryFloor, retryFloor},                // never a spin
+		{20, -time.Minute, deadRetryMin, deadRetryMax},                    // ended: about once a second
+		{1, -time.Second, 125 * time.Millisecond, 250 * time.Millisecond}, // ended, early: the backoff is shorter
+	} {
+		for _, rnd := range []float64{0, 0.5, 0.999999} {
+			if got := RetryWithin(p, tc.attempt, tc.left, rnd); got < tc.min || got > tc.max {
+				t.Errorf("RetryWithin(attempt %d, left %v, r %v) = %v, want in [%v, %v]", tc.attempt, tc.left, rnd, got, tc.min, tc.max)
+			}
+		}
+	}
+}
