@@ -459,32 +459,32 @@ func (nd *Node) unseal(ctx context.Context) error {
 	}
 }
 
-func (c *Cluster) waitActive(ctx context.Context) error {
+// pollUntil calls check every `every` until it returns nil, or until ctx
+// ends: then the last check's error, wrapped with ctx's.
+func pollUntil(ctx context.Context, every time.Duration, check func() error) error {
 	for {
-		if _, err := c.active(); err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("no active node: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// waitVoters waits until every node is a raft voter and healthy.
-func (c *Cluster) waitVoters(ctx context.Context) error {
-	for {
-		err := c.checkVoters(ctx)
+		err := check()
 		if err == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("cluster not formed: %v (%w)", err, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
+			return fmt.Errorf("%v (%w)", err, ctx.Err())
+		case <-time.After(every):
 		}
 	}
+}
+
+func (c *Cluster) waitActive(ctx context.Context) error {
+	return pollUntil(ctx, 100*time.Millisecond, func() error { _, err := c.active(); return err })
+}
+
+// waitVoters waits until every node is a raft voter and healthy.
+func (c *Cluster) waitVoters(ctx context.Context) error {
+	if err := pollUntil(ctx, 200*time.Millisecond, func() error { return c.checkVoters(ctx) }); err != nil {
+		return fmt.Errorf("cluster not formed: %w", err)
+	}
+	return nil
 }
 
 func (c *Cluster) checkVoters(ctx context.Context) error {
@@ -522,19 +522,14 @@ func (c *Cluster) WaitHealthy(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for {
-		err := c.checkVoters(ctx)
-		if err == nil {
-			err = c.checkAutopilot(ctx)
+	err := pollUntil(ctx, 200*time.Millisecond, func() error {
+		if err := c.checkVoters(ctx); err != nil {
+			return err
 		}
-		if err == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("vaulttest: cluster not healthy after 60s: %v", err)
-		case <-time.After(200 * time.Millisecond):
-		}
+		return c.checkAutopilot(ctx)
+	})
+	if err != nil {
+		t.Fatalf("vaulttest: cluster not healthy after 60s: %v", err)
 	}
 }
 
@@ -575,16 +570,12 @@ func (c *Cluster) Active(t testing.TB) *Node {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for {
-		if nd, err := c.active(); err == nil {
-			return nd
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("vaulttest: no active node after 30s")
-		case <-time.After(100 * time.Millisecond):
-		}
+	var nd *Node
+	err := pollUntil(ctx, 100*time.Millisecond, func() (err error) { nd, err = c.active(); return err })
+	if err != nil {
+		t.Fatalf("vaulttest: no active node after 30s: %v", err)
 	}
+	return nd
 }
 
 // ActiveClient returns a root client for the node active now.
