@@ -178,6 +178,10 @@ type bodyError struct{ err error }
 func (e *bodyError) Error() string { return "reading the answer: " + e.err.Error() }
 func (e *bodyError) Unwrap() error { return e.err }
 
+// headerNoForwarding asks a standby to redirect a request instead of
+// forwarding it to the active node.
+const headerNoForwarding = "X-Vault-No-Request-Forwarding"
+
 func sizeText(n int64) string {
 	switch {
 	case n >= 1<<20 && n%(1<<20) == 0:
@@ -252,7 +256,8 @@ func (r *router) nodeURL(i int, req *url.URL) *url.URL {
 //     next node, whatever the method (nothing was applied);
 //   - a redirect to a configured node: that node next (once per request);
 //     to any other address: an error naming it, and the token never
-//     leaves for it.
+//     leaves for it (a write asked not to be forwarded goes to the same
+//     node again, which may then forward it).
 //
 // Each node is tried at most once per request; the Store's retry policy
 // spaces the attempts. When every node failed, the last node's answer (or
@@ -271,8 +276,17 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 	}
 	read := idempotent(req.Method)
 	queue := r.one
+	// A standby forwards a write to the active node, and when the active
+	// node dies on the way it answers as if it had not (a redirect, or 503
+	// "no active Vault instance found") though the write may have been
+	// applied: sending it to the next node would apply it twice. With more
+	// than one node, writes ask standbys not to forward them, so that such
+	// an answer means "not applied" and the write follows the redirect to
+	// the active node itself.
+	noForward := false
 	if len(r.v.nodes) > 1 {
 		queue = r.v.order()
+		noForward = !read
 	}
 	var triedArr [8]bool
 	var tried []bool
@@ -307,7 +321,7 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 		default:
 			u = r.nodeURL(i, req.URL)
 		}
-		resp, sent, err := r.send(rt, req, u, body)
+		resp, sent, err := r.send(rt, req, u, body, noForward)
 		now := time.Now()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -333,6 +347,15 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 				return nil, errRedirect(from, "")
 			}
 			j := r.v.lookup(loc)
+			if j < 0 && noForward {
+				// The node is a standby that would have forwarded the
+				// write to an active node this client cannot reach by
+				// name: it did not apply it, so it may forward it now.
+				r.log.Debug("vaultly: a standby redirected a write to an unlisted address; sending it again for the standby to forward", "node", from, "to", strings.ToLower(loc.Scheme)+"://"+loc.Host)
+				noForward, tried[i] = false, false
+				queue = append([]int{i}, queue...)
+				continue
+			}
 			if j < 0 {
 				drop()
 				return nil, errRedirect(from, strings.ToLower(loc.Scheme)+"://"+loc.Host)
@@ -411,7 +434,7 @@ func (r *router) roundTrip(rt http.RoundTripper, req *http.Request) (*http.Respo
 // A read is not traced (whether it was sent does not change what happens
 // next: it may go to another node either way), and a read to the client's
 // own address with nothing to add goes out as it is, without a copy.
-func (r *router) send(rt http.RoundTripper, req *http.Request, u *url.URL, body []byte) (resp *http.Response, sent bool, err error) {
+func (r *router) send(rt http.RoundTripper, req *http.Request, u *url.URL, body []byte, noForward bool) (resp *http.Response, sent bool, err error) {
 	read := idempotent(req.Method)
 	out := req
 	var wrote atomic.Bool
@@ -432,6 +455,9 @@ func (r *router) send(rt http.RoundTripper, req *http.Request, u *url.URL, body 
 			out.ContentLength = int64(len(body))
 		}
 		r.require(out.Header)
+		if noForward {
+			out.Header.Set(headerNoForwarding, "true")
+		}
 	}
 	resp, err = rt.RoundTrip(out)
 	if err != nil {

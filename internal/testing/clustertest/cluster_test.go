@@ -349,6 +349,7 @@ func TestSurviveTheCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	t.Run("writes through a standby", func(t *testing.T) { writesThroughStandby(t, c) })
 	for si, sc := range scenarios {
 		for run := 1; run <= runs; run++ {
 			t.Run(fmt.Sprintf("%s/%d", sc.name, run), func(t *testing.T) {
@@ -426,4 +427,52 @@ func checkWrites(t *testing.T, c *vaulttest.Cluster, written []writeRec) (lost, 
 		}
 	}
 	return lost, dup
+}
+
+// writesThroughStandby checks how a write sent to a standby reaches the
+// active node: with the active node listed, the standby redirects it
+// (asked not to forward it, so that a leader dying mid-forward cannot
+// leave it ambiguous) and the backend follows; with the active node not
+// listed, the standby is asked again and forwards it. Either way the
+// write makes exactly one version.
+func writesThroughStandby(t *testing.T, c *vaulttest.Cluster) {
+	c.WaitHealthy(t)
+	active := c.Active(t)
+	var sb []*vaulttest.Node
+	for _, n := range c.Nodes {
+		if n != active {
+			sb = append(sb, n)
+		}
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		addrs []string
+		log   string // the debug record the write must leave
+	}{
+		{"active node listed", addrs(sb[0], sb[1], active), "vaultly: following a redirect"},
+		{"active node not listed", addrs(sb[0], sb[1]), "vaultly: a standby redirected a write to an unlisted address; sending it again for the standby to forward"},
+	} {
+		logs := &counter{n: map[string]int{}}
+		b, err := hashivault.New(ctx, &hashivault.Options{Addresses: tc.addrs, HealthInterval: -1, Token: c.Token, KVVersion: 2, ConfigFile: "-", Logger: slog.New(logs)})
+		if err != nil {
+			t.Fatalf("%s: hashivault.New: %v", tc.name, err)
+		}
+		p := "standby-write/" + tc.name
+		vm, err := b.Put(ctx, p, map[string]any{"n": "1"}, nil)
+		b.Close()
+		if err != nil {
+			t.Fatalf("%s: Put: %v", tc.name, err)
+		}
+		if vm.Version != 1 {
+			t.Errorf("%s: Put made version %d, want 1", tc.name, vm.Version)
+		}
+		if logs.get(tc.log) != 1 {
+			t.Errorf("%s: %d records %q, want 1 (records: %v)", tc.name, logs.get(tc.log), tc.log, logs.n)
+		}
+		s, err := active.Client(t).KVv2("secret").Get(ctx, p)
+		if err != nil || s.Data["n"] != "1" || s.VersionMetadata.Version != 1 {
+			t.Errorf("%s: read back %v, %v; want n=1 at version 1", tc.name, s, err)
+		}
+	}
 }
