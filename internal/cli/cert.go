@@ -104,8 +104,8 @@ An unknown role exits with code 3.`,
 			if crt.LocalKey {
 				out.Mode = "sign"
 			}
-			if g.format == "json" {
-				return printJSON(cmd.OutOrStdout(), out)
+			if g.structured() {
+				return g.printData(cmd.OutOrStdout(), out)
 			}
 			return printTable(cmd.OutOrStdout(), [2]string{"Key", "Value"}, []row{
 				{"serial_number", out.Serial},

@@ -96,8 +96,13 @@ func TestCertIssueJSON(t *testing.T) {
 		got.Files != (certFiles{"cert.pem", "key.pem", "chain.pem"}) || got.Serial == "" {
 		t.Errorf("JSON = %+v", got)
 	}
-	// Again: the files are replaced.
-	e.must("", "cert", "issue", "-mount", "cli-pki-json", "web", "-cn", "j.svc.test")
+	// Again, as YAML: the files are replaced.
+	y := e.must("", "cert", "issue", "-format=yaml", "-mount", "cli-pki-json", "web", "-cn", "j.svc.test")
+	for _, want := range []string{"serial_number: ", "common_name: j.svc.test", "mode: sign", "private_key: key.pem"} {
+		if !strings.Contains(y, want) {
+			t.Errorf("-format=yaml output lacks %q:\n%s", want, y)
+		}
+	}
 	again, err := tls.LoadX509KeyPair(filepath.Join(e.home, "cert.pem"), filepath.Join(e.home, "key.pem"))
 	if err != nil {
 		t.Fatal(err)
