@@ -526,22 +526,9 @@ func (in *injector) follow(ctx context.Context, i int, deps map[dep]bool) {
 			if _, ok := in.watches[d]; ok {
 				continue
 			}
-			t, err := in.env.k.resolve(ctx, d.key)
-			if err != nil {
-				continue
+			if stop := in.g.watchDep(ctx, in.watcher, in.env.k, in.q, d); stop != nil {
+				in.watches[d] = stop
 			}
-			s, err := in.env.k.store(ctx, t.mount)
-			if err != nil {
-				in.logf("watch %s: %s", d, in.g.errText(err))
-				continue
-			}
-			q, dd := in.q, d
-			stop, err := in.watcher.watch(ctx, s, t.path, func() { q.push(dd) })
-			if err != nil {
-				in.logf("watch %s: %s", d, in.g.errText(err))
-				continue
-			}
-			in.watches[d] = stop
 		}
 	}
 	for d, stop := range in.watches {

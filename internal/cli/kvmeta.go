@@ -47,12 +47,9 @@ custom metadata) and of each version, as 'vault kv metadata get' does
 			}
 			ctx := cmd.Context()
 			return g.withKV(ctx, p, func(_ *kvConn, t kvTarget, b *hashivault.Backend) error {
-				apiPath, kvv, err := b.KVPath(ctx, "metadata", t.path)
+				apiPath, err := metadataPath(ctx, b, t)
 				if err != nil {
 					return err
-				}
-				if kvv == 1 {
-					return usagef("metadata needs a kv v2 mount; %s is kv v1", t.mount)
 				}
 				var sec *api.Secret
 				err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
@@ -201,12 +198,9 @@ Uses Vault's PATCH, which needs the "patch" capability on the metadata path.`,
 			}
 			ctx := cmd.Context()
 			return g.withKV(ctx, p, func(_ *kvConn, t kvTarget, b *hashivault.Backend) error {
-				apiPath, kvv, err := b.KVPath(ctx, "metadata", t.path)
+				apiPath, err := metadataPath(ctx, b, t)
 				if err != nil {
 					return err
-				}
-				if kvv == 1 {
-					return usagef("metadata needs a kv v2 mount; %s is kv v1", t.mount)
 				}
 				if patch {
 					err = b.Call(ctx, func(ctx context.Context, c *api.Client) error {
@@ -290,4 +284,17 @@ a terminal.
 	}
 	c.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	return c
+}
+
+// metadataPath is the API path of t's metadata; on a kv v1 mount, which
+// has none, a usage error.
+func metadataPath(ctx context.Context, b *hashivault.Backend, t kvTarget) (string, error) {
+	apiPath, kvv, err := b.KVPath(ctx, "metadata", t.path)
+	if err != nil {
+		return "", err
+	}
+	if kvv == 1 {
+		return "", usagef("metadata needs a kv v2 mount; %s is kv v1", t.mount)
+	}
+	return apiPath, nil
 }

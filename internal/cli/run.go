@@ -443,21 +443,9 @@ func (r *runner) follow(ctx context.Context, deps map[dep]bool) {
 		if d.kind != depKV || r.watches[d] != nil {
 			continue
 		}
-		t, err := r.env.k.resolve(ctx, d.key)
-		if err != nil {
-			continue
+		if stop := r.g.watchDep(ctx, r.watcher, r.env.k, r.q, d); stop != nil {
+			r.watches[d] = stop
 		}
-		s, err := r.env.k.store(ctx, t.mount)
-		if err != nil {
-			continue
-		}
-		q, dd := r.q, d
-		stop, err := r.watcher.watch(ctx, s, t.path, func() { q.push(dd) })
-		if err != nil {
-			r.logf("watch %s: %s", d, r.g.errText(err))
-			continue
-		}
-		r.watches[d] = stop
 	}
 }
 

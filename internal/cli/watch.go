@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/vaultly/vaultly"
@@ -27,4 +28,23 @@ type storeWatcher struct {
 
 func (w storeWatcher) watch(ctx context.Context, s *vaultly.Store, path string, fn func()) (func(), error) {
 	return s.Subscribe(ctx, path, func(vaultly.Change) { fn() }, &vaultly.ReadOptions{Watch: w.every})
+}
+
+// watchDep starts watching the KV entry of d (resolved through k), pushing
+// d to q at each change. It returns nil, with the reason on stderr, when
+// it cannot: the caller tries again at the next rendering or restart.
+func (g *globals) watchDep(ctx context.Context, w entryWatcher, k *kvConn, q *changeQueue, d dep) (stop func()) {
+	t, err := k.resolve(ctx, d.key)
+	if err != nil {
+		return nil // the reading of the entry reports it
+	}
+	s, err := k.store(ctx, t.mount)
+	if err == nil {
+		stop, err = w.watch(ctx, s, t.path, func() { q.push(d) })
+	}
+	if err != nil {
+		fmt.Fprintf(g.io.Err, "vaultly: watch %s: %s\n", d, g.errText(err))
+		return nil
+	}
+	return stop
 }

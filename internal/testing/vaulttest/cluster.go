@@ -353,10 +353,7 @@ func (c *Cluster) form(opts *ClusterOptions) error {
 		return fmt.Errorf("autopilot configuration: %w", err)
 	}
 	for _, nd := range c.Nodes[1:] {
-		if err := waitAnswer(nd, 30*time.Second); err != nil {
-			return err
-		}
-		if err := nd.unseal(ctx); err != nil {
+		if err := answerAndUnseal(ctx, nd); err != nil {
 			return err
 		}
 	}
@@ -374,10 +371,7 @@ func (c *Cluster) form(opts *ClusterOptions) error {
 		if err := nd.start(); err != nil {
 			return err
 		}
-		if err := waitAnswer(nd, 30*time.Second); err != nil {
-			return err
-		}
-		if err := nd.unseal(ctx); err != nil {
+		if err := answerAndUnseal(ctx, nd); err != nil {
 			return err
 		}
 		if err := c.waitVoters(ctx); err != nil {
@@ -409,6 +403,14 @@ func (c *Cluster) form(opts *ClusterOptions) error {
 		}
 	}
 	return nil
+}
+
+// answerAndUnseal waits up to 30s for nd to answer, then unseals it.
+func answerAndUnseal(ctx context.Context, nd *Node) error {
+	if err := waitAnswer(nd, 30*time.Second); err != nil {
+		return err
+	}
+	return nd.unseal(ctx)
 }
 
 func waitAnswer(nd *Node, timeout time.Duration) error {
