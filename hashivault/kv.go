@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/vault/api"
 
@@ -255,7 +256,7 @@ func (b *Backend) rawGet(ctx context.Context, c *api.Client, apiPath string, par
 	if err != nil {
 		return nil, nil, err
 	}
-	body, err = io.ReadAll(resp.Body)
+	body, err = readBody(resp.Body, resp.ContentLength)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -300,6 +301,42 @@ func (b *Backend) fastGet(ctx context.Context, ci *callInfo, c *api.Client, apiP
 		ci.mu.Unlock()
 	}
 	return resp, resp.Error()
+}
+
+// plainString returns the text of raw when it is a JSON string with
+// nothing to decode (no escape, no control character, valid UTF-8: what
+// json.Unmarshal would return unchanged), without a decoder.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	ascii := true
+	for _, c := range in {
+		switch {
+		case c == '\\' || c == '"' || c < 0x20:
+			return "", false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
+}
+
+// readBody reads an answer's body whole, in one allocation when its length
+// is known (the transport has already bounded it).
+func readBody(r io.Reader, n int64) ([]byte, error) {
+	if n <= 0 || n > 1<<20 {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // requestHeaderTrue is X-Vault-Request's value, shared by every request
@@ -473,6 +510,9 @@ func fieldTexts(data map[string]json.RawMessage) (map[string]string, error) {
 }
 
 func fieldText(raw json.RawMessage) (string, error) {
+	if s, ok := plainString(raw); ok {
+		return s, nil
+	}
 	if len(raw) > 0 && raw[0] == '"' {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {

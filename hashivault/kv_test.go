@@ -1,7 +1,9 @@
 package hashivault
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -235,4 +237,44 @@ func TestNamespaceAndCallerClient(t *testing.T) {
 		t.Errorf("Read after Close = %v, want code canceled", err)
 	}
 	_ = time.Second
+}
+
+// FuzzFieldText: a field's text is what json.Unmarshal makes of a JSON
+// string, and the compact JSON of any other value, whichever path
+// fieldText takes (plainString skips the decoder for strings with nothing
+// to decode).
+func FuzzFieldText(f *testing.F) {
+	for _, s := range []string{`"plain"`, `""`, `"a\"b"`, `"\u00e9t\u00e9"`, `"été"`, "\"\xff\"", `"tab	"`, `42`, `{"a": [1, 2]}`, `"unterminated`, `"a"b"`, `true`, `"\\"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if raw != strings.TrimSpace(raw) {
+			return // a decoded json.RawMessage has no space around it
+		}
+		got, err := fieldText(json.RawMessage(raw))
+		if !json.Valid([]byte(raw)) {
+			if err == nil && strings.HasPrefix(raw, `"`) {
+				t.Fatalf("fieldText(%q) = %q, want an error (not valid JSON)", raw, got)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("fieldText(%q): %v", raw, err)
+		}
+		var want string
+		if strings.HasPrefix(raw, `"`) {
+			if err := json.Unmarshal([]byte(raw), &want); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, []byte(raw)); err != nil {
+				t.Fatal(err)
+			}
+			want = buf.String()
+		}
+		if got != want {
+			t.Fatalf("fieldText(%q) = %q, want %q", raw, got, want)
+		}
+	})
 }
