@@ -31,7 +31,7 @@ func TestOutageSealedVault(t *testing.T) {
 		keys   = 20
 		sealed = 10 * time.Second
 	)
-	run := func(t *testing.T, n int, policy *vaultly.OutagePolicy) (perSecond []int, lat []time.Duration, recovery, slowestRead time.Duration) {
+	run := func(t *testing.T, n int, policy *vaultly.OutagePolicy) (perSecond []int, lat []time.Duration, recovery, afterUnsealed, slowestRead time.Duration) {
 		t.Helper()
 		b, err := hashivault.New(context.Background(), &hashivault.Options{Address: proxy.URL, Token: v.Token, ConfigFile: "-"})
 		if err != nil {
@@ -113,6 +113,7 @@ func TestOutageSealedVault(t *testing.T) {
 		}
 		unsealAt.Store(time.Now().UnixNano())
 		v.Unseal(t)
+		unsealed := time.Now()
 		for firstNew.Load() == 0 && time.Since(time.Unix(0, unsealAt.Load())) < 30*time.Second {
 			time.Sleep(time.Millisecond)
 		}
@@ -126,6 +127,7 @@ func TestOutageSealedVault(t *testing.T) {
 			t.Fatalf("run %d: no read saw the new value within 30 s of the unseal", n)
 		}
 		recovery = time.Duration(firstNew.Load() - unsealAt.Load())
+		afterUnsealed = time.Duration(firstNew.Load() - unsealed.UnixNano())
 		// Requests per second at the proxy, from the first full second
 		// after the breaker opened (or after the entries expired, without
 		// one) until the unseal.
@@ -140,18 +142,18 @@ func TestOutageSealedVault(t *testing.T) {
 			}
 			perSecond = append(perSecond, c)
 		}
-		return perSecond, staleLats, recovery, time.Duration(slowest.Load())
+		return perSecond, staleLats, recovery, afterUnsealed, time.Duration(slowest.Load())
 	}
 
 	for n := 1; n <= 3; n++ {
-		perSecond, lat, recovery, slowestRead := run(t, n, nil)
+		perSecond, lat, recovery, afterUnsealed, slowestRead := run(t, n, nil)
 		slices.Sort(lat)
 		if len(lat) < 1000 {
 			t.Fatalf("run %d: %d stale reads while the breaker was open, want thousands (20 readers for ~8 s)", n, len(lat))
 		}
 		p50, p99, p999, worst := lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)*999/1000], lat[len(lat)-1]
-		t.Logf("run %d: %d stale reads while open: p50 %v, p99 %v, p99.9 %v, max %v; slowest read since the seal %v (before the breaker opened); requests/s at Vault while sealed %v; new value %v after Unseal was called",
-			n, len(lat), p50, p99, p999, worst, slowestRead, perSecond, recovery)
+		t.Logf("run %d: %d stale reads while open: p50 %v, p99 %v, p99.9 %v, max %v; slowest read since the seal %v (before the breaker opened); requests/s at Vault while sealed %v; new value %v after Unseal was called, %v after it returned",
+			n, len(lat), p50, p99, p999, worst, slowestRead, perSecond, recovery, afterUnsealed)
 		// Tolerance: on this shared 2-core machine a goroutine can wait for
 		// a CPU; the p99 must be under 1 ms, the worst under 50 ms.
 		if p99 >= time.Millisecond || worst >= 50*time.Millisecond {
@@ -161,15 +163,16 @@ func TestOutageSealedVault(t *testing.T) {
 		if m := slices.Max(perSecond); m > 4 {
 			t.Errorf("run %d: up to %d requests in a second at the sealed Vault (%v), want at most 4 from the whole Store", n, m, perSecond)
 		}
-		// Recovery: the next probe (<= 500ms) plus the unseal and the
-		// read; measured from the call to Unseal.
-		if recovery > time.Second {
-			t.Errorf("run %d: the new value was read %v after Unseal was called, want within 1 s", n, recovery)
+		// Recovery: the next probe (<= 500ms) plus the read, measured from
+		// when the unseal returned (the unseal itself is Vault's: 0.1-0.3 s
+		// here, up to 1.5 s seen under a full parallel -race run).
+		if afterUnsealed > time.Second {
+			t.Errorf("run %d: the new value was read %v after the unseal returned (%v after it was called), want within 1 s", n, afterUnsealed, recovery)
 		}
 	}
 
 	t.Run("breaker off", func(t *testing.T) {
-		perSecond, _, _, slowestRead := run(t, 4, &vaultly.OutagePolicy{Threshold: -1})
+		perSecond, _, _, _, slowestRead := run(t, 4, &vaultly.OutagePolicy{Threshold: -1})
 		t.Logf("breaker off: slowest read since the seal %v (a stale read waits for its retries); requests/s at the sealed Vault %v", slowestRead, perSecond)
 		if slices.Min(perSecond) < keys {
 			t.Errorf("breaker off: %v requests per second, want >= %d (every entry retries alone, ~2 a second): the proxy counts what it should", perSecond, keys)

@@ -639,12 +639,14 @@ func (c *Cache[V]) Finish(s *Slot[V], call *Call[V], v V, err error, publish boo
 	}
 	call.val, call.err = v, err
 	s.call.CompareAndSwap(call, nil)
-	call.end()
 	if err != nil && s.item.Load() == nil && s.call.Load() == nil {
 		// Nothing cached for this entry: do not keep a slot for it (a path
-		// that is not found would otherwise hold one until evicted).
+		// that is not found would otherwise hold one until evicted). Before
+		// the readers are released, so that what leaving the cache undoes
+		// (OnRemove: a watch) is undone when they see the error.
 		c.remove(s, false)
 	}
+	call.end()
 }
 
 func (c *Cache[V]) publish(s *Slot[V], gen uint64, v V) {
