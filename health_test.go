@@ -31,7 +31,7 @@ func TestHealthLeasesAtRisk(t *testing.T) {
 			t.Fatalf("Health with a fresh lease = %+v, %v; want OK", h, h.Err())
 		}
 		b.SetError("", driver.NewError(driver.Unavailable, errors.New("sealed")))
-		time.Sleep(45 * time.Second) // past the first renewal (2/3 of a minute)
+		time.Sleep(50 * time.Second) // past the first renewal (at 42-80% of the minute, so by 48 s)
 		synctest.Wait()
 		h := s.Health(t.Context())
 		if diff := cmp.Diff([]string{"database/creds/app"}, h.LeasesAtRisk); diff != "" || vaultly.CodeOf(h.Err()) != vaultly.Unavailable {
