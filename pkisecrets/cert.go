@@ -128,3 +128,57 @@ func newCertificate(ic *driver.IssuedCert, key crypto.Signer, received time.Time
 func selfSigned(ca *x509.Certificate) bool {
 	return bytes.Equal(ca.RawIssuer, ca.RawSubject) && ca.CheckSignatureFrom(ca) == nil
 }
+
+// ParsePEM builds a Certificate from PEM text as a file written from an
+// earlier one holds it, in any order: the first CERTIFICATE block is the
+// leaf and later ones its CA chain (duplicates dropped), and a PRIVATE KEY
+// block (PKCS #8, or "EC PRIVATE KEY" / "RSA PRIVATE KEY") its key, which
+// must match the leaf. Other blocks and text between blocks are ignored.
+// Issued is the leaf's NotBefore, the file does not say when it was
+// received. It is how a certificate still valid on disk is used again
+// instead of issuing a new one (vaultly inject's pkiCert does).
+//
+// Errors say what is missing or does not match; never a key's bytes.
+func ParsePEM(data []byte) (*Certificate, error) {
+	ic := &driver.IssuedCert{}
+	seen := map[string]bool{}
+	for rest := data; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		switch b.Type {
+		case "CERTIFICATE":
+			if seen[string(b.Bytes)] {
+				continue
+			}
+			seen[string(b.Bytes)] = true
+			if ic.Certificate == nil {
+				ic.Certificate = b.Bytes
+				continue
+			}
+			ic.Chain = append(ic.Chain, b.Bytes)
+		case "PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY":
+			if ic.PrivateKey != nil {
+				return nil, errors.New("pkisecrets: the PEM text holds more than one private key")
+			}
+			ic.PrivateKey = b.Bytes
+		}
+	}
+	switch {
+	case ic.Certificate == nil:
+		return nil, errors.New("pkisecrets: the PEM text holds no certificate")
+	case ic.PrivateKey == nil:
+		return nil, errors.New("pkisecrets: the PEM text holds no private key")
+	}
+	leaf, err := x509.ParseCertificate(ic.Certificate)
+	if err != nil {
+		return nil, errors.New("pkisecrets: cannot parse the certificate: " + err.Error())
+	}
+	c, err := newCertificate(ic, nil, leaf.NotBefore)
+	if err != nil {
+		return nil, errors.New("pkisecrets: " + err.Error())
+	}
+	return c, nil
+}

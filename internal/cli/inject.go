@@ -271,11 +271,11 @@ func newInjector(g *globals, k *kvConn, specs []*tmplSpec, o *injectOptions, out
 	in := &injector{g: g, env: newTmplEnv(k), specs: specs, o: o, out: out,
 		watches: map[dep]func(){}, uses: make([]map[dep]bool, len(specs)), lastOut: map[int][]byte{},
 		dirty: map[int][2]time.Time{}, statics: map[dep]bool{}, renders: map[int]int{}}
+	in.env.logf = in.logf
 	if o.watch {
 		in.q = newChangeQueue()
 		in.env.changed = in.q
 		in.env.keep = true
-		in.env.logf = in.logf
 		in.watcher = newEntryWatcher(o.interval)
 	}
 	return in

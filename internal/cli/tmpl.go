@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"slices"
@@ -388,21 +389,58 @@ func (r *renderState) cert(t kvTarget, params []string) (*certSecret, error) {
 		return nil, usagef("%s: %v", r.where(), err)
 	}
 	r.deps[dep{depCert, key}] = true
-	if c, ok := r.e.certs[key]; ok && c.cert != nil {
+	c := r.e.certs[key]
+	if c != nil && c.cert != nil && !c.stale.Load() {
 		return c, nil
 	}
-	role := strings.TrimPrefix(t.path, "issue/")
-	crt, err := pkisecrets.Issue(r.ctx, r.e.k.primary, role, opts)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", r.where(), err)
+	crt := (*pkisecrets.Certificate)(nil)
+	if c == nil {
+		// First use in this process: a certificate still valid in the
+		// destination (written by an earlier run) is used again, as
+		// consul-template's pkiCert does.
+		crt = r.reusableCert(opts)
 	}
-	c := r.e.certs[key]
+	if crt == nil {
+		role := strings.TrimPrefix(t.path, "issue/")
+		if crt, err = pkisecrets.Issue(r.ctx, r.e.k.primary, role, opts); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.where(), err)
+		}
+	}
 	if c == nil {
 		c = &certSecret{key: key}
 		r.e.certs[key] = c
 	}
 	c.set(crt, r.e.changed)
 	return c, nil
+}
+
+// reusableCert returns the certificate in the template's destination
+// when the file holds one with its key and the CA that issued it, for
+// opts's common name, valid now and not yet due for re-issue (2/3 of its
+// lifetime); else nil, and a new one is issued.
+func (r *renderState) reusableCert(opts *pkisecrets.Options) *pkisecrets.Certificate {
+	if r.t.dest == "" || r.t.dest == "-" {
+		return nil
+	}
+	f, err := os.Open(r.t.dest)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return nil
+	}
+	crt, err := pkisecrets.ParsePEM(b)
+	if err != nil || crt.Leaf.Subject.CommonName != opts.CommonName || len(crt.Chain) == 0 ||
+		crt.Leaf.CheckSignatureFrom(crt.Chain[0]) != nil {
+		return nil
+	}
+	if now := time.Now(); !crt.ValidAt(now) || !now.Before(reissueAt(crt.Issued, crt.NotAfter())) {
+		return nil
+	}
+	r.e.logf("%s: using the certificate %s in %s again (valid until %s)", r.where(), crt.Serial, r.t.dest, crt.NotAfter().UTC().Format(time.RFC3339))
+	return crt
 }
 
 // certOptions turns pkiCert's KEY=VALUE arguments into Options, and
