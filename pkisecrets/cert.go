@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
 )
 
@@ -138,7 +139,8 @@ func selfSigned(ca *x509.Certificate) bool {
 // received. It is how a certificate still valid on disk is used again
 // instead of issuing a new one (vaultly inject's pkiCert does).
 //
-// Errors say what is missing or does not match; never a key's bytes.
+// Errors are InvalidArgument and say what is missing or does not match;
+// never a key's bytes.
 func ParsePEM(data []byte) (*Certificate, error) {
 	ic := &driver.IssuedCert{}
 	seen := map[string]bool{}
@@ -161,24 +163,29 @@ func ParsePEM(data []byte) (*Certificate, error) {
 			ic.Chain = append(ic.Chain, b.Bytes)
 		case "PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY":
 			if ic.PrivateKey != nil {
-				return nil, errors.New("pkisecrets: the PEM text holds more than one private key")
+				return nil, pemError("the PEM text holds more than one private key")
 			}
 			ic.PrivateKey = b.Bytes
 		}
 	}
 	switch {
 	case ic.Certificate == nil:
-		return nil, errors.New("pkisecrets: the PEM text holds no certificate")
+		return nil, pemError("the PEM text holds no certificate")
 	case ic.PrivateKey == nil:
-		return nil, errors.New("pkisecrets: the PEM text holds no private key")
+		return nil, pemError("the PEM text holds no private key")
 	}
 	leaf, err := x509.ParseCertificate(ic.Certificate)
 	if err != nil {
-		return nil, errors.New("pkisecrets: cannot parse the certificate: " + err.Error())
+		return nil, pemError("cannot parse the certificate: " + err.Error())
 	}
 	c, err := newCertificate(ic, nil, leaf.NotBefore)
 	if err != nil {
-		return nil, errors.New("pkisecrets: " + err.Error())
+		return nil, pemError(err.Error())
 	}
 	return c, nil
+}
+
+// pemError is ParsePEM's error: InvalidArgument, naming what is wrong.
+func pemError(msg string) error {
+	return &vaultly.Error{Op: "parse pem", Code: vaultly.InvalidArgument, Err: errors.New(msg)}
 }

@@ -104,6 +104,7 @@ var pkiTable = map[string]walk{
 	}},
 	"pkisecrets.ParseKeyType": {code: vaultly.InvalidArgument, call: func(*testing.T, *world) error { return ignore(pkisecrets.ParseKeyType("dsa")) }},
 	"pkisecrets.ParseMode":    {code: vaultly.InvalidArgument, call: func(*testing.T, *world) error { return ignore(pkisecrets.ParseMode("steal")) }},
+	"pkisecrets.ParsePEM":     {code: vaultly.InvalidArgument, call: func(*testing.T, *world) error { return ignore(pkisecrets.ParsePEM([]byte("no PEM here"))) }},
 	"pkisecrets.Certificate.MarshalJSON": {never: func(t *testing.T, w *world) error {
 		return ignore(memSource(t, w, "web", &pkisecrets.Options{}).Current().MarshalJSON())
 	}},
