@@ -280,7 +280,7 @@ Exit codes, as the vault CLI's: 0 ok, 1 local error (bad flag or argument),
 	}
 	root.AddCommand(
 		getCmd(g), putCmd(g), patchCmd(g), deleteCmd(g), undeleteCmd(g), destroyCmd(g), rollbackCmd(g),
-		listCmd(g), metadataCmd(g), kvConfigCmd(g),
+		listCmd(g), metadataCmd(g), kvConfigCmd(g), kvCmd(g),
 		loginCmd(g), logoutCmd(g), statusCmd(g), unsealCmd(g),
 		runCmd(g), injectCmd(g), doctorCmd(g), completionCmd(),
 		credsCmd(g), leaseCmd(g), transitCmd(g), certCmd(g), versionCmd(g),
@@ -298,7 +298,18 @@ Exit codes, as the vault CLI's: 0 ok, 1 local error (bad flag or argument),
 // listing (with their subcommands).
 var kvCommands = map[string]bool{
 	"get": true, "put": true, "patch": true, "delete": true, "undelete": true, "destroy": true,
-	"rollback": true, "list": true, "metadata": true,
+	"rollback": true, "list": true, "metadata": true, "kv": true,
+}
+
+// kvCmd holds the KV commands again under "kv", so that a vault user's
+// `vaultly kv get …` (the habit of `vault kv get …`) works as `vaultly get …`.
+func kvCmd(g *globals) *cobra.Command {
+	return group("kv", "The KV commands as 'vault kv' spells them: 'vaultly kv get' is 'vaultly get'",
+		`  vaultly kv get -field=password secret/myapp/db
+  vaultly kv put secret/myapp/db username=app password=@pw.txt
+  vaultly kv metadata get secret/myapp/db`,
+		getCmd(g), putCmd(g), patchCmd(g), deleteCmd(g), undeleteCmd(g), destroyCmd(g), rollbackCmd(g),
+		listCmd(g), metadataCmd(g))
 }
 
 func completeKVPaths(g *globals, c *cobra.Command) {

@@ -389,3 +389,32 @@ func waitUnsealed(t *testing.T, e *env) {
 		waitABit()
 	}
 }
+
+// TestKVGroup: `vaultly kv X` is `vaultly X`, as a vault user types it
+// (`vault kv get …`): the same answers, exit codes and errors.
+func TestKVGroup(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	e := newEnv(t, srv)
+	if out := e.must("", "kv", "put", "secret/cli/kvgroup/app", "user=app", "port=5432"); !strings.Contains(out, "version            1\n") {
+		t.Errorf("kv put output %q, want version 1", out)
+	}
+	for _, args := range [][]string{
+		{"get", "-field=user", "secret/cli/kvgroup/app"},
+		{"get", "-format=json", "-field=port", "-mount=secret", "cli/kvgroup/app"},
+		{"list", "secret/cli/kvgroup"},
+		{"metadata", "get", "secret/cli/kvgroup/app"},
+		{"get", "secret/cli/kvgroup/none"},
+		{"get", "-nosuchflag", "secret/cli/kvgroup/app"},
+	} {
+		plain, kv := e.run("", args...), e.run("", append([]string{"kv"}, args...)...)
+		kv.stderr = strings.ReplaceAll(kv.stderr, "'vaultly kv ", "'vaultly ") // the usage hint names the command
+		if plain.code != kv.code || plain.stdout != kv.stdout || plain.stderr != kv.stderr {
+			t.Errorf("vaultly kv %s = exit %d %q %q; vaultly %s = exit %d %q %q", strings.Join(args, " "), kv.code, kv.stdout, kv.stderr,
+				strings.Join(args, " "), plain.code, plain.stdout, plain.stderr)
+		}
+	}
+	if r := e.run("", "kv", "enable-versioning", "secret"); r.code != ExitUsage || !strings.Contains(r.stderr, `unknown command "enable-versioning" for "vaultly kv"`) {
+		t.Errorf("kv enable-versioning = exit %d %q, want a usage error naming it", r.code, r.stderr)
+	}
+}
