@@ -418,3 +418,24 @@ func TestKVGroup(t *testing.T) {
 		t.Errorf("kv enable-versioning = exit %d %q, want a usage error naming it", r.code, r.stderr)
 	}
 }
+
+// TestYAMLLikeVault: -format=yaml prints what the vault CLI prints, byte for
+// byte, lists of maps and lists of lists included (a list sits under its
+// key, not indented).
+func TestYAMLLikeVault(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	e := newEnv(t, srv)
+	doc := filepath.Join(e.home, "doc.json")
+	writeFile(t, doc, `{"l":[{"a":1,"b":[1,2]},"x",[3,4]],"m":{"n":{"o":[true]}},"s":"plain"}`)
+	if r := e.vault("kv", "put", "-mount=secret", "cli/yaml/app", "@"+doc); r.code != 0 {
+		t.Fatalf("vault kv put: exit %d: %s", r.code, r.stderr)
+	}
+	for _, field := range []string{"l", "m", "s"} {
+		v := e.vault("kv", "get", "-format=yaml", "-field="+field, "-mount=secret", "cli/yaml/app")
+		w := e.run("", "kv", "get", "-format=yaml", "-field="+field, "-mount=secret", "cli/yaml/app")
+		if v.code != 0 || w.code != 0 || v.stdout != w.stdout {
+			t.Errorf("-field=%s -format=yaml: vault (exit %d)\n%s\nvaultly (exit %d)\n%s", field, v.code, v.stdout, w.code, w.stdout)
+		}
+	}
+}

@@ -10,8 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	yaml "go.yaml.in/yaml/v3"
 	"golang.org/x/term"
-	"gopkg.in/yaml.v3"
 )
 
 // printJSON writes v as indented JSON, as the vault CLI does
@@ -50,6 +50,7 @@ func yamlBytes(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
+	enc.CompactSeqIndent() // "- x" under its key, not indented: as the vault CLI prints lists
 	if err := enc.Encode(yamlNumbers(generic)); err != nil {
 		return nil, fmt.Errorf("encode output: %w", err)
 	}
