@@ -274,7 +274,10 @@ func (b *Backend) rawGet(ctx context.Context, c *api.Client, apiPath string, par
 // *api.ResponseError (vault/api's own Response.Error builds it), and a 429's
 // Retry-After is recorded for Call.
 func (b *Backend) fastGet(ctx context.Context, ci *callInfo, c *api.Client, apiPath string, params map[string][]string) (*api.Response, error) {
-	u := c.Address() + "/v1/" + apiPath
+	// As vault/api joins them: an address given with a trailing slash
+	// ("http://vault:8200/") must not make "//v1/", which Vault answers
+	// with a redirect to the cleaned path.
+	u := strings.TrimRight(c.Address(), "/") + "/v1/" + apiPath
 	if len(params) > 0 {
 		u += "?" + url.Values(params).Encode()
 	}

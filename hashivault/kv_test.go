@@ -278,3 +278,34 @@ func FuzzFieldText(f *testing.F) {
 		}
 	})
 }
+
+// TestAddressTrailingSlash: an address written with a trailing slash
+// ("http://vault:8200/", as often copied) reads, finds missing and deleted
+// entries and lists as without it (the KV read path once made "//v1/",
+// which Vault answers with a redirect).
+func TestAddressTrailingSlash(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	pre := unique("slash")
+	srv.PutKV(t, pre+"/app", map[string]any{"user": "app"})
+	srv.PutKV(t, pre+"/gone", map[string]any{"user": "x"})
+	ctx := context.Background()
+	for _, addr := range []string{srv.Addr + "/", srv.Addr + "//"} {
+		b := newBackend(t, &Options{Address: addr, Token: srv.Token})
+		if e, err := b.Read(ctx, pre+"/app", 0); err != nil || e.Fields["user"] != "app" {
+			t.Errorf("%s: Read = %v, %v", addr, e, err)
+		}
+		if _, err := b.Read(ctx, pre+"/none", 0); driver.CodeOf(err) != driver.NotFound {
+			t.Errorf("%s: Read of a missing entry: %v, want NotFound", addr, err)
+		}
+		if err := b.Delete(ctx, pre+"/gone"); err != nil {
+			t.Fatalf("%s: Delete: %v", addr, err)
+		}
+		if _, err := b.Read(ctx, pre+"/gone", 0); driver.CodeOf(err) != driver.NotFound {
+			t.Errorf("%s: Read of a deleted entry: %v, want NotFound", addr, err)
+		}
+		if names, err := b.List(ctx, pre); err != nil || len(names) == 0 {
+			t.Errorf("%s: List = %v, %v", addr, names, err)
+		}
+	}
+}
