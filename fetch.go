@@ -93,9 +93,8 @@ func (s *Store) run(ctx context.Context, es *slot, call *entrycache.Call[*Entry]
 	f := s.newFlight(ctx)
 	e, err := s.load(f, es)
 	f.end()
-	s.c.Settle(es, call, e, err, s.ttl != NoCache)
-	s.observe(es, e, err) // before the readers return: the watch it starts exists when they do
-	s.c.Release(call)
+	s.c.Finish(es, call, e, err, s.ttl != NoCache)
+	s.observe(es, e, err)
 }
 
 var errClosed = driver.NewError(Canceled, errors.New("store is closed"))

@@ -634,14 +634,6 @@ func (s *Slot[V]) Join(fresh bool) (call *Call[V], leader bool) {
 // has been published already, or s was invalidated or removed after call
 // began.
 func (c *Cache[V]) Finish(s *Slot[V], call *Call[V], v V, err error, publish bool) {
-	c.Settle(s, call, v, err, publish)
-	call.end()
-}
-
-// Settle is Finish without releasing the call's readers: the caller does
-// what they must find done (starting a watch of the entry), then calls
-// Release.
-func (c *Cache[V]) Settle(s *Slot[V], call *Call[V], v V, err error, publish bool) {
 	if err == nil && publish {
 		c.publish(s, call.gen, v)
 	}
@@ -654,10 +646,8 @@ func (c *Cache[V]) Settle(s *Slot[V], call *Call[V], v V, err error, publish boo
 		// (OnRemove: a watch) is undone when they see the error.
 		c.remove(s, false)
 	}
+	call.end()
 }
-
-// Release ends a call settled by Settle: its readers get its result.
-func (c *Cache[V]) Release(call *Call[V]) { call.end() }
 
 func (c *Cache[V]) publish(s *Slot[V], gen uint64, v V) {
 	if s.dead.Load() || gen <= s.floor.Load() {
