@@ -74,6 +74,6 @@ cross:
 gotest:
 	@echo "==> go test $(TESTFLAGS) $(PKGS)"
 	@bin="$$(bash scripts/vault-bin.sh)"; \
-	export VAULTLY_VAULT_BIN="$$bin" VAULTLY_REQUIRE_VAULT=1; \
+	export VAULTLY_VAULT_BIN="$$bin" VAULTLY_REQUIRE_VAULT=1 VAULTLY_SOAK=1; \
 	if [ "$(PKGS)" = "./..." ]; then (cd bench && $(GO) test $(TESTFLAGS) ./...); fi; \
 	$(GO) test $(TESTFLAGS) $(PKGS)

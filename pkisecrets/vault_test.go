@@ -139,24 +139,30 @@ func hammer(cfg *tls.Config, url string, n int, stop <-chan struct{}) (ok *atomi
 
 // TestVaultRotationUnderLoad: an HTTPS server on ServerTLSConfig and a
 // client on ClientTLSConfig, both with 10s certificates from Vault, make
-// requests for 60s, each on a new connection. Mid-run a new root CA is
-// generated and made the mount's default at once. No handshake fails, the
-// server's certificate changes at least 4 times, every certificate served
-// was valid when served, both sides move to the new CA without a restart,
-// and certificates from the old CA keep working on both sides.
+// requests for 60s, each on a new connection (the soak tier; otherwise 6s
+// certificates for 24s). Mid-run a new root CA is generated and made the
+// mount's default at once. No handshake fails, the server's certificate
+// changes at least 4 times, every certificate served was valid when
+// served, both sides move to the new CA without a restart, and
+// certificates from the old CA keep working on both sides.
 func TestVaultRotationUnderLoad(t *testing.T) {
 	t.Parallel()
-	const run = 60 * time.Second
-	srv, mount := vaultPKI(t, svcRole("svc", "10s"), svcRole("long", "2m"))
+	var (
+		run       = vaulttest.SoakOr(60*time.Second, 24*time.Second)
+		ttl       = vaulttest.SoakOr(10*time.Second, 6*time.Second)
+		rotateAt  = vaulttest.SoakOr(25*time.Second, 10*time.Second)
+		caRefresh = ttl / 2
+	)
+	srv, mount := vaultPKI(t, svcRole("svc", ttl.String()), svcRole("long", "2m"))
 	b := vaultBackend(t, srv.Addr, srv.Token)
 	ctx := context.Background()
 
-	server, err := New(ctx, b, "svc", &Options{Mount: mount, CommonName: "localhost", IPSANs: []string{"127.0.0.1"}, CARefresh: 5 * time.Second, Logger: quiet()})
+	server, err := New(ctx, b, "svc", &Options{Mount: mount, CommonName: "localhost", IPSANs: []string{"127.0.0.1"}, CARefresh: caRefresh, Logger: quiet()})
 	if err != nil {
 		t.Fatalf("server Source: %v", err)
 	}
 	defer server.Close(ctx)
-	client, err := New(ctx, b, "svc", &Options{Mount: mount, CommonName: "client.svc.test", CARefresh: 5 * time.Second, Logger: quiet()})
+	client, err := New(ctx, b, "svc", &Options{Mount: mount, CommonName: "client.svc.test", CARefresh: caRefresh, Logger: quiet()})
 	if err != nil {
 		t.Fatalf("client Source: %v", err)
 	}
@@ -178,17 +184,17 @@ func TestVaultRotationUnderLoad(t *testing.T) {
 	ok, failures, wait := hammer(client.ClientTLSConfig(nil), url, 2, stop)
 	start := time.Now()
 
-	time.Sleep(25 * time.Second)
+	time.Sleep(rotateAt)
 	rotatedAt := time.Now()
 	newID := srv.PKINewRoot(t, mount, mount+"-root-2", true)
 	t.Logf("new root %s made the default at +%v", newID, rotatedAt.Sub(start).Round(time.Millisecond))
 
-	// 20s later both sides have re-issued (10s certificates) from the new
-	// CA; the old CA's certificates must still be accepted by both.
-	time.Sleep(20 * time.Second)
+	// Two certificate lifetimes later both sides have re-issued from the
+	// new CA; the old CA's certificates must still be accepted by both.
+	time.Sleep(2 * ttl)
 	for _, s := range []*Source{server, client} {
 		if got := s.Current().Chain[0].Subject.CommonName; got != "vaulttest "+mount+"-root-2" {
-			t.Errorf("%v: 20s after the rotation its certificate is from %q, want the new root", s, got)
+			t.Errorf("%v: %v after the rotation its certificate is from %q, want the new root", s, 2*ttl, got)
 		}
 	}
 	oldCli := client.ClientTLSConfig(nil)
@@ -236,19 +242,25 @@ func TestVaultRotationUnderLoad(t *testing.T) {
 	if len(hl.clientCA) < 2 {
 		t.Errorf("client certificates seen from %d CAs, want both (old and new)", len(hl.clientCA))
 	}
-	if ok.Load() < 500 {
-		t.Errorf("only %d requests in %v", ok.Load(), run)
+	if want := int64(run / (120 * time.Millisecond)); ok.Load() < want {
+		t.Errorf("only %d requests in %v, want at least %d", ok.Load(), run, want)
 	}
 }
 
 // TestVaultOutage: Vault is unreachable (every request to it is dropped
-// by a fault proxy) for 15s around the moment the server's certificate is
-// due for replacement. Handshakes keep succeeding on the current
+// by a fault proxy) for 15s around the moment the server's 60s
+// certificate is due for replacement (the soak tier; otherwise 5s around
+// a 24s certificate's). Handshakes keep succeeding on the current
 // certificates, the failed issues are retried, and the replacement is
 // issued as soon as Vault answers again, before the certificate expires.
 func TestVaultOutage(t *testing.T) {
 	t.Parallel()
-	srv, mount := vaultPKI(t, svcRole("svc", "60s"))
+	var (
+		ttl    = vaulttest.SoakOr(60*time.Second, 24*time.Second)
+		lead   = vaulttest.SoakOr(4*time.Second, 2*time.Second) // the outage starts this long before the due time
+		length = vaulttest.SoakOr(15*time.Second, 5*time.Second)
+	)
+	srv, mount := vaultPKI(t, svcRole("svc", ttl.String()))
 	proxy := faultproxy.Start(t, srv.Addr, nil)
 	b := vaultBackend(t, proxy.URL, srv.Token)
 	ctx := context.Background()
@@ -270,15 +282,15 @@ func TestVaultOutage(t *testing.T) {
 	stop := make(chan struct{})
 	ok, failures, wait := hammer(client.ClientTLSConfig(nil), url, 1, stop)
 
-	// The outage starts 4s before the replacement is due (at 2/3 of 60s,
-	// ±6s) and lasts 15s, so it ends at least 4s before the end of the
-	// certificate (60s).
+	// The outage starts lead before the replacement is due (at 2/3 of the
+	// lifetime, ±10%) and lasts length, so it ends at least 4s (soak tier;
+	// 2.6s otherwise) before the end of the certificate.
 	due := server.Status().NextIssue
-	time.Sleep(time.Until(due.Add(-4 * time.Second)))
+	time.Sleep(time.Until(due.Add(-lead)))
 	proxy.Inject(faultproxy.Fault{Drop: true})
 	outage := time.Now()
 	okBefore := ok.Load()
-	time.Sleep(15 * time.Second)
+	time.Sleep(length)
 	st := server.Status()
 	dropped := len(proxy.Requests(func(p string) bool { return strings.Contains(p, "/sign/") }))
 	proxy.Clear()

@@ -92,6 +92,7 @@ func tableRows(t *testing.T, out string) map[string]string {
 }
 
 func TestCreds(t *testing.T) {
+	t.Parallel()
 	d := newDBEnv(t, "cli-creds")
 
 	t.Run("table logs in to postgres", func(t *testing.T) {

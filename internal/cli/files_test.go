@@ -55,6 +55,7 @@ func checkPrivateReplaced(t *testing.T, name string, oldIno uint64) {
 }
 
 func TestInject(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	e := newEnv(t, srv)
 	srv.PutKV(t, "cli/inject/db", map[string]any{"username": "app", "password": "s3cr3t", "port": 5432})
@@ -139,6 +140,7 @@ port={{ secret "/cli/inject/db:port" }}
 }
 
 func TestLoginLogout(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.EnableAuth(t, "userpass", "userpass")
 	srv.WritePolicy(t, "cli-login", `path "secret/data/cli/login/*" { capabilities = ["read"] }`)
@@ -228,6 +230,7 @@ func TestLoginLogout(t *testing.T) {
 }
 
 func TestDoctor(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.WritePolicy(t, "cli-doctor", `path "secret/data/cli/doctor/ok" { capabilities = ["read"] }`)
 	e := newEnv(t, srv)
@@ -293,6 +296,7 @@ func TestDoctor(t *testing.T) {
 }
 
 func TestHelpAndCompletion(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	e := newEnv(t, srv)
 	cmds := [][]string{{}, {"get"}, {"put"}, {"patch"}, {"delete"}, {"undelete"}, {"destroy"}, {"rollback"}, {"list"},
@@ -317,6 +321,7 @@ func TestHelpAndCompletion(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	srv := vaulttest.Start(t, &vaulttest.Options{TLS: true})
 	srv.PutKV(t, "cli/tls/app", map[string]any{"value": "over-tls"})
 	e := newEnv(t, srv)
@@ -407,6 +412,7 @@ func onTTY(t *testing.T, e *env, input string, args ...string) result {
 // TestTerminalPrompts runs vaultly on a pseudo-terminal (util-linux
 // `script`) to check the hidden prompts and the confirmation.
 func TestTerminalPrompts(t *testing.T) {
+	t.Parallel()
 	scriptBin(t)
 	srv := shared(t)
 	e := newEnv(t, srv)
@@ -440,6 +446,7 @@ func TestTerminalPrompts(t *testing.T) {
 // package; a server that does not answer completes nothing within the
 // timeout.
 func TestCompletion(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	e := newEnv(t, srv)
 	srv.PutKV(t, "cli/comp/app1", map[string]any{"value": "v"})

@@ -14,6 +14,7 @@ import (
 )
 
 func TestPutGetInterop(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	e := newEnv(t, srv)
 	if err := os.WriteFile(filepath.Join(e.home, "pw.txt"), []byte("from-file\n"), 0o600); err != nil {
@@ -92,6 +93,7 @@ func TestPutGetInterop(t *testing.T) {
 }
 
 func TestPatchVersionsMetaInterop(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	e := newEnv(t, srv)
 	e.must("", "put", "cli/pvm/app", "a=1", "b=2")
@@ -196,6 +198,7 @@ func TestPatchVersionsMetaInterop(t *testing.T) {
 }
 
 func TestKV1Mount(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.EnableSecrets(t, "cli-kv1", "kv", map[string]string{"version": "1"})
 	e := newEnv(t, srv)
@@ -221,6 +224,7 @@ func TestKV1Mount(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	e := newEnv(t, srv)
 	srv.PutKV(t, "cli/bad/app", map[string]any{"user": "u"})
@@ -326,6 +330,7 @@ func waitTokenGone(t *testing.T, srv *vaulttest.Server, tok string) {
 }
 
 func TestSealedServer(t *testing.T) {
+	t.Parallel()
 	srv := vaultStart(t)
 	e := newEnv(t, srv)
 	e.must("", "put", "app", "a=1")

@@ -29,6 +29,7 @@ func lookupJSON(t *testing.T, out string) leaseLookup {
 }
 
 func TestLease(t *testing.T) {
+	t.Parallel()
 	d := newDBEnv(t, "cli-lease")
 
 	t.Run("lookup", func(t *testing.T) {

@@ -32,6 +32,7 @@ type loginMethod struct {
 // the saved method when the saved token is revoked, and re-reads the
 // credential files at that login.
 func TestLoginMethods(t *testing.T) {
+	t.Parallel()
 	srv := vaulttest.Start(t, &vaulttest.Options{TLS: true})
 	srv.WritePolicy(t, "cli-methods", `path "secret/data/cli/methods/*" { capabilities = ["read"] }`)
 	srv.PutKV(t, "cli/methods/app", map[string]any{"value": "via-saved-login"})

@@ -15,7 +15,8 @@ import (
 // TestRunDynamicRotation is the issue's second "done when": run with
 // vault://…/creds/… references (role ttl 4s, max 8s) keeps a child that
 // queries PostgreSQL in a loop, each query on a new connection, for 30 s
-// with no failed query across the rotations: each rotation restarts the
+// (the soak tier; otherwise 12 s) with no failed query across the
+// rotations: each rotation restarts the
 // child with the new credentials, and the replaced PostgreSQL users are
 // gone (their leases revoked once the old child has exited; the last one
 // when vaultly exits).
@@ -34,7 +35,7 @@ func TestRunDynamicRotation(t *testing.T) {
 		"PGUSER=vault://" + creds + ":username", "PGPASSWORD=vault://" + creds + ":password",
 	}, "run", "-restart", "-no-mask", "-kill-timeout", "5s", "--", loop)
 
-	const runFor = 30 * time.Second
+	runFor := vaulttest.SoakOr(30*time.Second, 12*time.Second)
 	time.Sleep(runFor)
 	d.stop(t)
 	if d.err != nil {
@@ -45,10 +46,10 @@ func TestRunDynamicRotation(t *testing.T) {
 	starts := regexp.MustCompile(`(?m)^start user=(\S+)$`).FindAllStringSubmatch(out, -1)
 	dones := regexp.MustCompile(`(?m)^done user=(\S+) ok=(\d+) failed=(\d+)$`).FindAllStringSubmatch(out, -1)
 	// A lease of at most 8s is replaced at least every 8s: 30s holds at
-	// least 3 generations (the schedule rotates at about 2/3 of what a
-	// capped renewal leaves, so usually 4 or 5).
-	if len(starts) < 3 {
-		t.Errorf("%d children started in %s, want at least 3 (a rotation at least every 8s)\nstdout:\n%s\nstderr:\n%s", len(starts), runFor, out, stderr)
+	// least 3 generations, 12s at least 2 (the schedule rotates at about
+	// 2/3 of what a capped renewal leaves, so usually 4 or 5 in 30s).
+	if want := vaulttest.SoakOr(3, 2); len(starts) < want {
+		t.Errorf("%d children started in %s, want at least %d (a rotation at least every 8s)\nstdout:\n%s\nstderr:\n%s", len(starts), runFor, want, out, stderr)
 	}
 	if len(dones) != len(starts) {
 		t.Errorf("%d children started, %d stopped cleanly (the others were killed)\nstdout:\n%s", len(starts), len(dones), out)

@@ -16,6 +16,7 @@ import (
 // forward, and checks that the command it runs does not outlive it (the
 // parent-death signal), where before the fix it kept running.
 func TestRunChildDiesWithVaultly(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	e := newEnv(t, srv)
 	srv.PutKV(t, "cli/rundeath/app", map[string]any{"value": "v"})

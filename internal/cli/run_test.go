@@ -15,6 +15,7 @@ import (
 )
 
 func TestRunMasking(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	e := newEnv(t, srv)
 	srv.PutKV(t, "cli/run/db", map[string]any{"password": "hunter2-secret", "user": "app", "port": 5432})
@@ -149,6 +150,7 @@ func (b *bg) next(t *testing.T) string {
 }
 
 func TestRunSignalsAndRestart(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	e := newEnv(t, srv)
 	srv.PutKV(t, "cli/runsig/app", map[string]any{"value": "first-value"})
@@ -202,6 +204,7 @@ func TestRunSignalsAndRestart(t *testing.T) {
 // left alone with one warning; references with user info or an API path
 // are refused without echoing them.
 func TestRunChildEnvAndMasking(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.EnableSecrets(t, "cli-run-kv", "kv", map[string]string{"version": "2"})
 	e := newEnv(t, srv)

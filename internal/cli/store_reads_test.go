@@ -15,6 +15,7 @@ import (
 // answer is retried as in a Go program. A fault proxy in front of the real
 // server counts the reads and injects the 503.
 func TestReadsGoThroughStore(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	px := faultproxy.Start(t, srv.Addr, nil)
 	e := newEnv(t, srv)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestTransit(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	e := newEnv(t, srv)
 	srv.EnableSecrets(t, "transit", "transit", nil)
@@ -151,6 +152,7 @@ func TestTransit(t *testing.T) {
 // TestTransitPrompt runs encrypt on a pseudo-terminal: with no argument
 // it asks for the plaintext without echo.
 func TestTransitPrompt(t *testing.T) {
+	t.Parallel()
 	scriptBin(t)
 	srv := shared(t)
 	e := newEnv(t, srv)
@@ -172,6 +174,7 @@ func TestTransitPrompt(t *testing.T) {
 }
 
 func TestExtraCommandsHelpAndCompletion(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, shared(t))
 	for _, c := range [][]string{{"creds"}, {"lease"}, {"lease", "renew"}, {"lease", "revoke"}, {"lease", "lookup"},
 		{"transit"}, {"transit", "encrypt"}, {"transit", "decrypt"}, {"transit", "rewrap"}} {

@@ -27,6 +27,7 @@ import (
 // at jq-like paths, and the "Success!" lines. Steps run in order: each
 // builds on the state the previous ones left, in both twins alike.
 func TestVaultSideBySide(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	e := newEnv(t, srv)
 	docPath := filepath.Join(e.home, "doc.json")
@@ -262,6 +263,7 @@ func TestShapeAndJQ(t *testing.T) {
 // vaultly's own saved login for the same address comes before the token
 // helper.
 func TestVaultLoginThenVaultly(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.WritePolicy(t, "cli-vlogin-a", `path "secret/data/cli/vlogin/a" { capabilities = ["read"] }`)
 	srv.WritePolicy(t, "cli-vlogin-b", `path "secret/data/cli/vlogin/b" { capabilities = ["read"] }`)
@@ -362,6 +364,7 @@ func TestVaultLoginThenVaultly(t *testing.T) {
 // TestVersion: vaultly version and -version print the module version and
 // the server's; an unreachable server is shown, not an error.
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	e := newEnv(t, srv)
 	var v versionInfo
@@ -401,6 +404,7 @@ func TestTLSFlags(t *testing.T) {
 // work on Vault 1.21 (which describes a mount only to a token with some
 // capability under it).
 func TestKVDetectAdviceWorks(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	srv.PutKV(t, "cli/detect/app", map[string]any{"value": "seen"})
 	srv.WritePolicy(t, "cli-detect", `path "other-mount/*" { capabilities = ["read"] }`) // nothing under secret/

@@ -87,6 +87,7 @@ func TestBadWordingDetector(t *testing.T) {
 // identifier (Options.Token, UndeleteVersions) or a command that does not
 // exist.
 func TestMessagesNameNoGoIdentifiers(t *testing.T) {
+	t.Parallel()
 	srv := shared(t)
 	e := newEnv(t, srv)
 	srv.PutKV(t, "cli/wording/app", map[string]any{"user": "u"})
