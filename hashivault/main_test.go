@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,12 +24,7 @@ func TestMain(m *testing.M) {
 	// Most tests here wait on a real server or on real timers (token TTLs
 	// of seconds), not on the CPU: unless -parallel is given, run up to 4
 	// at once instead of GOMAXPROCS (2 on the CI machines).
-	flag.Parse()
-	parallelSet := false
-	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
-	if !parallelSet {
-		_ = flag.Set("test.parallel", strconv.Itoa(max(4, runtime.GOMAXPROCS(0))))
-	}
+	vaulttest.ParallelWaiting(4)
 	// Tests must not pick up a developer's Vault settings.
 	vaulttest.UnsetVaultEnv()
 	os.Setenv("XDG_CONFIG_HOME", os.TempDir()+"/vaultly-hashivault-test-none")

@@ -14,6 +14,9 @@ import (
 var sharedSrv vaulttest.Shared
 
 func TestMain(m *testing.M) {
+	// The long tests here wait on certificate lifetimes and an outage,
+	// not on the CPU: run them (and the rest) up to 4 at once.
+	vaulttest.ParallelWaiting(4)
 	vaulttest.UnsetVaultEnv()
 	os.Setenv("XDG_CONFIG_HOME", os.TempDir()+"/vaultly-pkisecrets-test-none")
 	before := goleak.IgnoreCurrent()

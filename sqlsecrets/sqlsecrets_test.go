@@ -22,6 +22,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The Vault tests here wait on leases of seconds (the rotation tests'
+	// two drivers run side by side), not on the CPU: up to 4 at once.
+	vaulttest.ParallelWaiting(4)
 	goleak.VerifyTestMain(m)
 }
 

@@ -8,6 +8,9 @@
 // one shared cluster and must show 0 errors to callers and 0 lost or
 // duplicated writes.
 //
+// TestCluster (harness_test.go) checks the harness's own promises, and
+// TestTLSNamesPerNode per-node TLS names, each on a cluster of its own.
+//
 // It is its own package so that its minute or two of wall time runs in
 // parallel with the other packages' tests.
 package clustertest

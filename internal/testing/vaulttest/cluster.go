@@ -695,6 +695,10 @@ func (c *Cluster) StepDown(t testing.TB) *Node {
 	return act
 }
 
+// Dir is the directory that holds the nodes' configuration, data and logs;
+// Stop removes it.
+func (c *Cluster) Dir() string { return c.dir }
+
 // Stop stops every node and removes the cluster's files. Safe to call twice.
 func (c *Cluster) Stop() {
 	var wg sync.WaitGroup

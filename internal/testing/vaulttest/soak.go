@@ -1,6 +1,11 @@
 package vaulttest
 
-import "os"
+import (
+	"flag"
+	"os"
+	"runtime"
+	"strconv"
+)
 
 // Soak reports whether the long tier of the real-time tests runs
 // (VAULTLY_SOAK=1, as `make test` and CI set it). Without it, `go test
@@ -17,4 +22,17 @@ func SoakOr[T any](soak, quick T) T {
 		return soak
 	}
 	return quick
+}
+
+// ParallelWaiting lets up to n tests (at least GOMAXPROCS) run in parallel
+// unless -parallel was given: for the TestMain of a package whose tests
+// wait on real servers, leases and certificate lifetimes rather than on
+// the CPU. Call it before m.Run.
+func ParallelWaiting(n int) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(n, runtime.GOMAXPROCS(0))))
+	}
 }

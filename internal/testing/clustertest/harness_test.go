@@ -1,4 +1,4 @@
-package vaulttest
+package clustertest
 
 import (
 	"context"
@@ -6,17 +6,19 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 // TestCluster forms a real 3-node raft cluster and checks what the
-// harness promises: every node a voter, a write through the active node
+// harness (vaulttest.StartCluster) promises: every node a voter, a write through the active node
 // readable through a standby (which forwards), a new leader after the
 // active node is killed, the killed node back as a standby after Restart,
 // step-down moving leadership, and no process or file left after Stop.
 func TestCluster(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
-	c := StartCluster(t, nil)
+	c := vaulttest.StartCluster(t, nil)
 	t.Logf("cluster formed in %s", time.Since(start).Round(time.Millisecond))
 	if len(c.Nodes) != 3 || c.Token == "" || c.UnsealKey == "" {
 		t.Fatalf("cluster = %d nodes, token set %v, key set %v", len(c.Nodes), c.Token != "", c.UnsealKey != "")
@@ -50,8 +52,7 @@ func TestCluster(t *testing.T) {
 	prev := c.StepDown(t)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		nd, err := c.active()
-		if err == nil && nd != prev {
+		if nd := c.Active(t); nd != prev {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -79,7 +80,7 @@ func TestCluster(t *testing.T) {
 		t.Errorf("standby without forwarding: status %d, want 307", resp.StatusCode)
 	}
 
-	dir := c.dir
+	dir := c.Dir()
 	c.Stop()
 	for _, nd := range c.Nodes {
 		if h := nd.Health(); h != "down" {
