@@ -341,6 +341,15 @@ func (s *Store) observe(es *slot, e *Entry, err error) {
 		}
 		return
 	}
+	if err == nil && ws.every > 0 && s.ttl != NoCache {
+		// A subscription may have started this watcher (at its own
+		// interval) before this read's result came here: the entry is
+		// cached now, so Options.Watch applies to it as well.
+		w.lower(clampInterval(ws.every))
+		if !w.auto.Load() {
+			w.auto.Store(true)
+		}
+	}
 	if err == nil && w.slot.Load() != es {
 		w.slot.Store(es)
 		if es.Removed() {

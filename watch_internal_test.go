@@ -1,8 +1,14 @@
 package vaultly
 
 import (
+	"context"
+	"log/slog"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/memsecrets"
 )
 
 // TestPollDelay: the wait before a poll is within [3/4, 1] of the interval
@@ -93,4 +99,46 @@ func TestHashIgnoresOrderNotContent(t *testing.T) {
 	if a == c || a == d {
 		t.Errorf("hash of different fields is the same: %x, %x, %x", a, c, d)
 	}
+}
+
+// TestObserveJoinsEarlierWatcher: a Subscribe that comes right after a Get
+// can set up the entry's watcher, at its own interval and for itself only,
+// before the Get's result reaches the watch. When the result arrives the
+// watcher takes the Store's shorter Watch interval and stays while the
+// entry is cached (TestWatchOnePollerPerEntry failed about 1% of runs
+// under -race before: the entry went on being polled every 2 s, not 1 s).
+func TestObserveJoinsEarlierWatcher(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := memsecrets.New(nil)
+		m.SetValue("app/db", "pw")
+		s := New(versionsOnly{m}, &Options{Watch: time.Second, TTL: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+		defer s.Close()
+		w := s.watchFor("app/db", 4*time.Second, nil, nil, false) // as Subscribe sets it up
+		if _, err := s.Get(t.Context(), "app/db"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := w.interval(); got != time.Second {
+			t.Errorf("interval after the Get = %v, want the Store's 1s", got)
+		}
+		if !w.auto.Load() {
+			t.Error("the watcher is not kept for the cached entry (auto = false)")
+		}
+		if w.slot.Load() == nil {
+			t.Error("the watcher does not know the cached slot")
+		}
+	})
+}
+
+// versionsOnly is memsecrets without change notifications: watched by
+// polling its versions.
+type versionsOnly struct{ m *memsecrets.Backend }
+
+func (p versionsOnly) Read(ctx context.Context, path string, v int) (*driver.Entry, error) {
+	return p.m.Read(ctx, path, v)
+}
+func (p versionsOnly) Name() string { return "versions-only" }
+func (p versionsOnly) Close() error { return nil }
+func (p versionsOnly) CurrentVersion(ctx context.Context, path string) (driver.VersionState, error) {
+	return p.m.CurrentVersion(ctx, path)
 }

@@ -151,6 +151,9 @@ func TestWatchOnePollerPerEntry(t *testing.T) {
 			}
 			defer stop()
 		}
+		// The automatic watch of an entry starts just after the Get that
+		// cached it returns; a Subscribe may come before or after it.
+		synctest.Wait()
 		if got := s.Stats().Watches; got != 2 {
 			t.Fatalf("Stats().Watches with 100 subscribers and 3 fields of one entry and another entry = %d, want 2", got)
 		}
