@@ -21,11 +21,26 @@ type Shared struct {
 	started bool
 	srv     *Server
 	err     error
+	gen     int                   // the server's generation: one per round of -count
+	seen    map[string]sharedUser // by test name: the test that last asked, and in which generation
+}
+
+// sharedUser is a test that got the shared server.
+type sharedUser struct {
+	t   testing.TB
+	gen int
 }
 
 // Get returns the shared server, starting it on the first call. Where the
 // vault binary is missing it returns Start(t, nil), which skips or fails t
 // as Required says; a server that does not start fails t.
+//
+// Each round of `go test -count=N` gets a fresh server, so that tests
+// written for a fresh server (mounts they enable, paths they expect at
+// version 1) pass in every round: a test whose name already asked in the
+// current generation, as another *testing.T, starts a new round, and the
+// previous round's server (whose tests have all ended: rounds run one
+// after another) is stopped.
 func (s *Shared) Get(t testing.TB) *Server {
 	t.Helper()
 	if _, err := BinPath(); err != nil {
@@ -33,10 +48,19 @@ func (s *Shared) Get(t testing.TB) *Server {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if u, ok := s.seen[t.Name()]; ok && u.t != t && u.gen == s.gen && s.srv != nil {
+		s.srv.Stop()
+		s.srv, s.started = nil, false
+	}
 	if !s.started {
 		s.started = true
+		s.gen++
 		s.srv, s.err = NewServer(s.Options)
 	}
+	if s.seen == nil {
+		s.seen = map[string]sharedUser{}
+	}
+	s.seen[t.Name()] = sharedUser{t, s.gen}
 	if s.err != nil {
 		t.Fatalf("vaulttest: %v", s.err)
 	}

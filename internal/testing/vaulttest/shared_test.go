@@ -36,6 +36,46 @@ func TestShared(t *testing.T) {
 	}
 }
 
+// roundOf is a test of a later round of -count: the same name, another
+// *testing.T.
+type roundOf struct {
+	testing.TB
+	name string
+}
+
+func (r *roundOf) Name() string { return r.name }
+
+// TestSharedRounds: a test name that asks again as another *testing.T (the
+// next round of -count) gets a fresh server, the earlier one is stopped,
+// and the other tests of that round get the fresh one too.
+func TestSharedRounds(t *testing.T) {
+	var sh Shared
+	t.Cleanup(sh.Stop)
+	a1, b1 := sh.Get(&roundOf{t, "TestA"}), sh.Get(&roundOf{t, "TestB"})
+	ta := &roundOf{t, "TestA"}
+	again := sh.Get(ta)
+	if a1 != b1 {
+		t.Fatal("two tests of one round got different servers")
+	}
+	if sh.Get(ta) != again {
+		t.Error("one test asking twice got two servers")
+	}
+	if again == a1 {
+		t.Fatal("the second round got the first round's server")
+	}
+	if b2 := sh.Get(&roundOf{t, "TestB"}); b2 != again {
+		t.Error("another test of the second round started a third server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a1.Client(t).Sys().HealthWithContext(ctx); err == nil {
+		t.Error("the first round's server still answers")
+	}
+	if _, err := again.Client(t).Sys().HealthWithContext(ctx); err != nil {
+		t.Errorf("the second round's server: %v", err)
+	}
+}
+
 func TestUnsetVaultEnv(t *testing.T) {
 	t.Setenv("VAULT_ADDR", "http://127.0.0.1:1")
 	t.Setenv("VAULT_TOKEN", "not-a-token")
