@@ -2,8 +2,9 @@
 // in tests of code that reads secrets through a *vaultly.Store.
 //
 // It keeps versions (every Set or Write adds one, numbered from 1), records
-// every call (Calls), and can inject errors (SetError, FailNext) or run a
-// hook before each call (SetHook) to block, count or fail it. It implements
+// its calls (Calls keeps the latest MaxCalls, CallCount counts them all),
+// and can inject errors (SetError, FailNext) or run a hook before each call
+// (SetHook) to block, count or fail it. It implements
 // driver.Backend and every optional driver interface: Writer, Lister,
 // DefaultKeyer, ChangeNotifier (a Store in front of it drops its cached
 // entry when the test calls Set), Versioner (the latest version's number
@@ -92,7 +93,8 @@ type backend struct {
 
 	mu        sync.Mutex
 	entries   map[string][]version
-	calls     []Call
+	calls     []Call         // the latest calls, at most 2*MaxCalls (Calls returns MaxCalls)
+	counts    map[opPath]int // every call since New or ResetCalls, by op and path
 	pathErr   map[string]error
 	failN     int
 	failErr   error
@@ -223,31 +225,35 @@ func (b *Backend) SetHook(fn func(ctx context.Context, c Call) error) {
 	b.hook = fn
 }
 
-// Calls returns the calls recorded so far, oldest first.
+// MaxCalls is how many of the latest calls Calls keeps, so that a Backend
+// under a long-running load holds bounded memory. CallCount counts every
+// call.
+const MaxCalls = 100_000
+
+// opPath keys CallCount's counts.
+type opPath struct{ op, path string }
+
+// Calls returns the calls recorded since New or ResetCalls, oldest first:
+// the latest MaxCalls of them.
 func (b *Backend) Calls() []Call {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return slices.Clone(b.calls)
+	return slices.Clone(b.calls[max(0, len(b.calls)-MaxCalls):])
 }
 
-// CallCount returns how many recorded calls have op and path.
+// CallCount returns how many calls since New or ResetCalls had op and
+// path (all of them, also beyond MaxCalls).
 func (b *Backend) CallCount(op, path string) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n := 0
-	for _, c := range b.calls {
-		if c.Op == op && c.Path == path {
-			n++
-		}
-	}
-	return n
+	return b.counts[opPath{op, path}]
 }
 
 // ResetCalls forgets the recorded calls.
 func (b *Backend) ResetCalls() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.calls = nil
+	b.calls, b.counts = nil, nil
 }
 
 // Closed reports whether Close was called.
@@ -260,7 +266,14 @@ func (b *Backend) Closed() bool {
 // begin records c and applies the hook and injected errors.
 func (b *Backend) begin(ctx context.Context, c Call) error {
 	b.mu.Lock()
+	if len(b.calls) >= 2*MaxCalls {
+		b.calls = append(b.calls[:0], b.calls[len(b.calls)-MaxCalls:]...)
+	}
 	b.calls = append(b.calls, c)
+	if b.counts == nil {
+		b.counts = map[opPath]int{}
+	}
+	b.counts[opPath{c.Op, c.Path}]++
 	hook := b.hook
 	var err error
 	if b.failN > 0 {

@@ -126,6 +126,37 @@ func TestCallsAndInjection(t *testing.T) {
 	}
 }
 
+// TestCallLogBounded: under a long run of calls the log keeps the latest
+// MaxCalls and stays within 2*MaxCalls, while CallCount counts them all.
+func TestCallLogBounded(t *testing.T) {
+	b := memsecrets.New(nil)
+	b.SetValue("k", "v")
+	ctx := context.Background()
+	const n = 3*memsecrets.MaxCalls + 7
+	for range n {
+		if _, err := b.Read(ctx, "k", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Read(ctx, "other", 0); err == nil {
+		t.Fatal("read of a missing path succeeded")
+	}
+	calls := b.Calls()
+	if len(calls) != memsecrets.MaxCalls {
+		t.Fatalf("len(Calls()) = %d, want MaxCalls %d", len(calls), memsecrets.MaxCalls)
+	}
+	if last := calls[len(calls)-1]; last.Path != "other" {
+		t.Errorf("the last call kept is %+v, want the read of other", last)
+	}
+	if got := b.CallCount(memsecrets.OpRead, "k"); got != n {
+		t.Errorf("CallCount(read, k) = %d, want %d", got, n)
+	}
+	b.ResetCalls()
+	if len(b.Calls()) != 0 || b.CallCount(memsecrets.OpRead, "k") != 0 {
+		t.Error("ResetCalls left calls behind")
+	}
+}
+
 func TestHookSeesContext(t *testing.T) {
 	b := memsecrets.New(nil)
 	b.SetValue("a", "v")
