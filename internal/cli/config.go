@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -30,14 +31,23 @@ import (
 //	  exec { command timeout }, error_on_missing_key, create_dest_dirs,
 //	  left_delimiter, right_delimiter, wait { min max }
 //	}
-//	exec { ... }                           # Agent's supervisor: decoded, then refused
-//	                                       # with the advice to use 'vaultly run -restart'
+//	env_template "NAME" {                  # run -config: Agent's process supervisor mode
+//	  source | contents, error_on_missing_key, left_delimiter, right_delimiter
+//	}
+//	exec {                                 # run -config: the command run supervises
+//	  command, restart_on_secret_changes ("always" | "never"), restart_stop_signal,
+//	  kill_timeout, reload_signal          # the last two as consul-template's exec
+//	}
+//
+// inject refuses env_template and exec (it runs no program), run refuses
+// template blocks (it renders no file), as Vault Agent refuses the mix.
 
 type fileConfig struct {
 	Vault          *vaultBlock      `hcl:"vault,block"`
 	TemplateConfig *tmplConfigBlock `hcl:"template_config,block"`
 	Wait           *waitBlock       `hcl:"wait,block"`
 	Templates      []*templateBlock `hcl:"template,block"`
+	EnvTemplates   []*envTmplBlock  `hcl:"env_template,block"`
 	Exec           *execBlock       `hcl:"exec,block"`
 	file           string           // the config file's path
 }
@@ -75,6 +85,18 @@ type templateBlock struct {
 	RightDelim     string         `hcl:"right_delimiter,optional"`
 	Wait           *waitBlock     `hcl:"wait,block"`
 	DeclRange      hcl.Range      `hcl:",def_range"`
+}
+
+// envTmplBlock is Vault Agent's env_template: a template whose rendering
+// is the value of the environment variable NAME.
+type envTmplBlock struct {
+	Name       string    `hcl:"name,label"`
+	Source     string    `hcl:"source,optional"`
+	Contents   string    `hcl:"contents,optional"`
+	MissingKey *bool     `hcl:"error_on_missing_key,optional"`
+	LeftDelim  string    `hcl:"left_delimiter,optional"`
+	RightDelim string    `hcl:"right_delimiter,optional"`
+	DeclRange  hcl.Range `hcl:",def_range"`
 }
 
 type tmplExecBlock struct {
@@ -304,19 +326,9 @@ func (c *fileConfig) specs(defaults waitSpec) ([]*tmplSpec, error) {
 		}
 		t := &tmplSpec{dest: b.Destination, missingKeyErr: true, createDirs: true,
 			leftDelim: b.LeftDelim, rightDelim: b.RightDelim, timeout: defaultCommandTimeout, wait: defaults}
-		switch {
-		case b.Source != "" && b.Contents != "":
-			return nil, fail("give source or contents, not both")
-		case b.Source != "":
-			data, err := os.ReadFile(b.Source) // relative to the working directory, as Vault Agent reads it
-			if err != nil {
-				return nil, fail("source: %v", pathErr(err))
-			}
-			t.src, t.name = string(data), b.Source
-		case b.Contents != "":
-			t.src, t.name = b.Contents, fmt.Sprintf("%d (%s)", i+1, at)
-		default:
-			return nil, fail("missing source or contents")
+		var err error
+		if t.src, t.name, err = templateText(b.Source, b.Contents, fmt.Sprintf("%d (%s)", i+1, at)); err != nil {
+			return nil, fail("%v", err)
 		}
 		if t.dest == "" {
 			return nil, fail("missing destination")
@@ -325,7 +337,6 @@ func (c *fileConfig) specs(defaults waitSpec) ([]*tmplSpec, error) {
 			return nil, fail("destination %s is also template %s's", t.dest, prev)
 		}
 		seen[t.dest] = strconv.Itoa(i + 1)
-		var err error
 		if t.perms, t.permsSet, err = parsePerms(b.Perms); err != nil {
 			return nil, &usageError{fmt.Errorf("config: %v", err)}
 		}
@@ -363,6 +374,25 @@ func (c *fileConfig) specs(defaults waitSpec) ([]*tmplSpec, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// templateText returns a template block's text and its name in errors:
+// the file source (read now, relative to the working directory, as Vault
+// Agent reads it) or the inline contents, named inline.
+func templateText(source, contents, inline string) (src, name string, err error) {
+	switch {
+	case source != "" && contents != "":
+		return "", "", errors.New("give source or contents, not both")
+	case source != "":
+		data, err := os.ReadFile(source)
+		if err != nil {
+			return "", "", fmt.Errorf("source: %v", pathErr(err))
+		}
+		return string(data), source, nil
+	case contents != "":
+		return contents, inline, nil
+	}
+	return "", "", errors.New("missing source or contents")
 }
 
 // defaultCommandTimeout bounds a template's command, as consul-template's

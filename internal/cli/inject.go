@@ -112,7 +112,7 @@ path that changed, never the value.`,
 				return usagef("-interval and -static-interval must be positive")
 			}
 			if cfg != nil && cfg.Exec != nil {
-				return usagef("config: %s: inject renders files and runs no program: run the program with 'vaultly run -restart -- COMMAND' (its references rotate the same way) instead of an exec block", cfg.Exec.DeclRange)
+				return usagef("config: %s: inject renders files and runs no program: an exec block with env_template blocks is for 'vaultly run -config %s' (Vault Agent's process supervisor mode)", cfg.Exec.DeclRange, o.config)
 			}
 			ctx := cmd.Context()
 			if o.listen != "" && !o.watch {
@@ -168,6 +168,9 @@ func (o *injectOptions) specs(g *globals) ([]*tmplSpec, *fileConfig, error) {
 		cfg, err := readConfigFile(o.config)
 		if err != nil {
 			return nil, nil, err
+		}
+		if len(cfg.EnvTemplates) > 0 {
+			return nil, nil, usagef("config: %s: env_template blocks put secrets in a command's environment and inject renders files: run the command with 'vaultly run -config %s' (Vault Agent refuses template and env_template together too)", cfg.EnvTemplates[0].DeclRange, o.config)
 		}
 		g.applyVaultBlock(cfg.Vault)
 		if cfg.TemplateConfig != nil {

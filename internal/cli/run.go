@@ -29,7 +29,7 @@ func runCmd(g *globals) *cobra.Command {
 		sigName, stopName string
 	)
 	c := &cobra.Command{
-		Use:   "run [flags] [--] COMMAND [ARGS...]",
+		Use:   "run [flags] [--] COMMAND [ARGS...]  |  run -config agent.hcl [flags] [-- COMMAND [ARGS...]]",
 		Short: "Run a command with secrets from Vault in its environment",
 		Long: `Start COMMAND with its environment, where every variable whose value is a
 reference, vault://PATH[:KEY][?version=N], is replaced by the secret it
@@ -76,15 +76,69 @@ change). Each is logged with the path that changed, never the value; a
 restart that fails (Vault unreachable, the command does not start) is
 tried again with backoff. A reference that cannot be resolved at start
 stops vaultly before the command starts (exit 2, or 1 when it is
-malformed).`,
+malformed).
+
+-config FILE reads Vault Agent's process supervisor mode from an HCL (or
+.json) file: each env_template "NAME" block's rendering (the templates of
+inject, consul-template's language) is the value of NAME, and the exec
+block is the command: command (a list, or a string for sh -c),
+restart_on_secret_changes ("always", the default: restart on a change;
+"never"), restart_stop_signal (default SIGTERM), and, as consul-template's
+exec block, kill_timeout (default 30s) and reload_signal (send it instead
+of restarting). template_config's static_secret_render_interval is how
+often KV entries are checked (-interval); the vault block gives the
+address and TLS settings no flag or VAULT_* variable gave. Flags given
+on the command line win over the file.`,
 		Example: `  DB_PASSWORD=vault://secret/myapp/db:password vaultly run -- ./server
   API_KEY='vault://secret/myapp/api:key?version=3' vaultly run -no-mask -- env
   DB_PASSWORD=vault://secret/myapp/db:password vaultly run -restart -interval 30s -- ./server
   PGUSER=vault://database/creds/app:username PGPASSWORD=vault://database/creds/app:password \
     vaultly run -restart -- ./worker
-  vaultly run -secret secret/myapp/db -prefix DB_ -env-file app.env -- ./server`,
-		Args: minArgs(1, "COMMAND after --"),
+  vaultly run -secret secret/myapp/db -prefix DB_ -env-file app.env -- ./server
+  vaultly run -config agent.hcl
+  # agent.hcl:
+  #   env_template "DB_PASSWORD" {
+  #     contents = "{{ with secret \"secret/data/myapp/db\" }}{{ .Data.data.password }}{{ end }}"
+  #   }
+  #   exec {
+  #     command                   = ["./server", "-port", "8080"]
+  #     restart_on_secret_changes = "always"
+  #   }`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var rc *runConfig
+			if o.config != "" {
+				cfg, err := readConfigFile(o.config)
+				if err != nil {
+					return err
+				}
+				if rc, err = cfg.forRun(); err != nil {
+					return err
+				}
+				for _, et := range rc.envs {
+					if _, err := parseTmpl(et.spec, nil); err != nil {
+						return &usageError{err}
+					}
+				}
+				if rc.command != nil && len(args) > 0 {
+					return usagef("config: %s has an exec block: give the command there or after --, not both", o.config)
+				}
+				if rc.command != nil {
+					args = rc.command
+				}
+				g.applyVaultBlock(cfg.Vault)
+				if cfg.TemplateConfig != nil && !cmd.Flags().Changed("interval") {
+					d, err := parseDur(cfg.TemplateConfig.StaticInterval, "static_secret_render_interval")
+					if err != nil {
+						return usagef("config: %v", err)
+					}
+					if d > 0 {
+						o.interval = d
+					}
+				}
+			}
+			if err := minArgs(1, "COMMAND after -- (or an exec block in -config)")(cmd, args); err != nil {
+				return err
+			}
 			if o.restart && sigName != "" {
 				return usagef("give -restart or -signal, not both")
 			}
@@ -102,6 +156,9 @@ malformed).`,
 					return usagef("-stop-signal: unknown signal %q", stopName)
 				}
 				o.stopSignal = s
+			}
+			if rc != nil {
+				rc.policy.apply(&o, cmd.Flags().Changed)
 			}
 			if o.interval <= 0 || o.killTimeout <= 0 {
 				return usagef("-interval and -kill-timeout must be positive")
@@ -133,6 +190,9 @@ malformed).`,
 			}
 			defer k.Close()
 			r := newRunner(g, k, vars, plain, args, o)
+			if rc != nil {
+				r.envs = rc.envs
+			}
 			defer r.env.Close(context.WithoutCancel(ctx))
 			code, err := r.run(ctx)
 			if err != nil {
@@ -157,6 +217,7 @@ malformed).`,
 	f.StringVar(&o.prefix, "prefix", "", "prefix of the variables -secret makes (e.g. DB_)")
 	f.StringVar(&o.listen, "listen", "", "serve /health and /metrics (Prometheus text) on this loopback HOST:PORT while the command runs")
 	f.StringArrayVar(&o.envFiles, "env-file", nil, "file of NAME=VALUE lines (values may be vault:// references); repeatable")
+	f.StringVar(&o.config, "config", "", "HCL (or .json) file with Vault Agent's env_template blocks and exec block")
 	return c
 }
 
@@ -173,6 +234,7 @@ type runOptions struct {
 	prefix       string
 	envFiles     []string
 	listen       string
+	config       string
 }
 
 func (o runOptions) watching() bool { return o.restart || o.sig != nil }
@@ -308,6 +370,9 @@ type runner struct {
 	plain map[string]string
 	args  []string
 	opts  runOptions
+	envs  []envTmpl // -config's env_template blocks
+
+	statics map[dep]bool // non-KV secrets without a lease the env templates read: read again every -interval
 
 	q       *changeQueue
 	watcher entryWatcher
@@ -323,7 +388,7 @@ type runner struct {
 
 func newRunner(g *globals, k *kvConn, refs map[string]vaultly.Ref, plain map[string]string, args []string, o runOptions) *runner {
 	r := &runner{g: g, env: newTmplEnv(k), refs: refs, plain: plain, args: args, opts: o,
-		q: newChangeQueue(), watcher: storeWatcher{every: o.interval}, watches: map[dep]func(){}}
+		q: newChangeQueue(), watcher: storeWatcher{every: o.interval}, watches: map[dep]func(){}, statics: map[dep]bool{}}
 	r.env.changed = r.q
 	r.env.revoke = true // the command that used them is gone when vaultly exits
 	r.env.keep = true
@@ -381,6 +446,16 @@ func (r *runner) resolve(ctx context.Context) (map[string]string, map[dep]bool, 
 			deps[dep{depKV, kt.String()}] = true
 		}
 		vals[name] = v
+	}
+	for _, et := range r.envs {
+		out, used, err := r.env.render(ctx, et.spec)
+		if err != nil {
+			return nil, nil, err
+		}
+		vals[et.name] = string(out)
+		for d := range used {
+			deps[d] = true
+		}
 	}
 	for _, p := range r.opts.secrets {
 		where := "-secret " + p
@@ -440,6 +515,9 @@ func (r *runner) follow(ctx context.Context, deps map[dep]bool) {
 		return
 	}
 	for d := range deps {
+		if d.kind == depStatic {
+			r.statics[d] = true
+		}
 		if d.kind != depKV || r.watches[d] != nil {
 			continue
 		}
@@ -472,10 +550,21 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	}
 	failures := 0
 	var retry <-chan time.Time
+	var static <-chan time.Time
+	if r.opts.watching() && len(r.statics) > 0 {
+		t := time.NewTicker(r.opts.interval)
+		defer t.Stop()
+		static = t.C
+	}
 	for {
 		select {
 		case s := <-sigs:
 			_ = ch.cmd.Process.Signal(s)
+			continue
+		case <-static:
+			for d := range r.statics {
+				r.q.push(d)
+			}
 			continue
 		case err := <-ch.done:
 			ch.flush()
