@@ -90,11 +90,12 @@ func (s *Store) run(ctx context.Context, es *slot, call *entrycache.Call[*Entry]
 			return
 		}
 	}
+	begin := s.readSeq.Add(1)
 	f := s.newFlight(ctx)
 	e, err := s.load(f, es)
 	f.end()
 	s.c.Finish(es, call, e, err, s.ttl != NoCache)
-	s.observe(es, e, err)
+	s.observe(es, e, err, begin)
 }
 
 var errClosed = driver.NewError(Canceled, errors.New("store is closed"))

@@ -237,6 +237,7 @@ type Store struct {
 	tel      *storeMeters         // metrics and spans (metrics.go); nil without providers
 	leases   *lease.Meters        // the lease engine's meters and watchers (metrics.go, health.go)
 	lastOK   atomic.Int64         // UnixNano of the last successful backend read (health.go)
+	readSeq  atomic.Uint64        // numbers the backend reads a watcher may see, in the order they begin (watch.go)
 	out      *outage.Breaker      // the backend-wide outage state (outage.go)
 	failFast bool                 // OutagePolicy.FailFast
 	probeAt  atomic.Pointer[slot] // the entry the next probe reads

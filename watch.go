@@ -211,8 +211,9 @@ type watcher struct {
 	hash     uint64 // of its fields
 	last     *Entry
 	lastPoll time.Time
-	failures int   // polls failed in a row
-	lastErr  error // the last failed poll's error, nil after a success
+	seen     uint64 // Store.readSeq of the read whose result the fields above hold
+	failures int    // polls failed in a row
+	lastErr  error  // the last failed poll's error, nil after a success
 }
 
 func (w *watcher) interval() time.Duration { return time.Duration(w.every.Load()) }
@@ -321,10 +322,10 @@ func (s *Store) entryRemoved(es *slot) {
 	s.dropWatch(w)
 }
 
-// observe is told the result of every backend read of a cached slot; it
-// starts the watch of Options.Watch and lets a watched entry's watcher see
-// what the read found.
-func (s *Store) observe(es *slot, e *Entry, err error) {
+// observe is told the result of every backend read of a cached slot (begin
+// numbers the read, see Store.readSeq); it starts the watch of
+// Options.Watch and lets a watched entry's watcher see what the read found.
+func (s *Store) observe(es *slot, e *Entry, err error, begin uint64) {
 	if err == nil {
 		s.lastOK.Store(time.Now().UnixNano())
 	}
@@ -335,8 +336,13 @@ func (s *Store) observe(es *slot, e *Entry, err error) {
 	w, ok := ws.m.Load(es.Path())
 	if !ok {
 		if err == nil && ws.every > 0 && s.ttl != NoCache {
-			if w = s.watchFor(es.Path(), ws.every, es, e, true); w != nil && es.Removed() {
-				s.entryRemoved(es)
+			if w = s.watchFor(es.Path(), ws.every, es, e, true); w != nil {
+				w.mu.Lock()
+				w.seen = max(w.seen, begin)
+				w.mu.Unlock()
+				if es.Removed() {
+					s.entryRemoved(es)
+				}
 			}
 		}
 		return
@@ -356,7 +362,7 @@ func (s *Store) observe(es *slot, e *Entry, err error) {
 			s.entryRemoved(es)
 		}
 	}
-	w.saw(e, err)
+	w.saw(e, err, begin)
 }
 
 // backendChanged is the Store's driver.ChangeNotifier function: the cached
@@ -382,13 +388,23 @@ func (s *Store) watchRead(o *ReadOptions, path string, version int, e *Entry) {
 }
 
 // saw compares what a read found with what the watcher last saw and
-// publishes the difference.
-func (w *watcher) saw(e *Entry, err error) {
+// publishes the difference. A read that began before the one whose result
+// the watcher holds is older news and changes nothing: without that, a
+// read that began before a change and ended after a poll had seen it would
+// publish the change undone, then the next poll the change again.
+func (w *watcher) saw(e *Entry, err error, begin uint64) {
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if begin < w.seen {
+		return
+	}
+	if err != nil && CodeOf(err) != NotFound {
+		return // says nothing of the entry
+	}
+	w.seen = begin
 	if err != nil {
-		if CodeOf(err) == NotFound && w.present {
+		if w.present {
 			w.lostLocked(ChangeDeleted, w.version, now)
 		}
 		return
@@ -529,6 +545,7 @@ func (w *watcher) check(ctx context.Context) error {
 		return s.wrap("watch", w.path, openError(err))
 	}
 	if v, ok := s.b.(driver.Versioner); ok && !w.byRead.Load() {
+		begin := s.readSeq.Add(1)
 		start := s.tel.start()
 		st, err := v.CurrentVersion(ctx, w.path)
 		s.tel.done(ctx, opVersion, w.path, start, err)
@@ -536,11 +553,11 @@ func (w *watcher) check(ctx context.Context) error {
 		case OK:
 			s.lastOK.Store(time.Now().UnixNano())
 			if st.Version != 0 {
-				return w.compare(ctx, st)
+				return w.compare(ctx, st, begin)
 			}
 			w.byRead.Store(true) // no versions here (a KV v1 mount)
 		case NotFound:
-			w.lost(ChangeDeleted, 0)
+			w.lost(ChangeDeleted, 0, begin)
 			return nil
 		case PermissionDenied:
 			w.byRead.Store(true)
@@ -552,8 +569,8 @@ func (w *watcher) check(ctx context.Context) error {
 	return w.reread(ctx)
 }
 
-// compare acts on the state of the latest version.
-func (w *watcher) compare(ctx context.Context, st driver.VersionState) error {
+// compare acts on the state of the latest version, read as begin.
+func (w *watcher) compare(ctx context.Context, st driver.VersionState, begin uint64) error {
 	w.mu.Lock()
 	present, ver := w.present, w.version
 	w.mu.Unlock()
@@ -563,7 +580,7 @@ func (w *watcher) compare(ctx context.Context, st driver.VersionState) error {
 		if st.Destroyed {
 			kind = ChangeDestroyed
 		}
-		w.lost(kind, st.Version)
+		w.lost(kind, st.Version, begin)
 		return nil
 	case present && st.Version == ver:
 		if es := w.slot.Load(); es != nil {
@@ -587,9 +604,14 @@ func (w *watcher) reread(ctx context.Context) error {
 }
 
 // lost publishes a deletion (when the entry was readable) and drops the
-// cached entry.
-func (w *watcher) lost(kind ChangeKind, version int) {
+// cached entry; begin numbers the read that found it (see saw).
+func (w *watcher) lost(kind ChangeKind, version int, begin uint64) {
 	w.mu.Lock()
+	if begin < w.seen {
+		w.mu.Unlock()
+		return
+	}
+	w.seen = begin
 	was := w.present
 	if was {
 		w.lostLocked(kind, version, time.Now())
