@@ -2,9 +2,12 @@ package cli
 
 import (
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 // TestRunConfigSupervisor is Vault Agent's process supervisor mode through
@@ -136,5 +139,67 @@ func TestRunConfigErrors(t *testing.T) {
 	r := e.run("", "inject", "-config", p)
 	if r.code != 1 || !strings.Contains(r.stderr, "run the command with 'vaultly run -config "+p+"'") {
 		t.Errorf("inject with env_template: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestRunConfigDynamic: an env_template that reads a database secret
+// (role ttl 4s, max 8s) gets one lease, which the lease engine replaces
+// before it ends; each replacement restarts the command with the new
+// user, and the replaced user is gone from PostgreSQL once the old command
+// has exited.
+func TestRunConfigDynamic(t *testing.T) {
+	t.Parallel()
+	pg := vaulttest.StartPostgres(t)
+	srv := shared(t)
+	creds := srv.ConfigureDatabase(t, pg, "cli-envtmpl-db", vaulttest.DatabaseRole{Name: "app", DefaultTTL: "4s", MaxTTL: "8s"})
+	e := newEnv(t, srv)
+	p := filepath.Join(e.home, "db.hcl")
+	writeFile(t, p, `
+env_template "PGUSER" {
+  contents = "{{ with secret \"`+creds+`\" }}{{ .Data.username }}{{ end }}"
+}
+env_template "PGPASSWORD" {
+  contents = "{{ with secret \"`+creds+`\" }}{{ .Data.password }}{{ end }}"
+}
+exec {
+  command = ["sh", "-c", "echo \"start user=$PGUSER pw=$${#PGPASSWORD}\"; while :; do sleep 0.1; done"]
+}
+`)
+	d := startDaemon(t, e, nil, "run", "-no-mask", "-config", p)
+	starts := regexp.MustCompile(`(?m)^start user=(\S+) pw=(\d+)$`)
+	// A lease of at most 8s is replaced within 8s of its issue (tolerance:
+	// 4s more for the restart and a loaded machine).
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", d.outText(), d.errText())
+		}
+	})
+	eventually(t, 20*time.Second, "a second start with new credentials", func() bool {
+		return len(starts.FindAllStringSubmatch(d.outText(), -1)) >= 2
+	})
+	d.stop(t)
+	ms := starts.FindAllStringSubmatch(d.outText(), -1)
+	users := map[string]bool{}
+	for _, m := range ms {
+		if m[2] == "0" {
+			t.Errorf("a start with an empty password: %s", m[0])
+		}
+		if users[m[1]] {
+			t.Errorf("the user %s started twice: both variables must come from one lease per rotation\n%s", m[1], d.outText())
+		}
+		users[m[1]] = true
+	}
+	if !strings.Contains(d.errText(), creds+" changed: restarting the command") {
+		t.Errorf("stderr does not say which path changed:\n%s", d.errText())
+	}
+	db := pg.DB(t)
+	for u := range users {
+		var n int
+		if err := db.QueryRow("SELECT count(*) FROM pg_roles WHERE rolname = $1", u).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("PostgreSQL user %s still exists after its lease was replaced (or vaultly exited)", u)
+		}
 	}
 }
