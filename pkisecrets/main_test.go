@@ -15,8 +15,12 @@ var sharedSrv vaulttest.Shared
 
 func TestMain(m *testing.M) {
 	// The long tests here wait on certificate lifetimes and an outage,
-	// not on the CPU: run them (and the rest) up to 4 at once.
-	vaulttest.ParallelWaiting(4)
+	// not on the CPU: outside the soak tier run them (and the rest) up to
+	// 4 at once. The soak tier (make test, under -race) keeps the default:
+	// its long runs' margins were measured that way.
+	if !vaulttest.Soak() {
+		vaulttest.ParallelWaiting(4)
+	}
 	vaulttest.UnsetVaultEnv()
 	os.Setenv("XDG_CONFIG_HOME", os.TempDir()+"/vaultly-pkisecrets-test-none")
 	before := goleak.IgnoreCurrent()
