@@ -162,13 +162,19 @@ template {
 
 	for _, tt := range []struct{ text, want string }{
 		{"template {\n  source = \"a.tmpl\"\n  destinaton = \"x\"\n}\n", `agent.hcl:3,3-13: Unsupported argument: An argument named "destinaton" is not expected here`},
-		{"auto_auth {\n}\n", `agent.hcl:1,1-10: Unsupported block type: Blocks of type "auto_auth" are not expected here`},
+		{"cache {\n}\n", `agent.hcl:1,1-6: Unsupported block type: Blocks of type "cache" are not expected here`},
+		{"auto_auth {\n  method {\n    type = \"approle\"\n  }\n}\n", `auto_auth method "approle": vaultly reads only "token_file" from the config; log in with 'vaultly login -method=approle'`},
+		{"auto_auth {\n  method {\n    type = \"token_file\"\n  }\n}\n", "auto_auth method token_file: missing config { token_file_path = ... }"},
+		{"auto_auth {\n  method {\n    type = \"token_file\"\n    config {\n      token_file_path = \"t\"\n    }\n  }\n  sink {\n  }\n}\n", "auto_auth: sinks are not supported"},
 		{"template {\n  destination = \"x\"\n}\n", "template 1: missing source or contents"},
 		{"template {\n  contents = \"x\"\n  destination = \"x\"\n  perms = \"0999\"\n}\n", `perms "0999" is not an octal mode`},
 		{"template {\n  contents = \"x\"\n  destination = \"x\"\n}\ntemplate {\n  contents = \"y\"\n  destination = \"x\"\n}\n", "destination x is also template 1's"},
 		{"template {\n  contents = \"x\"\n  destination = \"x\"\n  command = 3\n}\n", "command must be a string or a list of strings"},
 	} {
 		c, err := readConfigFile(write(tt.text))
+		if err == nil {
+			_, err = c.tokenFile()
+		}
 		if err == nil {
 			_, err = c.specs(waitSpec{})
 		}

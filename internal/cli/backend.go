@@ -3,9 +3,12 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/vaultly/vaultly"
+	"github.com/vaultly/vaultly/auth"
+	"github.com/vaultly/vaultly/auth/token"
 	"github.com/vaultly/vaultly/hashivault"
 	"github.com/vaultly/vaultly/retry"
 )
@@ -28,6 +31,10 @@ func (g *globals) options() *hashivault.Options {
 	}
 	if g.health != nil {
 		o.MeterProvider = g.health.mp
+	}
+	if g.tokenFile != "" && os.Getenv("VAULT_TOKEN") == "" && os.Getenv("BAO_TOKEN") == "" {
+		m, _ := token.New(&token.Options{Token: auth.FromFile(g.tokenFile)}) // never fails
+		o.Auth = m
 	}
 	return o
 }

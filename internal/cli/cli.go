@@ -91,6 +91,7 @@ type globals struct {
 	clientKey     string
 	tlsServerName string
 	io            IO
+	tokenFile     string        // a config file's auto_auth token_file: the token, read at every login, unless VAULT_TOKEN is set
 	logLevel      slog.Level    // of the backend's logger
 	health        *healthServer // -listen of run and inject -watch; nil otherwise
 }

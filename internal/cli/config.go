@@ -43,6 +43,7 @@ import (
 // template blocks (it renders no file), as Vault Agent refuses the mix.
 
 type fileConfig struct {
+	AutoAuth       *autoAuthBlock   `hcl:"auto_auth,block"`
 	Vault          *vaultBlock      `hcl:"vault,block"`
 	TemplateConfig *tmplConfigBlock `hcl:"template_config,block"`
 	Wait           *waitBlock       `hcl:"wait,block"`
@@ -64,6 +65,73 @@ type vaultBlock struct {
 
 type tmplConfigBlock struct {
 	StaticInterval string `hcl:"static_secret_render_interval,optional"`
+	// ExitOnRetryFailure: run -config stops (the command first) when the
+	// secrets cannot be read again after a change (the read's retries
+	// are spent); inject refuses it.
+	ExitOnRetryFailure *bool `hcl:"exit_on_retry_failure,optional"`
+	// MaxConnsPerHost is accepted and not applied: vaultly's transport
+	// keeps its own connection pool (`vault agent generate-config` writes
+	// it into every file it generates).
+	MaxConnsPerHost *int      `hcl:"max_connections_per_host,optional"`
+	DeclRange       hcl.Range `hcl:",def_range"`
+}
+
+// autoAuthBlock is Agent's auto_auth; of its methods vaultly reads
+// token_file (what `vault agent generate-config` writes) and refuses the
+// others with the advice to use 'vaultly login'.
+type autoAuthBlock struct {
+	Method    *authMethodBlock `hcl:"method,block"`
+	Sinks     []*rawBlock      `hcl:"sink,block"` // refused with a reason
+	DeclRange hcl.Range        `hcl:",def_range"`
+}
+
+type authMethodBlock struct {
+	Type      string    `hcl:"type"`
+	Config    *rawBlock `hcl:"config,block"`
+	Rest      hcl.Body  `hcl:",remain"`
+	DeclRange hcl.Range `hcl:",def_range"`
+}
+
+// rawBlock is a block decoded later, by its kind.
+type rawBlock struct {
+	Body hcl.Body `hcl:",remain"`
+}
+
+type tokenFileConfig struct {
+	Path string `hcl:"token_file_path"`
+}
+
+// tokenFile returns the token file of an auto_auth block of type
+// token_file ("" without an auto_auth block).
+func (c *fileConfig) tokenFile() (string, error) {
+	a := c.AutoAuth
+	if a == nil {
+		return "", nil
+	}
+	if len(a.Sinks) > 0 {
+		return "", usagef("config: %s: auto_auth: sinks are not supported: vaultly keeps the token in memory (run and inject use it directly)", a.DeclRange)
+	}
+	if a.Method == nil {
+		return "", usagef("config: %s: auto_auth without a method block", a.DeclRange)
+	}
+	m := a.Method
+	if m.Type != "token_file" {
+		return "", usagef("config: %s: auto_auth method %q: vaultly reads only \"token_file\" from the config; log in with 'vaultly login -method=%s' (saved, re-read at every login)", m.DeclRange, m.Type, m.Type)
+	}
+	if attrs, _ := m.Rest.JustAttributes(); len(attrs) > 0 {
+		return "", usagef("config: %s: auto_auth method token_file: vaultly reads only its config { token_file_path = ... }", m.DeclRange)
+	}
+	if m.Config == nil {
+		return "", usagef("config: %s: auto_auth method token_file: missing config { token_file_path = ... }", m.DeclRange)
+	}
+	var tf tokenFileConfig
+	if diags := gohcl.DecodeBody(m.Config.Body, nil, &tf); diags.HasErrors() {
+		return "", usagef("config: %s", diagText(diags))
+	}
+	if tf.Path == "" {
+		return "", usagef("config: %s: auto_auth method token_file: token_file_path is empty", m.DeclRange)
+	}
+	return tf.Path, nil
 }
 
 type waitBlock struct {

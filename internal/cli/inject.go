@@ -172,7 +172,12 @@ func (o *injectOptions) specs(g *globals) ([]*tmplSpec, *fileConfig, error) {
 		if len(cfg.EnvTemplates) > 0 {
 			return nil, nil, usagef("config: %s: env_template blocks put secrets in a command's environment and inject renders files: run the command with 'vaultly run -config %s' (Vault Agent refuses template and env_template together too)", cfg.EnvTemplates[0].DeclRange, o.config)
 		}
-		g.applyVaultBlock(cfg.Vault)
+		if err := g.applyConfig(cfg); err != nil {
+			return nil, nil, err
+		}
+		if tc := cfg.TemplateConfig; tc != nil && tc.ExitOnRetryFailure != nil && *tc.ExitOnRetryFailure {
+			return nil, nil, usagef("config: %s: exit_on_retry_failure: inject -watch reports a rendering that failed and tries it again at the next change or interval; 'vaultly run -config' honours it", tc.DeclRange)
+		}
 		if cfg.TemplateConfig != nil {
 			d, err := parseDur(cfg.TemplateConfig.StaticInterval, "static_secret_render_interval")
 			if err != nil {
@@ -214,6 +219,18 @@ func (o *injectOptions) specs(g *globals) ([]*tmplSpec, *fileConfig, error) {
 		t.command, t.shell = []string{o.exec}, true
 	}
 	return []*tmplSpec{t}, nil, nil
+}
+
+// applyConfig takes the config file's vault block for the settings no
+// flag gave, and its auto_auth token_file.
+func (g *globals) applyConfig(c *fileConfig) error {
+	tf, err := c.tokenFile()
+	if err != nil {
+		return err
+	}
+	g.tokenFile = tf
+	g.applyVaultBlock(c.Vault)
+	return nil
 }
 
 // applyVaultBlock takes the config file's vault block for the settings no

@@ -125,7 +125,12 @@ on the command line win over the file.`,
 				if rc.command != nil {
 					args = rc.command
 				}
-				g.applyVaultBlock(cfg.Vault)
+				if err := g.applyConfig(cfg); err != nil {
+					return err
+				}
+				if tc := cfg.TemplateConfig; tc != nil && tc.ExitOnRetryFailure != nil {
+					o.exitOnRetryFailure = *tc.ExitOnRetryFailure
+				}
 				if cfg.TemplateConfig != nil && !cmd.Flags().Changed("interval") {
 					d, err := parseDur(cfg.TemplateConfig.StaticInterval, "static_secret_render_interval")
 					if err != nil {
@@ -235,6 +240,10 @@ type runOptions struct {
 	envFiles     []string
 	listen       string
 	config       string
+	// exitOnRetryFailure (template_config's exit_on_retry_failure): stop
+	// the command and exit when the secrets cannot be read again after a
+	// change, instead of trying again with backoff.
+	exitOnRetryFailure bool
 }
 
 func (o runOptions) watching() bool { return o.restart || o.sig != nil }
@@ -590,6 +599,11 @@ func (r *runner) run(ctx context.Context) (int, error) {
 			}
 		}), ", ")
 		nv, deps, err := r.resolve(ctx)
+		if err != nil && r.opts.exitOnRetryFailure {
+			r.logf("reading the secrets again after a change failed (exit_on_retry_failure): stopping the command: %s", r.g.errText(err))
+			r.stop(ch, sigs)
+			return 0, err
+		}
 		if err != nil {
 			failures++
 			d := restartBackoff(failures)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -201,5 +202,52 @@ exec {
 		if n != 0 {
 			t.Errorf("PostgreSQL user %s still exists after its lease was replaced (or vaultly exited)", u)
 		}
+	}
+}
+
+// TestRunConfigFromAgentGenerateConfig: the file `vault agent
+// generate-config -type=env-template` writes (the real vault CLI's, with
+// its auto_auth token_file on ~/.vault-token, template_config's
+// exit_on_retry_failure and max_connections_per_host, the vault block,
+// env_template blocks and an exec block) runs as it is: the token comes
+// from the token file (no VAULT_TOKEN), the command gets the variables.
+func TestRunConfigFromAgentGenerateConfig(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	e := newEnv(t, srv)
+	srv.PutKV(t, "cli/gen/app", map[string]any{"password": "gen-pw-1", "user": "gen-user"})
+	p := filepath.Join(e.home, "agent.hcl")
+	if r := e.vault("agent", "generate-config", "-type=env-template", "-exec=env", "-path=secret/cli/gen/app", p); r.code != 0 {
+		t.Fatalf("vault agent generate-config: exit %d: %s", r.code, r.stderr)
+	}
+	text := fileText(p)
+	for _, want := range []string{"auto_auth", "token_file_path", "exit_on_retry_failure", "env_template \"APP_PASSWORD\"", "exec"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("the generated file lacks %q (did generate-config change?):\n%s", want, text)
+		}
+	}
+	writeFile(t, filepath.Join(e.home, ".vault-token"), srv.Token)
+	r := e.runEnv([]string{"VAULT_TOKEN="}, "", "run", "-no-mask", "-config", p)
+	if r.code != 0 {
+		t.Fatalf("run -config on the generated file: exit %d:\n%s\nfile:\n%s", r.code, r.stderr, text)
+	}
+	for _, want := range []string{"\nAPP_PASSWORD=gen-pw-1\n", "\nAPP_USER=gen-user\n"} {
+		if !strings.Contains("\n"+r.stdout, want) {
+			t.Errorf("the command's environment lacks %q:\n%s", strings.TrimSpace(want), r.stdout)
+		}
+	}
+	// The token file is what logs in: without it, and without VAULT_TOKEN,
+	// there is no token.
+	if err := os.Remove(filepath.Join(e.home, ".vault-token")); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.runEnv([]string{"VAULT_TOKEN="}, "", "run", "-config", p); r.code == 0 || !strings.Contains(r.stderr, ".vault-token") {
+		t.Errorf("without the token file: exit %d, stderr:\n%s\nwant a failure naming the file", r.code, r.stderr)
+	}
+	// Another auto_auth method is refused with the advice to log in.
+	other := filepath.Join(e.home, "approle.hcl")
+	writeFile(t, other, strings.Replace(text, `"token_file"`, `"approle"`, 1))
+	if r := e.run("", "run", "-config", other); r.code != 1 || !strings.Contains(r.stderr, "vaultly login -method=approle") {
+		t.Errorf("auto_auth approle: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }
