@@ -85,6 +85,34 @@ exec {
 		}
 	})
 
+	t.Run("exit_on_retry_failure", func(t *testing.T) {
+		p := cfg("exitonfail.hcl", "always", loop)
+		writeFile(t, p, strings.Replace(fileText(p), `template_config { static_secret_render_interval = "200ms" }`, `template_config {
+  static_secret_render_interval = "200ms"
+  exit_on_retry_failure         = true
+}`, 1))
+		d := startDaemon(t, e, nil, "run", "-config", p)
+		eventually(t, 20*time.Second, "the command started", func() bool {
+			return strings.Contains(d.outText(), "start ") || strings.Contains(d.errText(), "Error")
+		})
+		if r := e.vault("kv", "delete", "-mount=secret", "cli/envtmpl/db"); r.code != 0 {
+			t.Fatalf("vault kv delete: exit %d: %s", r.code, r.stderr)
+		}
+		select {
+		case <-d.done:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("vaultly still runs 15s after the secret was deleted, with exit_on_retry_failure; stderr:\n%s", d.errText())
+		}
+		if d.err == nil || !strings.Contains(d.errText(), "exit_on_retry_failure") {
+			t.Errorf("exit %v, stderr:\n%s\nwant a failure that names exit_on_retry_failure", d.err, d.errText())
+		}
+		if strings.Count(d.outText(), "start ") != 1 {
+			t.Errorf("the command started %d times, want once:\n%s", strings.Count(d.outText(), "start "), d.outText())
+		}
+		t.Logf("stderr:\n%s", d.errText())
+		srv.PutKV(t, "cli/envtmpl/db", map[string]any{"user": "app", "password": "envtmpl-pw-5"})
+	})
+
 	t.Run("exit code", func(t *testing.T) {
 		r := e.run("", "run", "-no-mask", "-config", cfg("exit.hcl", "always", `"test -n \"$DB_PASSWORD\" && exit 7"`))
 		if r.code != 7 {
