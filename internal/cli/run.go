@@ -86,9 +86,13 @@ restart_on_secret_changes ("always", the default: restart on a change;
 "never"), restart_stop_signal (default SIGTERM), and, as consul-template's
 exec block, kill_timeout (default 30s) and reload_signal (send it instead
 of restarting). template_config's static_secret_render_interval is how
-often KV entries are checked (-interval); the vault block gives the
-address and TLS settings no flag or VAULT_* variable gave. Flags given
-on the command line win over the file.`,
+often KV entries are checked (-interval), its exit_on_retry_failure = true
+stops the command and vaultly when the secrets cannot be read again after
+a change; the vault block gives the address and TLS settings no flag or
+VAULT_* variable gave; an auto_auth method of type token_file gives the
+token (its file is read at every login) unless VAULT_TOKEN is set. The
+file 'vault agent generate-config -type=env-template' writes runs as it
+is. Flags given on the command line win over the file.`,
 		Example: `  DB_PASSWORD=vault://secret/myapp/db:password vaultly run -- ./server
   API_KEY='vault://secret/myapp/api:key?version=3' vaultly run -no-mask -- env
   DB_PASSWORD=vault://secret/myapp/db:password vaultly run -restart -interval 30s -- ./server
