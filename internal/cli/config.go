@@ -76,6 +76,19 @@ type tmplConfigBlock struct {
 	DeclRange       hcl.Range `hcl:",def_range"`
 }
 
+// staticInterval is template_config's static_secret_render_interval (0:
+// not given).
+func (c *fileConfig) staticInterval() (time.Duration, error) {
+	if c.TemplateConfig == nil {
+		return 0, nil
+	}
+	d, err := parseDur(c.TemplateConfig.StaticInterval, "static_secret_render_interval")
+	if err != nil {
+		return 0, usagef("config: %v", err)
+	}
+	return d, nil
+}
+
 // autoAuthBlock is Agent's auto_auth; of its methods vaultly reads
 // token_file (what `vault agent generate-config` writes) and refuses the
 // others with the advice to use 'vaultly login'.

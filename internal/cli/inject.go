@@ -178,14 +178,12 @@ func (o *injectOptions) specs(g *globals) ([]*tmplSpec, *fileConfig, error) {
 		if tc := cfg.TemplateConfig; tc != nil && tc.ExitOnRetryFailure != nil && *tc.ExitOnRetryFailure {
 			return nil, nil, usagef("config: %s: exit_on_retry_failure: inject -watch reports a rendering that failed and tries it again at the next change or interval; 'vaultly run -config' honours it", tc.DeclRange)
 		}
-		if cfg.TemplateConfig != nil {
-			d, err := parseDur(cfg.TemplateConfig.StaticInterval, "static_secret_render_interval")
-			if err != nil {
-				return nil, nil, usagef("config: %v", err)
-			}
-			if d > 0 {
-				o.staticInterval = d
-			}
+		d, err := cfg.staticInterval()
+		if err != nil {
+			return nil, nil, err
+		}
+		if d > 0 {
+			o.staticInterval = d
 		}
 		specs, err := cfg.specs(w)
 		if err != nil {

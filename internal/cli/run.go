@@ -109,41 +109,9 @@ is. Flags given on the command line win over the file.`,
   #     restart_on_secret_changes = "always"
   #   }`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var rc *runConfig
-			if o.config != "" {
-				cfg, err := readConfigFile(o.config)
-				if err != nil {
-					return err
-				}
-				if rc, err = cfg.forRun(); err != nil {
-					return err
-				}
-				for _, et := range rc.envs {
-					if _, err := parseTmpl(et.spec, nil); err != nil {
-						return &usageError{err}
-					}
-				}
-				if rc.command != nil && len(args) > 0 {
-					return usagef("config: %s has an exec block: give the command there or after --, not both", o.config)
-				}
-				if rc.command != nil {
-					args = rc.command
-				}
-				if err := g.applyConfig(cfg); err != nil {
-					return err
-				}
-				if tc := cfg.TemplateConfig; tc != nil && tc.ExitOnRetryFailure != nil {
-					o.exitOnRetryFailure = *tc.ExitOnRetryFailure
-				}
-				if cfg.TemplateConfig != nil && !cmd.Flags().Changed("interval") {
-					d, err := parseDur(cfg.TemplateConfig.StaticInterval, "static_secret_render_interval")
-					if err != nil {
-						return usagef("config: %v", err)
-					}
-					if d > 0 {
-						o.interval = d
-					}
-				}
+			rc, args, err := loadRunConfig(g, &o, cmd.Flags().Changed, args)
+			if err != nil {
+				return err
 			}
 			if err := minArgs(1, "COMMAND after -- (or an exec block in -config)")(cmd, args); err != nil {
 				return err
@@ -166,9 +134,7 @@ is. Flags given on the command line win over the file.`,
 				}
 				o.stopSignal = s
 			}
-			if rc != nil {
-				rc.policy.apply(&o, cmd.Flags().Changed)
-			}
+			rc.policy.apply(&o, cmd.Flags().Changed)
 			if o.interval <= 0 || o.killTimeout <= 0 {
 				return usagef("-interval and -kill-timeout must be positive")
 			}
@@ -199,9 +165,7 @@ is. Flags given on the command line win over the file.`,
 			}
 			defer k.Close()
 			r := newRunner(g, k, vars, plain, args, o)
-			if rc != nil {
-				r.envs = rc.envs
-			}
+			r.envs = rc.envs
 			defer r.env.Close(context.WithoutCancel(ctx))
 			code, err := r.run(ctx)
 			if err != nil {

@@ -221,16 +221,7 @@ exec {
 	if !strings.Contains(d.errText(), creds+" changed: restarting the command") {
 		t.Errorf("stderr does not say which path changed:\n%s", d.errText())
 	}
-	db := pg.DB(t)
-	for u := range users {
-		var n int
-		if err := db.QueryRow("SELECT count(*) FROM pg_roles WHERE rolname = $1", u).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != 0 {
-			t.Errorf("PostgreSQL user %s still exists after its lease was replaced (or vaultly exited)", u)
-		}
-	}
+	checkUsersGone(t, pg, users)
 }
 
 // TestRunConfigFromAgentGenerateConfig: the file `vault agent

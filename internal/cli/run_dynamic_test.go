@@ -81,6 +81,18 @@ func TestRunDynamicRotation(t *testing.T) {
 
 	// Every user is gone: the replaced ones revoked after their child
 	// exited, the last one when vaultly exited (run revokes on exit).
+	checkUsersGone(t, pg, users)
+	for _, leak := range []string{pg.Password} {
+		if strings.Contains(out+stderr, leak) {
+			t.Error("output shows the superuser password")
+		}
+	}
+}
+
+// checkUsersGone checks that none of users is a PostgreSQL role any more:
+// their leases were revoked (replaced, or when vaultly exited).
+func checkUsersGone(t *testing.T, pg *vaulttest.Postgres, users map[string]bool) {
+	t.Helper()
 	db := pg.DB(t)
 	for u := range users {
 		var n int
@@ -88,12 +100,7 @@ func TestRunDynamicRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		if n != 0 {
-			t.Errorf("PostgreSQL user %s still exists after its lease was replaced", u)
-		}
-	}
-	for _, leak := range []string{pg.Password} {
-		if strings.Contains(out+stderr, leak) {
-			t.Error("output shows the superuser password")
+			t.Errorf("PostgreSQL user %s still exists after its lease was replaced (or vaultly exited)", u)
 		}
 	}
 }

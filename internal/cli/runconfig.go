@@ -36,6 +36,50 @@ type execPolicy struct {
 	killTimeout time.Duration
 }
 
+// loadRunConfig reads run's -config file (none: an empty runConfig) and
+// takes from it what flags did not give (changed says which were given):
+// the command when args has none, the vault block, auto_auth,
+// exit_on_retry_failure and the KV check interval. The exec block's change
+// policy is applied later, with the flags (execPolicy.apply).
+func loadRunConfig(g *globals, o *runOptions, changed func(flag string) bool, args []string) (*runConfig, []string, error) {
+	rc := &runConfig{}
+	if o.config == "" {
+		return rc, args, nil
+	}
+	cfg, err := readConfigFile(o.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rc, err = cfg.forRun(); err != nil {
+		return nil, nil, err
+	}
+	for _, et := range rc.envs {
+		if _, err := parseTmpl(et.spec, nil); err != nil {
+			return nil, nil, &usageError{err}
+		}
+	}
+	if rc.command != nil {
+		if len(args) > 0 {
+			return nil, nil, usagef("config: %s has an exec block: give the command there or after --, not both", o.config)
+		}
+		args = rc.command
+	}
+	if err := g.applyConfig(cfg); err != nil {
+		return nil, nil, err
+	}
+	if tc := cfg.TemplateConfig; tc != nil && tc.ExitOnRetryFailure != nil {
+		o.exitOnRetryFailure = *tc.ExitOnRetryFailure
+	}
+	d, err := cfg.staticInterval()
+	if err != nil {
+		return nil, nil, err
+	}
+	if d > 0 && !changed("interval") {
+		o.interval = d
+	}
+	return rc, args, nil
+}
+
 // forRun checks the file for run and returns its settings. As Vault Agent,
 // it wants at least one env_template, refuses template blocks next to
 // them, and refuses the attributes of a file template in an env_template
