@@ -337,9 +337,9 @@ func (s *Store) observe(es *slot, e *Entry, err error, begin uint64) {
 	if !ok {
 		if err == nil && ws.every > 0 && s.ttl != NoCache {
 			if w = s.watchFor(es.Path(), ws.every, es, e, true); w != nil {
-				w.mu.Lock()
-				w.seen = max(w.seen, begin)
-				w.mu.Unlock()
+				// A new watcher starts from e (no change); one a Subscribe
+				// set up meanwhile compares e with its own base.
+				w.saw(e, nil, begin)
 				if es.Removed() {
 					s.entryRemoved(es)
 				}
