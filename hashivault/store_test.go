@@ -46,8 +46,11 @@ func TestStoreSealed(t *testing.T) {
 	if code := vaultly.CodeOf(err); code != vaultly.Unavailable && code != vaultly.DeadlineExceeded {
 		t.Errorf("uncached Get while sealed = %v (code %v), want Unavailable or DeadlineExceeded", err, code)
 	}
-	if d := time.Since(start); d > 2100*time.Millisecond {
-		t.Errorf("uncached Get while sealed took %v, want within the 2s deadline", d)
+	// Tolerance 500 ms: the caller leaves on its context's Done, so what
+	// comes on top of the deadline is only goroutine wake-up, which under
+	// -race on a loaded 2-core CI machine took 266 ms once.
+	if d := time.Since(start); d > 2500*time.Millisecond {
+		t.Errorf("uncached Get while sealed took %v, want within the 2s deadline (+500ms scheduling tolerance)", d)
 	}
 
 	srv.Unseal(t)
