@@ -15,9 +15,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // (hashivault.New with Options.Auth), which logs in with it, reads a secret
 // the method's policy allows and is refused one it does not.
 func TestHashivaultWithEveryMethod(t *testing.T) {
-	for _, k := range []string{"VAULT_ADDR", "VAULT_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID", "VAULT_CACERT", "VAULT_NAMESPACE"} {
-		t.Setenv(k, "")
-	}
+	t.Parallel()
 	e := newEnv(t)
 	setups := append([]func(*testing.T) method{
 		e.tokenMethod, e.appRoleMethod, e.userpassMethod, e.ldapMethod, e.jwtMethod, e.kubeMethod,

@@ -14,6 +14,7 @@ import (
 // TestConcurrentLogin runs logins of one Method from many goroutines
 // (run with -race): methods hold no mutable state.
 func TestConcurrentLogin(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	roleID, sid := e.appRole(t, "approle")
 	m, err := approle.New(&approle.Options{RoleID: auth.FromString(roleID), SecretID: auth.FromFile(e.file(t, "sid", sid))})
@@ -42,9 +43,7 @@ func TestConcurrentLogin(t *testing.T) {
 // must use the secret_id file as rotated in the meantime (the old secret_id
 // is destroyed).
 func TestReloginPicksUpRotatedSecretID(t *testing.T) {
-	for _, k := range []string{"VAULT_ADDR", "VAULT_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID", "VAULT_CACERT"} {
-		t.Setenv(k, "")
-	}
+	t.Parallel()
 	e := newEnv(t)
 	e.grant(t, "approle")
 	roleID, sid := e.appRole(t, "approle")

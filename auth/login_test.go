@@ -35,7 +35,15 @@ import (
 	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
+// userpassPassword is the environment variable the userpass setups read
+// alice's password from (auth.FromEnv); TestMain sets it, since the tests
+// that use it run in parallel and so cannot t.Setenv.
+const userpassPassword = "TEST_USERPASS_PASSWORD"
+
 func TestMain(m *testing.M) {
+	// The backends under test must not pick up a developer's VAULT_* settings.
+	vaulttest.UnsetVaultEnv()
+	os.Setenv(userpassPassword, "correct-horse")
 	goleak.VerifyTestMain(m, vaulttest.IgnoreIdleConns()...)
 }
 
@@ -154,8 +162,7 @@ func (e *env) appRoleMethod(t *testing.T) method {
 func (e *env) userpassMethod(t *testing.T) method {
 	e.srv.EnableAuth(t, "userpass", "userpass")
 	e.srv.Write(t, "auth/userpass/users/alice", map[string]any{"password": "correct-horse", "token_policies": "userpass"})
-	t.Setenv("TEST_USERPASS_PASSWORD", "correct-horse")
-	good, err := userpass.New(&userpass.Options{Username: "alice", Password: auth.FromEnv("TEST_USERPASS_PASSWORD")})
+	good, err := userpass.New(&userpass.Options{Username: "alice", Password: auth.FromEnv(userpassPassword)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,6 +312,7 @@ func errPrefix(describ string) string {
 // checks that bad credentials are Unauthenticated errors that name the
 // method and mount and never the credential.
 func TestLoginEveryMethod(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	setups := []func(*testing.T) method{
 		e.tokenMethod, e.appRoleMethod, e.userpassMethod, e.ldapMethod, e.jwtMethod, e.kubeMethod,

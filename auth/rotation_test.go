@@ -21,6 +21,7 @@ import (
 // invalidates the old credential in Vault (or its upstream), then logs in
 // again: the second login succeeds only if the method re-read the file.
 func TestRotatedCredentialFile(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	type rotation struct {
 		m      auth.Method
@@ -133,6 +134,7 @@ func (e *env) wrapSecretID(t *testing.T, mount string) string {
 }
 
 func TestWrappedSecretID(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	roleID, _ := e.appRole(t, "approle")
 	ctx := context.Background()
@@ -203,6 +205,7 @@ func TestWrappedSecretID(t *testing.T) {
 }
 
 func TestRemoveSecretIDFile(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	roleID, sid := e.appRole(t, "approle")
 	f := e.file(t, "secret-id", sid)

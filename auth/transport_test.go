@@ -17,6 +17,7 @@ import (
 // login handler: an unverifiable server certificate, a closed port, and a
 // mount where the method is not enabled.
 func TestLoginTransportErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	closedAddr := vaulttest.ClosedAddr(t)
 

@@ -15,6 +15,7 @@ import (
 // goroutines encrypt: the next requests meet an invalid token, the backend
 // logs in again once through AppRole, and every call succeeds.
 func TestReloginAfterRevoke(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	e.key(t, "app", "aes256-gcm96", nil)

@@ -69,6 +69,7 @@ func (fp *faultProxy) count(path string) int {
 }
 
 func TestRetry(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	e.key(t, "r", "aes256-gcm96", nil)
 	fp := newFaultProxy(t, e.srv.Addr)

@@ -84,6 +84,7 @@ func (e *env) rotate(t testing.TB, name string) {
 }
 
 func TestEncryptDecryptRoundTrip(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	e.key(t, "aes", "aes256-gcm96", nil)
@@ -139,6 +140,7 @@ func TestEncryptDecryptRoundTrip(t *testing.T) {
 }
 
 func TestRewrapAfterRotate(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	if err := e.tr.CreateKey(ctx, "app", nil); err != nil {
@@ -215,6 +217,7 @@ func TestRewrapAfterRotate(t *testing.T) {
 }
 
 func TestBatch(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	e.key(t, "batch", "aes256-gcm96", nil)
@@ -288,6 +291,7 @@ func TestBatch(t *testing.T) {
 }
 
 func TestDataKeyEnvelope(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	e.key(t, "kek", "aes256-gcm96", nil)
@@ -373,6 +377,7 @@ func TestDataKeyEnvelope(t *testing.T) {
 }
 
 func TestSignVerify(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	tests := []struct {
@@ -427,6 +432,7 @@ func TestSignVerify(t *testing.T) {
 }
 
 func TestHMAC(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	e.key(t, "mac", "hmac", map[string]any{"key_size": 32})
@@ -462,6 +468,7 @@ func TestHMAC(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	e.key(t, "a", "aes256-gcm96", nil)
@@ -540,6 +547,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestDataKeyRedaction(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	e.key(t, "kek", "aes256-gcm96", nil)

@@ -41,6 +41,7 @@ const dataPath = "/v1/secret/data/"
 
 // TestColdKeyOneRequest: 100 goroutines on a cold key make one Vault request.
 func TestColdKeyOneRequest(t *testing.T) {
+	t.Parallel()
 	srv, px, b := setup(t)
 	srv.PutKV(t, "cold/db", map[string]any{"username": "app", "password": "pw"})
 	s := vaultly.New(b, nil)
@@ -72,6 +73,7 @@ func TestColdKeyOneRequest(t *testing.T) {
 // TestCancelledCallerAgainstVault: a caller that gives up does not fail the
 // read the others wait for.
 func TestCancelledCallerAgainstVault(t *testing.T) {
+	t.Parallel()
 	srv, px, b := setup(t)
 	srv.PutKV(t, "slow/api", map[string]any{"value": "k"})
 	s := vaultly.New(b, nil)
@@ -104,6 +106,7 @@ func TestCancelledCallerAgainstVault(t *testing.T) {
 // TestRetryAgainstVault: 503s and a 429 with Retry-After from the proxy are
 // retried; a 403 is not.
 func TestRetryAgainstVault(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name         string
 		fault        faultproxy.Fault
@@ -149,6 +152,7 @@ func TestRetryAgainstVault(t *testing.T) {
 // behind the Store's back is picked up by the background refresh before the
 // cached entry expires, and no reader ever waits for Vault after the first.
 func TestRefreshAheadAgainstVault(t *testing.T) {
+	t.Parallel()
 	srv, px, b := setup(t)
 	srv.PutKV(t, "rotating/api", map[string]any{"value": "v1"})
 	const ttl = 4 * time.Second
@@ -192,6 +196,7 @@ func TestRefreshAheadAgainstVault(t *testing.T) {
 // TestStaleWhileSealed (real time): with stale-on-error the last value is
 // served while Vault is sealed, up to the maximum age, then the error.
 func TestStaleWhileSealed(t *testing.T) {
+	t.Parallel()
 	srv, _, b := setup(t)
 	srv.PutKV(t, "stale/db", map[string]any{"password": "pw"})
 	s := vaultly.New(b, &vaultly.Options{TTL: time.Second, StaleOnError: 2 * time.Second, RefreshAhead: -1,
@@ -256,6 +261,7 @@ func (h *heldRead) Read(ctx context.Context, path string, version int) (*driver.
 // which got the old version from Vault, is still on its way; when that
 // older read ends, it does not overwrite the new value.
 func TestRefreshAfterRotationAgainstVault(t *testing.T) {
+	t.Parallel()
 	srv, px, b := setup(t)
 	srv.PutKV(t, "rotate/token", map[string]any{"value": "v1"})
 	h := &heldRead{Backend: b}

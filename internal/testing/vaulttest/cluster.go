@@ -699,11 +699,12 @@ func (c *Cluster) StepDown(t testing.TB) *Node {
 // Stop removes it.
 func (c *Cluster) Dir() string { return c.dir }
 
-// Stop stops every node and removes the cluster's files. Safe to call twice.
+// Stop kills every node (their data is removed next, so nothing needs
+// an orderly shutdown) and removes the cluster's files. Safe to call twice.
 func (c *Cluster) Stop() {
 	var wg sync.WaitGroup
 	for _, nd := range c.Nodes {
-		wg.Go(nd.Stop)
+		wg.Go(func() { nd.signal(syscall.SIGKILL) })
 	}
 	wg.Wait()
 	if c.dir != "" {
