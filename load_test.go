@@ -17,10 +17,20 @@ import (
 
 	"github.com/vaultly/vaultly"
 	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 	"github.com/vaultly/vaultly/memsecrets"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(stopVaultAfter{m}) }
+func TestMain(m *testing.M) {
+	// The Vault-backed tests here wait on real timers (outages, rotations),
+	// not on the CPU: outside the soak tier run up to 4 at once. The soak
+	// tier (make test, under -race) keeps the default its margins were
+	// measured with.
+	if !vaulttest.Soak() {
+		vaulttest.ParallelWaiting(4)
+	}
+	goleak.VerifyTestMain(stopVaultAfter{m})
+}
 
 // stopVaultAfter stops the shared Vault server once the tests have run,
 // before goleak looks for goroutines left behind.
