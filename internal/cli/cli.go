@@ -69,6 +69,18 @@ func usagef(format string, args ...any) error {
 	return &usageError{fmt.Errorf(format, args...)}
 }
 
+// missingKeyf is the usage error of a key the secret read does not have:
+// the reference is well formed and the data may change (a key written
+// later), so run -config's waiting start tries it again (mendable).
+func missingKeyf(format string, args ...any) error {
+	return &usageError{&missingKeyError{fmt.Errorf(format, args...)}}
+}
+
+type missingKeyError struct{ err error }
+
+func (e *missingKeyError) Error() string { return e.err.Error() }
+func (e *missingKeyError) Unwrap() error { return e.err }
+
 // exitError carries an exit code chosen by a command (run, status), with
 // an optional message.
 type exitError struct {

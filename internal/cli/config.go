@@ -36,6 +36,7 @@ import (
 //	}
 //	exec {                                 # run -config: the command run supervises
 //	  command, restart_on_secret_changes ("always" | "never"), restart_stop_signal,
+//	  child_process_stdout, child_process_stderr,
 //	  kill_timeout, reload_signal          # the last two as consul-template's exec
 //	}
 //
@@ -191,6 +192,8 @@ type execBlock struct {
 	StopSignal   string         `hcl:"restart_stop_signal,optional"`
 	KillTimeout  string         `hcl:"kill_timeout,optional"`
 	ReloadSignal string         `hcl:"reload_signal,optional"`
+	ChildStdout  string         `hcl:"child_process_stdout,optional"`
+	ChildStderr  string         `hcl:"child_process_stderr,optional"`
 	DeclRange    hcl.Range      `hcl:",def_range"`
 }
 

@@ -593,7 +593,7 @@ func execError(err error) error {
 		return fmt.Errorf("%s: %w", loc, e)
 	}
 	if i := strings.LastIndex(msg, ": map has no entry for key "); i >= 0 {
-		return &usageError{fmt.Errorf("%s: no key %s (error_on_missing_key: a missing key fails the rendering)", loc, msg[i+len(": map has no entry for key "):])}
+		return missingKeyf("%s: no key %s (error_on_missing_key: a missing key fails the rendering)", loc, msg[i+len(": map has no entry for key "):])
 	}
 	return &usageError{fmt.Errorf("%s: cannot render this action with the value it got (the details are not shown: they may quote a secret value)", loc)}
 }

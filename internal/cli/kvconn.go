@@ -229,6 +229,15 @@ func (k *kvConn) backend(ctx context.Context, mount string) (*hashivault.Backend
 	return b, nil
 }
 
+// refreshAll reads again what the Stores hold, for run's waiting start:
+// an attempt must see what was written since the one before. Errors are
+// left to the attempt.
+func (k *kvConn) refreshAll(ctx context.Context) {
+	for _, s := range k.stores {
+		_ = s.RefreshAll(ctx)
+	}
+}
+
 // store returns the Store over mount's Backend.
 func (k *kvConn) store(ctx context.Context, mount string) (*vaultly.Store, error) {
 	if s, ok := k.stores[mount]; ok {

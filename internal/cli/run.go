@@ -155,17 +155,28 @@ is. Flags given on the command line win over the file.`,
 			}
 			g.logLevel = slog.LevelWarn // token renewal trouble matters to a long run
 			ctx := cmd.Context()
+			out, errOut, closeOut, err := childOutput(g, o)
+			if err != nil {
+				return err
+			}
+			defer closeOut()
+			sigs := make(chan os.Signal, 8)
+			signal.Notify(sigs, forwarded...)
+			defer signal.Stop(sigs)
 			if err := g.startHealth(o.listen); err != nil {
 				return err
 			}
 			defer g.closeHealth(ctx)
-			k, err := g.kv(ctx)
-			if err != nil {
+			var k *kvConn
+			if err := waitFor(ctx, g, o, sigs, "connecting to Vault", func() (err error) {
+				k, err = g.kv(ctx)
+				return err
+			}); err != nil {
 				return err
 			}
 			defer k.Close()
 			r := newRunner(g, k, vars, plain, args, o)
-			r.envs = rc.envs
+			r.envs, r.sigs, r.out, r.errOut = rc.envs, sigs, out, errOut
 			defer r.env.Close(context.WithoutCancel(ctx))
 			code, err := r.run(ctx)
 			if err != nil {
@@ -212,6 +223,16 @@ type runOptions struct {
 	// the command and exit when the secrets cannot be read again after a
 	// change, instead of trying again with backoff.
 	exitOnRetryFailure bool
+	// waitStart (-config, as Vault Agent's supervisor mode): a connection
+	// or first rendering that fails for a reason the server's state may
+	// mend is tried again with backoff until it succeeds, instead of
+	// stopping vaultly (see waitFor).
+	waitStart bool
+	// stdoutFile and stderrFile (the exec block's child_process_stdout
+	// and child_process_stderr): the command's output goes to these files
+	// (appended to; created with mode 0600), masked as it would be on
+	// vaultly's own.
+	stdoutFile, stderrFile string
 }
 
 func (o runOptions) watching() bool { return o.restart || o.sig != nil }
@@ -361,11 +382,15 @@ type runner struct {
 	masked  []string  // every value seen, masked for the rest of the run
 	maskers []*masker // of the running command
 	warned  bool      // the short-values warning was printed
+
+	sigs        <-chan os.Signal // the signals vaultly receives (forwarded to the command)
+	out, errOut io.Writer        // where the command's stdout and stderr go
 }
 
 func newRunner(g *globals, k *kvConn, refs map[string]vaultly.Ref, plain map[string]string, args []string, o runOptions) *runner {
 	r := &runner{g: g, env: newTmplEnv(k), refs: refs, plain: plain, args: args, opts: o,
-		q: newChangeQueue(), watcher: storeWatcher{every: o.interval}, watches: map[dep]func(){}, statics: map[dep]bool{}}
+		q: newChangeQueue(), watcher: storeWatcher{every: o.interval}, watches: map[dep]func(){}, statics: map[dep]bool{},
+		out: g.io.Out, errOut: g.io.Err}
 	r.env.changed = r.q
 	r.env.revoke = true // the command that used them is gone when vaultly exits
 	r.env.keep = true
@@ -409,7 +434,7 @@ func (r *runner) resolve(ctx context.Context) (map[string]string, map[dep]bool, 
 			}
 			v, ok := fields[key]
 			if !ok {
-				return nil, nil, usagef("%s: no key %q in the secret at %s (it has %s)", where, key, t, strings.Join(quoted(slices.Sorted(maps.Keys(fields))), ", "))
+				return nil, nil, missingKeyf("%s: no key %q in the secret at %s (it has %s)", where, key, t, strings.Join(quoted(slices.Sorted(maps.Keys(fields))), ", "))
 			}
 			vals[name] = v
 			continue
@@ -511,15 +536,22 @@ func (r *runner) run(ctx context.Context) (int, error) {
 			stop()
 		}
 	}()
-	vals, deps, err := r.resolve(ctx)
-	if err != nil {
+	var vals map[string]string
+	var deps map[dep]bool
+	tried := false
+	if err := waitFor(ctx, r.g, r.opts, r.sigs, "rendering the command's environment", func() (err error) {
+		if tried {
+			r.env.k.refreshAll(ctx)
+		}
+		tried = true
+		vals, deps, err = r.resolve(ctx)
+		return err
+	}); err != nil {
 		return 0, err
 	}
 	r.follow(ctx, deps)
 	r.takeReplaced() // rotations before the first start replace nothing in use
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, forwarded...)
-	defer signal.Stop(sigs)
+	sigs := r.sigs
 	r.remember(vals)
 	ch, err := r.start(vals)
 	if err != nil {
@@ -725,10 +757,10 @@ func (r *runner) start(vals map[string]string) (*child, error) {
 	c.SysProcAttr = childProcAttr() // Linux: SIGTERM to the command if vaultly dies
 	flush := func() {}
 	if r.opts.noMask {
-		c.Stdout, c.Stderr = r.g.io.Out, r.g.io.Err
+		c.Stdout, c.Stderr = r.out, r.errOut
 	} else {
 		forms := maskForms(r.masked)
-		mo, me := newMasker(r.g.io.Out, forms), newMasker(r.g.io.Err, forms)
+		mo, me := newMasker(r.out, forms), newMasker(r.errOut, forms)
 		c.Stdout, c.Stderr = mo, me
 		r.maskers = []*masker{mo, me}
 		flush = func() {

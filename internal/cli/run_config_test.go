@@ -156,10 +156,12 @@ func TestRunConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	// A secret that is not there stops run before the command starts, as
-	// a vault:// reference does: exit 2, naming the template and path.
+	// With exit_on_retry_failure, a secret that is not there stops run
+	// before the command starts, as a vault:// reference does: exit 2,
+	// naming the template and path (without it run waits for it:
+	// TestRunConfigWaitsForVault).
 	missing := filepath.Join(t.TempDir(), "missing.hcl")
-	writeFile(t, missing, "env_template \"A\" {\n  contents = \"{{ secret \\\"secret/cli/envtmpl/none:pw\\\" }}\"\n}\nexec {\n  command = [\"sh\", \"-c\", \"echo started\"]\n}\n")
+	writeFile(t, missing, "template_config {\n  exit_on_retry_failure = true\n}\nenv_template \"A\" {\n  contents = \"{{ secret \\\"secret/cli/envtmpl/none:pw\\\" }}\"\n}\nexec {\n  command = [\"sh\", \"-c\", \"echo started\"]\n}\n")
 	if r := e.run("", "run", "-config", missing); r.code != 2 || strings.Contains(r.stdout, "started") || !strings.Contains(r.stderr, "cli/envtmpl/none") {
 		t.Errorf("a missing secret: exit %d, stdout %q, stderr:\n%s\nwant exit 2 naming the path, the command not started", r.code, r.stdout, r.stderr)
 	}

@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/vaultly/vaultly"
 )
 
 // envTmpl is one env_template: the variable and the template whose
@@ -34,6 +39,8 @@ type execPolicy struct {
 	sig         os.Signal // reload_signal: signal instead of restarting
 	stopSignal  os.Signal
 	killTimeout time.Duration
+	// child_process_stdout and child_process_stderr ("": vaultly's own)
+	stdoutFile, stderrFile string
 }
 
 // loadRunConfig reads run's -config file (none: an empty runConfig) and
@@ -67,6 +74,7 @@ func loadRunConfig(g *globals, o *runOptions, changed func(flag string) bool, ar
 	if err := g.applyConfig(cfg); err != nil {
 		return nil, nil, err
 	}
+	o.waitStart = true
 	if tc := cfg.TemplateConfig; tc != nil && tc.ExitOnRetryFailure != nil {
 		o.exitOnRetryFailure = *tc.ExitOnRetryFailure
 	}
@@ -163,6 +171,7 @@ func (c *fileConfig) forRun() (*runConfig, error) {
 			}
 			p.killTimeout = d
 		}
+		p.stdoutFile, p.stderrFile = e.ChildStdout, e.ChildStderr
 		rc.policy = p
 	}
 	return rc, nil
@@ -183,4 +192,105 @@ func (p execPolicy) apply(o *runOptions, changed func(flag string) bool) {
 	if !changed("kill-timeout") {
 		o.killTimeout = p.killTimeout
 	}
+	o.stdoutFile, o.stderrFile = p.stdoutFile, p.stderrFile
+}
+
+// waitFor calls fn, a step of run's start (connecting, the first
+// rendering). Without -config, or with exit_on_retry_failure, its error is
+// returned: what cannot be read stops vaultly before the command starts.
+// With -config, as Vault Agent's supervisor mode, which waits for its
+// templates to render, a failure the server's state may mend (mendable:
+// Vault unreachable or sealed, a path or key not written yet, a policy not
+// granted yet) is logged, naming what failed and never a value, and fn is
+// called again after restartBackoff (1s doubling to 1m) until it succeeds
+// or vaultly gets INT, TERM or QUIT (exit 128+N: there is no command yet
+// to forward it to; other signals are ignored meanwhile).
+func waitFor(ctx context.Context, g *globals, o runOptions, sigs <-chan os.Signal, what string, fn func() error) error {
+	err := fn()
+	if err == nil || !o.waitStart || o.exitOnRetryFailure {
+		return err
+	}
+	for n := 1; err != nil && mendable(err); n++ {
+		d := restartBackoff(n)
+		fmt.Fprintf(g.io.Err, "vaultly: %s failed (attempt %d, next in %s; the command starts once it succeeds): %s\n", what, n, d, g.errText(err))
+		if stop := sleepOrStop(ctx, sigs, d); stop != nil {
+			return stop
+		}
+		err = fn()
+	}
+	return err
+}
+
+// sleepOrStop waits d; it returns early with ctx's error, or with an exit
+// of 128+N when INT, TERM or QUIT comes.
+func sleepOrStop(ctx context.Context, sigs <-chan os.Signal, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case s := <-sigs:
+			if code, ok := stopExit(s); ok {
+				return &exitError{code: code, msg: "stopped by " + sigName(s) + " before the command started"}
+			}
+		}
+	}
+}
+
+// mendable reports whether a failure at start may go away without a
+// change to the configuration: the server unreachable, sealed or slow, a
+// path or key not there yet, a token or policy not granted yet. A
+// malformed reference, a template error or a bad setting is not.
+func mendable(err error) bool {
+	if _, ok := errors.AsType[*missingKeyError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[*usageError](err); ok {
+		return false
+	}
+	switch vaultly.CodeOf(err) {
+	case vaultly.NotFound, vaultly.PermissionDenied, vaultly.Unauthenticated, vaultly.Unavailable,
+		vaultly.ResourceExhausted, vaultly.DeadlineExceeded:
+		return true
+	}
+	return false
+}
+
+// childOutput opens the exec block's child_process_stdout and
+// child_process_stderr as Vault Agent does (appended to, created when
+// missing; relative to the working directory), but with mode 0600 where
+// Agent uses 0644: -no-mask lets the values through. An existing file
+// keeps its mode. Without them the command writes to vaultly's own.
+func childOutput(g *globals, o runOptions) (out, errOut io.Writer, closeAll func(), err error) {
+	var files []*os.File
+	closeAll = func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	open := func(path, attr string, def io.Writer) (io.Writer, error) {
+		if path == "" {
+			return def, nil
+		}
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, &usageError{fmt.Errorf("config: exec: %s %s: %w", attr, path, pathErr(err))}
+		}
+		files = append(files, f)
+		return f, nil
+	}
+	if out, err = open(o.stdoutFile, "child_process_stdout", g.io.Out); err != nil {
+		return nil, nil, closeAll, err
+	}
+	if o.stderrFile != "" && o.stderrFile == o.stdoutFile {
+		return out, out, closeAll, nil // one file, in the order written
+	}
+	if errOut, err = open(o.stderrFile, "child_process_stderr", g.io.Err); err != nil {
+		closeAll()
+		return nil, nil, func() {}, err
+	}
+	return out, errOut, closeAll, nil
 }

@@ -43,3 +43,14 @@ func exitCodeOf(st *os.ProcessState) int {
 	}
 	return st.ExitCode()
 }
+
+// stopExit is vaultly's exit code when s stops it while no command runs
+// (128+N, as a shell reports it), and whether s stops it: INT, TERM and
+// QUIT do.
+func stopExit(s os.Signal) (int, bool) {
+	switch s {
+	case syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT:
+		return 128 + int(s.(syscall.Signal)), true
+	}
+	return 0, false
+}

@@ -37,3 +37,13 @@ func exitCodeOf(st *os.ProcessState) int {
 	}
 	return st.ExitCode()
 }
+
+// stopExit is vaultly's exit code when s stops it while no command runs
+// (130 for an interrupt, as a Unix shell reports SIGINT), and whether s
+// stops it.
+func stopExit(s os.Signal) (int, bool) {
+	if s == os.Interrupt {
+		return 130, true
+	}
+	return 0, false
+}

@@ -335,7 +335,7 @@ func (r *renderState) dynamic(t kvTarget, ref vaultly.Ref) (any, error) {
 	}
 	v, ok := s.Data[ref.Key]
 	if !ok {
-		return nil, usagef("%s: no key %q in the secret at %s (it has %s)", r.where(), ref.Key, path, strings.Join(quoted(slices.Sorted(maps.Keys(s.Data))), ", "))
+		return nil, missingKeyf("%s: no key %q in the secret at %s (it has %s)", r.where(), ref.Key, path, strings.Join(quoted(slices.Sorted(maps.Keys(s.Data))), ", "))
 	}
 	return fmt.Sprint(v), nil
 }
