@@ -76,19 +76,26 @@ change). Each is logged with the path that changed, never the value; a
 restart that fails (Vault unreachable, the command does not start) is
 tried again with backoff. A reference that cannot be resolved at start
 stops vaultly before the command starts (exit 2, or 1 when it is
-malformed).
+malformed); with -config, vaultly waits instead (below).
 
 -config FILE reads Vault Agent's process supervisor mode from an HCL (or
 .json) file: each env_template "NAME" block's rendering (the templates of
 inject, consul-template's language) is the value of NAME, and the exec
 block is the command: command (a list, or a string for sh -c),
 restart_on_secret_changes ("always", the default: restart on a change;
-"never"), restart_stop_signal (default SIGTERM), and, as consul-template's
-exec block, kill_timeout (default 30s) and reload_signal (send it instead
-of restarting). template_config's static_secret_render_interval is how
-often KV entries are checked (-interval), its exit_on_retry_failure = true
-stops the command and vaultly when the secrets cannot be read again after
-a change; the vault block gives the address and TLS settings no flag or
+"never"), restart_stop_signal (default SIGTERM), child_process_stdout and
+child_process_stderr (files the command's output, masked, is appended to;
+created with mode 0600), and, as consul-template's exec block,
+kill_timeout (default 30s) and reload_signal (send it instead of
+restarting). As Vault Agent, run -config waits for Vault at start: a
+connection or first rendering that fails for a reason the server may mend
+(sealed, unreachable, a path or key not written yet, a policy not granted
+yet) is logged and tried again with backoff (1s doubling to 1m) until it
+succeeds; INT, TERM or QUIT meanwhile stops vaultly (exit 128+N).
+template_config's static_secret_render_interval is how often KV entries
+are checked (-interval), its exit_on_retry_failure = true stops vaultly at
+start instead of waiting, and stops the command and vaultly when the
+secrets cannot be read again after a change; the vault block gives the address and TLS settings no flag or
 VAULT_* variable gave; an auto_auth method of type token_file gives the
 token (its file is read at every login) unless VAULT_TOKEN is set. The
 file 'vault agent generate-config -type=env-template' writes runs as it
