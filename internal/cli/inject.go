@@ -80,7 +80,12 @@ library's change detection; dynamic secrets on rotation; certificates
 before expiry), after -wait MIN[:MAX] of quiet, writes the files whose text
 changed and runs their command (-exec for -i/-o; its failure is reported,
 and fatal only with -exit-on-exec-failure). Each change is logged with the
-path that changed, never the value.`,
+path that changed, never the value. A first rendering that fails stops
+inject, except with -watch -config (Vault Agent's template mode, which
+waits for Vault at start): when Vault is sealed or unreachable, or a path
+or key is not written yet, the failure is logged and tried again (1s
+doubling to 1m; a watched entry as soon as it is written) while the other
+templates are written.`,
 		Example: `  vaultly inject -i app.conf.tmpl -o /run/app/app.conf
   vaultly inject -i app.conf.tmpl -o - | consumer
   vaultly inject -watch -interval 10s -i app.conf.tmpl -o /run/app/app.conf -perms 0640 -exec 'systemctl reload app'
@@ -125,12 +130,19 @@ path that changed, never the value.`,
 			if o.watch {
 				g.logLevel = slog.LevelWarn // token renewal trouble matters to a long run
 			}
-			k, err := g.kv(ctx)
-			if err != nil {
+			// inject -watch -config is Vault Agent's template mode, which
+			// waits for Vault at start; a signal's default action ends it.
+			w := startWait{g: g, on: o.watch && cfg != nil, then: "the templates are rendered once it succeeds"}
+			var k *kvConn
+			if err := w.do(ctx, "connecting to Vault", func() (err error) {
+				k, err = g.kv(ctx)
+				return err
+			}); err != nil {
 				return err
 			}
 			defer k.Close()
 			in := newInjector(g, k, specs, &o, cmd.OutOrStdout())
+			in.waitStart = w.on
 			defer in.close(context.WithoutCancel(ctx))
 			if !o.watch {
 				return in.once(ctx)
@@ -283,6 +295,13 @@ type injector struct {
 	statics  map[dep]bool
 	renders  map[int]int // renderings that wrote, by template (for tests and logs)
 	commands int
+
+	// waitStart (-watch -config, as Vault Agent): a first rendering that
+	// fails for a reason the server may mend is tried again with backoff
+	// (startWait) while the other templates go on; waiting holds those,
+	// with their last error.
+	waitStart bool
+	waiting   map[int]error
 }
 
 func newInjector(g *globals, k *kvConn, specs []*tmplSpec, o *injectOptions, out io.Writer) *injector {
@@ -418,13 +437,42 @@ func (in *injector) runCommand(ctx context.Context, t *tmplSpec) error {
 }
 
 // loop renders every template, then renders again on every change until
-// ctx ends. A first rendering that fails stops inject; later failures are
-// reported and keep the file as it was.
+// ctx ends. A first rendering that fails stops inject, unless it waits
+// (waitStart) and the failure may mend: then it is logged and tried again
+// with backoff. Later failures are reported and keep the file as it was.
 func (in *injector) loop(ctx context.Context) error {
-	for i := range in.specs {
-		if err := in.renderOne(ctx, i); err != nil {
-			return err
+	in.waiting = map[int]error{}
+	attempts := 0
+	var retry <-chan time.Time
+	// first renders the templates not rendered yet; those that fail wait.
+	first := func(which []int) error {
+		for _, i := range which {
+			err := in.renderOne(ctx, i)
+			delete(in.waiting, i)
+			if err == nil {
+				continue
+			}
+			if !in.waitStart || !mendable(err) {
+				return err
+			}
+			in.waiting[i] = err
 		}
+		if len(in.waiting) > 0 {
+			attempts++
+			d := restartBackoff(attempts)
+			for _, i := range slices.Sorted(maps.Keys(in.waiting)) {
+				in.g.logWait("rendering "+in.specs[i].dest, attempts, d, "it is written once it succeeds", in.waiting[i])
+			}
+			retry = time.After(d)
+		}
+		return nil
+	}
+	all := make([]int, len(in.specs))
+	for i := range all {
+		all[i] = i
+	}
+	if err := first(all); err != nil {
+		return err
 	}
 	static := time.NewTicker(in.o.staticInterval)
 	defer static.Stop()
@@ -442,6 +490,13 @@ func (in *injector) loop(ctx context.Context) error {
 			}
 			continue
 		case <-timer.C:
+		case <-retry:
+			retry = nil
+			in.env.k.refreshAll(ctx) // see what was written since
+			if err := first(slices.Sorted(maps.Keys(in.waiting))); err != nil {
+				return err
+			}
+			continue
 		}
 		now := time.Now()
 		changed := in.q.take()
@@ -463,7 +518,16 @@ func (in *injector) loop(ctx context.Context) error {
 				continue
 			}
 			delete(in.dirty, i)
-			if err := in.renderOne(ctx, i); err != nil {
+			err := in.renderOne(ctx, i)
+			if _, ok := in.waiting[i]; ok {
+				if err == nil {
+					delete(in.waiting, i) // rendered before its next attempt
+				} else {
+					in.waiting[i] = err
+				}
+				continue
+			}
+			if err != nil {
 				if in.o.execFatal && errors.Is(err, errCommand) {
 					return err
 				}

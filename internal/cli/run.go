@@ -175,7 +175,8 @@ is. Flags given on the command line win over the file.`,
 			}
 			defer g.closeHealth(ctx)
 			var k *kvConn
-			if err := waitFor(ctx, g, o, sigs, "connecting to Vault", func() (err error) {
+			w := startWait{g: g, on: o.waitStart && !o.exitOnRetryFailure, sigs: sigs, then: "the command starts once it succeeds"}
+			if err := w.do(ctx, "connecting to Vault", func() (err error) {
 				k, err = g.kv(ctx)
 				return err
 			}); err != nil {
@@ -183,7 +184,7 @@ is. Flags given on the command line win over the file.`,
 			}
 			defer k.Close()
 			r := newRunner(g, k, vars, plain, args, o)
-			r.envs, r.sigs, r.out, r.errOut = rc.envs, sigs, out, errOut
+			r.envs, r.wait, r.out, r.errOut = rc.envs, w, out, errOut
 			defer r.env.Close(context.WithoutCancel(ctx))
 			code, err := r.run(ctx)
 			if err != nil {
@@ -233,7 +234,7 @@ type runOptions struct {
 	// waitStart (-config, as Vault Agent's supervisor mode): a connection
 	// or first rendering that fails for a reason the server's state may
 	// mend is tried again with backoff until it succeeds, instead of
-	// stopping vaultly (see waitFor).
+	// stopping vaultly (see startWait).
 	waitStart bool
 	// stdoutFile and stderrFile (the exec block's child_process_stdout
 	// and child_process_stderr): the command's output goes to these files
@@ -390,8 +391,8 @@ type runner struct {
 	maskers []*masker // of the running command
 	warned  bool      // the short-values warning was printed
 
-	sigs        <-chan os.Signal // the signals vaultly receives (forwarded to the command)
-	out, errOut io.Writer        // where the command's stdout and stderr go
+	wait        startWait // its sigs: the signals vaultly receives (forwarded to the command)
+	out, errOut io.Writer // where the command's stdout and stderr go
 }
 
 func newRunner(g *globals, k *kvConn, refs map[string]vaultly.Ref, plain map[string]string, args []string, o runOptions) *runner {
@@ -546,7 +547,7 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	var vals map[string]string
 	var deps map[dep]bool
 	tried := false
-	if err := waitFor(ctx, r.g, r.opts, r.sigs, "rendering the command's environment", func() (err error) {
+	if err := r.wait.do(ctx, "rendering the command's environment", func() (err error) {
 		if tried {
 			r.env.k.refreshAll(ctx)
 		}
@@ -558,7 +559,7 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	}
 	r.follow(ctx, deps)
 	r.takeReplaced() // rotations before the first start replace nothing in use
-	sigs := r.sigs
+	sigs := r.wait.sigs
 	r.remember(vals)
 	ch, err := r.start(vals)
 	if err != nil {

@@ -100,3 +100,77 @@ exec {
 		t.Errorf("SIGTERM while waiting: %v, stderr:\n%s\nwant exit 143 saying so", d.err, d.errText())
 	}
 }
+
+// TestInjectWatchWaitsForVault is Vault Agent's template mode at a start
+// where a secret is not written yet: `inject -watch -config` writes the
+// template it can render, logs the other's failure, naming the path, and
+// tries it again: the watch of the missing entry renders it once it is
+// written; for a mount not enabled yet, the attempts with backoff do.
+// Without -watch (a one-shot rendering, as `vault agent` with
+// exit_after_auth) the same file stops inject at once (exit 2).
+func TestInjectWatchWaitsForVault(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	e := newEnv(t, srv)
+	srv.PutKV(t, "cli/injwait/ready", map[string]any{"pw": "ready-pw"})
+	p := filepath.Join(e.home, "agent.hcl")
+	writeFile(t, p, `
+template {
+  contents    = "ready={{ secret \"secret/cli/injwait/ready:pw\" }}\n"
+  destination = "ready.conf"
+}
+template {
+  contents    = "{{ with secret \"secret/data/cli/injwait/later\" }}later={{ .Data.data.pw }}{{ end }}\n"
+  destination = "later.conf"
+}
+`)
+	ready, later := filepath.Join(e.home, "ready.conf"), filepath.Join(e.home, "later.conf")
+	if r := e.run("", "inject", "-config", p); r.code != 2 || !strings.Contains(r.stderr, "cli/injwait/later") {
+		t.Errorf("inject -config (once) with a missing secret: exit %d, stderr:\n%s\nwant exit 2 naming the path", r.code, r.stderr)
+	}
+	if _, err := os.Stat(later); err == nil {
+		t.Fatalf("the one-shot rendering wrote later.conf")
+	}
+	d := startDaemon(t, e, nil, "inject", "-watch", "-interval", "200ms", "-config", p)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", d.outText(), d.errText())
+		}
+	})
+	eventually(t, 20*time.Second, "ready.conf written and later.conf's failure logged", func() bool {
+		return fileText(ready) == "ready=ready-pw\n" &&
+			strings.Contains(d.errText(), "vaultly: rendering later.conf failed (attempt 1, next in 1s; it is written once it succeeds)") &&
+			strings.Contains(d.errText(), "cli/injwait/later")
+	})
+	srv.PutKV(t, "cli/injwait/later", map[string]any{"pw": "later-pw"})
+	// The watch of the missing entry sees it written (every 200ms).
+	eventually(t, 8*time.Second, "later.conf written once the secret is", func() bool {
+		return fileText(later) == "later=later-pw\n"
+	})
+	d.stop(t)
+
+	// A mount that is not there yet: nothing to watch, so the attempts
+	// (1s, 2s, 4s apart) find it once it is enabled and written
+	// (tolerance: 4s more than the next attempt on a loaded machine).
+	writeFile(t, p, `
+template {
+  contents    = "mounted={{ secret \"cli-injwait-kv/app:pw\" }}\n"
+  destination = "mounted.conf"
+}
+`)
+	d = startDaemon(t, e, nil, "inject", "-watch", "-config", p)
+	eventually(t, 20*time.Second, "mounted.conf's failure logged", func() bool {
+		return strings.Contains(d.errText(), "vaultly: rendering mounted.conf failed (attempt 2, next in 2s")
+	})
+	srv.EnableSecrets(t, "cli-injwait-kv", "kv", map[string]string{"version": "2"})
+	if r := e.vault("kv", "put", "-mount=cli-injwait-kv", "app", "pw=mounted-pw"); r.code != 0 {
+		t.Fatalf("vault kv put: exit %d: %s", r.code, r.stderr)
+	}
+	eventually(t, 8*time.Second, "mounted.conf written once the mount and secret are there", func() bool {
+		return fileText(filepath.Join(e.home, "mounted.conf")) == "mounted=mounted-pw\n"
+	})
+	d.stop(t)
+	if strings.Contains(d.errText(), "ready-pw") || strings.Contains(d.errText(), "later-pw") {
+		t.Errorf("stderr holds a secret value:\n%s", d.errText())
+	}
+}

@@ -195,30 +195,43 @@ func (p execPolicy) apply(o *runOptions, changed func(flag string) bool) {
 	o.stdoutFile, o.stderrFile = p.stdoutFile, p.stderrFile
 }
 
-// waitFor calls fn, a step of run's start (connecting, the first
-// rendering). Without -config, or with exit_on_retry_failure, its error is
-// returned: what cannot be read stops vaultly before the command starts.
-// With -config, as Vault Agent's supervisor mode, which waits for its
-// templates to render, a failure the server's state may mend (mendable:
-// Vault unreachable or sealed, a path or key not written yet, a policy not
-// granted yet) is logged, naming what failed and never a value, and fn is
-// called again after restartBackoff (1s doubling to 1m) until it succeeds
-// or vaultly gets INT, TERM or QUIT (exit 128+N: there is no command yet
-// to forward it to; other signals are ignored meanwhile).
-func waitFor(ctx context.Context, g *globals, o runOptions, sigs <-chan os.Signal, what string, fn func() error) error {
+// startWait is how a start (connecting, the first rendering) meets a
+// failure. Off, the error is returned: what cannot be read stops vaultly
+// before the command starts or the file is written. On (a -config file, as
+// Vault Agent, which waits for its templates to render), a failure the
+// server's state may mend (mendable: Vault unreachable or sealed, a path
+// or key not written yet, a policy not granted yet) is logged, naming what
+// failed and never a value, and tried again after restartBackoff (1s
+// doubling to 1m) until it succeeds, or one of sigs is INT, TERM or QUIT
+// (exit 128+N: run has no command yet to forward it to; other signals are
+// ignored meanwhile).
+type startWait struct {
+	g    *globals
+	on   bool
+	sigs <-chan os.Signal // nil: a signal's default action ends vaultly
+	then string           // what happens once it succeeds, for the log
+}
+
+// do calls fn until it succeeds or fails for good (see startWait).
+func (w startWait) do(ctx context.Context, what string, fn func() error) error {
 	err := fn()
-	if err == nil || !o.waitStart || o.exitOnRetryFailure {
+	if err == nil || !w.on {
 		return err
 	}
 	for n := 1; err != nil && mendable(err); n++ {
 		d := restartBackoff(n)
-		fmt.Fprintf(g.io.Err, "vaultly: %s failed (attempt %d, next in %s; the command starts once it succeeds): %s\n", what, n, d, g.errText(err))
-		if stop := sleepOrStop(ctx, sigs, d); stop != nil {
+		w.g.logWait(what, n, d, w.then, err)
+		if stop := sleepOrStop(ctx, w.sigs, d); stop != nil {
 			return stop
 		}
 		err = fn()
 	}
 	return err
+}
+
+// logWait logs a failed attempt of a waiting start.
+func (g *globals) logWait(what string, attempt int, next time.Duration, then string, err error) {
+	fmt.Fprintf(g.io.Err, "vaultly: %s failed (attempt %d, next in %s; %s): %s\n", what, attempt, next, then, g.errText(err))
 }
 
 // sleepOrStop waits d; it returns early with ctx's error, or with an exit
