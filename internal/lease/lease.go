@@ -50,8 +50,8 @@ const endSlack = 2 * time.Second
 type Secret struct {
 	Entry      *driver.Entry // as issued (shared, read-only); Entry.Lease.ID is the lease
 	Generation uint64        // 1 for the first secret issued, +1 for each new one
-	Issued     time.Time     // when the secret was issued
-	Expires    time.Time     // when the lease ends unless renewed; zero for no end
+	Issued     time.Time     // when the request that issued it was sent (its lease began at or after)
+	Expires    time.Time     // when the lease ends unless renewed, at the earliest (counted from when the renewal or issue was sent); zero for no end
 	Renewable  bool          // whether the lease can still be renewed
 }
 
@@ -245,6 +245,11 @@ func (w *Watcher) Close(ctx context.Context) error {
 func (w *Watcher) issue(ctx context.Context, gen uint64) (*Secret, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
+	// The server starts the lease's clock somewhere between the request
+	// and its answer: counting from the request keeps every time planned
+	// from it on the safe side by the answer's latency (a slow network or
+	// server never makes a replacement late).
+	sent := time.Now()
 	e, err := w.l.IssueLease(ctx, w.path)
 	if err == nil && (e == nil || e.Lease == nil || e.Lease.ID == "") {
 		err = driver.NewError(driver.InvalidArgument, errors.New("the secret at "+w.path+" has no lease"))
@@ -257,9 +262,9 @@ func (w *Watcher) issue(ctx context.Context, gen uint64) (*Secret, error) {
 		e.Fields = map[string]string{}
 	}
 	now := time.Now()
-	s := &Secret{Entry: e, Generation: gen, Issued: now, Renewable: e.Lease.Renewable}
+	s := &Secret{Entry: e, Generation: gen, Issued: sent, Renewable: e.Lease.Renewable}
 	if e.Lease.Duration > 0 {
-		s.Expires = now.Add(e.Lease.Duration)
+		s.Expires = sent.Add(e.Lease.Duration)
 	}
 	w.mu.Lock()
 	keep := w.alive[:0]
@@ -391,6 +396,7 @@ func (w *Watcher) renewStep(ctx context.Context, cur *Secret) {
 		inc = w.duration
 	}
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	sent := time.Now() // the renewed lease's clock starts after this (see issue)
 	l, err := w.l.RenewLease(rctx, cur.ID(), inc)
 	cancel()
 	if ctx.Err() != nil {
@@ -426,18 +432,18 @@ func (w *Watcher) renewStep(ctx context.Context, cur *Secret) {
 		return
 	}
 	s := *cur
-	s.Expires = now.Add(l.Duration)
+	s.Expires = sent.Add(l.Duration)
 	s.Renewable = l.Renewable
 	w.setAlive(s.ID(), s.Expires, false)
 	w.cur.Store(&s)
 	w.attempt = 0
 	w.emit(Event{Kind: Renewed, Secret: &s})
 	prev := renew.Lease{Obtained: w.obtained, TTL: cur.Expires.Sub(w.obtained), Renewable: cur.Renewable}
-	w.obtained = now
-	if mustReplace(prev, renew.Lease{Obtained: now, TTL: l.Duration, Renewable: l.Renewable}, inc) {
+	w.obtained = sent
+	if mustReplace(prev, renew.Lease{Obtained: sent, TTL: l.Duration, Renewable: l.Renewable}, inc) {
 		w.phase = phaseRotate
 	}
-	w.next = actAt(now, l.Duration, w.rnd())
+	w.next = actAt(sent, l.Duration, w.rnd())
 }
 
 func (w *Watcher) rotateStep(ctx context.Context, cur *Secret) {

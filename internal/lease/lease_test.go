@@ -658,3 +658,87 @@ func TestWatcherOutageLongerThanLease(t *testing.T) {
 		}
 	})
 }
+
+// slowLeaser answers after latency, and the server acts latency after the
+// request: the time a lease's clock starts is neither when the request
+// was sent nor when the answer came.
+type slowLeaser struct {
+	*memsecrets.Backend
+	latency time.Duration
+	mu      sync.Mutex
+	issued  []time.Time // when each issue reached the server
+}
+
+func (s *slowLeaser) IssueLease(ctx context.Context, path string) (*driver.Entry, error) {
+	time.Sleep(s.latency)
+	s.mu.Lock()
+	s.issued = append(s.issued, time.Now())
+	s.mu.Unlock()
+	e, err := s.Backend.IssueLease(ctx, path)
+	time.Sleep(s.latency)
+	return e, err
+}
+
+func (s *slowLeaser) RenewLease(ctx context.Context, id string, inc time.Duration) (*driver.Lease, error) {
+	time.Sleep(s.latency)
+	l, err := s.Backend.RenewLease(ctx, id, inc)
+	time.Sleep(s.latency)
+	return l, err
+}
+
+// TestWatcherSlowServer: with 400ms each way to the server (an 800ms round
+// trip on a ttl 4s / max 8s lease), the times the watcher plans from are
+// never later than the server's: every Expires it publishes is at or
+// before the server's end of that lease, each replacement reaches the
+// server before the old lease's max TTL, and Current never returns a lease
+// that has ended.
+func TestWatcherSlowServer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := memsecrets.New(nil)
+		b.SetRole("database/creds/app", vaultRole())
+		var mu sync.Mutex
+		var late []string
+		check := func(ev Event) {
+			if ev.Kind != Renewed && ev.Kind != Rotated {
+				return
+			}
+			st, _ := b.Lease(ev.Secret.ID())
+			if ev.Secret.Expires.After(st.Expires) {
+				mu.Lock()
+				late = append(late, fmt.Sprintf("%s %d: Expires %v after the server's %v", ev.Kind, ev.Secret.Generation, ev.Secret.Expires, st.Expires))
+				mu.Unlock()
+			}
+		}
+		sl := &slowLeaser{Backend: b, latency: 400 * time.Millisecond}
+		w, err := Start(t.Context(), sl, "database/creds/app", &Options{Notify: check, Rand: half})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for time.Since(start) < 40*time.Second {
+			time.Sleep(100 * time.Millisecond)
+			cur := w.Current()
+			if st, _ := b.Lease(cur.ID()); !st.Alive(time.Now()) {
+				t.Errorf("at %v Current() = generation %d, whose lease ended at %v", time.Since(start), cur.Generation, st.Expires.Sub(start))
+				break
+			}
+		}
+		if err := w.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		for _, l := range late {
+			t.Error(l)
+		}
+		mu.Unlock()
+		issues := sl.issued
+		if len(issues) < 4 {
+			t.Errorf("issues in 40s = %d, want >= 4", len(issues))
+		}
+		for i := 1; i < len(issues); i++ {
+			if gap := issues[i].Sub(issues[i-1]); gap >= 8*time.Second {
+				t.Errorf("issue %d reached the server %v after the one before, want < 8s (the max TTL)", i+1, gap)
+			}
+		}
+	})
+}
