@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/vaultly/vaultly/internal/atomicfile"
 )
 
 // The config file of inject (and run) is HCL, with Vault Agent's block and
@@ -23,6 +25,7 @@ import (
 // such as "destinaton", or an Agent feature vaultly lacks, such as
 // auto_auth) is an error naming the file and line, never ignored.
 //
+//	exit_after_auth, pid_file              # Agent's: render once or keep running; vaultly's pid
 //	vault { address namespace ca_cert ca_path client_cert client_key tls_server_name }
 //	template_config { static_secret_render_interval }
 //	wait { min max }                       # for every template
@@ -51,7 +54,15 @@ type fileConfig struct {
 	Templates      []*templateBlock `hcl:"template,block"`
 	EnvTemplates   []*envTmplBlock  `hcl:"env_template,block"`
 	Exec           *execBlock       `hcl:"exec,block"`
-	file           string           // the config file's path
+	// ExitAfterAuth is Agent's: true renders once and exits (inject
+	// without -watch), false keeps running (inject -watch); a -watch flag
+	// wins. run refuses true: it supervises a command.
+	ExitAfterAuth *bool `hcl:"exit_after_auth,optional"`
+	// PidFile is Agent's: vaultly's process ID is written there while it
+	// runs (as Agent: mode 0600, no newline; atomically) and removed when
+	// it exits.
+	PidFile string `hcl:"pid_file,optional"`
+	file    string // the config file's path
 }
 
 type vaultBlock struct {
@@ -268,6 +279,18 @@ func readConfigFile(name string) (*fileConfig, error) {
 		return nil, usagef("config: %s", diagText(diags))
 	}
 	return c, nil
+}
+
+// writePidFile writes vaultly's process ID to path (a config's pid_file;
+// "": none) and returns what removes it when vaultly exits.
+func writePidFile(path string) (remove func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	if err := atomicfile.WriteFile(path, []byte(strconv.Itoa(os.Getpid()))); err != nil {
+		return nil, fmt.Errorf("config: pid_file %s: %w", path, pathErr(err))
+	}
+	return func() { os.Remove(path) }, nil
 }
 
 // diagText is the first error of diags, a misspelled or unknown name

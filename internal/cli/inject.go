@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -80,7 +81,10 @@ library's change detection; dynamic secrets on rotation; certificates
 before expiry), after -wait MIN[:MAX] of quiet, writes the files whose text
 changed and runs their command (-exec for -i/-o; its failure is reported,
 and fatal only with -exit-on-exec-failure). Each change is logged with the
-path that changed, never the value. A first rendering that fails stops
+path that changed, never the value. INT, TERM or QUIT stop it in order
+(exit 0). In the config file, Agent's exit_after_auth = false keeps inject
+running as -watch does (true renders once; a -watch flag wins), and
+pid_file holds vaultly's process ID while it runs. A first rendering that fails stops
 inject, except with -watch -config (Vault Agent's template mode, which
 waits for Vault at start): when Vault is sealed or unreachable, or a path
 or key is not written yet, the failure is logged and tried again (1s
@@ -108,6 +112,9 @@ templates are written.`,
 			if err != nil {
 				return err
 			}
+			if cfg != nil && cfg.ExitAfterAuth != nil && !cmd.Flags().Changed("watch") {
+				o.watch = !*cfg.ExitAfterAuth // Agent's: false keeps running
+			}
 			for _, t := range specs {
 				if _, err := parseTmpl(t, nil); err != nil {
 					return &usageError{err}
@@ -130,9 +137,26 @@ templates are written.`,
 			if o.watch {
 				g.logLevel = slog.LevelWarn // token renewal trouble matters to a long run
 			}
-			// inject -watch -config is Vault Agent's template mode, which
-			// waits for Vault at start; a signal's default action ends it.
-			w := startWait{g: g, on: o.watch && cfg != nil, then: "the templates are rendered once it succeeds"}
+			pidFile := ""
+			if cfg != nil {
+				pidFile = cfg.PidFile
+			}
+			removePid, err := writePidFile(pidFile)
+			if err != nil {
+				return err
+			}
+			defer removePid()
+			// -watch stops on INT, TERM or QUIT in order (the pid file
+			// removed, the leases it issued revoked): exit 0 once running,
+			// 128+N while it waits for Vault at start (with -config, as
+			// Agent's template mode does).
+			var sigs chan os.Signal
+			if o.watch {
+				sigs = make(chan os.Signal, 1)
+				signal.Notify(sigs, stopping...)
+				defer signal.Stop(sigs)
+			}
+			w := startWait{g: g, on: o.watch && cfg != nil, sigs: sigs, then: "the templates are rendered once it succeeds"}
 			var k *kvConn
 			if err := w.do(ctx, "connecting to Vault", func() (err error) {
 				k, err = g.kv(ctx)
@@ -142,7 +166,7 @@ templates are written.`,
 			}
 			defer k.Close()
 			in := newInjector(g, k, specs, &o, cmd.OutOrStdout())
-			in.waitStart = w.on
+			in.waitStart, in.sigs = w.on, sigs
 			defer in.close(context.WithoutCancel(ctx))
 			if !o.watch {
 				return in.once(ctx)
@@ -302,6 +326,7 @@ type injector struct {
 	// with their last error.
 	waitStart bool
 	waiting   map[int]error
+	sigs      <-chan os.Signal // -watch: the signals that stop it
 }
 
 func newInjector(g *globals, k *kvConn, specs []*tmplSpec, o *injectOptions, out io.Writer) *injector {
@@ -482,6 +507,9 @@ func (in *injector) loop(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			return nil
+		case s := <-in.sigs:
+			in.logf("stopping on %s", sigName(s))
 			return nil
 		case <-in.q.wake:
 		case <-static.C:

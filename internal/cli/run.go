@@ -99,7 +99,7 @@ secrets cannot be read again after a change; the vault block gives the address a
 VAULT_* variable gave; an auto_auth method of type token_file gives the
 token (its file is read at every login) unless VAULT_TOKEN is set. The
 file 'vault agent generate-config -type=env-template' writes runs as it
-is. Flags given on the command line win over the file.`,
+is; pid_file holds vaultly's process ID while it runs. Flags given on the command line win over the file.`,
 		Example: `  DB_PASSWORD=vault://secret/myapp/db:password vaultly run -- ./server
   API_KEY='vault://secret/myapp/api:key?version=3' vaultly run -no-mask -- env
   DB_PASSWORD=vault://secret/myapp/db:password vaultly run -restart -interval 30s -- ./server
@@ -167,6 +167,11 @@ is. Flags given on the command line win over the file.`,
 				return err
 			}
 			defer closeOut()
+			removePid, err := writePidFile(rc.pidFile)
+			if err != nil {
+				return err
+			}
+			defer removePid()
 			sigs := make(chan os.Signal, 8)
 			signal.Notify(sigs, forwarded...)
 			defer signal.Stop(sigs)

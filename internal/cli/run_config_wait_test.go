@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,13 +21,15 @@ import (
 // backoff; once the secret is complete the command starts. The exec
 // block's child_process_stdout and child_process_stderr get the command's
 // output, masked: appended to an existing file (its mode kept), a new
-// file created with mode 0600.
+// file created with mode 0600. pid_file holds vaultly's process ID while
+// it runs.
 func TestRunConfigWaitsForVault(t *testing.T) {
 	t.Parallel()
 	srv := vaulttest.Start(t, nil) // its own: it is sealed
 	e := newEnv(t, srv)
 	p := filepath.Join(e.home, "wait.hcl")
 	writeFile(t, p, `
+pid_file = "run.pid"
 env_template "APP_PW" {
   contents = "{{ secret \"secret/cli/wait/app:pw\" }}"
 }
@@ -68,7 +71,13 @@ exec {
 	eventually(t, 15*time.Second, "the command started, its output in child_process_stdout and _stderr", func() bool {
 		return strings.Contains(fileText(outFile), "start *****\n") && strings.Contains(fileText(errFile), "on stderr *****\n")
 	})
+	if got, want := fileText(filepath.Join(e.home, "run.pid")), strconv.Itoa(d.cmd.Process.Pid); got != want {
+		t.Errorf("pid_file = %q, want vaultly's pid %s", got, want)
+	}
 	d.stop(t)
+	if _, err := os.Stat(filepath.Join(e.home, "run.pid")); !os.IsNotExist(err) {
+		t.Errorf("the pid file is still there after SIGTERM: %v", err)
+	}
 	if got := fileText(outFile); !strings.HasPrefix(got, "an earlier line\nstart *****\n") {
 		t.Errorf("child_process_stdout = %q, want the earlier line, then the command's (appended)", got)
 	}
@@ -172,5 +181,62 @@ template {
 	d.stop(t)
 	if strings.Contains(d.errText(), "ready-pw") || strings.Contains(d.errText(), "later-pw") {
 		t.Errorf("stderr holds a secret value:\n%s", d.errText())
+	}
+}
+
+// TestAgentLifecycleSettings: the top-level settings of an agent.hcl that
+// say how long it runs. exit_after_auth = false keeps inject running (as
+// -watch; Agent's default), true renders once and exits (an init
+// container's), and run refuses true (it supervises a command); pid_file
+// holds vaultly's process ID while it runs (mode 0600, no newline, as
+// Agent writes it) and is removed when it stops on SIGTERM.
+func TestAgentLifecycleSettings(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	e := newEnv(t, srv)
+	srv.PutKV(t, "cli/lifecycle/app", map[string]any{"pw": "life-pw-1"})
+	cfg := func(name, extra string) string {
+		p := filepath.Join(e.home, name)
+		writeFile(t, p, extra+`
+pid_file = "vaultly.pid"
+template {
+  contents    = "pw={{ secret \"secret/cli/lifecycle/app:pw\" }}\n"
+  destination = "app.conf"
+}
+`)
+		return p
+	}
+	pidFile, out := filepath.Join(e.home, "vaultly.pid"), filepath.Join(e.home, "app.conf")
+
+	r := e.run("", "inject", "-config", cfg("once.hcl", "exit_after_auth = true"))
+	if r.code != 0 || fileText(out) != "pw=life-pw-1\n" {
+		t.Fatalf("exit_after_auth = true: exit %d, app.conf %q, stderr:\n%s", r.code, fileText(out), r.stderr)
+	}
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Errorf("the pid file is still there after a one-shot rendering: %v", err)
+	}
+
+	d := startDaemon(t, e, nil, "inject", "-interval", "200ms", "-config", cfg("keep.hcl", "exit_after_auth = false"))
+	eventually(t, 20*time.Second, "the pid file written", func() bool { return fileText(pidFile) != "" })
+	if got, want := fileText(pidFile), strconv.Itoa(d.cmd.Process.Pid); got != want {
+		t.Errorf("pid file = %q, want %q", got, want)
+	}
+	if st, err := os.Stat(pidFile); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("pid file mode: %v, %v; want 0600", st, err)
+	}
+	srv.PutKV(t, "cli/lifecycle/app", map[string]any{"pw": "life-pw-2"})
+	eventually(t, 10*time.Second, "exit_after_auth = false keeps rendering", func() bool { return fileText(out) == "pw=life-pw-2\n" })
+	d.stop(t)
+	if d.err != nil || !strings.Contains(d.errText(), "vaultly: stopping on TERM") {
+		t.Errorf("SIGTERM: exit %v, stderr:\n%s\nwant exit 0, saying so", d.err, d.errText())
+	}
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Errorf("the pid file is still there after SIGTERM: %v", err)
+	}
+
+	run := filepath.Join(e.home, "run.hcl")
+	writeFile(t, run, "exit_after_auth = true\nenv_template \"A\" {\n  contents = \"x\"\n}\nexec {\n  command = [\"true\"]\n}\n")
+	if r := e.run("", "run", "-config", run); r.code != 1 || !strings.Contains(r.stderr, "exit_after_auth = true renders once and exits: run supervises a command") {
+		t.Errorf("run with exit_after_auth = true: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }

@@ -30,6 +30,7 @@ type runConfig struct {
 	envs    []envTmpl
 	command []string // nil: the command comes after --
 	policy  execPolicy
+	pidFile string // pid_file ("": none)
 }
 
 // execPolicy is what the exec block says to do on a change.
@@ -60,6 +61,7 @@ func loadRunConfig(g *globals, o *runOptions, changed func(flag string) bool, ar
 	if rc, err = cfg.forRun(); err != nil {
 		return nil, nil, err
 	}
+	rc.pidFile = cfg.PidFile
 	for _, et := range rc.envs {
 		if _, err := parseTmpl(et.spec, nil); err != nil {
 			return nil, nil, &usageError{err}
@@ -98,6 +100,9 @@ func (c *fileConfig) forRun() (*runConfig, error) {
 	}
 	if len(c.EnvTemplates) == 0 {
 		return nil, usagef("config: %s has no env_template block (run -config takes Vault Agent's env_template and exec blocks)", c.file)
+	}
+	if c.ExitAfterAuth != nil && *c.ExitAfterAuth {
+		return nil, usagef("config: %s: exit_after_auth = true renders once and exits: run supervises a command; render files once with 'vaultly inject -config'", c.file)
 	}
 	rc := &runConfig{}
 	seen := map[string]string{}

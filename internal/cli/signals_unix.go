@@ -8,6 +8,10 @@ import (
 	"syscall"
 )
 
+// stopping are the signals that stop vaultly when no command runs (inject
+// -watch, run before its command starts): see stopExit.
+var stopping = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT}
+
 // forwarded are the signals `run` passes on to its command.
 var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
 

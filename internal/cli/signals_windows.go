@@ -5,6 +5,10 @@ import (
 	"strings"
 )
 
+// stopping are the signals that stop vaultly when no command runs (inject
+// -watch, run before its command starts): see stopExit.
+var stopping = []os.Signal{os.Interrupt}
+
 // forwarded are the signals `run` passes on to its command. Windows
 // delivers only an interrupt (Ctrl+C) to a console program.
 var forwarded = []os.Signal{os.Interrupt}
