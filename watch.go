@@ -393,22 +393,19 @@ func (s *Store) watchRead(o *ReadOptions, path string, version int, e *Entry) {
 // read that began before a change and ended after a poll had seen it would
 // publish the change undone, then the next poll the change again.
 func (w *watcher) saw(e *Entry, err error, begin uint64) {
+	if err != nil {
+		if CodeOf(err) == NotFound {
+			w.lost(ChangeDeleted, lastVersion, begin) // drops the cached entry first
+		}
+		return // another error says nothing of the entry
+	}
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if begin < w.seen {
 		return
 	}
-	if err != nil && CodeOf(err) != NotFound {
-		return // says nothing of the entry
-	}
 	w.seen = begin
-	if err != nil {
-		if w.present {
-			w.lostLocked(ChangeDeleted, w.version, now)
-		}
-		return
-	}
 	h := w.s.watch.hash(e.Fields)
 	if w.present {
 		if e.Version != 0 && w.version != 0 && e.Version < w.version {
@@ -603,8 +600,14 @@ func (w *watcher) reread(ctx context.Context) error {
 	return err
 }
 
-// lost publishes a deletion (when the entry was readable) and drops the
-// cached entry; begin numbers the read that found it (see saw).
+// lastVersion, as lost's version, is the version last seen.
+const lastVersion = -1
+
+// lost drops the cached entry and publishes a deletion (when the entry
+// was readable) of version (0: none left; lastVersion: the one last
+// seen); begin numbers the read that found it (see saw). The
+// entry leaves the cache first, so that a subscriber that reads it on
+// hearing of the deletion gets NotFound, never the deleted value.
 func (w *watcher) lost(kind ChangeKind, version int, begin uint64) {
 	w.mu.Lock()
 	if begin < w.seen {
@@ -613,13 +616,24 @@ func (w *watcher) lost(kind ChangeKind, version int, begin uint64) {
 	}
 	w.seen = begin
 	was := w.present
-	if was {
-		w.lostLocked(kind, version, time.Now())
-	}
 	w.mu.Unlock()
-	if was {
-		w.s.Invalidate(w.path)
+	if !was {
+		return
 	}
+	// Not under w.mu: dropping an entry calls back into the watch set.
+	// Reads in flight meanwhile are not cached (Invalidate); one that
+	// began after this poll and found the entry gone publishes the
+	// deletion itself (saw), and this older find then stands down.
+	w.s.Invalidate(w.path)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if begin < w.seen || !w.present {
+		return
+	}
+	if version == lastVersion {
+		version = w.version
+	}
+	w.lostLocked(kind, version, time.Now())
 }
 
 // Subscribe calls fn with every change of the entry at path (its latest

@@ -685,3 +685,50 @@ func TestLoadWatchTag(t *testing.T) {
 		t.Errorf("backend calls for bad tags = %d, want 0", n)
 	}
 }
+
+// TestDeletionNotServedToSubscriber: a subscriber that reads the entry
+// when it hears of a deletion gets NotFound, never the deleted value from
+// the cache (the cached entry is dropped before the change is published).
+// Many rounds, since the two goroutines race.
+func TestDeletionNotServedToSubscriber(t *testing.T) {
+	for _, name := range []string{"by version", "by reading"} {
+		t.Run(name, func(t *testing.T) { deletionNotServed(t, name == "by reading") })
+	}
+}
+
+func deletionNotServed(t *testing.T, byReading bool) {
+	synctest.Test(t, func(t *testing.T) {
+		m := memsecrets.New(nil)
+		var b driver.Backend = polled{m}
+		if byReading {
+			b = contentOnly{m}
+		}
+		s := vaultly.New(b, &vaultly.Options{TTL: vaultly.UntilRefreshed, Logger: discard(), KeepBackendOpen: true})
+		defer s.Close()
+		for round := range 500 {
+			path := fmt.Sprintf("app/k%d", round)
+			m.Set(path, map[string]any{"value": "v1"})
+			if v := mustGet(t, s, path); v != "v1" {
+				t.Fatalf("round %d: Get = %q, want v1", round, v)
+			}
+			got := make(chan error, 1)
+			stop, err := s.Subscribe(t.Context(), path, func(c vaultly.Change) {
+				if c.Kind == vaultly.ChangeDeleted {
+					_, err := s.Get(context.Background(), path)
+					got <- err
+				}
+			}, &vaultly.ReadOptions{Watch: vaultly.MinWatchInterval})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.DeleteVersion(path, 0)
+			if err := <-got; !errors.Is(err, vaultly.ErrNotFound) {
+				t.Fatalf("round %d: Get on hearing of the deletion = %v, want NotFound (not the deleted value)", round, err)
+			}
+			if _, err := s.Get(t.Context(), path); !errors.Is(err, vaultly.ErrNotFound) {
+				t.Fatalf("round %d: Get after the deletion = %v, want NotFound", round, err)
+			}
+			stop()
+		}
+	})
+}

@@ -35,6 +35,11 @@ type injectOptions struct {
 	wait            string
 	missingKeyOK    bool
 	listen          string
+	// exitOnRetryFailure (template_config's exit_on_retry_failure): with
+	// -watch, a rendering that fails (its reads' retries spent) stops
+	// inject instead of being reported and tried again; at start it does
+	// not wait for Vault.
+	exitOnRetryFailure bool
 }
 
 func injectCmd(g *globals) *cobra.Command {
@@ -156,7 +161,7 @@ templates are written.`,
 				signal.Notify(sigs, stopping...)
 				defer signal.Stop(sigs)
 			}
-			w := startWait{g: g, on: o.watch && cfg != nil, sigs: sigs, then: "the templates are rendered once it succeeds"}
+			w := startWait{g: g, on: o.watch && cfg != nil && !o.exitOnRetryFailure, sigs: sigs, then: "the templates are rendered once it succeeds"}
 			var k *kvConn
 			if err := w.do(ctx, "connecting to Vault", func() (err error) {
 				k, err = g.kv(ctx)
@@ -211,8 +216,8 @@ func (o *injectOptions) specs(g *globals) ([]*tmplSpec, *fileConfig, error) {
 		if err := g.applyConfig(cfg); err != nil {
 			return nil, nil, err
 		}
-		if tc := cfg.TemplateConfig; tc != nil && tc.ExitOnRetryFailure != nil && *tc.ExitOnRetryFailure {
-			return nil, nil, usagef("config: %s: exit_on_retry_failure: inject -watch reports a rendering that failed and tries it again at the next change or interval; 'vaultly run -config' honours it", tc.DeclRange)
+		if tc := cfg.TemplateConfig; tc != nil && tc.ExitOnRetryFailure != nil {
+			o.exitOnRetryFailure = *tc.ExitOnRetryFailure
 		}
 		d, err := cfg.staticInterval()
 		if err != nil {
@@ -557,6 +562,10 @@ func (in *injector) loop(ctx context.Context) error {
 			}
 			if err != nil {
 				if in.o.execFatal && errors.Is(err, errCommand) {
+					return err
+				}
+				if in.o.exitOnRetryFailure && !errors.Is(err, errCommand) {
+					in.logf("rendering %s again failed (exit_on_retry_failure): stopping", in.specs[i].dest)
 					return err
 				}
 				in.logf("%s", in.g.errText(err))

@@ -190,6 +190,8 @@ template {
 // container's), and run refuses true (it supervises a command); pid_file
 // holds vaultly's process ID while it runs (mode 0600, no newline, as
 // Agent writes it) and is removed when it stops on SIGTERM.
+// template_config's exit_on_retry_failure makes inject -watch stop when a
+// rendering fails after a change, and not wait for Vault at start.
 func TestAgentLifecycleSettings(t *testing.T) {
 	t.Parallel()
 	srv := shared(t)
@@ -232,6 +234,39 @@ template {
 	}
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
 		t.Errorf("the pid file is still there after SIGTERM: %v", err)
+	}
+
+	// exit_on_retry_failure: inject -watch does not wait at start, and a
+	// rendering that fails after a change stops it.
+	srv.PutKV(t, "cli/lifecycle/exit", map[string]any{"pw": "exit-pw"})
+	exitCfg := func(path string) string {
+		p := filepath.Join(e.home, "exit.hcl")
+		writeFile(t, p, `
+template_config {
+  exit_on_retry_failure = true
+}
+template {
+  contents    = "pw={{ secret \"secret/`+path+`:pw\" }}\n"
+  destination = "exit.conf"
+}
+`)
+		return p
+	}
+	if r := e.run("", "inject", "-watch", "-config", exitCfg("cli/lifecycle/none")); r.code != 2 || !strings.Contains(r.stderr, "cli/lifecycle/none") {
+		t.Errorf("exit_on_retry_failure with a missing secret at start: exit %d, stderr:\n%s\nwant exit 2 at once, naming the path", r.code, r.stderr)
+	}
+	d = startDaemon(t, e, nil, "inject", "-watch", "-interval", "200ms", "-config", exitCfg("cli/lifecycle/exit"))
+	eventually(t, 20*time.Second, "exit.conf written", func() bool { return fileText(filepath.Join(e.home, "exit.conf")) == "pw=exit-pw\n" })
+	if r := e.vault("kv", "delete", "-mount=secret", "cli/lifecycle/exit"); r.code != 0 {
+		t.Fatalf("vault kv delete: exit %d: %s", r.code, r.stderr)
+	}
+	select {
+	case <-d.done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("inject still runs 15s after the secret was deleted, with exit_on_retry_failure; stderr:\n%s", d.errText())
+	}
+	if d.err == nil || !strings.Contains(d.errText(), "rendering exit.conf again failed (exit_on_retry_failure): stopping") {
+		t.Errorf("exit %v, stderr:\n%s\nwant a failure naming exit_on_retry_failure", d.err, d.errText())
 	}
 
 	run := filepath.Join(e.home, "run.hcl")
