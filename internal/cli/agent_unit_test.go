@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vaultly/vaultly"
+	"github.com/vaultly/vaultly/auth"
 )
 
 func TestDueAt(t *testing.T) {
@@ -163,7 +164,13 @@ template {
 	for _, tt := range []struct{ text, want string }{
 		{"template {\n  source = \"a.tmpl\"\n  destinaton = \"x\"\n}\n", `agent.hcl:3,3-13: Unsupported argument: An argument named "destinaton" is not expected here`},
 		{"cache {\n}\n", `agent.hcl:1,1-6: Unsupported block type: Blocks of type "cache" are not expected here`},
-		{"auto_auth {\n  method {\n    type = \"approle\"\n  }\n}\n", `auto_auth method "approle": vaultly reads only "token_file" from the config; log in with 'vaultly login -method=approle'`},
+		{"auto_auth {\n  method {\n    type = \"gcp\"\n  }\n}\n", `auto_auth method "gcp": vaultly reads token_file, approle, kubernetes and jwt from the config; log in with 'vaultly login -method=gcp'`},
+		{"auto_auth {\n  method \"approle\" {\n    config = {\n      role_id_file_path = \"r\"\n      role_id = \"x\"\n    }\n  }\n}\n", `agent.hcl:2,3-19: auto_auth method approle: config "role_id": not a setting vaultly reads (it reads remove_secret_id_file_after_reading, role_id_file_path, secret_id_file_path, secret_id_response_wrapping_path)`},
+		{"auto_auth {\n  method \"approle\" {\n    wrap_ttl = \"5m\"\n  }\n}\n", `auto_auth method: wrap_ttl is not a setting vaultly reads (it reads type, mount_path, config)`},
+		{"auto_auth {\n  method \"approle\" {\n    config = {\n      role_id_file_path = \"r\"\n      secret_id_response_wrapping_path = \"x/y\"\n    }\n  }\n}\n", `secret_id_response_wrapping_path "x/y": want auth/<mount>/role/<name>/secret-id`},
+		{"auto_auth {\n  method \"jwt\" {\n    config = {\n      role = \"r\"\n      path = \"/jwt\"\n      remove_jwt_after_reading = true\n    }\n  }\n}\n", "remove_jwt_after_reading: vaultly reads the JWT file at every login and never removes it; set it to false"},
+		{"auto_auth {\n  method \"approle\" {\n    type = \"jwt\"\n  }\n}\n", `auto_auth method "approle" has type = "jwt"`},
+		{"auto_auth {\n  method \"approle\" {\n  }\n  sink \"file\" {\n    config = {\n      path = \"/tmp/t\"\n    }\n  }\n}\n", "agent.hcl:4,3-14: auto_auth: sinks are not supported"},
 		{"auto_auth {\n  method {\n    type = \"token_file\"\n  }\n}\n", "auto_auth method token_file: missing config { token_file_path = ... }"},
 		{"auto_auth {\n  method {\n    type = \"token_file\"\n    config {\n      token_file_path = \"t\"\n    }\n  }\n  sink {\n  }\n}\n", "auto_auth: sinks are not supported"},
 		{"template {\n  destination = \"x\"\n}\n", "template 1: missing source or contents"},
@@ -173,7 +180,7 @@ template {
 	} {
 		c, err := readConfigFile(write(tt.text))
 		if err == nil {
-			_, err = c.tokenFile()
+			_, err = c.auth()
 		}
 		if err == nil {
 			_, err = c.specs(waitSpec{})
@@ -186,4 +193,35 @@ template {
 		}
 	}
 	_ = os.Remove("agent.hcl")
+}
+
+// TestAgentAutoAuthForms: each auto_auth method vaultly reads, in HCL's
+// forms and in the JSON form, becomes the login Agent's settings describe
+// (its mount from mount_path, else the method's usual one).
+func TestAgentAutoAuthForms(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, text, want string }{
+		{"kubernetes.hcl", "auto_auth {\n  method \"kubernetes\" {\n    mount_path = \"auth/k8s-prod\"\n    config = {\n      role = \"app\"\n      token_path = \"/var/run/token\"\n    }\n  }\n}\n", "kubernetes at auth/k8s-prod"},
+		{"jwt.hcl", "auto_auth {\n  method \"jwt\" {\n    config = {\n      role = \"ci\"\n      path = \"/run/jwt\"\n      remove_jwt_after_reading = false\n    }\n  }\n}\n", "jwt at auth/jwt"},
+		{"wrapped.hcl", "auto_auth {\n  method \"approle\" {\n    config = {\n      role_id_file_path = \"/r\"\n      secret_id_file_path = \"/s\"\n      secret_id_response_wrapping_path = \"auth/approle/role/app/secret-id\"\n    }\n  }\n}\n", "approle at auth/approle"},
+		{"approle.json", `{"auto_auth": {"method": {"type": "approle", "mount_path": "auth/apps", "config": {"role_id_file_path": "/r", "secret_id_file_path": "/s"}}}}`, "approle at auth/apps"},
+	} {
+		p := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(p, []byte(tc.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := readConfigFile(p)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		a, err := c.auth()
+		if err != nil || a == nil || a.method == nil {
+			t.Errorf("%s: auth() = %+v, %v; want a method", tc.name, a, err)
+			continue
+		}
+		if d, ok := a.method.(auth.Describer); !ok || d.Describe() != tc.want {
+			t.Errorf("%s: the login is %v, want %q", tc.name, a.method, tc.want)
+		}
+	}
 }

@@ -32,9 +32,14 @@ func (g *globals) options() *hashivault.Options {
 	if g.health != nil {
 		o.MeterProvider = g.health.mp
 	}
-	if g.tokenFile != "" && os.Getenv("VAULT_TOKEN") == "" && os.Getenv("BAO_TOKEN") == "" {
-		m, _ := token.New(&token.Options{Token: auth.FromFile(g.tokenFile)}) // never fails
-		o.Auth = m
+	if os.Getenv("VAULT_TOKEN") == "" && os.Getenv("BAO_TOKEN") == "" {
+		switch {
+		case g.tokenFile != "":
+			m, _ := token.New(&token.Options{Token: auth.FromFile(g.tokenFile)}) // never fails
+			o.Auth = m
+		case g.configAuth != nil:
+			o.Auth = g.configAuth
+		}
 	}
 	return o
 }

@@ -43,6 +43,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vaultly/vaultly"
+	"github.com/vaultly/vaultly/auth"
 )
 
 // Exit codes; see the package documentation.
@@ -104,6 +105,7 @@ type globals struct {
 	tlsServerName string
 	io            IO
 	tokenFile     string        // a config file's auto_auth token_file: the token, read at every login, unless VAULT_TOKEN is set
+	configAuth    auth.Method   // a config file's other auto_auth method: the login, unless VAULT_TOKEN is set
 	logLevel      slog.Level    // of the backend's logger
 	health        *healthServer // -listen of run and inject -watch; nil otherwise
 }

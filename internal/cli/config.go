@@ -104,61 +104,6 @@ func (c *fileConfig) staticInterval() (time.Duration, error) {
 // autoAuthBlock is Agent's auto_auth; of its methods vaultly reads
 // token_file (what `vault agent generate-config` writes) and refuses the
 // others with the advice to use 'vaultly login'.
-type autoAuthBlock struct {
-	Method    *authMethodBlock `hcl:"method,block"`
-	Sinks     []*rawBlock      `hcl:"sink,block"` // refused with a reason
-	DeclRange hcl.Range        `hcl:",def_range"`
-}
-
-type authMethodBlock struct {
-	Type      string    `hcl:"type"`
-	Config    *rawBlock `hcl:"config,block"`
-	Rest      hcl.Body  `hcl:",remain"`
-	DeclRange hcl.Range `hcl:",def_range"`
-}
-
-// rawBlock is a block decoded later, by its kind.
-type rawBlock struct {
-	Body hcl.Body `hcl:",remain"`
-}
-
-type tokenFileConfig struct {
-	Path string `hcl:"token_file_path"`
-}
-
-// tokenFile returns the token file of an auto_auth block of type
-// token_file ("" without an auto_auth block).
-func (c *fileConfig) tokenFile() (string, error) {
-	a := c.AutoAuth
-	if a == nil {
-		return "", nil
-	}
-	if len(a.Sinks) > 0 {
-		return "", usagef("config: %s: auto_auth: sinks are not supported: vaultly keeps the token in memory (run and inject use it directly)", a.DeclRange)
-	}
-	if a.Method == nil {
-		return "", usagef("config: %s: auto_auth without a method block", a.DeclRange)
-	}
-	m := a.Method
-	if m.Type != "token_file" {
-		return "", usagef("config: %s: auto_auth method %q: vaultly reads only \"token_file\" from the config; log in with 'vaultly login -method=%s' (saved, re-read at every login)", m.DeclRange, m.Type, m.Type)
-	}
-	if attrs, _ := m.Rest.JustAttributes(); len(attrs) > 0 {
-		return "", usagef("config: %s: auto_auth method token_file: vaultly reads only its config { token_file_path = ... }", m.DeclRange)
-	}
-	if m.Config == nil {
-		return "", usagef("config: %s: auto_auth method token_file: missing config { token_file_path = ... }", m.DeclRange)
-	}
-	var tf tokenFileConfig
-	if diags := gohcl.DecodeBody(m.Config.Body, nil, &tf); diags.HasErrors() {
-		return "", usagef("config: %s", diagText(diags))
-	}
-	if tf.Path == "" {
-		return "", usagef("config: %s: auto_auth method token_file: token_file_path is empty", m.DeclRange)
-	}
-	return tf.Path, nil
-}
-
 type waitBlock struct {
 	Min string `hcl:"min,optional"`
 	Max string `hcl:"max,optional"`

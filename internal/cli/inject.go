@@ -261,13 +261,15 @@ func (o *injectOptions) specs(g *globals) ([]*tmplSpec, *fileConfig, error) {
 }
 
 // applyConfig takes the config file's vault block for the settings no
-// flag gave, and its auto_auth token_file.
+// flag gave, and its auto_auth method.
 func (g *globals) applyConfig(c *fileConfig) error {
-	tf, err := c.tokenFile()
+	a, err := c.auth()
 	if err != nil {
 		return err
 	}
-	g.tokenFile = tf
+	if a != nil {
+		g.tokenFile, g.configAuth = a.tokenFile, a.method
+	}
 	g.applyVaultBlock(c.Vault)
 	return nil
 }

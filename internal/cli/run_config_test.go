@@ -265,10 +265,12 @@ func TestRunConfigFromAgentGenerateConfig(t *testing.T) {
 	if r := e.runEnv([]string{"VAULT_TOKEN="}, "", "run", "-config", p); r.code == 0 || !strings.Contains(r.stderr, ".vault-token") {
 		t.Errorf("without the token file: exit %d, stderr:\n%s\nwant a failure naming the file", r.code, r.stderr)
 	}
-	// Another auto_auth method is refused with the advice to log in.
-	other := filepath.Join(e.home, "approle.hcl")
-	writeFile(t, other, strings.Replace(text, `"token_file"`, `"approle"`, 1))
-	if r := e.run("", "run", "-config", other); r.code != 1 || !strings.Contains(r.stderr, "vaultly login -method=approle") {
-		t.Errorf("auto_auth approle: exit %d, stderr:\n%s", r.code, r.stderr)
+	// A method vaultly does not read from the config (approle, kubernetes
+	// and jwt it does: TestAgentAutoAuth) is refused with the advice to
+	// log in.
+	other := filepath.Join(e.home, "gcp.hcl")
+	writeFile(t, other, strings.Replace(text, `"token_file"`, `"gcp"`, 1))
+	if r := e.run("", "run", "-config", other); r.code != 1 || !strings.Contains(r.stderr, "vaultly login -method=gcp") {
+		t.Errorf("auto_auth gcp: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }

@@ -275,3 +275,78 @@ template {
 		t.Errorf("run with exit_after_auth = true: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }
+
+// TestAgentAutoAuth: an agent.hcl's auto_auth method logs in, in the forms
+// Agent's files use: `method "approle" { mount_path, config = { … } }` as
+// Vault's documentation writes it (the secret_id file removed after
+// reading, Agent's default) and `method { type = "approle" config { … } }`
+// with remove_secret_id_file_after_reading = false (the file kept). The
+// token comes from the login: VAULT_TOKEN is empty and the AppRole's
+// policy is the only one that reads the secret.
+func TestAgentAutoAuth(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	e := newEnv(t, srv)
+	const mount = "cli-agent-approle"
+	srv.EnableAuth(t, mount, "approle")
+	srv.WritePolicy(t, "cli-agentauth", `path "secret/data/cli/agentauth/*" { capabilities = ["read"] }`)
+	srv.Write(t, "auth/"+mount+"/role/app", map[string]any{"token_policies": "cli-agentauth"})
+	srv.PutKV(t, "cli/agentauth/app", map[string]any{"pw": "agentauth-pw"})
+	sec, err := srv.Client(t).Logical().Read("auth/" + mount + "/role/app/role-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roleFile, secretFile := filepath.Join(e.home, "role-id"), filepath.Join(e.home, "secret-id")
+	writeFile(t, roleFile, sec.Data["role_id"].(string)+"\n")
+	newSecretID := func() {
+		writeFile(t, secretFile, srv.Write(t, "auth/"+mount+"/role/app/secret-id", nil).Data["secret_id"].(string)+"\n")
+	}
+	const tmpl = `
+template {
+  contents    = "pw={{ secret \"secret/cli/agentauth/app:pw\" }}\n"
+  destination = "app.conf"
+}
+`
+	for _, tc := range []struct {
+		name, autoAuth string
+		kept           bool
+	}{
+		{"as Vault's documentation writes it", `
+auto_auth {
+  method "approle" {
+    mount_path = "auth/` + mount + `"
+    config = {
+      role_id_file_path   = "role-id"
+      secret_id_file_path = "secret-id"
+    }
+  }
+}`, false},
+		{"type attribute, config block", `
+auto_auth {
+  method {
+    type       = "approle"
+    mount_path = "auth/` + mount + `"
+    config {
+      role_id_file_path                   = "role-id"
+      secret_id_file_path                 = "secret-id"
+      remove_secret_id_file_after_reading = false
+    }
+  }
+}`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			newSecretID()
+			out := filepath.Join(e.home, "app.conf")
+			os.Remove(out)
+			p := filepath.Join(e.home, "agent.hcl")
+			writeFile(t, p, tc.autoAuth+tmpl)
+			r := e.runEnv([]string{"VAULT_TOKEN="}, "", "inject", "-config", p)
+			if r.code != 0 || fileText(out) != "pw=agentauth-pw\n" {
+				t.Fatalf("inject with auto_auth approle: exit %d, app.conf %q, stderr:\n%s", r.code, fileText(out), r.stderr)
+			}
+			if _, err := os.Stat(secretFile); (err == nil) != tc.kept {
+				t.Errorf("secret_id file after the login: %v; want kept = %v", err, tc.kept)
+			}
+		})
+	}
+}
