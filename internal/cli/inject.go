@@ -113,7 +113,7 @@ templates are written.`,
   #   }`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			specs, cfg, err := o.specs(g)
+			specs, cfg, err := o.specs(g, cmd.Flags().Changed)
 			if err != nil {
 				return err
 			}
@@ -196,8 +196,9 @@ templates are written.`,
 	return c
 }
 
-// specs builds the templates from the flags or the config file.
-func (o *injectOptions) specs(g *globals) ([]*tmplSpec, *fileConfig, error) {
+// specs builds the templates from the flags or the config file (changed
+// says which flags were given: they win over the file).
+func (o *injectOptions) specs(g *globals, changed func(flag string) bool) ([]*tmplSpec, *fileConfig, error) {
 	w, err := parseWait(o.wait)
 	if err != nil {
 		return nil, nil, usagef("-wait: %v", err)
@@ -223,7 +224,7 @@ func (o *injectOptions) specs(g *globals) ([]*tmplSpec, *fileConfig, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		if d > 0 {
+		if d > 0 && !changed("static-interval") {
 			o.staticInterval = d
 		}
 		specs, err := cfg.specs(w)
