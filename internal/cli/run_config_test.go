@@ -146,6 +146,7 @@ func TestRunConfigErrors(t *testing.T) {
 		{"template syntax", "env_template \"A\" {\n  contents = \"{{ secret \"\n}\n" + ex, nil, "run.hcl:1,1-17):1: unclosed action"},
 		{"command twice", env + ex, []string{"--", "true"}, "has an exec block: give the command there or after --, not both"},
 		{"no command", env, nil, "missing COMMAND after -- (or an exec block in -config)"},
+		{"exit_after_auth", "exit_after_auth = true\n" + env + ex, nil, "exit_after_auth = true renders once and exits: run supervises a command"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "run.hcl")

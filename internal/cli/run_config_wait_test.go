@@ -187,7 +187,7 @@ template {
 // TestAgentLifecycleSettings: the top-level settings of an agent.hcl that
 // say how long it runs. exit_after_auth = false keeps inject running (as
 // -watch; Agent's default), true renders once and exits (an init
-// container's), and run refuses true (it supervises a command); pid_file
+// container's; run refuses true: TestRunConfigErrors); pid_file
 // holds vaultly's process ID while it runs (mode 0600, no newline, as
 // Agent writes it) and is removed when it stops on SIGTERM.
 // template_config's exit_on_retry_failure makes inject -watch stop when a
@@ -267,12 +267,6 @@ template {
 	}
 	if d.err == nil || !strings.Contains(d.errText(), "rendering exit.conf again failed (exit_on_retry_failure): stopping") {
 		t.Errorf("exit %v, stderr:\n%s\nwant a failure naming exit_on_retry_failure", d.err, d.errText())
-	}
-
-	run := filepath.Join(e.home, "run.hcl")
-	writeFile(t, run, "exit_after_auth = true\nenv_template \"A\" {\n  contents = \"x\"\n}\nexec {\n  command = [\"true\"]\n}\n")
-	if r := e.run("", "run", "-config", run); r.code != 1 || !strings.Contains(r.stderr, "exit_after_auth = true renders once and exits: run supervises a command") {
-		t.Errorf("run with exit_after_auth = true: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }
 
