@@ -225,3 +225,45 @@ func TestAgentAutoAuthForms(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentVaultBlock: Agent's vault { retry { num_retries } } sets the
+// attempts of the CLI's reads (-1: no retries; 0: the default) and
+// tls_skip_verify = true is refused (vaultly always verifies TLS).
+func TestAgentVaultBlock(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		text     string
+		attempts int    // MaxAttempts of the Stores' retry policy
+		err      string // or this error
+	}{
+		{"vault {\n  address = \"https://v:8200\"\n  tls_skip_verify = false\n  retry {\n    num_retries = 5\n  }\n}\n", 6, ""},
+		{"vault {\n  retry {\n    num_retries = -1\n  }\n}\n", 1, ""},
+		{"vault {\n  retry {\n    num_retries = 0\n  }\n}\n", readRetry.MaxAttempts, ""},
+		{"vault {\n  retry {\n    num_retries = -2\n  }\n}\n", 0, "num_retries -2: want -1 (no retries), 0 (the default) or more"},
+		{"vault {\n  tls_skip_verify = true\n}\n", 0, "agent.hcl:1,1-6: vault: tls_skip_verify = true: vaultly always verifies TLS"},
+	} {
+		p := filepath.Join(dir, "agent.hcl")
+		if err := os.WriteFile(p, []byte(tc.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := readConfigFile(p)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.text, err)
+		}
+		g := &globals{}
+		err = g.applyConfig(c)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || ExitCode(err) != ExitUsage {
+				t.Errorf("%q: error %v, want a usage error containing %q", tc.text, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.text, err)
+			continue
+		}
+		if got := g.storeOptions().Retry.MaxAttempts; got != tc.attempts {
+			t.Errorf("%q: MaxAttempts %d, want %d", tc.text, got, tc.attempts)
+		}
+	}
+}

@@ -63,8 +63,16 @@ var readRetry = &retry.Policy{MaxAttempts: 3, Initial: 200 * time.Millisecond, B
 // missing-key errors and retries behave the same. Entries stay cached until
 // Invalidate (run re-checks by invalidating first), so each entry is read
 // once however many of its keys are used.
-func storeOptions() *vaultly.Options {
-	return &vaultly.Options{TTL: vaultly.UntilRefreshed, RefreshAhead: -1, Retry: readRetry}
+// A config file's vault { retry { num_retries } } sets the attempts
+// (g.attempts), within the same budget.
+func (g *globals) storeOptions() *vaultly.Options {
+	r := readRetry
+	if g.attempts > 0 {
+		c := *readRetry
+		c.MaxAttempts = g.attempts
+		r = &c
+	}
+	return &vaultly.Options{TTL: vaultly.UntilRefreshed, RefreshAhead: -1, Retry: r}
 }
 
 // sysClient is for the calls that need no token (status, unseal).

@@ -73,6 +73,18 @@ type vaultBlock struct {
 	ClientCert    string `hcl:"client_cert,optional"`
 	ClientKey     string `hcl:"client_key,optional"`
 	TLSServerName string `hcl:"tls_server_name,optional"`
+	// TLSSkipVerify = true is refused (vaultly always verifies TLS);
+	// false is accepted.
+	TLSSkipVerify *bool            `hcl:"tls_skip_verify,optional"`
+	Retry         *vaultRetryBlock `hcl:"retry,block"`
+	DeclRange     hcl.Range        `hcl:",def_range"`
+}
+
+// vaultRetryBlock is Agent's vault { retry { num_retries } }: how many
+// times a failed request is tried again (0: the default; -1: never).
+type vaultRetryBlock struct {
+	NumRetries *int      `hcl:"num_retries,optional"`
+	DeclRange  hcl.Range `hcl:",def_range"`
 }
 
 type tmplConfigBlock struct {

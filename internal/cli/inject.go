@@ -271,15 +271,27 @@ func (g *globals) applyConfig(c *fileConfig) error {
 	if a != nil {
 		g.tokenFile, g.configAuth = a.tokenFile, a.method
 	}
-	g.applyVaultBlock(c.Vault)
-	return nil
+	return g.applyVaultBlock(c.Vault)
 }
 
 // applyVaultBlock takes the config file's vault block for the settings no
 // flag gave.
-func (g *globals) applyVaultBlock(v *vaultBlock) {
+func (g *globals) applyVaultBlock(v *vaultBlock) error {
 	if v == nil {
-		return
+		return nil
+	}
+	if v.TLSSkipVerify != nil && *v.TLSSkipVerify {
+		return usagef("config: %s: vault: tls_skip_verify = true: vaultly always verifies TLS; give ca_cert (or ca_path) with the server's CA", v.DeclRange)
+	}
+	if r := v.Retry; r != nil && r.NumRetries != nil {
+		switch n := *r.NumRetries; {
+		case n < -1:
+			return usagef("config: %s: vault: retry: num_retries %d: want -1 (no retries), 0 (the default) or more", r.DeclRange, n)
+		case n == -1:
+			g.attempts = 1
+		case n > 0:
+			g.attempts = n + 1
+		}
 	}
 	set := func(dst *string, val string) {
 		if *dst == "" {
@@ -293,6 +305,7 @@ func (g *globals) applyVaultBlock(v *vaultBlock) {
 	set(&g.clientCert, v.ClientCert)
 	set(&g.clientKey, v.ClientKey)
 	set(&g.tlsServerName, v.TLSServerName)
+	return nil
 }
 
 // readTemplate reads the template file name ("-": stdin).

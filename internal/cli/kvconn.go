@@ -247,7 +247,7 @@ func (k *kvConn) store(ctx context.Context, mount string) (*vaultly.Store, error
 	if err != nil {
 		return nil, err
 	}
-	o := storeOptions()
+	o := k.g.storeOptions()
 	if k.g.health != nil {
 		o.MeterProvider = k.g.health.mp
 	}
