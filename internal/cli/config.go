@@ -31,7 +31,7 @@ import (
 //	wait { min max }                       # for every template
 //	template {
 //	  source | contents, destination, perms, command, command_timeout,
-//	  exec { command timeout }, error_on_missing_key, create_dest_dirs,
+//	  exec { command timeout }, error_on_missing_key, create_dest_dirs, backup,
 //	  left_delimiter, right_delimiter, wait { min max }
 //	}
 //	env_template "NAME" {                  # run -config: Agent's process supervisor mode
@@ -131,6 +131,7 @@ type templateBlock struct {
 	Exec           *tmplExecBlock `hcl:"exec,block"`
 	MissingKey     *bool          `hcl:"error_on_missing_key,optional"`
 	CreateDirs     *bool          `hcl:"create_dest_dirs,optional"`
+	Backup         bool           `hcl:"backup,optional"`
 	LeftDelim      string         `hcl:"left_delimiter,optional"`
 	RightDelim     string         `hcl:"right_delimiter,optional"`
 	Wait           *waitBlock     `hcl:"wait,block"`
@@ -427,6 +428,7 @@ func (c *fileConfig) specs(defaults waitSpec) ([]*tmplSpec, error) {
 		if b.MissingKey != nil {
 			t.missingKeyErr = *b.MissingKey
 		}
+		t.backup = b.Backup
 		if b.CreateDirs != nil {
 			t.createDirs = *b.CreateDirs
 		}

@@ -51,7 +51,7 @@ func injectCmd(g *globals) *cobra.Command {
 TEMPLATE ("-": stdin) and -o FILE ("-": stdout), or every template block of
 the HCL config file -config FILE (Vault Agent's template stanza: source or
 contents, destination, perms, command, command_timeout, exec { command
-timeout }, error_on_missing_key, create_dest_dirs, left_delimiter,
+timeout }, error_on_missing_key, create_dest_dirs, backup, left_delimiter,
 right_delimiter, wait { min max }).
 
 Template functions, with consul-template's names and meaning:
@@ -437,8 +437,15 @@ func (in *injector) write(t *tmplSpec, text []byte, i int) (bool, error) {
 	mode := in.mode(t)
 	st, statErr := os.Stat(t.dest)
 	if statErr == nil {
-		if cur, err := os.ReadFile(t.dest); err == nil && bytes.Equal(cur, text) && st.Mode().Perm() == mode {
+		cur, err := os.ReadFile(t.dest)
+		if err == nil && bytes.Equal(cur, text) && st.Mode().Perm() == mode {
 			return false, nil
+		}
+		if t.backup && err == nil && !bytes.Equal(cur, text) {
+			// Agent's backup: the previous text, with the file's mode.
+			if err := atomicfile.WriteFileMode(t.dest+".bak", cur, st.Mode().Perm()); err != nil {
+				return false, fmt.Errorf("write %s.bak (backup): %w", t.dest, err)
+			}
 		}
 		if st.Mode().Perm() != mode {
 			in.logf("%s had mode %#o; it is written with mode %#o%s", t.dest, st.Mode().Perm(), mode,

@@ -344,3 +344,45 @@ auto_auth {
 		})
 	}
 }
+
+// TestInjectBackup: a template with Agent's backup = true keeps the text
+// it replaces in DEST.bak, with the file's mode; an unchanged rendering
+// leaves both alone.
+func TestInjectBackup(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	e := newEnv(t, srv)
+	srv.PutKV(t, "cli/backup/app", map[string]any{"pw": "backup-pw-1"})
+	p := filepath.Join(e.home, "agent.hcl")
+	writeFile(t, p, `
+template {
+  contents    = "pw={{ secret \"secret/cli/backup/app:pw\" }}\n"
+  destination = "app.conf"
+  perms       = "0640"
+  backup      = true
+}
+`)
+	out, bak := filepath.Join(e.home, "app.conf"), filepath.Join(e.home, "app.conf.bak")
+	inject := func() {
+		t.Helper()
+		if r := e.run("", "inject", "-config", p); r.code != 0 {
+			t.Fatalf("inject: exit %d, stderr:\n%s", r.code, r.stderr)
+		}
+	}
+	inject()
+	if _, err := os.Stat(bak); !os.IsNotExist(err) {
+		t.Errorf("a first rendering made a backup: %v", err)
+	}
+	srv.PutKV(t, "cli/backup/app", map[string]any{"pw": "backup-pw-2"})
+	inject()
+	inject() // unchanged: the backup stays the first text
+	if got, want := fileText(out), "pw=backup-pw-2\n"; got != want {
+		t.Errorf("app.conf = %q, want %q", got, want)
+	}
+	if got, want := fileText(bak), "pw=backup-pw-1\n"; got != want {
+		t.Errorf("app.conf.bak = %q, want the replaced text %q", got, want)
+	}
+	if st, err := os.Stat(bak); err != nil || st.Mode().Perm() != 0o640 {
+		t.Errorf("app.conf.bak mode: %v, %v; want 0640, the file's", st, err)
+	}
+}

@@ -51,6 +51,7 @@ type tmplSpec struct {
 	timeout       time.Duration
 	missingKeyErr bool
 	createDirs    bool
+	backup        bool // keep the previous text in dest.bak (Agent's backup)
 	leftDelim     string
 	rightDelim    string
 	wait          waitSpec
