@@ -164,12 +164,14 @@ template {
 	for _, tt := range []struct{ text, want string }{
 		{"template {\n  source = \"a.tmpl\"\n  destinaton = \"x\"\n}\n", `agent.hcl:3,3-13: Unsupported argument: An argument named "destinaton" is not expected here`},
 		{"cache {\n}\n", `agent.hcl:1,1-6: Unsupported block type: Blocks of type "cache" are not expected here`},
-		{"auto_auth {\n  method {\n    type = \"gcp\"\n  }\n}\n", `auto_auth method "gcp": vaultly reads token_file, approle, kubernetes and jwt from the config; log in with 'vaultly login -method=gcp'`},
+		{"auto_auth {\n  method {\n    type = \"gcp\"\n  }\n}\n", `auto_auth method "gcp": vaultly reads token_file, approle, kubernetes, jwt, aws and cert from the config; log in with 'vaultly login -method=gcp'`},
 		{"auto_auth {\n  method \"approle\" {\n    config = {\n      role_id_file_path = \"r\"\n      role_id = \"x\"\n    }\n  }\n}\n", `agent.hcl:2,3-19: auto_auth method approle: config "role_id": not a setting vaultly reads (it reads remove_secret_id_file_after_reading, role_id_file_path, secret_id_file_path, secret_id_response_wrapping_path)`},
 		{"auto_auth {\n  method \"approle\" {\n    wrap_ttl = \"5m\"\n  }\n}\n", `auto_auth method: wrap_ttl is not a setting vaultly reads (it reads type, mount_path, config)`},
 		{"auto_auth {\n  method \"approle\" {\n    config = {\n      role_id_file_path = \"r\"\n      secret_id_response_wrapping_path = \"x/y\"\n    }\n  }\n}\n", `secret_id_response_wrapping_path "x/y": want auth/<mount>/role/<name>/secret-id`},
 		{"auto_auth {\n  method \"jwt\" {\n    config = {\n      role = \"r\"\n      path = \"/jwt\"\n      remove_jwt_after_reading = true\n    }\n  }\n}\n", "remove_jwt_after_reading: vaultly reads the JWT file at every login and never removes it; set it to false"},
 		{"auto_auth {\n  method \"approle\" {\n    type = \"jwt\"\n  }\n}\n", `auto_auth method "approle" has type = "jwt"`},
+		{"auto_auth {\n  method \"aws\" {\n    config = {\n      type = \"ec2\"\n      role = \"r\"\n    }\n  }\n}\n", `type "ec2": vaultly logs in to aws with type "iam"`},
+		{"auto_auth {\n  method \"cert\" {\n    config = {\n      name = \"web\"\n    }\n  }\n}\n", `auto_auth method cert: `},
 		{"auto_auth {\n  method \"approle\" {\n  }\n  sink \"file\" {\n    config = {\n      path = \"/tmp/t\"\n    }\n  }\n}\n", "agent.hcl:4,3-14: auto_auth: sinks are not supported"},
 		{"auto_auth {\n  method {\n    type = \"token_file\"\n  }\n}\n", "auto_auth method token_file: missing config { token_file_path = ... }"},
 		{"auto_auth {\n  method {\n    type = \"token_file\"\n    config {\n      token_file_path = \"t\"\n    }\n  }\n  sink {\n  }\n}\n", "auto_auth: sinks are not supported"},
@@ -204,6 +206,8 @@ func TestAgentAutoAuthForms(t *testing.T) {
 		{"kubernetes.hcl", "auto_auth {\n  method \"kubernetes\" {\n    mount_path = \"auth/k8s-prod\"\n    config = {\n      role = \"app\"\n      token_path = \"/var/run/token\"\n    }\n  }\n}\n", "kubernetes at auth/k8s-prod"},
 		{"jwt.hcl", "auto_auth {\n  method \"jwt\" {\n    config = {\n      role = \"ci\"\n      path = \"/run/jwt\"\n      remove_jwt_after_reading = false\n    }\n  }\n}\n", "jwt at auth/jwt"},
 		{"wrapped.hcl", "auto_auth {\n  method \"approle\" {\n    config = {\n      role_id_file_path = \"/r\"\n      secret_id_file_path = \"/s\"\n      secret_id_response_wrapping_path = \"auth/approle/role/app/secret-id\"\n    }\n  }\n}\n", "approle at auth/approle"},
+		{"aws.hcl", "auto_auth {\n  method \"aws\" {\n    mount_path = \"auth/aws-subaccount\"\n    config = {\n      type = \"iam\"\n      role = \"foobar\"\n      header_value = \"vault.example.com\"\n    }\n  }\n}\n", "aws at auth/aws-subaccount"},
+		{"cert.hcl", "vault {\n  client_cert = \"/c.pem\"\n  client_key = \"/k.pem\"\n}\nauto_auth {\n  method \"cert\" {\n    config = {\n      name = \"web\"\n    }\n  }\n}\n", "cert at auth/cert"},
 		{"approle.json", `{"auto_auth": {"method": {"type": "approle", "mount_path": "auth/apps", "config": {"role_id_file_path": "/r", "secret_id_file_path": "/s"}}}}`, "approle at auth/apps"},
 	} {
 		p := filepath.Join(dir, tc.name)

@@ -29,6 +29,10 @@ import (
 //	kubernetes  role, token_path (default the service-account token)
 //	jwt         role, path (read at every login; never removed:
 //	            remove_jwt_after_reading = true is refused)
+//	aws         type = "iam" (the default of vaultly's aws login), role,
+//	            region, header_value, access_key, secret_key, session_token
+//	            (none: the standard AWS credential chain)
+//	cert        name, client_cert, client_key (default the vault block's)
 //
 // mount_path (default auth/<type>) gives the mount. Anything else,
 // and sinks, is refused with its line.
@@ -63,6 +67,11 @@ var agentParams = map[string]map[string]string{
 	},
 	"kubernetes": {"role": "role", "token_path": "jwt_file"},
 	"jwt":        {"role": "role", "path": "jwt_file", "remove_jwt_after_reading": ""},
+	"aws": {
+		"type": "", "role": "role", "region": "region", "header_value": "server_id_header",
+		"access_key": "access_key", "secret_key": "secret_key", "session_token": "session_token",
+	},
+	"cert": {"name": "name", "client_cert": "cert_file", "client_key": "key_file"},
 }
 
 var wrappingPath = regexp.MustCompile(`^/?auth/(.+)/role/([^/]+)/secret-id$`)
@@ -93,7 +102,7 @@ func (c *fileConfig) auth() (*agentAuth, error) {
 	}
 	names, ok := agentParams[m.typ]
 	if !ok {
-		return nil, usagef("config: %s: auto_auth method %q: vaultly reads token_file, approle, kubernetes and jwt from the config; log in with 'vaultly login -method=%s' (saved, re-read at every login)", m.at, m.typ, m.typ)
+		return nil, usagef("config: %s: auto_auth method %q: vaultly reads token_file, approle, kubernetes, jwt, aws and cert from the config; log in with 'vaultly login -method=%s' (saved, re-read at every login)", m.at, m.typ, m.typ)
 	}
 	params := map[string]string{}
 	if m.typ == "approle" {
@@ -118,10 +127,19 @@ func (c *fileConfig) auth() (*agentAuth, error) {
 			if v != "false" {
 				return nil, fail("remove_jwt_after_reading: vaultly reads the JWT file at every login and never removes it; set it to false")
 			}
+		case k == "type": // aws
+			if v != "iam" {
+				return nil, fail("type %q: vaultly logs in to aws with type \"iam\" (signed STS GetCallerIdentity)", v)
+			}
 		}
 	}
 	if err := unknownSettings(m, fail); err != nil {
 		return nil, err
+	}
+	if m.typ == "cert" && c.Vault != nil { // as Agent: else the vault block's client certificate
+		if params["cert_file"] == "" && params["key_file"] == "" {
+			params["cert_file"], params["key_file"] = c.Vault.ClientCert, c.Vault.ClientKey
+		}
 	}
 	method, err := authconfig.FromParams(m.typ, m.mount, params)
 	if err != nil {

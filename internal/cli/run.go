@@ -96,8 +96,8 @@ template_config's static_secret_render_interval is how often KV entries
 are checked (-interval), its exit_on_retry_failure = true stops vaultly at
 start instead of waiting, and stops the command and vaultly when the
 secrets cannot be read again after a change; the vault block gives the address and TLS settings no flag or
-VAULT_* variable gave; auto_auth's method (token_file, approle, kubernetes
-or jwt, with Agent's settings) logs in unless VAULT_TOKEN is set. The
+VAULT_* variable gave; auto_auth's method (token_file, approle, kubernetes,
+jwt, aws or cert, with Agent's settings) logs in unless VAULT_TOKEN is set. The
 file 'vault agent generate-config -type=env-template' writes runs as it
 is; pid_file holds vaultly's process ID while it runs. Flags given on the command line win over the file.`,
 		Example: `  DB_PASSWORD=vault://secret/myapp/db:password vaultly run -- ./server
