@@ -105,7 +105,7 @@ exec {
 	})
 	d.stop(t)
 	ee, ok := d.err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 128+int(syscall.SIGTERM) || !strings.Contains(d.errText(), "stopped by TERM before the command started") {
+	if !ok || ee.ExitCode() != 128+int(syscall.SIGTERM) || !strings.Contains(d.errText(), "stopped by TERM while waiting for Vault") {
 		t.Errorf("SIGTERM while waiting: %v, stderr:\n%s\nwant exit 143 saying so", d.err, d.errText())
 	}
 }

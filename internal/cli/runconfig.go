@@ -252,7 +252,7 @@ func sleepOrStop(ctx context.Context, sigs <-chan os.Signal, d time.Duration) er
 			return ctx.Err()
 		case s := <-sigs:
 			if code, ok := stopExit(s); ok {
-				return &exitError{code: code, msg: "stopped by " + sigName(s) + " before the command started"}
+				return &exitError{code: code, msg: "stopped by " + sigName(s) + " while waiting for Vault"}
 			}
 		}
 	}
