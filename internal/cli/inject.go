@@ -151,8 +151,8 @@ templates are written.`,
 				return err
 			}
 			defer removePid()
-			// -watch stops on INT, TERM or QUIT in order (the pid file
-			// removed, the leases it issued revoked): exit 0 once running,
+			// -watch stops on INT, TERM or QUIT in order (the Stores and
+			// leases closed, the pid file removed): exit 0 once running,
 			// 128+N while it waits for Vault at start (with -config, as
 			// Agent's template mode does).
 			var sigs chan os.Signal
