@@ -66,8 +66,8 @@ type Leased[T any] struct {
 type LeaseInfo struct {
 	ID         string    // the lease ID (not a secret: it cannot read the credentials)
 	Generation uint64    // 1 for the first secret issued, +1 for each replacement
-	Issued     time.Time // when the secret was issued
-	Expires    time.Time // when the lease ends unless renewed; zero for a lease without an end
+	Issued     time.Time // when the request that issued it was sent (the lease began at or after)
+	Expires    time.Time // when the lease ends unless renewed, at the earliest (counted from when its issue or renewal was sent); zero for a lease without an end
 	Renewable  bool
 }
 
