@@ -275,8 +275,9 @@ template {
 // Vault's documentation writes it (the secret_id file removed after
 // reading, Agent's default) and `method { type = "approle" config { … } }`
 // with remove_secret_id_file_after_reading = false (the file kept). The
-// token comes from the login: VAULT_TOKEN is empty and the AppRole's
-// policy is the only one that reads the secret.
+// token comes from the login: VAULT_TOKEN is empty and the method's
+// policy is the only one that reads the secret. `method "kubernetes"`
+// logs in through Vault's kubernetes method the same way.
 func TestAgentAutoAuth(t *testing.T) {
 	t.Parallel()
 	srv := shared(t)
@@ -343,6 +344,34 @@ auto_auth {
 			}
 		})
 	}
+
+	t.Run("kubernetes", func(t *testing.T) {
+		// Vault's real kubernetes method, with a loopback TokenReview
+		// endpoint standing in for the Kubernetes API.
+		r := vaulttest.StartTokenReviewer(t)
+		const k8s = "cli-agent-k8s"
+		srv.EnableAuth(t, k8s, "kubernetes")
+		srv.Write(t, "auth/"+k8s+"/config", map[string]any{"kubernetes_host": r.URL, "token_reviewer_jwt": "reviewer-jwt", "disable_local_ca_jwt": true})
+		srv.Write(t, "auth/"+k8s+"/role/app", map[string]any{"bound_service_account_names": "app", "bound_service_account_namespaces": "default", "token_policies": "cli-agentauth"})
+		writeFile(t, filepath.Join(e.home, "sa-token"), r.Issue(t, vaulttest.ServiceAccount{Namespace: "default", Name: "app", UID: "6f1c2a8e-0000-4000-8000-000000000002"}))
+		out := filepath.Join(e.home, "app.conf")
+		os.Remove(out)
+		p := filepath.Join(e.home, "k8s.hcl")
+		writeFile(t, p, `
+auto_auth {
+  method "kubernetes" {
+    mount_path = "auth/`+k8s+`"
+    config = {
+      role       = "app"
+      token_path = "sa-token"
+    }
+  }
+}`+tmpl)
+		res := e.runEnv([]string{"VAULT_TOKEN="}, "", "inject", "-config", p)
+		if res.code != 0 || fileText(out) != "pw=agentauth-pw\n" || r.Reviews() == 0 {
+			t.Fatalf("inject with auto_auth kubernetes: exit %d, app.conf %q, %d token reviews, stderr:\n%s", res.code, fileText(out), r.Reviews(), res.stderr)
+		}
+	})
 }
 
 // TestInjectBackup: a template with Agent's backup = true keeps the text
