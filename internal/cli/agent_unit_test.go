@@ -271,3 +271,38 @@ func TestAgentVaultBlock(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentVaultBlockPrecedence: as Agent, a flag wins over the
+// environment, which wins over the vault block.
+func TestAgentVaultBlockPrecedence(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "agent.hcl")
+	if err := os.WriteFile(p, []byte("vault {\n  address = \"https://file:8200\"\n  ca_cert = \"/file-ca.pem\"\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := readConfigFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, flag, env string
+		want            string // the address the backend is given ("": its environment's)
+	}{
+		{"file", "", "", "https://file:8200"},
+		{"environment", "", "https://env:8200", ""},
+		{"flag", "https://flag:8200", "https://env:8200", "https://flag:8200"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("VAULT_ADDR", tc.env)
+			t.Setenv("BAO_ADDR", "")
+			t.Setenv("VAULTLY_ADDRS", "")
+			t.Setenv("VAULT_CACERT", "")
+			g := &globals{address: tc.flag}
+			if err := g.applyConfig(c); err != nil {
+				t.Fatal(err)
+			}
+			if g.address != tc.want || g.caCert != "/file-ca.pem" {
+				t.Errorf("address %q, ca_cert %q; want %q and the file's /file-ca.pem", g.address, g.caCert, tc.want)
+			}
+		})
+	}
+}

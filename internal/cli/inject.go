@@ -293,18 +293,19 @@ func (g *globals) applyVaultBlock(v *vaultBlock) error {
 			g.attempts = n + 1
 		}
 	}
-	set := func(dst *string, val string) {
-		if *dst == "" {
+	// As Agent: a flag, else the environment, else the file.
+	set := func(dst *string, val string, env ...string) {
+		if *dst == "" && envFirst(env...) == "" {
 			*dst = val
 		}
 	}
-	set(&g.address, v.Address)
-	set(&g.namespace, v.Namespace)
-	set(&g.caCert, v.CACert)
-	set(&g.caPath, v.CAPath)
-	set(&g.clientCert, v.ClientCert)
-	set(&g.clientKey, v.ClientKey)
-	set(&g.tlsServerName, v.TLSServerName)
+	set(&g.address, v.Address, "VAULT_ADDR", "BAO_ADDR", "VAULTLY_ADDRS")
+	set(&g.namespace, v.Namespace, "VAULT_NAMESPACE", "BAO_NAMESPACE")
+	set(&g.caCert, v.CACert, "VAULT_CACERT", "BAO_CACERT")
+	set(&g.caPath, v.CAPath, "VAULT_CAPATH", "BAO_CAPATH")
+	set(&g.clientCert, v.ClientCert, "VAULT_CLIENT_CERT", "BAO_CLIENT_CERT")
+	set(&g.clientKey, v.ClientKey, "VAULT_CLIENT_KEY", "BAO_CLIENT_KEY")
+	set(&g.tlsServerName, v.TLSServerName, "VAULT_TLS_SERVER_NAME", "BAO_TLS_SERVER_NAME")
 	return nil
 }
 
