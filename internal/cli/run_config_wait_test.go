@@ -415,3 +415,29 @@ template {
 		t.Errorf("app.conf.bak mode: %v, %v; want 0640, the file's", st, err)
 	}
 }
+
+// TestInjectSecretsList: consul-template's `secrets` lists a KV path (with
+// or without KV v2's metadata/ segment), sorted, folders ending in "/", a
+// path with nothing under it an empty list; with -watch the list is read
+// again every -static-interval, so a new entry renders.
+func TestInjectSecretsList(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	e := newEnv(t, srv)
+	for _, p := range []string{"cli/list/b", "cli/list/a", "cli/list/sub/c"} {
+		srv.PutKV(t, p, map[string]any{"v": p})
+	}
+	tmpl := filepath.Join(e.home, "list.tmpl")
+	writeFile(t, tmpl, `{{ range secrets "secret/metadata/cli/list/" }}{{ . }} {{ end }}|{{ range secrets "secret/cli/list" }}{{ . }} {{ end }}|{{ range secrets "secret/cli/none/" }}{{ . }}{{ end }}
+`)
+	r := e.run("", "inject", "-i", tmpl, "-o", "-")
+	if want := "a b sub/ |a b sub/ |\n"; r.code != 0 || r.stdout != want {
+		t.Fatalf("inject: exit %d, stdout %q, want %q; stderr:\n%s", r.code, r.stdout, want, r.stderr)
+	}
+	out := filepath.Join(e.home, "list.txt")
+	d := startDaemon(t, e, nil, "inject", "-watch", "-static-interval", "200ms", "-i", tmpl, "-o", out)
+	eventually(t, 20*time.Second, "the first rendering", func() bool { return fileText(out) == "a b sub/ |a b sub/ |\n" })
+	srv.PutKV(t, "cli/list/d", map[string]any{"v": "d"})
+	eventually(t, 10*time.Second, "the new entry listed (read every 200ms)", func() bool { return fileText(out) == "a b d sub/ |a b d sub/ |\n" })
+	d.stop(t)
+}

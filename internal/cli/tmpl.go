@@ -145,8 +145,50 @@ type renderState struct {
 func (r *renderState) funcs() template.FuncMap {
 	f := helperFuncs()
 	f["secret"] = r.secret
+	f["secrets"] = r.secrets
 	f["pkiCert"] = r.pkiCert
 	return f
+}
+
+// secrets is consul-template's list function: the names under a KV path
+// (its metadata/ segment optional on KV v2, as consul-template shims it),
+// sorted, folders ending in "/"; nothing there is an empty list, as
+// consul-template gives. It is read at each rendering (a static
+// dependency, re-read every -static-interval with -watch).
+func (r *renderState) secrets(p string) ([]string, error) {
+	if r.e == nil {
+		return nil, nil
+	}
+	t, m, err := r.e.k.resolveAny(r.ctx, strings.TrimSuffix(p, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: secrets %s: %w", r.where(), p, err)
+	}
+	if !m.isKV() {
+		return nil, usagef("%s: secrets lists KV paths; %s is on a %s mount", r.where(), t, m.typ)
+	}
+	b, err := r.e.k.backend(r.ctx, t.mount)
+	if err != nil {
+		return nil, err
+	}
+	path := t.path
+	if rest, ok := strings.CutPrefix(path+"/", "metadata/"); ok {
+		if v, err := b.KVVersion(r.ctx); err == nil && v == 2 {
+			path = strings.TrimSuffix(rest, "/")
+		}
+	} else if path == "metadata" {
+		if v, err := b.KVVersion(r.ctx); err == nil && v == 2 {
+			path = ""
+		}
+	}
+	names, err := b.List(r.ctx, path)
+	if vaultly.CodeOf(err) == vaultly.NotFound {
+		names, err = []string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: secrets %s: %w", r.where(), p, err)
+	}
+	r.deps[dep{depStatic, "list:" + t.String()}] = true
+	return names, nil
 }
 
 func (r *renderState) where() string { return "template " + r.t.name }
