@@ -32,8 +32,9 @@ type healthServer struct {
 	ln   net.Listener
 	done chan struct{}
 
-	mu     sync.Mutex
-	stores map[string]*vaultly.Store // by mount
+	mu      sync.Mutex
+	stores  map[string]*vaultly.Store // by mount
+	waiting string                    // what a waiting start waits for ("": nothing): unhealthy meanwhile
 }
 
 // listenHealth checks addr (a loopback host:port) and starts listening.
@@ -81,6 +82,17 @@ func (h *healthServer) add(mount string, s *vaultly.Store) {
 	h.mu.Unlock()
 }
 
+// setWaiting says what a waiting start (run -config, inject -watch
+// -config) waits for; "" once nothing.
+func (h *healthServer) setWaiting(s string) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	h.waiting = s
+	h.mu.Unlock()
+}
+
 // Close stops the server and waits for it.
 func (h *healthServer) Close(ctx context.Context) error {
 	if h == nil {
@@ -118,11 +130,13 @@ func (h *healthServer) health(w http.ResponseWriter, r *http.Request) {
 	for i, m := range mounts {
 		stores[i] = h.stores[m]
 	}
+	waiting := h.waiting
 	h.mu.Unlock()
 	out := struct {
-		OK     bool          `json:"ok"`
-		Stores []storeHealth `json:"stores"`
-	}{OK: true, Stores: []storeHealth{}}
+		OK      bool          `json:"ok"`
+		Waiting string        `json:"waiting,omitempty"`
+		Stores  []storeHealth `json:"stores"`
+	}{OK: waiting == "", Waiting: waiting, Stores: []storeHealth{}}
 	for i, s := range stores {
 		st := s.Health(ctx)
 		out.OK = out.OK && st.OK()

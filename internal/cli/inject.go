@@ -518,6 +518,8 @@ func (in *injector) loop(ctx context.Context) error {
 				in.g.logWait("rendering "+in.specs[i].dest, attempts, d, "it is written once it succeeds", in.waiting[i])
 			}
 			retry = time.After(d)
+		} else {
+			in.g.health.setWaiting("")
 		}
 		return nil
 	}
@@ -579,6 +581,9 @@ func (in *injector) loop(ctx context.Context) error {
 			if _, ok := in.waiting[i]; ok {
 				if err == nil {
 					delete(in.waiting, i) // rendered before its next attempt
+					if len(in.waiting) == 0 {
+						in.g.health.setWaiting("")
+					}
 				} else {
 					in.waiting[i] = err
 				}

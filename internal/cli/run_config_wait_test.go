@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -116,7 +119,8 @@ exec {
 // tries it again: the watch of the missing entry renders it once it is
 // written; for a mount not enabled yet, the attempts with backoff do.
 // Without -watch (a one-shot rendering, as `vault agent` with
-// exit_after_auth) the same file stops inject at once (exit 2).
+// exit_after_auth) the same file stops inject at once (exit 2). While it
+// waits, -listen's /health answers 503 saying what for.
 func TestInjectWatchWaitsForVault(t *testing.T) {
 	t.Parallel()
 	srv := shared(t)
@@ -167,10 +171,27 @@ template {
   destination = "mounted.conf"
 }
 `)
-	d = startDaemon(t, e, nil, "inject", "-watch", "-config", p)
+	d = startDaemon(t, e, nil, "inject", "-watch", "-listen", "127.0.0.1:0", "-config", p)
 	eventually(t, 20*time.Second, "mounted.conf's failure logged", func() bool {
 		return strings.Contains(d.errText(), "vaultly: rendering mounted.conf failed (attempt 2, next in 2s")
 	})
+	// Meanwhile -listen's /health answers 503, saying what it waits for.
+	health := func() (int, string) {
+		m := regexp.MustCompile(`health and metrics on http://(\S+) `).FindStringSubmatch(d.errText())
+		if m == nil {
+			t.Fatalf("no health address on stderr:\n%s", d.errText())
+		}
+		resp, err := http.Get("http://" + m[1] + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := health(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"waiting":"rendering mounted.conf failed`) {
+		t.Errorf("GET /health while waiting = %d %s, want 503 saying what it waits for", code, body)
+	}
 	srv.EnableSecrets(t, "cli-injwait-kv", "kv", map[string]string{"version": "2"})
 	if r := e.vault("kv", "put", "-mount=cli-injwait-kv", "app", "pw=mounted-pw"); r.code != 0 {
 		t.Fatalf("vault kv put: exit %d: %s", r.code, r.stderr)
@@ -178,6 +199,9 @@ template {
 	eventually(t, 8*time.Second, "mounted.conf written once the mount and secret are there", func() bool {
 		return fileText(filepath.Join(e.home, "mounted.conf")) == "mounted=mounted-pw\n"
 	})
+	if code, body := health(); code != http.StatusOK || strings.Contains(body, "waiting") {
+		t.Errorf("GET /health once rendered = %d %s, want 200", code, body)
+	}
 	d.stop(t)
 	if strings.Contains(d.errText(), "ready-pw") || strings.Contains(d.errText(), "later-pw") {
 		t.Errorf("stderr holds a secret value:\n%s", d.errText())

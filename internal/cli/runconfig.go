@@ -231,12 +231,18 @@ func (w startWait) do(ctx context.Context, what string, fn func() error) error {
 		}
 		err = fn()
 	}
+	if err == nil {
+		w.g.health.setWaiting("")
+	}
 	return err
 }
 
-// logWait logs a failed attempt of a waiting start.
+// logWait logs a failed attempt of a waiting start, and makes -listen's
+// /health answer 503 saying so until the start succeeds.
 func (g *globals) logWait(what string, attempt int, next time.Duration, then string, err error) {
-	fmt.Fprintf(g.io.Err, "vaultly: %s failed (attempt %d, next in %s; %s): %s\n", what, attempt, next, then, g.errText(err))
+	msg := fmt.Sprintf("%s failed (attempt %d, next in %s; %s): %s", what, attempt, next, then, g.errText(err))
+	fmt.Fprintf(g.io.Err, "vaultly: %s\n", msg)
+	g.health.setWaiting(msg)
 }
 
 // sleepOrStop waits d; it returns early with ctx's error, or with an exit
