@@ -36,6 +36,9 @@ import (
 //	                           LIST holds NEEDLE (a list element equal to
 //	                           it, or a substring of a string)
 //	parseJSON S                the JSON value of S ({} for "")
+//	parseYAML S                the YAML value of S ({} for ""), string keys
+//	toUnescapedJSON V, toUnescapedJSONPretty V
+//	                           toJSON without escaping <, > and &
 //	parseBool S, parseInt S, parseFloat S
 //	trim CUTSET S, trimPrefix P S, trimSuffix P S, toTitle S
 //	regexMatch RE S, regexReplaceAll RE REPL S
@@ -68,6 +71,11 @@ func helperFuncs() template.FuncMap {
 		"contains":        func(v, l any) bool { return in(l, v) },
 		"in":              in,
 		"parseJSON":       parseJSON,
+		"parseYAML":       parseYAML,
+		"toUnescapedJSON": func(v any) (string, error) { return unescapedJSON("toUnescapedJSON", v, "") },
+		"toUnescapedJSONPretty": func(v any) (string, error) {
+			return unescapedJSON("toUnescapedJSONPretty", v, "  ")
+		},
 		"parseBool":       parseFunc("parseBool", strconv.ParseBool),
 		"parseInt":        parseFunc("parseInt", func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }),
 		"parseFloat":      parseFunc("parseFloat", func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }),
@@ -406,6 +414,47 @@ func isInt(v reflect.Value) bool {
 }
 
 func isFloat(v reflect.Value) bool { return v.Kind() == reflect.Float32 || v.Kind() == reflect.Float64 }
+
+func unescapedJSON(name string, v any, indent string) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
+	if err := enc.Encode(v); err != nil {
+		return "", errors.New(name + ": the value cannot be encoded as JSON")
+	}
+	return strings.TrimRight(b.String(), "\r\n"), nil
+}
+
+// parseYAML decodes S as consul-template does, with string map keys so that
+// the result prints and indexes as parseJSON's does.
+func parseYAML(s string) (any, error) {
+	if s == "" {
+		return map[string]any{}, nil
+	}
+	var v any
+	if err := yamlv2.Unmarshal([]byte(s), &v); err != nil {
+		return nil, errors.New("parseYAML: the value is not valid YAML")
+	}
+	return stringKeys(v), nil
+}
+
+// stringKeys turns yaml.v2's map[any]any into map[string]any, deeply.
+func stringKeys(v any) any {
+	switch t := v.(type) {
+	case map[any]any:
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			m[fmt.Sprint(k)] = stringKeys(e)
+		}
+		return m
+	case []any:
+		for i, e := range t {
+			t[i] = stringKeys(e)
+		}
+	}
+	return v
+}
 
 func parseJSON(s string) (any, error) {
 	if s == "" {
