@@ -91,7 +91,8 @@ type tmplConfigBlock struct {
 	StaticInterval string `hcl:"static_secret_render_interval,optional"`
 	// ExitOnRetryFailure: run -config stops (the command first) when the
 	// secrets cannot be read again after a change (the read's retries
-	// are spent); inject refuses it.
+	// are spent); inject -watch stops when a rendering fails after a
+	// change. Neither waits for Vault at start with it.
 	ExitOnRetryFailure *bool `hcl:"exit_on_retry_failure,optional"`
 	// MaxConnsPerHost is accepted and not applied: vaultly's transport
 	// keeps its own connection pool (`vault agent generate-config` writes

@@ -94,7 +94,9 @@ inject, except with -watch -config (Vault Agent's template mode, which
 waits for Vault at start): when Vault is sealed or unreachable, or a path
 or key is not written yet, the failure is logged and tried again (1s
 doubling to 1m; a watched entry as soon as it is written) while the other
-templates are written.`,
+templates are written; template_config's exit_on_retry_failure = true
+turns that off, and makes a rendering that fails after a change stop
+inject.`,
 		Example: `  vaultly inject -i app.conf.tmpl -o /run/app/app.conf
   vaultly inject -i app.conf.tmpl -o - | consumer
   vaultly inject -watch -interval 10s -i app.conf.tmpl -o /run/app/app.conf -perms 0640 -exec 'systemctl reload app'
