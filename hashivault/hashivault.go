@@ -158,6 +158,13 @@ type Options struct {
 	// ConfigFile is the config file to read. Default DefaultConfigPath(),
 	// where a missing file is fine; "-" disables the file.
 	ConfigFile string
+	// TokenSink, when set, is a file the backend writes its current token
+	// to whenever it gets one (at start and at every login), atomically
+	// and with mode 0600, as Vault Agent's file sink does, for a program
+	// that reads its token from a file. A failed write is logged (Warn)
+	// and does not fail the login. The file holds a secret: nothing else
+	// of vaultly's ever does. Default: none.
+	TokenSink string
 	// Logger receives the token's lifecycle, never a token. Routine events
 	// (logged in, saved token looked up, renewed, replaced before its max
 	// TTL) are Debug, so a logger at the usual Info level shows nothing

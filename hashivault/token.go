@@ -12,6 +12,7 @@ import (
 
 	"github.com/vaultly/vaultly/auth"
 	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/atomicfile"
 	"github.com/vaultly/vaultly/internal/renew"
 )
 
@@ -91,6 +92,13 @@ func (b *Backend) setToken(tok string, lease renew.Lease) {
 	b.cur.c.SetToken(tok)
 	b.lastUse = time.Now()
 	b.mu.Unlock()
+	if p := b.s.TokenSink; p != "" {
+		// Only logins and start call setToken, one at a time, so the
+		// file's last write is the current token.
+		if err := atomicfile.WriteFile(p, []byte(tok)); err != nil {
+			b.log.Warn("vaultly: writing the token sink failed", "path", p, "error", err.Error())
+		}
+	}
 }
 
 // doLogin logs in through the method on ctx and installs the token. It

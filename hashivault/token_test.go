@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -459,4 +461,42 @@ func TestDeadlineDuringLogin(t *testing.T) {
 			t.Errorf("logins after the revocation = %d, want 1: the detached login's token serves everyone", got)
 		}
 	})
+}
+
+// TestTokenSink: with TokenSink the backend writes its token to the file
+// at start and again after a re-login (mode 0600, atomically): the file
+// always holds the token the backend uses, which Vault accepts.
+func TestTokenSink(t *testing.T) {
+	t.Parallel()
+	srv := shared(t)
+	srv.PutKV(t, "sink/app", map[string]any{"value": "v"})
+	mount, roleID, secretID := setupAppRole(t, srv, "approle-sink", map[string]any{"token_ttl": "1h"})
+	sink := filepath.Join(t.TempDir(), "token")
+	b := newBackend(t, &Options{Address: srv.Addr, Auth: appRole(t, mount, roleID, secretID), KVVersion: 2, TokenSink: sink})
+	check := func(when string) string {
+		t.Helper()
+		tok, err := os.ReadFile(sink)
+		if err != nil || string(tok) != b.currentToken() {
+			t.Fatalf("%s: the sink holds %d bytes (%v), not the backend's token", when, len(tok), err)
+		}
+		if st, err := os.Stat(sink); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: sink mode %v, %v; want 0600", when, st.Mode().Perm(), err)
+		}
+		c := srv.Client(t)
+		c.SetToken(string(tok))
+		if _, err := c.Auth().Token().LookupSelfWithContext(t.Context()); err != nil {
+			t.Errorf("%s: Vault refuses the sink's token: %v", when, err)
+		}
+		return string(tok)
+	}
+	first := check("after New")
+	if err := srv.Client(t).Auth().Token().RevokeTreeWithContext(t.Context(), first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Read(t.Context(), "sink/app", 0); err != nil { // meets the revoked token, logs in again
+		t.Fatalf("Read after the revocation: %v", err)
+	}
+	if second := check("after the re-login"); second == first {
+		t.Error("the sink still holds the revoked token")
+	}
 }

@@ -34,8 +34,10 @@ import (
 //	            (none: the standard AWS credential chain)
 //	cert        name, client_cert, client_key (default the vault block's)
 //
-// mount_path (default auth/<type>) gives the mount. Anything else,
-// and sinks, is refused with its line.
+// mount_path (default auth/<type>) gives the mount. One sink "file"
+// (path; mode 0600 only: the file holds the token) is written with the
+// current token at every login (hashivault.Options.TokenSink). Anything
+// else is refused with its line.
 
 type autoAuthBlock struct {
 	Body      hcl.Body  `hcl:",remain"`
@@ -43,10 +45,11 @@ type autoAuthBlock struct {
 }
 
 // agentAuth is what an auto_auth block says: a token file (read at every
-// login), or another method.
+// login), or another method; and where the token goes (a file sink).
 type agentAuth struct {
 	tokenFile string
 	method    auth.Method
+	sink      string
 }
 
 // agentMethod is a decoded method block.
@@ -82,7 +85,7 @@ func (c *fileConfig) auth() (*agentAuth, error) {
 	if a == nil {
 		return nil, nil
 	}
-	m, err := a.method()
+	m, sink, err := a.method()
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +101,7 @@ func (c *fileConfig) auth() (*agentAuth, error) {
 		if path == "" {
 			return nil, fail("missing config { token_file_path = ... }")
 		}
-		return &agentAuth{tokenFile: path}, nil
+		return &agentAuth{tokenFile: path, sink: sink}, nil
 	}
 	names, ok := agentParams[m.typ]
 	if !ok {
@@ -145,7 +148,7 @@ func (c *fileConfig) auth() (*agentAuth, error) {
 	if err != nil {
 		return nil, fail("%v", err)
 	}
-	return &agentAuth{method: method}, nil
+	return &agentAuth{method: method, sink: sink}, nil
 }
 
 // unknownSettings refuses what is left of m's config.
@@ -160,12 +163,13 @@ func unknownSettings(m *agentMethod, fail func(string, ...any) error) error {
 	return fail("config %s: not a setting vaultly reads (it reads %s)", strings.Join(quoted(slices.Sorted(maps.Keys(m.config))), ", "), strings.Join(known, ", "))
 }
 
-// method decodes the one method block (refusing sinks and other settings).
-func (a *autoAuthBlock) method() (*agentMethod, error) {
+// method decodes the one method block and the file sink's path ("": no
+// sink), refusing other settings.
+func (a *autoAuthBlock) method() (*agentMethod, string, error) {
 	var blocks []*hcl.Block
 	if body, ok := a.Body.(*hclsyntax.Body); ok {
 		for name, attr := range body.Attributes {
-			return nil, usagef("config: %s: auto_auth: %s is not a setting vaultly reads", attr.SrcRange, name)
+			return nil, "", usagef("config: %s: auto_auth: %s is not a setting vaultly reads", attr.SrcRange, name)
 		}
 		for _, b := range body.Blocks {
 			blocks = append(blocks, b.AsHCLBlock())
@@ -173,52 +177,60 @@ func (a *autoAuthBlock) method() (*agentMethod, error) {
 	} else { // the JSON form: labels as nested objects are not read
 		content, diags := a.Body.Content(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "method"}, {Type: "sink"}}})
 		if diags.HasErrors() {
-			return nil, usagef("config: %s", diagText(diags))
+			return nil, "", usagef("config: %s", diagText(diags))
 		}
 		blocks = content.Blocks
 	}
 	var m *hcl.Block
+	sink := ""
 	for _, b := range blocks {
 		switch b.Type {
 		case "sink":
-			return nil, usagef("config: %s: auto_auth: sinks are not supported: vaultly keeps the token in memory (run and inject use it directly)", b.DefRange)
+			if sink != "" {
+				return nil, "", usagef("config: %s: auto_auth: one sink, a file", b.DefRange)
+			}
+			p, err := fileSink(b)
+			if err != nil {
+				return nil, "", err
+			}
+			sink = p
 		case "method":
 			if m != nil {
-				return nil, usagef("config: %s: auto_auth: one method block, as Agent", b.DefRange)
+				return nil, "", usagef("config: %s: auto_auth: one method block, as Agent", b.DefRange)
 			}
 			m = b
 		default:
-			return nil, usagef("config: %s: auto_auth: a %s block is not something vaultly reads", b.DefRange, b.Type)
+			return nil, "", usagef("config: %s: auto_auth: a %s block is not something vaultly reads", b.DefRange, b.Type)
 		}
 	}
 	if m == nil {
-		return nil, usagef("config: %s: auto_auth without a method block", a.DeclRange)
+		return nil, "", usagef("config: %s: auto_auth without a method block", a.DeclRange)
 	}
 	am := &agentMethod{config: map[string]string{}, at: m.DefRange}
 	if len(m.Labels) > 1 {
-		return nil, usagef("config: %s: auto_auth: method takes one label, its type", m.DefRange)
+		return nil, "", usagef("config: %s: auto_auth: method takes one label, its type", m.DefRange)
 	}
 	if len(m.Labels) == 1 {
 		am.typ = m.Labels[0]
 	}
 	attrs, blocks, err := bodyParts(m.Body)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	for _, b := range blocks {
 		if b.Type != "config" || len(b.Labels) > 0 {
-			return nil, usagef("config: %s: auto_auth method: a %s block is not something vaultly reads", b.DefRange, b.Type)
+			return nil, "", usagef("config: %s: auto_auth method: a %s block is not something vaultly reads", b.DefRange, b.Type)
 		}
 		inner, innerBlocks, err := bodyParts(b.Body)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if len(innerBlocks) > 0 {
-			return nil, usagef("config: %s: auto_auth method config: blocks are not settings vaultly reads", innerBlocks[0].DefRange)
+			return nil, "", usagef("config: %s: auto_auth method config: blocks are not settings vaultly reads", innerBlocks[0].DefRange)
 		}
 		for name, at := range inner {
 			if err := am.set(name, at); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 		}
 	}
@@ -227,11 +239,11 @@ func (a *autoAuthBlock) method() (*agentMethod, error) {
 		case "type", "mount_path":
 			v, err := attrString(at)
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			if name == "type" {
 				if am.typ != "" && am.typ != v {
-					return nil, usagef("config: %s: auto_auth method %q has type = %q", at.Range, am.typ, v)
+					return nil, "", usagef("config: %s: auto_auth method %q has type = %q", at.Range, am.typ, v)
 				}
 				am.typ = v
 			} else {
@@ -240,26 +252,95 @@ func (a *autoAuthBlock) method() (*agentMethod, error) {
 		case "config": // config = { ... }
 			val, diags := at.Expr.Value(nil)
 			if diags.HasErrors() {
-				return nil, usagef("config: %s", diagText(diags))
+				return nil, "", usagef("config: %s", diagText(diags))
 			}
 			if !val.Type().IsObjectType() && !val.Type().IsMapType() {
-				return nil, usagef("config: %s: auto_auth method config: want { name = value, ... }", at.Range)
+				return nil, "", usagef("config: %s: auto_auth method config: want { name = value, ... }", at.Range)
 			}
 			for k, v := range val.AsValueMap() {
 				s, err := ctyText(v)
 				if err != nil {
-					return nil, usagef("config: %s: auto_auth method config %s: %v", at.Range, k, err)
+					return nil, "", usagef("config: %s: auto_auth method config %s: %v", at.Range, k, err)
 				}
 				am.config[k] = s
 			}
 		default:
-			return nil, usagef("config: %s: auto_auth method: %s is not a setting vaultly reads (it reads type, mount_path, config)", at.Range, name)
+			return nil, "", usagef("config: %s: auto_auth method: %s is not a setting vaultly reads (it reads type, mount_path, config)", at.Range, name)
 		}
 	}
 	if am.typ == "" {
-		return nil, usagef("config: %s: auto_auth method without a type", m.DefRange)
+		return nil, "", usagef("config: %s: auto_auth method without a type", m.DefRange)
 	}
-	return am, nil
+	return am, sink, nil
+}
+
+// fileSink reads a sink "file" block: its config's path, and mode if
+// given, which must be 0600 (the file holds the token).
+func fileSink(b *hcl.Block) (string, error) {
+	sm := &agentMethod{config: map[string]string{}, at: b.DefRange}
+	if len(b.Labels) == 1 {
+		sm.typ = b.Labels[0]
+	}
+	attrs, blocks, err := bodyParts(b.Body)
+	if err != nil {
+		return "", err
+	}
+	for _, blk := range blocks {
+		if blk.Type != "config" {
+			return "", usagef("config: %s: auto_auth sink: a %s block is not something vaultly reads", blk.DefRange, blk.Type)
+		}
+		inner, _, err := bodyParts(blk.Body)
+		if err != nil {
+			return "", err
+		}
+		for name, at := range inner {
+			if err := sm.set(name, at); err != nil {
+				return "", err
+			}
+		}
+	}
+	for name, at := range attrs {
+		switch name {
+		case "type":
+			v, err := attrString(at)
+			if err != nil {
+				return "", err
+			}
+			sm.typ = v
+		case "config":
+			val, diags := at.Expr.Value(nil)
+			if diags.HasErrors() || !(val.Type().IsObjectType() || val.Type().IsMapType()) {
+				return "", usagef("config: %s: auto_auth sink config: want { path = ... }", at.Range)
+			}
+			for k, v := range val.AsValueMap() {
+				s, err := ctyText(v)
+				if err != nil {
+					return "", usagef("config: %s: auto_auth sink config %s: %v", at.Range, k, err)
+				}
+				sm.config[k] = s
+			}
+		default:
+			return "", usagef("config: %s: auto_auth sink: %s is not a setting vaultly reads (it reads a file sink's config { path, mode })", at.Range, name)
+		}
+	}
+	if sm.typ != "file" {
+		return "", usagef("config: %s: auto_auth sink %q: vaultly writes a file sink only", b.DefRange, sm.typ)
+	}
+	path := sm.config["path"]
+	delete(sm.config, "path")
+	if mode, ok := sm.config["mode"]; ok {
+		delete(sm.config, "mode")
+		if mode != "384" && mode != "0600" && mode != "600" { // 384 is 0600 as HCL reads the number
+			return "", usagef("config: %s: auto_auth sink mode: the file holds the token; vaultly writes it with mode 0600 only", b.DefRange)
+		}
+	}
+	if len(sm.config) > 0 {
+		return "", usagef("config: %s: auto_auth sink config %s: not a setting vaultly reads (it reads path, mode)", b.DefRange, strings.Join(quoted(slices.Sorted(maps.Keys(sm.config))), ", "))
+	}
+	if path == "" {
+		return "", usagef("config: %s: auto_auth sink: missing config { path = ... }", b.DefRange)
+	}
+	return path, nil
 }
 
 // set records one setting of a config block.

@@ -27,7 +27,8 @@ func (g *globals) options() *hashivault.Options {
 		TLSServerName: g.tlsServerName,
 		// Warnings (a token Vault rejected, VAULT_SKIP_VERIFY ignored for
 		// plain http) go to stderr; routine token events are Debug.
-		Logger: slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: g.logLevel})),
+		Logger:    slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: g.logLevel})),
+		TokenSink: g.tokenSink,
 	}
 	if g.health != nil {
 		o.MeterProvider = g.health.mp

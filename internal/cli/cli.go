@@ -107,6 +107,7 @@ type globals struct {
 	tokenFile     string        // a config file's auto_auth token_file: the token, read at every login, unless VAULT_TOKEN is set
 	configAuth    auth.Method   // a config file's other auto_auth method: the login, unless VAULT_TOKEN is set
 	attempts      int           // a config file's vault { retry { num_retries } } + 1 (0: readRetry's)
+	tokenSink     string        // a config file's auto_auth sink "file": the token is written there at every login
 	logLevel      slog.Level    // of the backend's logger
 	health        *healthServer // -listen of run and inject -watch; nil otherwise
 }

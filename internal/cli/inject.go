@@ -271,7 +271,7 @@ func (g *globals) applyConfig(c *fileConfig) error {
 		return err
 	}
 	if a != nil {
-		g.tokenFile, g.configAuth = a.tokenFile, a.method
+		g.tokenFile, g.configAuth, g.tokenSink = a.tokenFile, a.method, a.sink
 	}
 	return g.applyVaultBlock(c.Vault)
 }

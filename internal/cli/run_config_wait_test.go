@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -299,7 +300,8 @@ template {
 // Vault's documentation writes it (the secret_id file removed after
 // reading, Agent's default) and `method { type = "approle" config { … } }`
 // with remove_secret_id_file_after_reading = false (the file kept). The
-// token comes from the login: VAULT_TOKEN is empty and the method's
+// first also has Agent's sink "file": the login's token is written there
+// (mode 0600). The token comes from the login: VAULT_TOKEN is empty and the method's
 // policy is the only one that reads the secret. `method "kubernetes"`
 // logs in through Vault's kubernetes method the same way.
 func TestAgentAutoAuth(t *testing.T) {
@@ -339,6 +341,11 @@ auto_auth {
       secret_id_file_path = "secret-id"
     }
   }
+  sink "file" {
+    config = {
+      path = "token-sink"
+    }
+  }
 }`, false},
 		{"type attribute, config block", `
 auto_auth {
@@ -365,6 +372,21 @@ auto_auth {
 			}
 			if _, err := os.Stat(secretFile); (err == nil) != tc.kept {
 				t.Errorf("secret_id file after the login: %v; want kept = %v", err, tc.kept)
+			}
+			if !strings.Contains(tc.autoAuth, "sink") {
+				return
+			}
+			// The file sink holds the login's token (mode 0600), which Vault accepts.
+			sinkFile := filepath.Join(e.home, "token-sink")
+			tok := fileText(sinkFile)
+			c := srv.Client(t)
+			c.SetToken(tok)
+			sec, err := c.Auth().Token().LookupSelfWithContext(t.Context())
+			if err != nil || !strings.Contains(fmt.Sprint(sec.Data["policies"]), "cli-agentauth") {
+				t.Errorf("the sink's token: lookup-self %v, %v; want the AppRole's token", sec, err)
+			}
+			if st, err := os.Stat(sinkFile); err != nil || st.Mode().Perm() != 0o600 || strings.Contains(r.stderr, tok) {
+				t.Errorf("sink file: %v, %v; want mode 0600 (and the token nowhere in stderr)", st, err)
 			}
 		})
 	}
