@@ -213,26 +213,9 @@ func (a *autoAuthBlock) method() (*agentMethod, string, error) {
 	if len(m.Labels) == 1 {
 		am.typ = m.Labels[0]
 	}
-	attrs, blocks, err := bodyParts(m.Body)
+	attrs, err := am.settings(m.Body, "auto_auth method")
 	if err != nil {
 		return nil, "", err
-	}
-	for _, b := range blocks {
-		if b.Type != "config" || len(b.Labels) > 0 {
-			return nil, "", usagef("config: %s: auto_auth method: a %s block is not something vaultly reads", b.DefRange, b.Type)
-		}
-		inner, innerBlocks, err := bodyParts(b.Body)
-		if err != nil {
-			return nil, "", err
-		}
-		if len(innerBlocks) > 0 {
-			return nil, "", usagef("config: %s: auto_auth method config: blocks are not settings vaultly reads", innerBlocks[0].DefRange)
-		}
-		for name, at := range inner {
-			if err := am.set(name, at); err != nil {
-				return nil, "", err
-			}
-		}
 	}
 	for name, at := range attrs {
 		switch name {
@@ -248,21 +231,6 @@ func (a *autoAuthBlock) method() (*agentMethod, string, error) {
 				am.typ = v
 			} else {
 				am.mount = strings.TrimPrefix(strings.Trim(v, "/"), "auth/")
-			}
-		case "config": // config = { ... }
-			val, diags := at.Expr.Value(nil)
-			if diags.HasErrors() {
-				return nil, "", usagef("config: %s", diagText(diags))
-			}
-			if !val.Type().IsObjectType() && !val.Type().IsMapType() {
-				return nil, "", usagef("config: %s: auto_auth method config: want { name = value, ... }", at.Range)
-			}
-			for k, v := range val.AsValueMap() {
-				s, err := ctyText(v)
-				if err != nil {
-					return nil, "", usagef("config: %s: auto_auth method config %s: %v", at.Range, k, err)
-				}
-				am.config[k] = s
 			}
 		default:
 			return nil, "", usagef("config: %s: auto_auth method: %s is not a setting vaultly reads (it reads type, mount_path, config)", at.Range, name)
@@ -281,23 +249,9 @@ func fileSink(b *hcl.Block) (string, error) {
 	if len(b.Labels) == 1 {
 		sm.typ = b.Labels[0]
 	}
-	attrs, blocks, err := bodyParts(b.Body)
+	attrs, err := sm.settings(b.Body, "auto_auth sink")
 	if err != nil {
 		return "", err
-	}
-	for _, blk := range blocks {
-		if blk.Type != "config" {
-			return "", usagef("config: %s: auto_auth sink: a %s block is not something vaultly reads", blk.DefRange, blk.Type)
-		}
-		inner, _, err := bodyParts(blk.Body)
-		if err != nil {
-			return "", err
-		}
-		for name, at := range inner {
-			if err := sm.set(name, at); err != nil {
-				return "", err
-			}
-		}
 	}
 	for name, at := range attrs {
 		switch name {
@@ -307,18 +261,6 @@ func fileSink(b *hcl.Block) (string, error) {
 				return "", err
 			}
 			sm.typ = v
-		case "config":
-			val, diags := at.Expr.Value(nil)
-			if diags.HasErrors() || !(val.Type().IsObjectType() || val.Type().IsMapType()) {
-				return "", usagef("config: %s: auto_auth sink config: want { path = ... }", at.Range)
-			}
-			for k, v := range val.AsValueMap() {
-				s, err := ctyText(v)
-				if err != nil {
-					return "", usagef("config: %s: auto_auth sink config %s: %v", at.Range, k, err)
-				}
-				sm.config[k] = s
-			}
 		default:
 			return "", usagef("config: %s: auto_auth sink: %s is not a setting vaultly reads (it reads a file sink's config { path, mode })", at.Range, name)
 		}
@@ -330,7 +272,7 @@ func fileSink(b *hcl.Block) (string, error) {
 	delete(sm.config, "path")
 	if mode, ok := sm.config["mode"]; ok {
 		delete(sm.config, "mode")
-		if mode != "384" && mode != "0600" && mode != "600" { // 384 is 0600 as HCL reads the number
+		if mode != "600" && mode != "0600" && mode != "384" { // HCL reads 0600 as 600; 384 is 0600 in decimal (JSON)
 			return "", usagef("config: %s: auto_auth sink mode: the file holds the token; vaultly writes it with mode 0600 only", b.DefRange)
 		}
 	}
@@ -341,6 +283,51 @@ func fileSink(b *hcl.Block) (string, error) {
 		return "", usagef("config: %s: auto_auth sink: missing config { path = ... }", b.DefRange)
 	}
 	return path, nil
+}
+
+// settings reads a method's or sink's body: its `config = { … }`
+// attribute and `config { … }` blocks (HCL 1 took them alike) into
+// am.config, and returns its other attributes; other blocks are refused.
+func (am *agentMethod) settings(body hcl.Body, what string) (hcl.Attributes, error) {
+	attrs, blocks, err := bodyParts(body)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range blocks {
+		if b.Type != "config" || len(b.Labels) > 0 {
+			return nil, usagef("config: %s: %s: a %s block is not something vaultly reads", b.DefRange, what, b.Type)
+		}
+		inner, innerBlocks, err := bodyParts(b.Body)
+		if err != nil {
+			return nil, err
+		}
+		if len(innerBlocks) > 0 {
+			return nil, usagef("config: %s: %s config: blocks are not settings vaultly reads", innerBlocks[0].DefRange, what)
+		}
+		for name, at := range inner {
+			if err := am.set(name, at); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if at, ok := attrs["config"]; ok {
+		delete(attrs, "config")
+		val, diags := at.Expr.Value(nil)
+		if diags.HasErrors() {
+			return nil, usagef("config: %s", diagText(diags))
+		}
+		if !val.Type().IsObjectType() && !val.Type().IsMapType() {
+			return nil, usagef("config: %s: %s config: want { name = value, ... }", at.Range, what)
+		}
+		for k, v := range val.AsValueMap() {
+			s, err := ctyText(v)
+			if err != nil {
+				return nil, usagef("config: %s: %s config %s: %v", at.Range, what, k, err)
+			}
+			am.config[k] = s
+		}
+	}
+	return attrs, nil
 }
 
 // set records one setting of a config block.
