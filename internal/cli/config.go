@@ -101,6 +101,23 @@ type tmplConfigBlock struct {
 	DeclRange       hcl.Range `hcl:",def_range"`
 }
 
+// applyTemplateConfig takes template_config's exit_on_retry_failure and
+// its static_secret_render_interval (into interval, unless flagGiven: the
+// flag that sets it was given), for run and inject alike.
+func (c *fileConfig) applyTemplateConfig(exitOnRetryFailure *bool, interval *time.Duration, flagGiven bool) error {
+	if tc := c.TemplateConfig; tc != nil && tc.ExitOnRetryFailure != nil {
+		*exitOnRetryFailure = *tc.ExitOnRetryFailure
+	}
+	d, err := c.staticInterval()
+	if err != nil {
+		return err
+	}
+	if d > 0 && !flagGiven {
+		*interval = d
+	}
+	return nil
+}
+
 // staticInterval is template_config's static_secret_render_interval (0:
 // not given).
 func (c *fileConfig) staticInterval() (time.Duration, error) {

@@ -219,15 +219,8 @@ func (o *injectOptions) specs(g *globals, changed func(flag string) bool) ([]*tm
 		if err := g.applyConfig(cfg); err != nil {
 			return nil, nil, err
 		}
-		if tc := cfg.TemplateConfig; tc != nil && tc.ExitOnRetryFailure != nil {
-			o.exitOnRetryFailure = *tc.ExitOnRetryFailure
-		}
-		d, err := cfg.staticInterval()
-		if err != nil {
+		if err := cfg.applyTemplateConfig(&o.exitOnRetryFailure, &o.staticInterval, changed("static-interval")); err != nil {
 			return nil, nil, err
-		}
-		if d > 0 && !changed("static-interval") {
-			o.staticInterval = d
 		}
 		specs, err := cfg.specs(w)
 		if err != nil {

@@ -77,15 +77,8 @@ func loadRunConfig(g *globals, o *runOptions, changed func(flag string) bool, ar
 		return nil, nil, err
 	}
 	o.waitStart = true
-	if tc := cfg.TemplateConfig; tc != nil && tc.ExitOnRetryFailure != nil {
-		o.exitOnRetryFailure = *tc.ExitOnRetryFailure
-	}
-	d, err := cfg.staticInterval()
-	if err != nil {
+	if err := cfg.applyTemplateConfig(&o.exitOnRetryFailure, &o.interval, changed("interval")); err != nil {
 		return nil, nil, err
-	}
-	if d > 0 && !changed("interval") {
-		o.interval = d
 	}
 	return rc, args, nil
 }
