@@ -17,12 +17,17 @@ import (
 // environment, until SIGTERM; then it prints how many queries succeeded and
 // failed, and the user it connected as. After its first successful query
 // it prints "queried user=…" (the quick tier's rotation test stops once the
-// newest child has).
+// newest child has). PGLOOP_PAUSE (a duration, default 20ms) is the pause
+// between two queries.
 func pgloopMain() {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	dsn := fmt.Sprintf("host=%s port=%s dbname=postgres sslmode=disable connect_timeout=5", os.Getenv("PGHOST"), os.Getenv("PGPORT"))
 	user := os.Getenv("PGUSER")
+	pause := 20 * time.Millisecond
+	if p, err := time.ParseDuration(os.Getenv("PGLOOP_PAUSE")); err == nil {
+		pause = p
+	}
 	fmt.Printf("start user=%s\n", user)
 	ok, failed := 0, 0
 	for {
@@ -44,7 +49,7 @@ func pgloopMain() {
 				fmt.Printf("queried user=%s\n", user)
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(pause)
 	}
 }
 
