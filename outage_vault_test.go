@@ -25,15 +25,25 @@ import (
 // off shows the load it removes.
 func TestOutageSealedVault(t *testing.T) {
 	t.Parallel()
-	v := vaulttest.Start(t, nil)
-	proxy := faultproxy.Start(t, v.Addr, nil)
 	const keys = 20
 	var (
 		sealed = vaulttest.SoakOr(10*time.Second, 6*time.Second)
 		runs   = vaulttest.SoakOr(3, 1)
 	)
+	// Each half seals a dev server of its own, behind a proxy that counts
+	// what reaches it. Outside the soak tier the two halves run at the
+	// same time (the run without a breaker mostly waits on its retries);
+	// the soak tier runs them one after the other, as its margins were
+	// measured.
+	sub := func(t *testing.T) {
+		if !vaulttest.Soak() {
+			t.Parallel()
+		}
+	}
 	run := func(t *testing.T, n int, policy *vaultly.OutagePolicy) (perSecond []int, lat []time.Duration, recovery, afterUnsealed, slowestRead time.Duration) {
 		t.Helper()
+		v := vaulttest.Start(t, nil)
+		proxy := faultproxy.Start(t, v.Addr, nil)
 		b, err := hashivault.New(context.Background(), &hashivault.Options{Address: proxy.URL, Token: v.Token, ConfigFile: "-"})
 		if err != nil {
 			t.Fatal(err)
@@ -146,33 +156,41 @@ func TestOutageSealedVault(t *testing.T) {
 		return perSecond, staleLats, recovery, afterUnsealed, time.Duration(slowest.Load())
 	}
 
-	for n := 1; n <= runs; n++ {
-		perSecond, lat, recovery, afterUnsealed, slowestRead := run(t, n, nil)
-		slices.Sort(lat)
-		if len(lat) < 1000 {
-			t.Fatalf("run %d: %d stale reads while the breaker was open, want thousands (20 readers for most of the %v)", n, len(lat), sealed)
+	t.Run("breaker on", func(t *testing.T) {
+		sub(t)
+		for n := 1; n <= runs; n++ {
+			perSecond, lat, recovery, afterUnsealed, slowestRead := run(t, n, nil)
+			slices.Sort(lat)
+			if len(lat) < 1000 {
+				t.Fatalf("run %d: %d stale reads while the breaker was open, want thousands (20 readers for most of the %v)", n, len(lat), sealed)
+			}
+			p50, p99, p999, worst := lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)*999/1000], lat[len(lat)-1]
+			t.Logf("run %d: %d stale reads while open: p50 %v, p99 %v, p99.9 %v, max %v; slowest read since the seal %v (before the breaker opened); requests/s at Vault while sealed %v; new value %v after Unseal was called, %v after it returned",
+				n, len(lat), p50, p99, p999, worst, slowestRead, perSecond, recovery, afterUnsealed)
+			// Tolerance: on this shared 2-core machine a goroutine can wait for
+			// a CPU; the p99 must be under 1 ms, the worst under 50 ms (the
+			// soak tier) or 250 ms (the quick tier runs 8 of this package's
+			// tests at once, next to another package's: 51 ms seen). A read
+			// that waited for Vault would take seconds (its retries: see
+			// "breaker off").
+			worstMax := vaulttest.SoakOr(50*time.Millisecond, 250*time.Millisecond)
+			if p99 >= time.Millisecond || worst >= worstMax {
+				t.Errorf("run %d: stale read p99 %v, max %v; want p99 < 1ms and max < %v (scheduling on a loaded machine)", n, p99, worst, worstMax)
+			}
+			// ProbeMax 500ms: gaps of 250–500ms, so 2–4 probes in a second.
+			if m := slices.Max(perSecond); m > 4 {
+				t.Errorf("run %d: up to %d requests in a second at the sealed Vault (%v), want at most 4 from the whole Store", n, m, perSecond)
+			}
+			// Recovery: the next probe (<= 500ms) plus the read, measured from
+			// when the unseal returned (the unseal itself is Vault's: 0.1-0.3 s
+			// here, up to 1.5 s seen under a full parallel -race run).
+			if afterUnsealed > time.Second {
+				t.Errorf("run %d: the new value was read %v after the unseal returned (%v after it was called), want within 1 s", n, afterUnsealed, recovery)
+			}
 		}
-		p50, p99, p999, worst := lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)*999/1000], lat[len(lat)-1]
-		t.Logf("run %d: %d stale reads while open: p50 %v, p99 %v, p99.9 %v, max %v; slowest read since the seal %v (before the breaker opened); requests/s at Vault while sealed %v; new value %v after Unseal was called, %v after it returned",
-			n, len(lat), p50, p99, p999, worst, slowestRead, perSecond, recovery, afterUnsealed)
-		// Tolerance: on this shared 2-core machine a goroutine can wait for
-		// a CPU; the p99 must be under 1 ms, the worst under 50 ms.
-		if p99 >= time.Millisecond || worst >= 50*time.Millisecond {
-			t.Errorf("run %d: stale read p99 %v, max %v; want p99 < 1ms and max < 50ms (scheduling on a loaded machine)", n, p99, worst)
-		}
-		// ProbeMax 500ms: gaps of 250–500ms, so 2–4 probes in a second.
-		if m := slices.Max(perSecond); m > 4 {
-			t.Errorf("run %d: up to %d requests in a second at the sealed Vault (%v), want at most 4 from the whole Store", n, m, perSecond)
-		}
-		// Recovery: the next probe (<= 500ms) plus the read, measured from
-		// when the unseal returned (the unseal itself is Vault's: 0.1-0.3 s
-		// here, up to 1.5 s seen under a full parallel -race run).
-		if afterUnsealed > time.Second {
-			t.Errorf("run %d: the new value was read %v after the unseal returned (%v after it was called), want within 1 s", n, afterUnsealed, recovery)
-		}
-	}
-
+	})
 	t.Run("breaker off", func(t *testing.T) {
+		sub(t)
 		perSecond, _, _, _, slowestRead := run(t, runs+1, &vaultly.OutagePolicy{Threshold: -1})
 		t.Logf("breaker off: slowest read since the seal %v (a stale read waits for its retries); requests/s at the sealed Vault %v", slowestRead, perSecond)
 		if slices.Min(perSecond) < keys {

@@ -129,6 +129,7 @@ func waitFor(d time.Duration, cond func() bool) bool {
 // shared server (each with its own database mount and proxy) and one
 // PostgreSQL; the sealed-server case starts a server of its own.
 func TestLease(t *testing.T) {
+	t.Parallel()
 	v := hashivault.Shared(t)
 	pg := vaulttest.StartPostgres(t)
 

@@ -31,9 +31,10 @@ func appRole(t testing.TB, mount, roleID, secretID string) auth.Method {
 	return m
 }
 
-// readers runs n goroutines reading path through b until stop is closed and
-// returns the number of reads and the errors seen.
-func readers(b *Backend, n int, path string, stop <-chan struct{}) (reads int64, errs []error) {
+// readers runs n goroutines reading path without a cache until stop is
+// closed, each pausing for pause between reads (0: back to back), and
+// returns how many reads were made and the errors callers got.
+func readers(b *Backend, n int, path string, pause time.Duration, stop <-chan struct{}) (reads int64, errs []error) {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -57,6 +58,12 @@ func readers(b *Backend, n int, path string, stop <-chan struct{}) (reads int64,
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
+				}
+				if pause > 0 {
+					select {
+					case <-stop:
+					case <-time.After(pause):
+					}
 				}
 			}
 		})
@@ -88,7 +95,7 @@ func TestReloginOnceWhenRevoked(t *testing.T) {
 		time.Sleep(700 * time.Millisecond)
 		close(stop)
 	}()
-	reads, errs := readers(b, 50, "revoke/app", stop)
+	reads, errs := readers(b, 50, "revoke/app", 0, stop)
 	for i, err := range errs {
 		if i < 5 {
 			t.Errorf("read error: %v", err)

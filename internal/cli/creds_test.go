@@ -25,7 +25,7 @@ type dbEnv struct {
 
 func newDBEnv(t *testing.T, mount string) *dbEnv {
 	t.Helper()
-	pg := vaulttest.StartPostgres(t)
+	pg := sharedPostgres(t)
 	srv := shared(t)
 	p := srv.ConfigureDatabase(t, pg, mount, vaulttest.DatabaseRole{Name: "app", DefaultTTL: "1h", MaxTTL: "2h"})
 	return &dbEnv{env: newEnv(t, srv), pg: pg, creds: p}
@@ -133,7 +133,7 @@ func TestCreds(t *testing.T) {
 
 	t.Run("json has vault read's shape", func(t *testing.T) {
 		var v, vy any
-		r := d.exec(vaultBin(t), nil, "", "read", "-format=json", d.creds)
+		r := d.exec(vaultBin(t), vaultCLIEnv, "", "read", "-format=json", d.creds)
 		if r.code != 0 {
 			t.Fatalf("vault read: %s", r.stderr)
 		}

@@ -181,7 +181,7 @@ func TestRunConfigErrors(t *testing.T) {
 // has exited.
 func TestRunConfigDynamic(t *testing.T) {
 	t.Parallel()
-	pg := vaulttest.StartPostgres(t)
+	pg := sharedPostgres(t)
 	srv := shared(t)
 	creds := srv.ConfigureDatabase(t, pg, "cli-envtmpl-db", vaulttest.DatabaseRole{Name: "app", DefaultTTL: "4s", MaxTTL: "8s"})
 	e := newEnv(t, srv)

@@ -13,8 +13,6 @@ import (
 
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/goleak"
-
-	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
 // TestRunInProcessStopsEverything runs `run` inside the test process against
@@ -22,7 +20,7 @@ import (
 // Main returns every goroutine it started (child waiter, backend token
 // renewal, output maskers) has ended.
 func TestRunInProcessStopsEverything(t *testing.T) {
-	srv := vaulttest.Start(t, nil)
+	srv := shared(t)
 	const value = "inproc-s3cret-value"
 	srv.PutKV(t, "inproc/app", map[string]any{"value": value})
 	home := t.TempDir()
@@ -63,7 +61,7 @@ func TestRunInProcessStopsEverything(t *testing.T) {
 // checks at once, with a token that may read only some: every path is
 // reported, in path order, readable or not.
 func TestDoctorInProcessChecksPathsInOrder(t *testing.T) {
-	srv := vaulttest.Start(t, nil)
+	srv := shared(t)
 	srv.WritePolicy(t, "doctor-half", `path "secret/data/doc/r*" { capabilities = ["read"] }`)
 	home := t.TempDir()
 	t.Setenv("HOME", home)

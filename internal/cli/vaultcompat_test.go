@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -103,7 +104,11 @@ func TestVaultSideBySide(t *testing.T) {
 		r   result
 		doc any
 	}
-	runTwin := func(tool string, s step) out {
+	vault := vaultBin(t)
+	// runTwin runs step s for tool; it runs beside the other twin's run of
+	// the same step (on the test goroutine or not), so it returns errors
+	// rather than failing the test.
+	runTwin := func(tool string, s step) (out, error) {
 		p := "secret/sbs/" + tool + "/app"
 		var args []string
 		for _, a := range s.args {
@@ -112,9 +117,9 @@ func TestVaultSideBySide(t *testing.T) {
 			args = append(args, strings.ReplaceAll(a, "{tool}", tool))
 		}
 		var r result
+		var err error
 		if tool == "vault" {
-			bin := vaultBin(t)
-			r = e.exec(bin, nil, s.stdin, args...)
+			r, err = e.execErr(vault, vaultCLIEnv, s.stdin, args...)
 		} else {
 			// vaultly takes the vault kv command line without "kv".
 			args = args[1:]
@@ -123,20 +128,35 @@ func TestVaultSideBySide(t *testing.T) {
 				n = 2
 			}
 			args = slices.Concat(args[:n], s.vaultlyExtra, args[n:])
-			r = e.exec(binary, nil, s.stdin, args...)
+			r, err = e.execErr(binary, nil, s.stdin, args...)
+		}
+		if err != nil {
+			return out{}, err
 		}
 		r.stdout = strings.ReplaceAll(r.stdout, "sbs/"+tool+"/", "sbs/T/")
 		r.stdout = strings.ReplaceAll(r.stdout, "sbs/"+tool+"\n", "sbs/T\n")
 		o := out{r: r}
 		if s.shape || len(s.jq) > 0 {
 			if err := json.Unmarshal([]byte(r.stdout), &o.doc); err != nil {
-				t.Fatalf("%s: %s: not json: %v\n%s\nstderr: %s", s.name, tool, err, r.stdout, r.stderr)
+				return o, fmt.Errorf("%s: %s: not json: %v\n%s\nstderr: %s", s.name, tool, err, r.stdout, r.stderr)
 			}
 		}
-		return o
+		return o, nil
 	}
 	for _, s := range steps {
-		v, vy := runTwin("vault", s), runTwin("vaultly", s)
+		// The twins are independent: run the step in both at once.
+		var v out
+		var verr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			v, verr = runTwin("vault", s)
+		}()
+		vy, vyerr := runTwin("vaultly", s)
+		<-done
+		if err := errors.Join(verr, vyerr); err != nil {
+			t.Fatal(err)
+		}
 		if v.r.code != s.code {
 			t.Fatalf("%s: vault %v exited %d, want %d (the test's expectation is wrong)\nstdout: %s\nstderr: %s", s.name, s.args, v.r.code, s.code, v.r.stdout, v.r.stderr)
 		}
@@ -294,7 +314,7 @@ func TestVaultLoginThenVaultly(t *testing.T) {
 		if got := reads(e); got != "" {
 			t.Fatalf("before vault login vaultly reads %q", got)
 		}
-		if r := e.exec(vault, nil, "", "login", "-no-print", tokA); r.code != 0 {
+		if r := e.exec(vault, vaultCLIEnv, "", "login", "-no-print", tokA); r.code != 0 {
 			t.Fatalf("vault login: %s", r.stderr)
 		}
 		if _, err := os.Stat(filepath.Join(e.home, ".vault-token")); err != nil {
@@ -331,7 +351,7 @@ func TestVaultLoginThenVaultly(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(e.home, ".vault"), []byte(`token_helper = "`+helper+`"`+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if r := e.exec(vault, nil, "", "login", "-no-print", tokB); r.code != 0 {
+		if r := e.exec(vault, vaultCLIEnv, "", "login", "-no-print", tokB); r.code != 0 {
 			t.Fatalf("vault login through the helper: %s", r.stderr)
 		}
 		if _, err := os.Stat(filepath.Join(e.home, ".vault-token")); err == nil {
@@ -387,6 +407,7 @@ func TestVersion(t *testing.T) {
 // TestTLSFlags: -client-cert, -client-key and -tls-server-name reach the
 // connection (a missing file is an error naming the flag's file).
 func TestTLSFlags(t *testing.T) {
+	t.Parallel()
 	g := &globals{clientCert: "/c.pem", clientKey: "/k.pem", tlsServerName: "vault.internal", io: IO{Err: io.Discard}}
 	o := g.options()
 	if o.ClientCert != "/c.pem" || o.ClientKey != "/k.pem" || o.TLSServerName != "vault.internal" {
