@@ -39,7 +39,7 @@ func TestConcurrentLogin(t *testing.T) {
 }
 
 // TestReloginPicksUpRotatedSecretID is a real-time chain test: the Vault
-// backend's token reaches its 4s max TTL, and the re-login it then does
+// backend's token reaches its 2s max TTL, and the re-login it then does
 // must use the secret_id file as rotated in the meantime (the old secret_id
 // is destroyed).
 func TestReloginPicksUpRotatedSecretID(t *testing.T) {
@@ -47,7 +47,7 @@ func TestReloginPicksUpRotatedSecretID(t *testing.T) {
 	e := newEnv(t)
 	e.grant(t, "approle")
 	roleID, sid := e.appRole(t, "approle")
-	e.srv.Write(t, "auth/approle/role/app", map[string]any{"token_policies": "approle", "token_ttl": "4s", "token_max_ttl": "4s"})
+	e.srv.Write(t, "auth/approle/role/app", map[string]any{"token_policies": "approle", "token_ttl": "2s", "token_max_ttl": "2s"})
 	f := e.file(t, "sid", sid)
 	m, err := approle.New(&approle.Options{RoleID: auth.FromString(roleID), SecretID: auth.FromFile(f)})
 	if err != nil {
@@ -65,7 +65,7 @@ func TestReloginPicksUpRotatedSecretID(t *testing.T) {
 	e.srv.Write(t, "auth/approle/role/app/secret-id/destroy", map[string]any{"secret_id": sid})
 	e.file(t, "sid", e.newSecretID(t, "approle"))
 
-	time.Sleep(5 * time.Second) // past the first token's max TTL
+	time.Sleep(3 * time.Second) // past the first token's max TTL
 	ent, err := b.Read(ctx, "approle/ok", 0)
 	if err != nil {
 		t.Fatalf("Read after the first token expired: %v", err)

@@ -16,7 +16,6 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/vaultly/vaultly"
-	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 	"github.com/vaultly/vaultly/sqlsecrets"
 )
 
@@ -139,7 +138,8 @@ type sqlState interface {
 // driver.ErrBadConn for database/sql, net.Error for connection failures,
 // the SQLSTATE of the server's answer).
 func TestConnectErrorChainHoldsNoPassword(t *testing.T) {
-	pg := vaulttest.StartPostgres(t)
+	t.Parallel()
+	pg := sharedPG.get(t)
 	closed := func() string { // a port nobody listens on
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -34,6 +34,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The tests wait on Vault's elections and restarts: outside the soak
+	// tier the two halves of TestSurviveTheCluster, TestCluster and
+	// TestTLSNamesPerNode all run at once (4 clusters); the soak tier
+	// keeps the default (2 at a time), as its margins were measured.
+	if !vaulttest.Soak() {
+		vaulttest.ParallelWaiting(4)
+	}
 	vaulttest.UnsetVaultEnv()
 	before := goleak.IgnoreCurrent()
 	code := m.Run()
@@ -213,6 +220,9 @@ type scenario struct {
 	// cluster has an active node again, a killed node is back if it
 	// comes back within the event).
 	event func(t *testing.T, c *vaulttest.Cluster, active *vaulttest.Node, standbys []*vaulttest.Node) string
+	// second: outside the soak tier the scenarios run on two clusters at
+	// once, and this one on the second (the halves take about as long).
+	second bool
 }
 
 func addrs(nodes ...*vaulttest.Node) []string {
@@ -286,7 +296,8 @@ var scenarios = []scenario{
 	{
 		// The client's node is the leader (its health view found it) and
 		// dies; it comes back after away (8s in the soak tier) as a standby.
-		name: "client's node (the leader) killed, back after " + away.String(),
+		name:   "client's node (the leader) killed, back after " + away.String(),
+		second: true,
 		client: func(_ *vaulttest.Cluster, active *vaulttest.Node, sb []*vaulttest.Node) *hashivault.Options {
 			return &hashivault.Options{Addresses: addrs(sb[0], active, sb[1])}
 		},
@@ -314,7 +325,8 @@ var scenarios = []scenario{
 		},
 	},
 	{
-		name: "step-down",
+		name:   "step-down",
+		second: true,
 		client: func(c *vaulttest.Cluster, _ *vaulttest.Node, _ []*vaulttest.Node) *hashivault.Options {
 			return &hashivault.Options{Addresses: c.Addrs()}
 		},
@@ -328,7 +340,8 @@ var scenarios = []scenario{
 	{
 		// One address only (no other node to go to): the node restarts,
 		// and the default retry rides it out.
-		name: "single-address client, its node restarted",
+		name:   "single-address client, its node restarted",
+		second: true,
 		client: func(_ *vaulttest.Cluster, _ *vaulttest.Node, sb []*vaulttest.Node) *hashivault.Options {
 			return &hashivault.Options{Address: sb[0].Addr}
 		},
@@ -355,69 +368,94 @@ func TestSurviveTheCluster(t *testing.T) {
 		}
 		runs = n
 	}
-	c := vaulttest.StartCluster(t, nil)
-	root := c.Nodes[0].Client(t)
-	ctx := context.Background()
-	for i := range keys {
-		if _, err := root.KVv2("secret").Put(ctx, "load/k"+strconv.Itoa(i), map[string]any{"value": "v"}); err != nil {
-			t.Fatal(err)
+	// Outside the soak tier the scenarios run on two clusters at once
+	// (scenario.second), so that the package takes about half as long.
+	split := !vaulttest.Soak()
+	onCluster := func(t *testing.T, second bool) {
+		c := vaulttest.StartCluster(t, nil)
+		root := c.Nodes[0].Client(t)
+		ctx := context.Background()
+		for i := range keys {
+			if _, err := root.KVv2("secret").Put(ctx, "load/k"+strconv.Itoa(i), map[string]any{"value": "v"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !second {
+			t.Run("writes through a standby", func(t *testing.T) { writesThroughStandby(t, c) })
+		}
+		for si, sc := range scenarios {
+			if split && sc.second != second {
+				continue
+			}
+			for run := 1; run <= runs; run++ {
+				t.Run(fmt.Sprintf("%s/%d", sc.name, run), func(t *testing.T) { survive(t, c, si, sc, run) })
+			}
 		}
 	}
-	t.Run("writes through a standby", func(t *testing.T) { writesThroughStandby(t, c) })
-	for si, sc := range scenarios {
-		for run := 1; run <= runs; run++ {
-			t.Run(fmt.Sprintf("%s/%d", sc.name, run), func(t *testing.T) {
-				c.WaitHealthy(t)
-				active := c.Active(t)
-				var standbys []*vaulttest.Node
-				for _, n := range c.Nodes {
-					if n != active {
-						standbys = append(standbys, n)
-					}
-				}
-				o := sc.client(c, active, standbys)
-				logs := &counter{n: map[string]int{}}
-				o.Token, o.KVVersion, o.ConfigFile, o.Logger = c.Token, 2, "-", slog.New(logs)
-				nctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-				b, err := hashivault.New(nctx, o)
-				cancel()
-				if err != nil {
-					t.Fatalf("hashivault.New: %v", err)
-				}
-				defer b.Close()
-				if sc.check != nil {
-					sc.check(t, b, active, standbys)
-				}
-				prefix := fmt.Sprintf("survive/s%d/r%d", si, run)
-				l := startLoad(b, prefix)
-				time.Sleep(loadBefore)
-				what := sc.event(t, c, active, standbys)
-				time.Sleep(loadAfter)
-				res := l.stop()
-				for _, n := range c.Nodes {
-					if !n.Running() {
-						n.Restart(t)
-					}
-				}
-				c.WaitHealthy(t)
-				lost, dup := checkWrites(t, c, res.written)
-				t.Logf("%s: %d cached reads, %d uncached reads, %d writes; errors: %d cached, %d uncached, %d writes; slowest call %v; %d lost, %d duplicated writes; %d redirects followed, %d sends to a node that did not answer, %d refusals (5xx) passed to another node",
-					what, res.cachedReads, res.uncachedReads, res.writes, res.cachedErrs, res.uncachedErrs, res.writeErrs, res.slowest.Round(time.Millisecond), lost, dup,
-					logs.get("vaultly: following a redirect"), logs.get("vaultly: vault node did not answer"), logs.get("vaultly: vault node refused the request; trying another"))
-				if res.cachedErrs+res.uncachedErrs+res.writeErrs != 0 {
-					t.Errorf("callers saw %d cached, %d uncached and %d write errors, want 0; first: %q", res.cachedErrs, res.uncachedErrs, res.writeErrs, res.errs)
-				}
-				if lost+dup != 0 {
-					t.Errorf("%d writes lost, %d duplicated; want 0", lost, dup)
-				}
-				if n := logs.get("vaultly: following a redirect"); sc.redirects && n == 0 {
-					t.Errorf("no redirect was followed: the standby did not redirect to the dead leader, so this run did not test that")
-				}
-				if res.uncachedReads < 100 || res.writes < 10 {
-					t.Errorf("only %d uncached reads and %d writes: the load did not run", res.uncachedReads, res.writes)
-				}
-			})
+	if !split {
+		onCluster(t, false)
+		return
+	}
+	for i, second := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cluster %d", i+1), func(t *testing.T) {
+			t.Parallel()
+			onCluster(t, second)
+		})
+	}
+}
+
+// survive runs scenario sc (number si) once, as run number run, on c
+// under load and checks what the callers saw.
+func survive(t *testing.T, c *vaulttest.Cluster, si int, sc scenario, run int) {
+	ctx := context.Background()
+	c.WaitHealthy(t)
+	active := c.Active(t)
+	var standbys []*vaulttest.Node
+	for _, n := range c.Nodes {
+		if n != active {
+			standbys = append(standbys, n)
 		}
+	}
+	o := sc.client(c, active, standbys)
+	logs := &counter{n: map[string]int{}}
+	o.Token, o.KVVersion, o.ConfigFile, o.Logger = c.Token, 2, "-", slog.New(logs)
+	nctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	b, err := hashivault.New(nctx, o)
+	cancel()
+	if err != nil {
+		t.Fatalf("hashivault.New: %v", err)
+	}
+	defer b.Close()
+	if sc.check != nil {
+		sc.check(t, b, active, standbys)
+	}
+	prefix := fmt.Sprintf("survive/s%d/r%d", si, run)
+	l := startLoad(b, prefix)
+	time.Sleep(loadBefore)
+	what := sc.event(t, c, active, standbys)
+	time.Sleep(loadAfter)
+	res := l.stop()
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			n.Restart(t)
+		}
+	}
+	c.WaitHealthy(t)
+	lost, dup := checkWrites(t, c, res.written)
+	t.Logf("%s: %d cached reads, %d uncached reads, %d writes; errors: %d cached, %d uncached, %d writes; slowest call %v; %d lost, %d duplicated writes; %d redirects followed, %d sends to a node that did not answer, %d refusals (5xx) passed to another node",
+		what, res.cachedReads, res.uncachedReads, res.writes, res.cachedErrs, res.uncachedErrs, res.writeErrs, res.slowest.Round(time.Millisecond), lost, dup,
+		logs.get("vaultly: following a redirect"), logs.get("vaultly: vault node did not answer"), logs.get("vaultly: vault node refused the request; trying another"))
+	if res.cachedErrs+res.uncachedErrs+res.writeErrs != 0 {
+		t.Errorf("callers saw %d cached, %d uncached and %d write errors, want 0; first: %q", res.cachedErrs, res.uncachedErrs, res.writeErrs, res.errs)
+	}
+	if lost+dup != 0 {
+		t.Errorf("%d writes lost, %d duplicated; want 0", lost, dup)
+	}
+	if n := logs.get("vaultly: following a redirect"); sc.redirects && n == 0 {
+		t.Errorf("no redirect was followed: the standby did not redirect to the dead leader, so this run did not test that")
+	}
+	if res.uncachedReads < 100 || res.writes < 10 {
+		t.Errorf("only %d uncached reads and %d writes: the load did not run", res.uncachedReads, res.writes)
 	}
 }
 

@@ -22,7 +22,14 @@ import (
 	"github.com/vaultly/vaultly/retry"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// Each test waits on its own Vault server and the Store's timers:
+	// outside the soak tier run up to 4 at once.
+	if !vaulttest.Soak() {
+		vaulttest.ParallelWaiting(4)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // setup starts Vault and a fault proxy in front of it, and returns a
 // backend that talks to Vault through the proxy.

@@ -14,11 +14,17 @@ import (
 // The harness starts goroutines (process waiters, database/sql openers);
 // every one must be gone when the tests end.
 func TestMain(m *testing.M) {
+	// The tests wait on the servers they start: outside the soak tier run
+	// up to 4 at once.
+	if !Soak() {
+		ParallelWaiting(4)
+	}
 	goleak.VerifyTestMain(m)
 }
 
 // Secrets must not be visible to other local users through ps.
 func TestSecretsNotInArgv(t *testing.T) {
+	t.Parallel()
 	s := Start(t, nil)
 	p := StartPostgres(t)
 	for _, tc := range []struct {
