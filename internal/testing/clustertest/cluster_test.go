@@ -35,11 +35,11 @@ import (
 
 func TestMain(m *testing.M) {
 	// The tests wait on Vault's elections and restarts: outside the soak
-	// tier the two halves of TestSurviveTheCluster, TestCluster and
-	// TestTLSNamesPerNode all run at once (4 clusters); the soak tier
+	// tier the three parts of TestSurviveTheCluster, TestCluster and
+	// TestTLSNamesPerNode all run at once (5 clusters); the soak tier
 	// keeps the default (2 at a time), as its margins were measured.
 	if !vaulttest.Soak() {
-		vaulttest.ParallelWaiting(4)
+		vaulttest.ParallelWaiting(5)
 	}
 	vaulttest.UnsetVaultEnv()
 	before := goleak.IgnoreCurrent()
@@ -220,9 +220,10 @@ type scenario struct {
 	// cluster has an active node again, a killed node is back if it
 	// comes back within the event).
 	event func(t *testing.T, c *vaulttest.Cluster, active *vaulttest.Node, standbys []*vaulttest.Node) string
-	// second: outside the soak tier the scenarios run on two clusters at
-	// once, and this one on the second (the halves take about as long).
-	second bool
+	// cluster: outside the soak tier the scenarios run on three clusters
+	// at once, and this one on cluster number cluster (0, 1 or 2; the
+	// groups take about as long: 8–10 s each).
+	cluster int
 }
 
 func addrs(nodes ...*vaulttest.Node) []string {
@@ -296,8 +297,8 @@ var scenarios = []scenario{
 	{
 		// The client's node is the leader (its health view found it) and
 		// dies; it comes back after away (8s in the soak tier) as a standby.
-		name:   "client's node (the leader) killed, back after " + away.String(),
-		second: true,
+		name:    "client's node (the leader) killed, back after " + away.String(),
+		cluster: 1,
 		client: func(_ *vaulttest.Cluster, active *vaulttest.Node, sb []*vaulttest.Node) *hashivault.Options {
 			return &hashivault.Options{Addresses: addrs(sb[0], active, sb[1])}
 		},
@@ -312,7 +313,8 @@ var scenarios = []scenario{
 	},
 	{
 		// The client's node is a standby and dies; back after away.
-		name: "client's node (a standby) killed, back after " + away.String(),
+		name:    "client's node (a standby) killed, back after " + away.String(),
+		cluster: 2,
 		client: func(_ *vaulttest.Cluster, active *vaulttest.Node, sb []*vaulttest.Node) *hashivault.Options {
 			return &hashivault.Options{Addresses: addrs(sb[0], sb[1], active), HealthInterval: -1}
 		},
@@ -325,8 +327,8 @@ var scenarios = []scenario{
 		},
 	},
 	{
-		name:   "step-down",
-		second: true,
+		name:    "step-down",
+		cluster: 1,
 		client: func(c *vaulttest.Cluster, _ *vaulttest.Node, _ []*vaulttest.Node) *hashivault.Options {
 			return &hashivault.Options{Addresses: c.Addrs()}
 		},
@@ -340,8 +342,8 @@ var scenarios = []scenario{
 	{
 		// One address only (no other node to go to): the node restarts,
 		// and the default retry rides it out.
-		name:   "single-address client, its node restarted",
-		second: true,
+		name:    "single-address client, its node restarted",
+		cluster: 2,
 		client: func(_ *vaulttest.Cluster, _ *vaulttest.Node, sb []*vaulttest.Node) *hashivault.Options {
 			return &hashivault.Options{Address: sb[0].Addr}
 		},
@@ -368,10 +370,10 @@ func TestSurviveTheCluster(t *testing.T) {
 		}
 		runs = n
 	}
-	// Outside the soak tier the scenarios run on two clusters at once
-	// (scenario.second), so that the package takes about half as long.
+	// Outside the soak tier the scenarios run on three clusters at once
+	// (scenario.cluster), so that the package takes about a third as long.
 	split := !vaulttest.Soak()
-	onCluster := func(t *testing.T, second bool) {
+	onCluster := func(t *testing.T, n int) {
 		c := vaulttest.StartCluster(t, nil)
 		root := c.Nodes[0].Client(t)
 		ctx := context.Background()
@@ -380,11 +382,11 @@ func TestSurviveTheCluster(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if !second {
+		if n == 0 {
 			t.Run("writes through a standby", func(t *testing.T) { writesThroughStandby(t, c) })
 		}
 		for si, sc := range scenarios {
-			if split && sc.second != second {
+			if split && sc.cluster != n {
 				continue
 			}
 			for run := 1; run <= runs; run++ {
@@ -393,13 +395,13 @@ func TestSurviveTheCluster(t *testing.T) {
 		}
 	}
 	if !split {
-		onCluster(t, false)
+		onCluster(t, 0)
 		return
 	}
-	for i, second := range []bool{false, true} {
-		t.Run(fmt.Sprintf("cluster %d", i+1), func(t *testing.T) {
+	for n := range 3 {
+		t.Run(fmt.Sprintf("cluster %d", n+1), func(t *testing.T) {
 			t.Parallel()
-			onCluster(t, second)
+			onCluster(t, n)
 		})
 	}
 }
