@@ -20,7 +20,7 @@ import (
 // a proxy); the service starts again with its snapshot: hashivault cannot
 // even log in, yet Load succeeds with the snapshot's values, marked stale;
 // Vault comes back: every value is read again within a second. Three
-// runs.
+// runs in the soak tier, one in the quick tier.
 func TestSnapshotOfflineStartVault(t *testing.T) {
 	t.Parallel()
 	v := vaulttest.Start(t, nil)
@@ -41,7 +41,7 @@ func TestSnapshotOfflineStartVault(t *testing.T) {
 		DBPass vaultly.Value `secret:"svc/db:password"`
 		APIKey vaultly.Value `secret:"svc/api:key"`
 	}
-	for run := 1; run <= 3; run++ {
+	for run := 1; run <= vaulttest.SoakOr(3, 1); run++ {
 		snap := &vaultly.SnapshotOptions{Path: fmt.Sprintf("%s/state/run%d.snap", root, run), KeyFile: keyFile}
 		pass, key := fmt.Sprintf("canary-pass-%d-e81c", run), fmt.Sprintf("canary-key-%d-47d2", run)
 		v.PutKV(t, "svc/db", map[string]any{"username": "app", "password": pass})
