@@ -643,7 +643,11 @@ func (r *runner) run(ctx context.Context) (int, error) {
 			continue
 		}
 		r.logf("%s changed: restarting the command", what)
-		r.stop(ch, sigs)
+		pending := r.stop(ch, sigs)
+		if s := firstStopping(pending); s != nil {
+			r.logf("%s during the restart: the command is not started again", sigName(s))
+			return exitCodeOf(ch.cmd.ProcessState), nil
+		}
 		for {
 			ch, err = r.start(vals)
 			if err == nil {
@@ -652,11 +656,26 @@ func (r *runner) run(ctx context.Context) (int, error) {
 			failures++
 			d := restartBackoff(failures)
 			r.logf("restarting the command failed (attempt %d, next in %s): %s", failures, d, err)
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				return 0, err
+			wait := time.NewTimer(d)
+			for waiting := true; waiting; {
+				select {
+				case <-wait.C:
+					waiting = false
+				case s := <-sigs:
+					if code, ok := stopExit(s); ok {
+						wait.Stop()
+						r.logf("%s while no command runs: stopping", sigName(s))
+						return code, nil
+					}
+					pending = append(pending, s)
+				case <-ctx.Done():
+					wait.Stop()
+					return 0, err
+				}
 			}
+		}
+		for _, s := range pending {
+			_ = ch.cmd.Process.Signal(s) // received while the old one stopped
 		}
 		failures = 0
 		r.revokeReplaced(ctx)
@@ -665,8 +684,10 @@ func (r *runner) run(ctx context.Context) (int, error) {
 
 // stop asks the command to stop (-stop-signal), kills it after
 // -kill-timeout, and waits for it; signals received meanwhile are
-// forwarded.
-func (r *runner) stop(ch *child, sigs <-chan os.Signal) {
+// forwarded to it and returned, so that a restart does not lose them (one
+// that asks vaultly to stop means no new command; others go to the new
+// one).
+func (r *runner) stop(ch *child, sigs <-chan os.Signal) (received []os.Signal) {
 	_ = ch.cmd.Process.Signal(r.opts.stopSignal)
 	kill := time.NewTimer(r.opts.killTimeout)
 	defer kill.Stop()
@@ -674,14 +695,26 @@ func (r *runner) stop(ch *child, sigs <-chan os.Signal) {
 		select {
 		case s := <-sigs:
 			_ = ch.cmd.Process.Signal(s)
+			received = append(received, s)
 		case <-kill.C:
 			r.logf("the command did not stop within %s of %s: killing it", r.opts.killTimeout, sigName(r.opts.stopSignal))
 			_ = ch.cmd.Process.Kill()
 		case <-ch.done:
 			ch.flush()
-			return
+			return received
 		}
 	}
+}
+
+// firstStopping returns the first of sigs that asks vaultly to stop
+// (INT, TERM, QUIT), or nil.
+func firstStopping(sigs []os.Signal) os.Signal {
+	for _, s := range sigs {
+		if _, ok := stopExit(s); ok {
+			return s
+		}
+	}
+	return nil
 }
 
 func (r *runner) takeReplaced() []string {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -181,6 +182,45 @@ func TestRunSignalsAndRestart(t *testing.T) {
 		srv.PutKV(t, "cli/runsig/app", map[string]any{"value": "second-value"})
 		if l := b.next(t); l != "start second-value" {
 			t.Errorf("after the change line %q, want the restarted command's", l)
+		}
+	})
+
+	// A SIGTERM that arrives while a change restarts the command (the old
+	// command is still stopping) stops vaultly: the new command is not
+	// started. It used to be forwarded to the old command only and lost,
+	// and vaultly went on with a new one (seen in CI's rotation test).
+	t.Run("stop signal during a restart", func(t *testing.T) {
+		srv.PutKV(t, "cli/runsig/stop", map[string]any{"value": "v1"})
+		b := startBG(t, e, []string{"S=vault://cli/runsig/stop"}, "run", "-no-mask", "-restart", "-interval", "100ms", "--",
+			"sh", "-c", `trap 'echo stopping; sleep 1; echo stopped; exit 0' TERM; echo "start $S"; while :; do sleep 0.05; done`)
+		if l := b.next(t); l != "start v1" {
+			t.Fatalf("first line %q", l)
+		}
+		srv.PutKV(t, "cli/runsig/stop", map[string]any{"value": "v2"})
+		if l := b.next(t); l != "stopping" {
+			t.Fatalf("after the change line %q, want the old command stopping", l)
+		}
+		if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- b.cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("vaultly exit %v, want 0 (the old command's status)", err)
+			}
+		case <-time.After(10 * time.Second):
+			// The old command stops 1 s after its TERM: 10 s is tolerance
+			// for a loaded machine.
+			t.Fatalf("vaultly still runs 10 s after a SIGTERM during the restart; stderr: %s", b.errb.String())
+		}
+		var rest []string
+		for l := range b.lines {
+			rest = append(rest, l)
+		}
+		if slices.Contains(rest, "start v2") {
+			t.Errorf("a new command started after the SIGTERM: output %q", rest)
 		}
 	})
 

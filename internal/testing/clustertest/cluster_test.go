@@ -406,18 +406,25 @@ func TestSurviveTheCluster(t *testing.T) {
 	}
 }
 
-// survive runs scenario sc (number si) once, as run number run, on c
-// under load and checks what the callers saw.
-func survive(t *testing.T, c *vaulttest.Cluster, si int, sc scenario, run int) {
-	ctx := context.Background()
+// healthyRoles waits until c is healthy and returns its active node and
+// the standbys.
+func healthyRoles(t *testing.T, c *vaulttest.Cluster) (active *vaulttest.Node, standbys []*vaulttest.Node) {
+	t.Helper()
 	c.WaitHealthy(t)
-	active := c.Active(t)
-	var standbys []*vaulttest.Node
+	active = c.Active(t)
 	for _, n := range c.Nodes {
 		if n != active {
 			standbys = append(standbys, n)
 		}
 	}
+	return active, standbys
+}
+
+// survive runs scenario sc (number si) once, as run number run, on c
+// under load and checks what the callers saw.
+func survive(t *testing.T, c *vaulttest.Cluster, si int, sc scenario, run int) {
+	ctx := context.Background()
+	active, standbys := healthyRoles(t, c)
 	o := sc.client(c, active, standbys)
 	logs := &counter{n: map[string]int{}}
 	o.Token, o.KVVersion, o.ConfigFile, o.Logger = c.Token, 2, "-", slog.New(logs)
@@ -490,14 +497,7 @@ func checkWrites(t *testing.T, c *vaulttest.Cluster, written []writeRec) (lost, 
 // listed, the standby is asked again and forwards it. Either way the
 // write makes exactly one version.
 func writesThroughStandby(t *testing.T, c *vaulttest.Cluster) {
-	c.WaitHealthy(t)
-	active := c.Active(t)
-	var sb []*vaulttest.Node
-	for _, n := range c.Nodes {
-		if n != active {
-			sb = append(sb, n)
-		}
-	}
+	active, sb := healthyRoles(t, c)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name  string
