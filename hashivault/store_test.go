@@ -54,6 +54,14 @@ func TestStoreSealed(t *testing.T) {
 	}
 
 	srv.Unseal(t)
+	// The fetch the caller above left keeps retrying for its other waiters
+	// (its budget is 30 s), and a Get joins a fetch in flight (single
+	// flight; Refresh is the call that reads anew): one made while its
+	// retry reads v1 gets v1. So first a Get that ends it, then the write:
+	// a Get after that starts a read of its own and must see v2.
+	if _, err := uncached.Get(ctx, "sealed/app"); err != nil {
+		t.Errorf("uncached Get right after unseal: %v", err)
+	}
 	srv.PutKV(t, "sealed/app", map[string]any{"value": "v2"})
 	if got, err := uncached.Get(ctx, "sealed/app"); err != nil || got != "v2" {
 		t.Errorf("uncached Get after unseal = %q, %v; want v2", got, err)
