@@ -656,22 +656,11 @@ func (r *runner) run(ctx context.Context) (int, error) {
 			failures++
 			d := restartBackoff(failures)
 			r.logf("restarting the command failed (attempt %d, next in %s): %s", failures, d, err)
-			wait := time.NewTimer(d)
-			for waiting := true; waiting; {
-				select {
-				case <-wait.C:
-					waiting = false
-				case s := <-sigs:
-					if code, ok := stopExit(s); ok {
-						wait.Stop()
-						r.logf("%s while no command runs: stopping", sigName(s))
-						return code, nil
-					}
-					pending = append(pending, s)
-				case <-ctx.Done():
-					wait.Stop()
-					return 0, err
+			if stop := sleepOrStop(ctx, sigs, d, "the command could not be restarted", func(s os.Signal) { pending = append(pending, s) }); stop != nil {
+				if ctx.Err() != nil {
+					return 0, err // the start's failure, not the cancellation
 				}
+				return 0, stop
 			}
 		}
 		for _, s := range pending {

@@ -219,7 +219,7 @@ func (w startWait) do(ctx context.Context, what string, fn func() error) error {
 	for n := 1; err != nil && mendable(err); n++ {
 		d := restartBackoff(n)
 		w.g.logWait(what, n, d, w.then, err)
-		if stop := sleepOrStop(ctx, w.sigs, d); stop != nil {
+		if stop := sleepOrStop(ctx, w.sigs, d, "waiting for Vault", nil); stop != nil {
 			return stop
 		}
 		err = fn()
@@ -239,8 +239,9 @@ func (g *globals) logWait(what string, attempt int, next time.Duration, then str
 }
 
 // sleepOrStop waits d; it returns early with ctx's error, or with an exit
-// of 128+N when INT, TERM or QUIT comes.
-func sleepOrStop(ctx context.Context, sigs <-chan os.Signal, d time.Duration) error {
+// of 128+N when INT, TERM or QUIT comes (the message says "stopped by SIG
+// while " + while). Other signals are passed to other, when not nil.
+func sleepOrStop(ctx context.Context, sigs <-chan os.Signal, d time.Duration, while string, other func(os.Signal)) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
@@ -251,7 +252,10 @@ func sleepOrStop(ctx context.Context, sigs <-chan os.Signal, d time.Duration) er
 			return ctx.Err()
 		case s := <-sigs:
 			if code, ok := stopExit(s); ok {
-				return &exitError{code: code, msg: "stopped by " + sigName(s) + " while waiting for Vault"}
+				return &exitError{code: code, msg: "stopped by " + sigName(s) + " while " + while}
+			}
+			if other != nil {
+				other(s)
 			}
 		}
 	}
