@@ -451,7 +451,7 @@ func waitAnswer(nd *Node, timeout time.Duration) error {
 }
 
 // unseal unseals nd. A joining node answers "not initialized" until its
-// retry_join has fetched the seal configuration; a key it accepted while
+// join has fetched the seal configuration; a key it accepted while
 // joining is applied by Vault itself once the join completes. So a key is
 // sent again only after an error, never after an accepted one: a second
 // unseal of a node that is already unsealing starts a second standby loop
