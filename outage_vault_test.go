@@ -183,9 +183,11 @@ func TestOutageSealedVault(t *testing.T) {
 			}
 			// Recovery: the next probe (<= 500ms) plus the read, measured from
 			// when the unseal returned (the unseal itself is Vault's: 0.1-0.3 s
-			// here, up to 1.5 s seen under a full parallel -race run).
-			if afterUnsealed > time.Second {
-				t.Errorf("run %d: the new value was read %v after the unseal returned (%v after it was called), want within 1 s", n, afterUnsealed, recovery)
+			// here, up to 1.5 s seen under a full parallel -race run). Bound
+			// 1.5 s: once 1.09 s in CI (-race, every package at once, the
+			// unseal itself 1.5 s), against 0.03-0.43 s on a quiet machine.
+			if afterUnsealed > 1500*time.Millisecond {
+				t.Errorf("run %d: the new value was read %v after the unseal returned (%v after it was called), want within 1.5 s", n, afterUnsealed, recovery)
 			}
 		}
 	})
