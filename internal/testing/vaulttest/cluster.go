@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -327,7 +328,7 @@ func (c *Cluster) form(opts *ClusterOptions) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	init, err := cl.Sys().InitWithContext(ctx, &api.InitRequest{SecretShares: 1, SecretThreshold: 1})
 	if err != nil {
@@ -357,24 +358,34 @@ func (c *Cluster) form(opts *ClusterOptions) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if err := c.waitVoters(ctx); err != nil {
+	// A node that joined a cluster unseals twice in Vault 1.21 ("vault is
+	// unsealed / entering standby mode" logged twice, seen with retry_join
+	// and with the explicit join) and runs two standby loops; once such a
+	// node is active, `operator step-down` answers 204 and does nothing.
+	// Restarting each joined node once (it then unseals once, from its own
+	// raft data) gives a cluster that behaves like a long-running one. They
+	// restart all at once, before autopilot makes them voters: the first
+	// node alone is the quorum until then, so no restart can cost it.
+	if err := c.restart(ctx, c.Nodes[1:]); err != nil {
 		return err
 	}
-	// A node that joined a cluster unseals twice in Vault 1.21 ("vault is
-	// unsealed / entering standby mode" logged twice, seen with
-	// retry_join) and runs two standby loops; once such a node is active,
-	// `operator step-down` answers 204 and does nothing. Restarting each
-	// joined node once (it then unseals once, from its own raft data)
-	// gives a cluster that behaves like a long-running one.
-	for _, nd := range c.Nodes[1:] {
-		nd.signal(syscall.SIGTERM)
-		if err := nd.start(); err != nil {
-			return err
+	// Autopilot promotes a non-voter once it has been healthy for
+	// server_stabilization_time (1 s here). Seen once (five clusters forming
+	// at once on 2 cores, when the restart came after the promotion): both
+	// joined nodes stayed non-voters for 30 s. A node
+	// not promoted within 10 s is restarted again, at most twice.
+	for attempt := 1; ; attempt++ {
+		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+		err := c.waitVoters(wctx)
+		wcancel()
+		if err == nil {
+			break
 		}
-		if err := answerAndUnseal(ctx, nd); err != nil {
-			return err
+		stuck, lerr := c.nonVoters(ctx)
+		if attempt == 3 || ctx.Err() != nil || lerr != nil || len(stuck) == 0 {
+			return fmt.Errorf("%w (autopilot: %s)", err, c.autopilotSummary(ctx))
 		}
-		if err := c.waitVoters(ctx); err != nil {
+		if err := c.restart(ctx, stuck); err != nil {
 			return err
 		}
 	}
@@ -422,6 +433,71 @@ func (c *Cluster) join(ctx context.Context, nd, leader *Node) error {
 		return fmt.Errorf("%s: raft join: %w", nd.ID, err)
 	}
 	return nd.unseal(ctx)
+}
+
+// restart stops each of nodes (SIGTERM), starts it again from its data
+// and unseals it, all at once.
+func (c *Cluster) restart(ctx context.Context, nodes []*Node) error {
+	var g errgroup.Group
+	for _, nd := range nodes {
+		g.Go(func() error {
+			nd.signal(syscall.SIGTERM)
+			if err := nd.start(); err != nil {
+				return err
+			}
+			return answerAndUnseal(ctx, nd)
+		})
+	}
+	return g.Wait()
+}
+
+// nonVoters are the nodes the raft configuration does not list as voters.
+func (c *Cluster) nonVoters(ctx context.Context) ([]*Node, error) {
+	ac, err := c.ActiveClient()
+	if err != nil {
+		return nil, err
+	}
+	sec, err := ac.Logical().ReadWithContext(ctx, "sys/storage/raft/configuration")
+	if err != nil {
+		return nil, err
+	}
+	voter := map[string]bool{}
+	cfg, _ := sec.Data["config"].(map[string]any)
+	servers, _ := cfg["servers"].([]any)
+	for _, s := range servers {
+		if m, ok := s.(map[string]any); ok {
+			id, _ := m["node_id"].(string)
+			voter[id] = m["voter"] == true
+		}
+	}
+	var out []*Node
+	for _, nd := range c.Nodes {
+		if !voter[nd.ID] {
+			out = append(out, nd)
+		}
+	}
+	return out, nil
+}
+
+// autopilotSummary is autopilot's view of each server (status, health,
+// last contact), for an error that says why a node is not promoted.
+func (c *Cluster) autopilotSummary(ctx context.Context) string {
+	ac, err := c.ActiveClient()
+	if err != nil {
+		return err.Error()
+	}
+	sec, err := ac.Logical().ReadWithContext(ctx, "sys/storage/raft/autopilot/state")
+	if err != nil || sec == nil {
+		return fmt.Sprintf("state not read: %v", err)
+	}
+	servers, _ := sec.Data["servers"].(map[string]any)
+	var parts []string
+	for id, v := range servers {
+		m, _ := v.(map[string]any)
+		parts = append(parts, fmt.Sprintf("%s status=%v healthy=%v last_contact=%v stable_since=%v", id, m["status"], m["healthy"], m["last_contact"], m["stable_since"]))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, "; ")
 }
 
 // answerAndUnseal waits up to 30s for nd to answer, then unseals it.
