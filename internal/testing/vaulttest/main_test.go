@@ -15,9 +15,10 @@ import (
 // every one must be gone when the tests end.
 func TestMain(m *testing.M) {
 	// The tests wait on the servers they start: outside the soak tier run
-	// up to 4 at once.
+	// up to 8 at once (measured here, the package alone: 5.8 s at 2, 4.7 s
+	// at 4, 4.1 s at 8, 4.4 s at 16).
 	if !Soak() {
-		ParallelWaiting(4)
+		ParallelWaiting(8)
 	}
 	goleak.VerifyTestMain(m)
 }
