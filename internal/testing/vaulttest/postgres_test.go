@@ -64,6 +64,9 @@ func TestPostgresHarness(t *testing.T) {
 		}{
 			{"right password", p.Password, true},
 			{"wrong password", "not-" + p.Password, false},
+			// The cluster is a copy of the machine's template: the
+			// template's superuser password no longer opens it.
+			{"the template's password", templatePassword(t), false},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				u, err := url.Parse(p.DSN())
@@ -138,4 +141,23 @@ func TestPostgresStopRemovesEverything(t *testing.T) {
 	if err := db.PingContext(ctx); err == nil {
 		t.Error("Ping after Stop succeeded, want an error")
 	}
+}
+
+// templatePassword is the superuser password of the template cluster the
+// test clusters are copied from.
+func templatePassword(t *testing.T) string {
+	t.Helper()
+	bin, err := PostgresBinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := postgresCredential()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pw, err := pgTemplate(bin, cred)
+	if err != nil {
+		t.Fatalf("no template cluster: %v", err)
+	}
+	return pw
 }
