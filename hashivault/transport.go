@@ -25,6 +25,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/vaultly/vaultly/driver"
+	"github.com/vaultly/vaultly/internal/hint"
 )
 
 const (
@@ -126,13 +127,14 @@ func (t *transport) CloseIdleConnections() {
 
 // errRedirect is the error for a redirect that is not followed.
 func errRedirect(from, to string) error {
-	return &driver.Error{Code: driver.Config, Err: &redirectError{from: from, to: to},
+	return &driver.Error{Code: driver.Config, Err: &hint.Mark{Kind: hint.UnlistedRedirect, Err: &redirectError{from: from, to: to}},
 		Hint: "list every vault node in Options.Addresses (or VAULTLY_ADDRS) so that a standby's redirect to it is followed"}
 }
 
 // errTooLarge is the error for an answer past the limit.
 func errTooLarge(limit int64) error {
-	return &driver.Error{Code: driver.Malformed, Err: &tooLargeError{limit}}
+	return &driver.Error{Code: driver.Malformed, Err: &hint.Mark{Kind: hint.ResponseLimit, Err: &tooLargeError{limit}},
+		Hint: "Options.MaxResponseBytes raises the limit"}
 }
 
 // redirectError is a redirect to an address that is not configured.
@@ -149,7 +151,7 @@ func (e *redirectError) Error() string {
 type tooLargeError struct{ limit int64 }
 
 func (e *tooLargeError) Error() string {
-	return "the server's answer is larger than the " + sizeText(e.limit) + " limit (Options.MaxResponseBytes)"
+	return "the server's answer is larger than the " + sizeText(e.limit) + " limit"
 }
 
 // nodeError is a failure to get an answer from one node: the request was

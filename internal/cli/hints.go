@@ -95,6 +95,12 @@ func (g *globals) cliHint(err error, e *vaultly.Error) (string, bool) {
 			flags = "-mount=" + g.mount + " " + flags
 		}
 		return "restore it with 'vaultly undelete " + flags + " " + p + "'", true
+	case hint.UnlistedRedirect:
+		return "list every vault node in VAULTLY_ADDRS (comma-separated) so that a standby's redirect to it is followed", true
+	case hint.ResponseLimit:
+		// The command has no setting for the limit: no Vault answer
+		// comes near it.
+		return "no vault answer is normally that large: check that the address is a vault server's", true
 	}
 	return "", false
 }

@@ -3,7 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
@@ -26,7 +28,7 @@ var goWords = []*regexp.Regexp{
 }
 
 // notGo are words of the domain that look like Go identifiers.
-var notGo = []string{"AppRole"}
+var notGo = []string{"AppRole", "KiB", "MiB", "GiB"}
 
 // vaultlyCmd finds a command the message tells the user to run.
 var vaultlyCmd = regexp.MustCompile("['`\"]vaultly ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?")
@@ -103,6 +105,25 @@ func TestMessagesNameNoGoIdentifiers(t *testing.T) {
 	plain := httptest.NewServer(nil) // answers plain http where https is asked for
 	t.Cleanup(plain.Close)
 	tlsAddr := "https://" + plain.Listener.Addr().String()
+	// Hostile servers: one answers every request with more than the 32 MiB
+	// response limit, one redirects every request to an address that is
+	// not configured.
+	huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"data":{"v":"`)
+		chunk := []byte(strings.Repeat("a", 1<<20))
+		for range 33 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		io.WriteString(w, `"}}`)
+	}))
+	t.Cleanup(huge.Close)
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, closed+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirect.Close)
 
 	noConfig := []string{"VAULT_ADDR=", "VAULT_TOKEN="}
 	tests := []struct {
@@ -122,6 +143,8 @@ func TestMessagesNameNoGoIdentifiers(t *testing.T) {
 		{"permission denied, whole entry", []string{"VAULT_TOKEN=" + noRead}, []string{"get", "cli/wording/app"}},
 		{"connection refused", []string{"VAULT_ADDR=" + closed}, []string{"get", "cli/wording/app:user"}},
 		{"tls to a plain server", []string{"VAULT_ADDR=" + tlsAddr}, []string{"get", "cli/wording/app:user"}},
+		{"answer past the response limit", []string{"VAULT_ADDR=" + huge.URL}, []string{"get", "cli/wording/app:user"}},
+		{"redirect to an unlisted node", []string{"VAULT_ADDR=" + redirect.URL}, []string{"get", "cli/wording/app:user"}},
 		{"skip verify", []string{"VAULT_SKIP_VERIFY=true", "VAULT_ADDR=https://127.0.0.1:1"}, []string{"get", "cli/wording/app"}},
 		{"missing path", nil, []string{"get", "cli/wording/none"}},
 		{"missing key", nil, []string{"get", "cli/wording/app:nokey"}},

@@ -14,11 +14,13 @@ type Kind int
 
 // The kinds.
 const (
-	_              Kind = iota
-	NoAddress           // no Vault address was given anywhere
-	NoCredentials       // no token or auth method was given anywhere
-	KVDetect            // the token may not read sys/internal/ui/mounts/<mount>
-	VersionDeleted      // the version asked for is soft-deleted
+	_                Kind = iota
+	NoAddress             // no Vault address was given anywhere
+	NoCredentials         // no token or auth method was given anywhere
+	KVDetect              // the token may not read sys/internal/ui/mounts/<mount>
+	VersionDeleted        // the version asked for is soft-deleted
+	UnlistedRedirect      // a node redirected to an address not configured
+	ResponseLimit         // an answer was larger than the response limit
 )
 
 // Mark is a cause that carries its Kind and the non-secret details the
