@@ -90,9 +90,13 @@ func TestSnapshotOfflineStartVault(t *testing.T) {
 			}
 		}
 		// Tolerance: the breaker opens after 3 failed attempts (retry waits
-		// < 50ms and < 100ms), plus scheduling on a loaded machine.
-		if took > time.Second {
-			t.Errorf("run %d: Load from the snapshot took %v, want < 1s", run, took)
+		// < 50ms and < 100ms), plus scheduling on a loaded machine: 7-85 ms
+		// measured, once 1.05 s in a plain go test ./... with up to 32 of
+		// the package's tests at once; 1 s in the soak tier, where they run
+		// two at a time, 2 s otherwise. Waiting for Vault would take the
+		// retry budget (30 s).
+		if bound := vaulttest.SoakOr(time.Second, 2*time.Second); took > bound {
+			t.Errorf("run %d: Load from the snapshot took %v, want < %v", run, took, bound)
 		}
 		reqs := len(proxy.Requests(nil))
 
