@@ -35,11 +35,11 @@ import (
 
 func TestMain(m *testing.M) {
 	// The tests wait on Vault's elections and restarts: outside the soak
-	// tier the three parts of TestSurviveTheCluster, TestCluster and
-	// TestTLSNamesPerNode all run at once (5 clusters); the soak tier
+	// tier the four parts of TestSurviveTheCluster, TestCluster and
+	// TestTLSNamesPerNode all run at once (6 clusters); the soak tier
 	// keeps the default (2 at a time), as its margins were measured.
 	if !vaulttest.Soak() {
-		vaulttest.ParallelWaiting(5)
+		vaulttest.ParallelWaiting(6)
 	}
 	vaulttest.UnsetVaultEnv()
 	before := goleak.IgnoreCurrent()
@@ -220,9 +220,9 @@ type scenario struct {
 	// cluster has an active node again, a killed node is back if it
 	// comes back within the event).
 	event func(t *testing.T, c *vaulttest.Cluster, active *vaulttest.Node, standbys []*vaulttest.Node) string
-	// cluster: outside the soak tier the scenarios run on three clusters
-	// at once, and this one on cluster number cluster (0, 1 or 2; the
-	// groups take about as long: 8–10 s each).
+	// cluster: outside the soak tier the scenarios run on four clusters
+	// at once, and this one on cluster number cluster (0 to 3; the groups
+	// take about as long: 5–7 s each).
 	cluster int
 }
 
@@ -328,7 +328,7 @@ var scenarios = []scenario{
 	},
 	{
 		name:    "step-down",
-		cluster: 1,
+		cluster: 2,
 		client: func(c *vaulttest.Cluster, _ *vaulttest.Node, _ []*vaulttest.Node) *hashivault.Options {
 			return &hashivault.Options{Addresses: c.Addrs()}
 		},
@@ -343,7 +343,7 @@ var scenarios = []scenario{
 		// One address only (no other node to go to): the node restarts,
 		// and the default retry rides it out.
 		name:    "single-address client, its node restarted",
-		cluster: 2,
+		cluster: 3,
 		client: func(_ *vaulttest.Cluster, _ *vaulttest.Node, sb []*vaulttest.Node) *hashivault.Options {
 			return &hashivault.Options{Address: sb[0].Addr}
 		},
@@ -370,7 +370,7 @@ func TestSurviveTheCluster(t *testing.T) {
 		}
 		runs = n
 	}
-	// Outside the soak tier the scenarios run on three clusters at once
+	// Outside the soak tier the scenarios run on four clusters at once
 	// (scenario.cluster), so that the package takes about a third as long.
 	split := !vaulttest.Soak()
 	onCluster := func(t *testing.T, n int) {
@@ -398,7 +398,7 @@ func TestSurviveTheCluster(t *testing.T) {
 		onCluster(t, 0)
 		return
 	}
-	for n := range 3 {
+	for n := range 4 {
 		t.Run(fmt.Sprintf("cluster %d", n+1), func(t *testing.T) {
 			t.Parallel()
 			onCluster(t, n)
