@@ -22,7 +22,7 @@ func BenchmarkEncrypt(b *testing.B) {
 	b.Run("via=vaultapi", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			s, err := e.raw.Logical().WriteWithContext(ctx, "transit/encrypt/bench", map[string]any{
+			s, err := e.raw.Logical().WriteWithContext(ctx, e.mount+"/encrypt/bench", map[string]any{
 				"plaintext": base64.StdEncoding.EncodeToString(plain),
 			})
 			if err != nil || s.Data["ciphertext"] == nil {
@@ -52,7 +52,7 @@ func BenchmarkDecrypt(b *testing.B) {
 	b.Run("via=vaultapi", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			s, err := e.raw.Logical().WriteWithContext(ctx, "transit/decrypt/bench", map[string]any{"ciphertext": string(ct)})
+			s, err := e.raw.Logical().WriteWithContext(ctx, e.mount+"/decrypt/bench", map[string]any{"ciphertext": string(ct)})
 			if err != nil {
 				b.Fatalf("vault/api decrypt: %v", err)
 			}

@@ -11,12 +11,17 @@ import (
 	"github.com/vaultly/vaultly/internal/testing/vaulttest"
 )
 
+// exampleServer is the server startExampleVault started (nil without a
+// Vault binary).
+var exampleServer *vaulttest.Server
+
 // startExampleVault starts the dev server the examples read through the
 // environment, as a program would (VAULT_ADDR, VAULT_TOKEN), with transit
 // mounted at "transit", the ed25519 key "release" ExampleTransit_Sign signs
 // with and the key "documents" ExampleTransit_Seal takes data keys from
-// (the other examples' keys are created on first use). The tests do not use it: each has its own server and passes
-// its address explicitly. Without a Vault binary (and without
+// (the other examples' keys are created on first use). The tests use it too
+// (exampleServer), each with a transit mount of its own, and pass its
+// address explicitly. Without a Vault binary (and without
 // VAULTLY_REQUIRE_VAULT) only the tests run, which skip; the examples,
 // which cannot skip, are left out. stop stops the server.
 func startExampleVault() (stop func(), err error) {
@@ -40,6 +45,7 @@ func startExampleVault() (stop func(), err error) {
 	}
 	os.Setenv("VAULT_ADDR", srv.Addr)
 	os.Setenv("VAULT_TOKEN", srv.Token)
+	exampleServer = srv
 	return srv.Stop, nil
 }
 

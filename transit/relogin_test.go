@@ -19,18 +19,18 @@ func TestReloginAfterRevoke(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	e.key(t, "app", "aes256-gcm96", nil)
-	e.srv.EnableAuth(t, "approle", "approle")
+	e.srv.EnableAuth(t, e.mount+"-approle", "approle") // a mount of its own: the server is shared
 	e.srv.WritePolicy(t, "transit-app", `
-path "transit/encrypt/app" { capabilities = ["update"] }
-path "transit/decrypt/app" { capabilities = ["update"] }
+path "`+e.mount+`/encrypt/app" { capabilities = ["update"] }
+path "`+e.mount+`/decrypt/app" { capabilities = ["update"] }
 `)
-	e.srv.Write(t, "auth/approle/role/app", map[string]any{"token_policies": "transit-app", "token_ttl": "1h"})
-	rs, err := e.raw.Logical().ReadWithContext(ctx, "auth/approle/role/app/role-id")
+	e.srv.Write(t, "auth/"+e.mount+"-approle/role/app", map[string]any{"token_policies": "transit-app", "token_ttl": "1h"})
+	rs, err := e.raw.Logical().ReadWithContext(ctx, "auth/"+e.mount+"-approle/role/app/role-id")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sec := e.srv.Write(t, "auth/approle/role/app/secret-id", nil)
-	m, err := approle.New(&approle.Options{RoleID: auth.FromString(rs.Data["role_id"].(string)), SecretID: auth.FromString(sec.Data["secret_id"].(string))})
+	sec := e.srv.Write(t, "auth/"+e.mount+"-approle/role/app/secret-id", nil)
+	m, err := approle.New(&approle.Options{Mount: e.mount + "-approle", RoleID: auth.FromString(rs.Data["role_id"].(string)), SecretID: auth.FromString(sec.Data["secret_id"].(string))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ path "transit/decrypt/app" { capabilities = ["update"] }
 		t.Fatalf("hashivault.New: %v", err)
 	}
 	defer b.Close()
-	tr, err := transit.New(b, nil)
+	tr, err := transit.New(b, &transit.Options{Mount: e.mount})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ path "transit/decrypt/app" { capabilities = ["update"] }
 		t.Fatalf("live AppRole tokens before revoke = %d, want 1", got)
 	}
 	// Revoke every token issued by the AppRole mount (the backend's one).
-	if err := e.raw.Sys().RevokePrefixWithContext(ctx, "auth/approle/login"); err != nil {
+	if err := e.raw.Sys().RevokePrefixWithContext(ctx, "auth/"+e.mount+"-approle/login"); err != nil {
 		t.Fatalf("revoke-prefix: %v", err)
 	}
 	const n = 20
@@ -98,7 +98,7 @@ func approleTokens(t *testing.T, e *env) int {
 		if err != nil {
 			continue // revoked meanwhile
 		}
-		if p, _ := s.Data["path"].(string); p == "auth/approle/login" {
+		if p, _ := s.Data["path"].(string); p == "auth/"+e.mount+"-approle/login" {
 			count++
 		}
 	}

@@ -91,27 +91,27 @@ func TestRetry(t *testing.T) {
 		wantCode  vaultly.Code
 		wantCalls int
 	}{
-		{"503 once then success", fast, "/v1/transit/encrypt/r", 1, http.StatusServiceUnavailable,
+		{"503 once then success", fast, "/v1/" + e.mount + "/encrypt/r", 1, http.StatusServiceUnavailable,
 			func(tr *transit.Transit) error { _, err := tr.Encrypt(ctx, "r", []byte("x"), nil, nil); return err }, vaultly.OK, 2},
-		{"429 twice then success", fast, "/v1/transit/hmac/r", 2, http.StatusTooManyRequests,
+		{"429 twice then success", fast, "/v1/" + e.mount + "/hmac/r", 2, http.StatusTooManyRequests,
 			func(tr *transit.Transit) error { _, err := tr.HMAC(ctx, "r", []byte("x"), nil); return err }, vaultly.OK, 3},
-		{"batch 502 once", fast, "/v1/transit/encrypt/r", 1, http.StatusBadGateway,
+		{"batch 502 once", fast, "/v1/" + e.mount + "/encrypt/r", 1, http.StatusBadGateway,
 			func(tr *transit.Transit) error {
 				_, err := tr.EncryptBatch(ctx, "r", []transit.EncryptItem{{Plaintext: []byte("x")}}, nil)
 				return err
 			}, vaultly.OK, 2},
-		{"attempts run out", fast, "/v1/transit/encrypt/r", 5, http.StatusServiceUnavailable,
+		{"attempts run out", fast, "/v1/" + e.mount + "/encrypt/r", 5, http.StatusServiceUnavailable,
 			func(tr *transit.Transit) error { _, err := tr.Encrypt(ctx, "r", []byte("x"), nil, nil); return err }, vaultly.Unavailable, 3},
-		{"retries disabled", &retry.Policy{MaxAttempts: 1}, "/v1/transit/encrypt/r", 1, http.StatusServiceUnavailable,
+		{"retries disabled", &retry.Policy{MaxAttempts: 1}, "/v1/" + e.mount + "/encrypt/r", 1, http.StatusServiceUnavailable,
 			func(tr *transit.Transit) error { _, err := tr.Encrypt(ctx, "r", []byte("x"), nil, nil); return err }, vaultly.Unavailable, 1},
-		{"400 not retried", fast, "/v1/transit/encrypt/r", 1, http.StatusBadRequest,
+		{"400 not retried", fast, "/v1/" + e.mount + "/encrypt/r", 1, http.StatusBadRequest,
 			func(tr *transit.Transit) error { _, err := tr.Encrypt(ctx, "r", []byte("x"), nil, nil); return err }, vaultly.InvalidArgument, 1},
-		{"rotate never retried", fast, "/v1/transit/keys/r/rotate", 1, http.StatusServiceUnavailable,
+		{"rotate never retried", fast, "/v1/" + e.mount + "/keys/r/rotate", 1, http.StatusServiceUnavailable,
 			func(tr *transit.Transit) error { _, err := tr.RotateKey(ctx, "r"); return err }, vaultly.Unavailable, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr, err := transit.New(b, &transit.Options{Retry: tt.policy})
+			tr, err := transit.New(b, &transit.Options{Mount: e.mount, Retry: tt.policy})
 			if err != nil {
 				t.Fatal(err)
 			}
