@@ -416,8 +416,27 @@ func (c *Cluster) form(opts *ClusterOptions) error {
 	return nil
 }
 
-// join makes nd, a new node, join leader's cluster and unseals it.
+// join makes nd, a new node, join leader's cluster and unseals it. A
+// join that does not end with nd unsealed within 15 s (seen once, with six
+// clusters forming at once on 2 cores: the join answered, the leader never
+// added the node, and it stayed "not initialized") is started again from
+// an empty node, at most twice.
 func (c *Cluster) join(ctx context.Context, nd, leader *Node) error {
+	var last error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if attempt > 1 {
+			if err := nd.wipe(); err != nil {
+				return err
+			}
+		}
+		if last = c.joinOnce(ctx, nd, leader); last == nil || ctx.Err() != nil {
+			return last
+		}
+	}
+	return last
+}
+
+func (c *Cluster) joinOnce(ctx context.Context, nd, leader *Node) error {
 	if err := waitAnswer(nd, 30*time.Second); err != nil {
 		return err
 	}
@@ -429,14 +448,54 @@ func (c *Cluster) join(ctx context.Context, nd, leader *Node) error {
 	if c.tls {
 		req.LeaderCACert = string(c.CAPEM)
 	}
-	if _, err := cl.Sys().RaftJoinWithContext(ctx, req); err != nil {
+	resp, err := cl.Sys().RaftJoinWithContext(ctx, req)
+	if err != nil {
 		return fmt.Errorf("%s: raft join: %w", nd.ID, err)
 	}
-	return nd.unseal(ctx)
+	if !resp.Joined {
+		return fmt.Errorf("%s: raft join: not joined", nd.ID)
+	}
+	uctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return nd.unseal(uctx)
+}
+
+// wipe kills nd, empties its raft data and starts it again, as a new node.
+func (nd *Node) wipe() error {
+	nd.signal(syscall.SIGKILL)
+	raft := filepath.Join(nd.dir, "raft")
+	if err := os.RemoveAll(raft); err != nil {
+		return err
+	}
+	if err := os.Mkdir(raft, 0o700); err != nil {
+		return err
+	}
+	return nd.start()
+}
+
+// initialized reports whether nd answers that it is initialized (its data
+// holds the cluster), asking for up to 2 s.
+func (nd *Node) initialized(ctx context.Context) bool {
+	cl, err := nd.client()
+	if err != nil {
+		return false
+	}
+	for range 10 {
+		if st, err := cl.Sys().SealStatusWithContext(ctx); err == nil && st.Initialized {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 // restart stops each of nodes (SIGTERM), starts it again from its data
-// and unseals it, all at once.
+// and unseals it, all at once. A node whose data turns out not to hold the
+// cluster (its join did not take) joins again.
 func (c *Cluster) restart(ctx context.Context, nodes []*Node) error {
 	var g errgroup.Group
 	for _, nd := range nodes {
@@ -445,7 +504,13 @@ func (c *Cluster) restart(ctx context.Context, nodes []*Node) error {
 			if err := nd.start(); err != nil {
 				return err
 			}
-			return answerAndUnseal(ctx, nd)
+			if err := waitAnswer(nd, 30*time.Second); err != nil {
+				return err
+			}
+			if !nd.initialized(ctx) {
+				return c.join(ctx, nd, c.Nodes[0])
+			}
+			return nd.unseal(ctx)
 		})
 	}
 	return g.Wait()
@@ -498,14 +563,6 @@ func (c *Cluster) autopilotSummary(ctx context.Context) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, "; ")
-}
-
-// answerAndUnseal waits up to 30s for nd to answer, then unseals it.
-func answerAndUnseal(ctx context.Context, nd *Node) error {
-	if err := waitAnswer(nd, 30*time.Second); err != nil {
-		return err
-	}
-	return nd.unseal(ctx)
 }
 
 func waitAnswer(nd *Node, timeout time.Duration) error {
