@@ -561,10 +561,10 @@ var table = map[string]walk{
 		return d.Close(bg)
 	}},
 	"vaultly.Dynamic.Wait": {code: vaultly.Unavailable, call: func(t *testing.T, w *world) error {
-		// The lease (1s) ends while every replacement fails: its generation
+		// The lease (300ms) ends while every replacement fails: its generation
 		// is retired and Wait gives up when its context ends.
 		mem := memsecrets.New(nil)
-		mem.SetRole("database/creds/app", memsecrets.Role{TTL: time.Second, MaxTTL: time.Second})
+		mem.SetRole("database/creds/app", memsecrets.Role{TTL: 300 * time.Millisecond, MaxTTL: 300 * time.Millisecond})
 		s := vaultly.New(mem, nil)
 		defer s.Close()
 		d, err := vaultly.OpenDynamic[map[string]string](bg, s, "database/creds/app", nil)
