@@ -372,8 +372,8 @@ func (c *Cluster) form(opts *ClusterOptions) error {
 	// Autopilot promotes a non-voter once it has been healthy for
 	// server_stabilization_time (1 s here). Seen once (five clusters forming
 	// at once on 2 cores, when the restart came after the promotion): both
-	// joined nodes stayed non-voters for 30 s. A node
-	// not promoted within 10 s is restarted again, at most twice.
+	// joined nodes stayed non-voters for 30 s. A node not promoted within
+	// 10 s is restarted again, at most twice.
 	for attempt := 1; ; attempt++ {
 		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 		err := c.waitVoters(wctx)
