@@ -642,24 +642,12 @@ func (c *Cluster) waitVoters(ctx context.Context) error {
 }
 
 func (c *Cluster) checkVoters(ctx context.Context) error {
-	ac, err := c.ActiveClient()
+	non, err := c.nonVoters(ctx)
 	if err != nil {
 		return err
 	}
-	sec, err := ac.Logical().ReadWithContext(ctx, "sys/storage/raft/configuration")
-	if err != nil {
-		return err
-	}
-	cfg, _ := sec.Data["config"].(map[string]any)
-	servers, _ := cfg["servers"].([]any)
-	voters := 0
-	for _, s := range servers {
-		if m, ok := s.(map[string]any); ok && m["voter"] == true {
-			voters++
-		}
-	}
-	if voters != len(c.Nodes) {
-		return fmt.Errorf("%d of %d nodes are voters", voters, len(c.Nodes))
+	if len(non) > 0 {
+		return fmt.Errorf("%d of %d nodes are voters", len(c.Nodes)-len(non), len(c.Nodes))
 	}
 	for _, nd := range c.Nodes {
 		if h := nd.Health(); h != "active" && h != "standby" {

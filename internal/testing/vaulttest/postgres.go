@@ -245,17 +245,11 @@ func (p *Postgres) chown(path string) error {
 }
 
 // setPassword changes the superuser's password (the server answers with the
-// current p.Password).
+// current p.Password). The session logs no failed statement, so the
+// password never reaches the server's log.
 func (p *Postgres) setPassword(password string) error {
-	db, err := sql.Open("pgx", p.DSN())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	// ALTER ROLE takes no parameters; the password is hex (randHex).
-	if _, err := db.ExecContext(ctx, "ALTER ROLE "+p.User+" PASSWORD '"+password+"'"); err != nil {
+	if err := p.exec("SET log_min_error_statement = panic; ALTER ROLE " + p.User + " PASSWORD '" + password + "'"); err != nil {
 		return fmt.Errorf("postgres: set the superuser password: %w", err)
 	}
 	return nil
@@ -434,17 +428,23 @@ func (p *Postgres) DB(t testing.TB) *sql.DB {
 // args, query may hold several statements separated by semicolons.
 func (p *Postgres) Exec(t testing.TB, query string, args ...any) {
 	t.Helper()
+	if err := p.exec(query, args...); err != nil {
+		// Not the query: it may hold a password (CREATE ROLE … PASSWORD).
+		t.Fatalf("vaulttest: postgres exec: %v", err)
+	}
+}
+
+// exec runs query as the superuser, within 30 s.
+func (p *Postgres) exec(query string, args ...any) error {
 	db, err := sql.Open("pgx", p.DSN())
 	if err != nil {
-		t.Fatalf("vaulttest: open postgres: %v", err)
+		return err
 	}
 	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := db.ExecContext(ctx, query, args...); err != nil {
-		// Not the query: it may hold a password (CREATE ROLE … PASSWORD).
-		t.Fatalf("vaulttest: postgres exec: %v", err)
-	}
+	_, err = db.ExecContext(ctx, query, args...)
+	return err
 }
 
 // Stop stops the server (pg_ctl stop -m immediate), waits for it to exit and
